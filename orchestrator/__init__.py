@@ -1,0 +1,4 @@
+"""Everything that runs in the controller: CLI, spec, launchers, collection, reports.
+
+Never imports ``acl``.
+"""

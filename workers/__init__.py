@@ -1,0 +1,4 @@
+"""Everything that runs next to a device: runtime adapter, cycles, patterns, verification, simulator.
+
+Never imports ``orchestrator``.
+"""

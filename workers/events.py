@@ -1,0 +1,203 @@
+"""The typed messages that flow from a worker to the controller (and into the journal).
+
+This module is the only thing ``workers/`` and ``orchestrator/`` share. It holds data, no logic.
+
+Vocabulary, in the order a worker sends it::
+
+    Started -> (Progress | CycleEnd | Capacity | Fault)* -> Finished
+
+``Crashed`` and ``Hung`` are never sent by a worker: the launcher synthesises them when a worker
+process dies or stops making progress, so a dead worker is just another event in the same stream.
+
+Units everywhere: sizes in bytes, bandwidth in decimal GB/s (1e9 bytes per second), times in
+seconds. ``cycle`` and ``copy`` indexes count from 1; ``copy`` counts host-to-device copies within
+the run (not within the cycle). ``None`` means "not known / not applicable", never zero.
+
+Memory samples (``memory`` fields) are dicts keyed by memory kind, ``{"ddr": {"free": int,
+"total": int}, "hbm": {...}}``, exactly as ``acl.rt.get_mem_info`` reported them.
+Bandwidth statistics (``h2d``/``d2h`` fields) are dicts ``{"count": int, "min": float,
+"max": float, "median": float, "mean": float}`` over every copy of the run so far, or ``None``
+before the first copy.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Dict, Optional, Type
+
+SCHEMA_VERSION = 1
+"""Bumped whenever a field is added, removed or changes meaning."""
+
+JSON = Dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base of every message. ``kind`` is the tag that names the subclass on the wire."""
+
+    kind: ClassVar[str] = "event"
+
+    def to_dict(self) -> JSON:
+        """The JSON-serialisable form: the fields plus ``kind``."""
+        return {"kind": self.kind, **dataclasses.asdict(self)}
+
+
+@dataclass(frozen=True)
+class Started(Event):
+    """Sent once the device is open (context created), before the first allocation.
+
+    ``physical_id`` is what ``npu-smi`` shows and what reports use; ``logical_id`` is what was
+    passed to ``acl.rt.set_device`` (differs when ``ASCEND_RT_VISIBLE_DEVICES`` is set).
+    ``memory`` is the baseline sample that leak detection compares against.
+    """
+
+    kind: ClassVar[str] = "started"
+    physical_id: int
+    logical_id: int
+    chip: Optional[str]
+    backend: str  # "acl" (the real runtime) or "sim" (the simulator)
+    simulated: bool
+    pid: int
+    params: JSON
+    memory: JSON
+    attempts: int = 1  # how many times the device had to be opened (retries after open errors)
+
+
+@dataclass(frozen=True)
+class Progress(Event):
+    """Sent at most every ``PROGRESS_PERIOD`` seconds while copies run; totals are cumulative.
+
+    Also serves as the heartbeat the controller's hang detection watches.
+    """
+
+    kind: ClassVar[str] = "progress"
+    cycle: int
+    copies: int
+    bytes: int
+    h2d_gbps: Optional[float]  # the most recent copy
+    d2h_gbps: Optional[float]
+    memory: JSON
+    elapsed: float
+
+
+@dataclass(frozen=True)
+class CycleEnd(Event):
+    """Sent after a cycle released its memory (rate-limited like ``Progress``; see ``cycles``).
+
+    ``cycles`` is how many cycles this event covers (>1 when short cycles were batched); every
+    other count is a run total. ``leak`` is how far free memory after the release is below the
+    baseline taken before the first allocation (bytes, the worst memory kind; 0 when none).
+    ``lowest_free`` is the lowest free figure per memory kind seen so far in the run.
+    """
+
+    kind: ClassVar[str] = "cycle_end"
+    cycle: int
+    cycles: int
+    copies: int
+    bytes: int
+    h2d: Optional[JSON]
+    d2h: Optional[JSON]
+    memory: JSON
+    leak: int
+    lowest_free: JSON
+    elapsed: float
+
+
+@dataclass(frozen=True)
+class Capacity(Event):
+    """Sent when an allocation failed because device memory was full.
+
+    ``blocks`` and ``bytes`` are what the worker held at that moment: the capacity reached.
+    ``expected`` is True when filling memory was the point of the run (unbounded copies without
+    reuse, the seed's default), False when the run should have fitted.
+    """
+
+    kind: ClassVar[str] = "capacity"
+    cycle: int
+    copy: int
+    blocks: int
+    bytes: int
+    api: str
+    code: int
+    name: str
+    expected: bool
+
+
+@dataclass(frozen=True)
+class Fault(Event):
+    """Sent for every fact that means the device misbehaved, where it happened.
+
+    ``kind`` values (``fault``): ``data_mismatch`` (verification found wrong bytes; ``detail``
+    holds ``first_bad_offset``, ``bad_bytes``, ``samples`` and ``direction``), ``api_error`` (a
+    runtime call returned non-zero; ``api``/``code``/``name``/``message`` filled), ``open_failed``
+    (the device could not be opened after the retries; the device is UNAVAILABLE),
+    ``worker_error`` (an unexpected exception in the worker itself; ``detail.traceback``).
+    """
+
+    kind: ClassVar[str] = "fault"
+    fault: str
+    message: str
+    api: Optional[str] = None
+    code: Optional[int] = None
+    name: Optional[str] = None
+    cycle: Optional[int] = None
+    copy: Optional[int] = None
+    detail: JSON = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Finished(Event):
+    """The explicit end event: sent exactly once, after every release, also after a fault.
+
+    ``outcome``: ``completed`` (every cycle ran), ``duration`` (the wall-clock cap ended an
+    unbounded loop), ``capacity`` (memory filled, the expected end of a fill run), ``stopped``
+    (the worker was asked to stop), ``error`` (a fault ended the run early).
+    """
+
+    kind: ClassVar[str] = "finished"
+    outcome: str
+    cycles: int
+    copies: int
+    bytes: int
+    h2d: Optional[JSON]
+    d2h: Optional[JSON]
+    verify_errors: int
+    leak: int
+    lowest_free: JSON
+    memory: JSON
+    elapsed: float
+
+
+@dataclass(frozen=True)
+class Crashed(Event):
+    """Synthesised by a launcher: the worker process died. ``signal`` is set when a signal killed it."""
+
+    kind: ClassVar[str] = "crashed"
+    message: str
+    exitcode: Optional[int] = None
+    signal: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Hung(Event):
+    """Synthesised by a launcher: no event within the timeout, so the worker was killed."""
+
+    kind: ClassVar[str] = "hung"
+    message: str
+    timeout: float
+    stack: Optional[str] = None
+
+
+EVENT_TYPES: Dict[str, Type[Event]] = {
+    cls.kind: cls for cls in (Started, Progress, CycleEnd, Capacity, Fault, Finished, Crashed, Hung)
+}
+
+
+def from_dict(data: JSON) -> Event:
+    """Rebuild an event from ``to_dict`` output; raises ``ValueError`` on an unknown kind."""
+    kind = data.get("kind")
+    cls = EVENT_TYPES.get(kind)  # type: ignore[arg-type]
+    if cls is None:
+        raise ValueError(f"unknown event kind {kind!r}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names})
