@@ -2,7 +2,9 @@
 # Two entry points (see README): `make demo` and `make test`. Both set up what they need.
 PYTHON ?= python3
 VENV ?= .venv
-PY39 ?= $(shell command -v python3.9 || ls $$HOME/.pyenv/versions/3.9*/bin/python3.9 2>/dev/null | tail -n 1)
+# Python 3.9 (what CANN servers run): pyenv's build if present, else a working python3.9 on PATH.
+PY39 ?= $(shell for p in $$HOME/.pyenv/versions/3.9*/bin/python3.9 python3.9; do \
+	  "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 9)' 2>/dev/null && { echo "$$p"; break; }; done)
 VENV39 ?= .venv39
 SPEC ?= configs/demo-sim.yaml
 
