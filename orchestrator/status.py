@@ -1,0 +1,34 @@
+"""The status vocabulary of a device's run, in one place; reports and exit codes derive from it."""
+from __future__ import annotations
+
+import enum
+
+
+class Status(str, enum.Enum):
+    """A device's verdict. The value is the word shown in every output."""
+
+    PASS = "PASS"
+    FAIL = "FAIL"
+    CRASHED = "CRASHED"
+    HUNG = "HUNG"
+    UNAVAILABLE = "UNAVAILABLE"
+    ABORTED = "ABORTED"
+    SKIPPED = "SKIPPED"
+    INCOMPLETE = "INCOMPLETE"
+
+    @property
+    def meaning(self) -> str:
+        """One line saying what the status means."""
+        return MEANINGS[self]
+
+
+MEANINGS = {
+    Status.PASS: "every copy verified, no fault recorded, thresholds met",
+    Status.FAIL: "a fault was recorded: data mismatch, API error, leak, or a threshold not met",
+    Status.CRASHED: "the worker process died",
+    Status.HUNG: "no progress within the timeout; the worker was killed",
+    Status.UNAVAILABLE: "the device could not be opened",
+    Status.ABORTED: "the run was interrupted before the device finished",
+    Status.SKIPPED: "the device was not run",
+    Status.INCOMPLETE: "the journal ends before the device finished (the controller died)",
+}
