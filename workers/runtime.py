@@ -1,0 +1,323 @@
+"""The thin adapter over an ``acl`` module (the real one from CANN, or the simulator).
+
+Every call goes through ``Runtime.call``, which turns a non-zero ``ret`` into ``AclError``; no code
+above this module looks at ``ret``. Return shapes follow pyACL's convention: a bare int code, or a
+tuple with the value(s) first and the code last. Lifetimes (the open device, the buffers of a cycle)
+are context managers that release on exit and never raise from cleanup after another error.
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
+
+from workers import acl_codes as codes
+
+VISIBLE_ENV = "ASCEND_RT_VISIBLE_DEVICES"
+BACKENDS = ("auto", "acl", "sim")
+
+
+class AclError(Exception):
+    """A runtime call returned non-zero: ``api`` (e.g. ``acl.rt.memcpy``), ``code``, ``name`` (the
+    symbolic name, ``ACL_ERROR_UNKNOWN_<code>`` when not in the table), ``message`` (the runtime's
+    own text from ``acl.get_recent_err_msg()``, "" when it had none)."""
+
+    def __init__(self, api: str, code: int, message: str = "") -> None:
+        self.api, self.code, self.name, self.message = api, code, codes.error_name(code), message
+        text = f"{api} failed: {code} {self.name}"
+        super().__init__(f"{text} ({message})" if message else text)
+
+    @property
+    def out_of_memory(self) -> bool:
+        """True for the codes an allocation returns when memory is full."""
+        return self.code in codes.OUT_OF_MEMORY
+
+
+class BackendMissing(Exception):
+    """``backend="acl"`` was asked for and the real ``acl`` module cannot be imported."""
+
+
+class DeviceNotVisible(Exception):
+    """The physical device id is not among those ``ASCEND_RT_VISIBLE_DEVICES`` lets us see."""
+
+
+class OpenFailed(Exception):
+    """The device could not be opened: ``error`` is the last ``AclError``, after ``attempts``."""
+
+    def __init__(self, error: AclError, attempts: int) -> None:
+        super().__init__(f"{error} (after {attempts} attempt{'s' if attempts > 1 else ''})")
+        self.error, self.attempts = error, attempts
+
+
+def _simulator_path() -> Optional[Path]:
+    try:
+        from workers import simulator
+    except ImportError:
+        return None
+    return Path(simulator.SIM_PATH).resolve()
+
+
+def acl_available() -> bool:
+    """True when a real ``acl`` module can be found (without importing it); the simulator, when its
+    folder is on ``sys.path``, does not count."""
+    spec = importlib.util.find_spec("acl")
+    if spec is None or spec.origin is None:
+        return False
+    sim = _simulator_path()
+    return sim is None or sim not in Path(spec.origin).resolve().parents
+
+
+def load_acl(backend: str, sim_config: Optional[Dict[str, Any]] = None) -> Tuple[ModuleType, str]:
+    """The ``acl`` module to use and its backend name (``"acl"`` or ``"sim"``).
+
+    ``backend``: ``acl`` (the real module; ``BackendMissing`` when absent), ``sim`` (the simulator
+    configured with ``sim_config``), ``auto`` (the real module when present, else the simulator).
+    """
+    if backend == "auto":
+        backend = "acl" if acl_available() else "sim"
+    if backend == "sim":
+        from workers import simulator
+        return simulator.load(sim_config), "sim"
+    if backend != "acl":
+        raise ValueError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
+    if not acl_available():
+        raise BackendMissing("the real acl module is not importable (source CANN's set_env.sh)")
+    try:
+        return importlib.import_module("acl"), "acl"
+    except ImportError as exc:
+        raise BackendMissing(f"the acl module failed to import: {exc}") from exc
+
+
+def visible_devices(value: Optional[str], count: Optional[int] = None) -> Optional[List[int]]:
+    """Parse ``ASCEND_RT_VISIBLE_DEVICES`` as the CANN runtime does; None when unset.
+
+    Tokens are split on ``,``; parsing stops at the first one that is not all digits or is
+    ``>= count`` (when known); a descending or duplicated list is invalid as a whole (``[]``).
+    """
+    if value is None:
+        return None
+    ids: List[int] = []
+    for token in value.split(","):
+        if not (token.isascii() and token.isdigit()) or (count is not None and int(token) >= count):
+            break
+        ids.append(int(token))
+    return ids if ids == sorted(set(ids)) else []
+
+
+def logical_id(physical_id: int, env: Optional[Mapping[str, str]] = None) -> int:
+    """The id to pass to ``acl.rt.set_device`` for ``physical_id`` (its index among the visible
+    devices; itself when ``ASCEND_RT_VISIBLE_DEVICES`` is unset)."""
+    value = (os.environ if env is None else env).get(VISIBLE_ENV)
+    ids = visible_devices(value)
+    if ids is None:
+        return physical_id
+    if physical_id not in ids:
+        raise DeviceNotVisible(f"device {physical_id} is not visible: {VISIBLE_ENV}={value!r}")
+    return ids.index(physical_id)
+
+
+def physical_id(logical: int, env: Optional[Mapping[str, str]] = None) -> int:
+    """The inverse of ``logical_id`` (for discovery, which enumerates logical ids)."""
+    ids = visible_devices((os.environ if env is None else env).get(VISIBLE_ENV))
+    return logical if ids is None or logical >= len(ids) else ids[logical]
+
+
+class Runtime:
+    """Calls into one ``acl`` module; ``backend`` is ``"acl"`` or ``"sim"``."""
+
+    def __init__(self, acl: ModuleType, backend: str) -> None:
+        self.acl, self.backend = acl, backend
+        self._functions: Dict[str, Callable[..., Any]] = {}
+
+    @property
+    def simulated(self) -> bool:
+        return self.backend != "acl"
+
+    def _function(self, api: str) -> Callable[..., Any]:
+        fn = self._functions.get(api)
+        if fn is None:
+            obj: Any = self.acl
+            for part in api.split(".")[1:]:
+                obj = getattr(obj, part)
+            fn = self._functions[api] = obj
+        return fn
+
+    def call(self, api: str, *args: Any) -> Any:
+        """Call ``api`` (full name, e.g. ``"acl.rt.memcpy"``); returns its value(s) without the code
+        (None, one value, or a tuple); raises ``AclError`` on a non-zero code."""
+        result = self._function(api)(*args)
+        if isinstance(result, (tuple, list)):
+            *values, ret = result
+        else:
+            values, ret = [], result
+        if ret:  # None (an unconfirmed shape) counts as success, like 0
+            raise AclError(api, int(ret), self.recent_error())
+        return None if not values else values[0] if len(values) == 1 else tuple(values)
+
+    def recent_error(self) -> str:
+        """The runtime's last error text ("" when none; tolerates None and int returns)."""
+        try:
+            msg = self.acl.get_recent_err_msg()
+        except Exception:  # a missing or failing helper must not hide the real error
+            return ""
+        if isinstance(msg, (tuple, list)):
+            msg = next((m for m in msg if isinstance(m, str)), None)
+        return msg.strip() if isinstance(msg, str) else ""
+
+    def soc_name(self) -> Optional[str]:
+        """The chip name (``acl.get_soc_name()``), None when the runtime cannot tell."""
+        try:
+            name = self.acl.get_soc_name()
+        except Exception:
+            return None
+        if isinstance(name, (tuple, list)):
+            name = name[0] if name else None
+        return name if isinstance(name, str) and name else None
+
+    def mem_info(self) -> Dict[str, Dict[str, int]]:
+        """``{"ddr": {"free", "total"}, "hbm": {...}}`` in bytes, for the current device."""
+        sample = {}
+        for kind, attr in codes.MEMORY_ATTRS.items():
+            free, total = self.call("acl.rt.get_mem_info", attr)
+            sample[kind] = {"free": int(free), "total": int(total)}
+        return sample
+
+    def memcpy(self, dst: int, dst_max: int, src: int, count: int, kind: int) -> None:
+        """``acl.rt.memcpy`` with the pyACL argument order."""
+        self.call("acl.rt.memcpy", dst, dst_max, src, count, kind)
+
+    def quietly(self, api: str, *args: Any) -> Optional[AclError]:
+        """``call`` for cleanup: returns the error instead of raising (any exception counts)."""
+        try:
+            self.call(api, *args)
+        except AclError as exc:
+            return exc
+        except Exception as exc:
+            return AclError(api, codes.ACL_ERROR_UNKNOWN, f"{type(exc).__name__}: {exc}")
+        return None
+
+
+@dataclass
+class Device:
+    """An open device: what ``open_device`` yields. ``close_errors`` is filled on close."""
+
+    physical_id: int
+    logical_id: int
+    context: int
+    attempts: int
+    owns_init: bool = True
+    close_errors: List[AclError] = field(default_factory=list)
+
+
+def _open_once(rt: Runtime, physical: int, logical: int, attempt: int) -> Device:
+    owns_init = True
+    try:
+        rt.call("acl.init")
+    except AclError as exc:
+        if exc.code != codes.ACL_ERROR_REPEAT_INITIALIZE:
+            raise
+        owns_init = False  # someone else initialised ACL in this process: leave finalize to them
+    try:
+        rt.call("acl.rt.set_device", logical)
+    except AclError:
+        _finalize(rt, owns_init)
+        raise
+    try:
+        context = rt.call("acl.rt.create_context", logical)
+    except AclError:
+        rt.quietly("acl.rt.reset_device", logical)
+        _finalize(rt, owns_init)
+        raise
+    return Device(physical, logical, context, attempt, owns_init)
+
+
+def _finalize(rt: Runtime, owns_init: bool) -> Optional[AclError]:
+    return rt.quietly("acl.finalize") if owns_init else None
+
+
+def close_device(rt: Runtime, device: Device) -> List[AclError]:
+    """destroy_context -> reset_device -> finalize, each tried even when one before failed."""
+    errors = [rt.quietly("acl.rt.destroy_context", device.context),
+              rt.quietly("acl.rt.reset_device", device.logical_id),
+              _finalize(rt, device.owns_init)]
+    return [e for e in errors if e is not None]
+
+
+@contextlib.contextmanager
+def open_device(rt: Runtime, physical: int, retries: int = 0, delay: float = 0.0) -> Iterator[Device]:
+    """Open ``physical`` (init -> set_device -> create_context), trying ``retries`` more times
+    ``delay`` seconds apart; raises ``OpenFailed`` (or ``DeviceNotVisible``). On exit the device
+    is closed and any close error lands in ``Device.close_errors`` instead of being raised."""
+    logical = logical_id(physical)
+    attempts = retries + 1
+    for attempt in range(1, attempts + 1):
+        try:
+            device = _open_once(rt, physical, logical, attempt)
+            break
+        except AclError as exc:
+            if attempt == attempts:
+                raise OpenFailed(exc, attempts) from exc
+            time.sleep(delay)
+    try:
+        yield device
+    finally:
+        device.close_errors = close_device(rt, device)
+
+
+class Allocations:
+    """The buffers of one cycle, released together on exit (device blocks first, then host).
+
+    ``memory_kind``: ``dvpp`` (``acl.media.dvpp_malloc``) or ``device`` (``acl.rt.malloc`` with
+    ``ACL_MEM_MALLOC_HUGE_FIRST``). ``blocks``/``bytes`` count the device memory held. On a clean
+    exit a failed free raises (after every buffer was tried); after an error nothing is raised.
+    """
+
+    def __init__(self, rt: Runtime, memory_kind: str = "dvpp") -> None:
+        if memory_kind not in ("dvpp", "device"):
+            raise ValueError(f"unknown memory kind {memory_kind!r}")
+        self.rt, self.memory_kind = rt, memory_kind
+        self.host_ptrs: List[int] = []
+        self.device_ptrs: List[int] = []
+        self.bytes = 0
+
+    @property
+    def blocks(self) -> int:
+        return len(self.device_ptrs)
+
+    def host(self, size: int) -> int:
+        """``acl.rt.malloc_host(size)``: a host buffer freed with the others."""
+        ptr = self.rt.call("acl.rt.malloc_host", size)
+        self.host_ptrs.append(ptr)
+        return ptr
+
+    def device(self, size: int) -> int:
+        """A device block of ``size`` bytes, of this ``memory_kind``."""
+        if self.memory_kind == "dvpp":
+            ptr = self.rt.call("acl.media.dvpp_malloc", size)
+        else:
+            ptr = self.rt.call("acl.rt.malloc", size, codes.ACL_MEM_MALLOC_HUGE_FIRST)
+        self.device_ptrs.append(ptr)
+        self.bytes += size
+        return ptr
+
+    def release(self) -> List[AclError]:
+        """Free everything held; returns the errors (empty when all went well)."""
+        free = "acl.media.dvpp_free" if self.memory_kind == "dvpp" else "acl.rt.free"
+        errors = [self.rt.quietly(free, p) for p in reversed(self.device_ptrs)]
+        errors += [self.rt.quietly("acl.rt.free_host", p) for p in reversed(self.host_ptrs)]
+        self.device_ptrs, self.host_ptrs, self.bytes = [], [], 0
+        return [e for e in errors if e is not None]
+
+    def __enter__(self) -> "Allocations":
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        errors = self.release()
+        if errors and exc_type is None:
+            raise errors[0]
