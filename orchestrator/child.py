@@ -1,0 +1,73 @@
+"""What runs first inside a local worker process, around ``workers.main.run_device``.
+
+It routes the process's stdout/stderr (vendor runtime output included) into the device's log file,
+arms ``faulthandler`` so the controller can ask for the stack of a hung worker (``STACK_SIGNAL``),
+turns SIGINT/SIGTERM into a clean stop, and watches the controller: if it dies, the worker stops,
+releases its device, and exits within ``ORPHAN_GRACE`` seconds even if the device call never returns.
+"""
+from __future__ import annotations
+
+import faulthandler
+import os
+import signal
+import sys
+import threading
+import time
+from multiprocessing.connection import Connection
+from typing import IO, Any, Dict, Optional
+
+STACK_SIGNAL = signal.SIGUSR1
+ORPHAN_POLL = 0.5
+ORPHAN_GRACE = 5.0
+ORPHAN_EXIT_CODE = 3
+
+_log: Optional[IO[str]] = None  # kept open for faulthandler for the life of the process
+
+
+def worker_entry(job: Dict[str, Any], backend: str, log_path: str, conn: Connection, parent_pid: int) -> None:
+    """Process target of the local launcher. ``job`` is a ``DeviceJob`` as plain data."""
+    _redirect_output(log_path)
+    stop = threading.Event()
+    _on_stop_signals(stop)
+    threading.Thread(target=_watch_parent, args=(parent_pid, stop), daemon=True).start()
+    from workers.main import run_device  # after the redirect: imports may print
+    from workers.params import WorkerParams
+
+    def emit(event: Any) -> None:
+        try:
+            conn.send(event.to_dict())
+        except (BrokenPipeError, EOFError, OSError):
+            stop.set()  # the controller is gone: finish quickly, nobody is listening
+
+    params = WorkerParams.from_dict(job["params"])
+    print(f"worker pid {os.getpid()}: {job['host']}:{job['device']} backend {backend}", flush=True)
+    run_device(params, emit, backend=backend, sim_config=job.get("sim"), stop=stop)
+    conn.close()
+
+
+def _redirect_output(log_path: str) -> None:
+    global _log
+    _log = open(log_path, "a", buffering=1, encoding="utf-8", errors="replace")
+    for fd in (1, 2):
+        os.dup2(_log.fileno(), fd)
+    sys.stdout = sys.stderr = _log
+    faulthandler.enable(file=_log, all_threads=True)
+    faulthandler.register(STACK_SIGNAL, file=_log, all_threads=True, chain=False)
+
+
+def _on_stop_signals(stop: threading.Event) -> None:
+    def handler(signum: int, frame: object) -> None:
+        print(f"received {signal.Signals(signum).name}: stopping after the current copy", flush=True)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def _watch_parent(parent_pid: int, stop: threading.Event) -> None:
+    while os.getppid() == parent_pid:
+        time.sleep(ORPHAN_POLL)
+    print("controller is gone: stopping and releasing the device", flush=True)
+    stop.set()
+    time.sleep(ORPHAN_GRACE)
+    os._exit(ORPHAN_EXIT_CODE)  # the device call did not return in time; the OS frees the rest

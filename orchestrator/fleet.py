@@ -1,0 +1,161 @@
+"""Run a fleet: the controller's one-way data flow.
+
+    FleetPlan (spec.py + plan.py: every default resolved, one DeviceJob per device)
+      -> launcher.run(jobs)          one worker per device (launch_local.py / launch_ray.py)
+      <- sink(host, device, event)   every event, as it arrives:
+           -> journal.write          events.jsonl, flushed per line (nothing received is lost)
+           -> collector.fold         per-device results (collect.py)
+           -> progress.update        the live view
+      -> verdict.judge               status + causes per device (verdict.py)
+      -> report                      table, failure summary, summary.json, report.txt
+      -> exit code
+
+``rebuild`` runs the same fold and judgement from a journal alone, for ``dvpp-fleet report``.
+"""
+from __future__ import annotations
+
+import platform
+import signal
+import socket
+import sys
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Tuple
+
+from orchestrator import report
+from orchestrator.collect import Collector
+from orchestrator.errors import EnvironmentProblem, SpecError
+from orchestrator.journal import JOURNAL, Journal, read_journal
+from orchestrator.launchers import get_launcher
+from orchestrator.plan import FleetPlan, Thresholds
+from orchestrator.progress import ProgressView
+from orchestrator.verdict import judge
+from workers import events as ev
+
+
+def new_run_dir(base: Path = Path("runs")) -> Path:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return base / f"{stamp}-{uuid.uuid4().hex[:6]}"
+
+
+def prepare_run_dir(run_dir: Path) -> None:
+    """Create the run directory; refuse one that already holds a journal or cannot be written."""
+    if (run_dir / JOURNAL).exists():
+        raise SpecError([f"--out: {run_dir} already holds a run ({JOURNAL}); choose a new directory"])
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        probe = run_dir / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise SpecError([f"--out: cannot write to {run_dir} ({exc.strerror or exc})"]) from None
+
+
+def header(plan: FleetPlan, inventory: Dict[str, Any], run_id: str) -> Dict[str, Any]:
+    """The journal's first line: enough to re-render the report from the journal alone."""
+    return {
+        "kind": "header", "schema_version": ev.SCHEMA_VERSION, "run_id": run_id, "started": _now(),
+        "backend": inventory.get("backend"), "simulated": bool(inventory.get("simulated")),
+        "launcher": plan.launcher, "environment": environment(), "resolved": plan.resolved,
+        "warnings": list(plan.warnings), "inventory": inventory,
+        "jobs": [{"host": j.host, "device": j.device, "params": j.params.to_dict(),
+                  "thresholds": vars(j.thresholds), "timeouts": vars(j.timeouts)} for j in plan.jobs],
+    }
+
+
+def environment() -> Dict[str, Any]:
+    """Facts about the controller's machine for the journal header."""
+    versions = {"python": platform.python_version()}
+    for name in ("numpy", "yaml", "tabulate", "pydantic"):
+        module = sys.modules.get(name) or _try_import(name)
+        versions[name] = getattr(module, "__version__", None)
+    return {"hostname": socket.gethostname(), "os": platform.platform(), "versions": versions}
+
+
+def _try_import(name: str) -> Any:
+    try:
+        return __import__(name)
+    except ImportError:
+        return None
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def run_fleet(plan: FleetPlan, inventory: Dict[str, Any], run_dir: Path, live: bool = True) -> Tuple[List[report.Verdict], Dict[str, Any]]:
+    """Run every job; return the verdicts and the run-level facts (``summary.json`` top level)."""
+    run_id = run_dir.name
+    collector = Collector((j.host, j.device, j.params.to_dict()) for j in plan.jobs)
+    view = ProgressView(len(plan.jobs), enabled=live)
+    stop = threading.Event()
+    head = header(plan, inventory, run_id)
+    with Journal(run_dir) as journal, _stop_on_signals(stop):
+        journal.write(head)
+
+        def sink(host: str, device: int, event: ev.Event) -> None:
+            journal.write({"t": round(time.time(), 3), "host": host, "device": device, **event.to_dict()})
+            view.update(collector.fold(host, device, event), event)
+
+        launcher = get_launcher(plan.launcher, plan.ray or {})
+        launcher.run(plan.jobs, inventory["backend"], run_dir, sink, stop)
+        interrupted = stop.is_set()
+        journal.write({"kind": "run_end", "finished": _now(), "interrupted": interrupted})
+    view.close()
+    thresholds = {(j.host, j.device): j.thresholds for j in plan.jobs}
+    verdicts = judge_all(collector, thresholds, interrupted)
+    return verdicts, run_facts(head, interrupted, _now())
+
+
+def judge_all(collector: Collector, thresholds: Dict[Tuple[str, int], Thresholds], interrupted: bool) -> List[report.Verdict]:
+    out = []
+    for key, result in collector.results.items():
+        status, causes = judge(result, thresholds[key], interrupted)
+        out.append(report.Verdict(result=result, status=status, causes=tuple(causes)))
+    return out
+
+
+def run_facts(head: Dict[str, Any], interrupted: bool, finished: Any) -> Dict[str, Any]:
+    return {"run_id": head.get("run_id"), "backend": head.get("backend"), "simulated": head.get("simulated"),
+            "launcher": head.get("launcher"), "started": head.get("started"), "finished": finished,
+            "interrupted": interrupted, "environment": head.get("environment"), "warnings": head.get("warnings", [])}
+
+
+def rebuild(run_dir: Path) -> Tuple[List[report.Verdict], Dict[str, Any], int]:
+    """Fold a journal again: the verdicts, run facts and how many torn lines were skipped."""
+    path = run_dir / JOURNAL
+    if not path.is_file():
+        raise EnvironmentProblem(f"{run_dir} holds no {JOURNAL}; is it a run directory?")
+    head, records, skipped = read_journal(path)
+    if not head.get("jobs"):
+        raise EnvironmentProblem(f"{path} has no header line; it is not a dvpp-fleet journal")
+    jobs = head["jobs"]
+    collector = Collector((j["host"], j["device"], j["params"]) for j in jobs)
+    end = next((r for r in records if r.get("kind") == "run_end"), None)
+    for rec in records:
+        if rec.get("kind") in ev.EVENT_TYPES and (rec.get("host"), rec.get("device")) in collector.results:
+            collector.fold(rec["host"], rec["device"], ev.from_dict(rec))
+    thresholds = {(j["host"], j["device"]): Thresholds(**j["thresholds"]) for j in jobs}
+    interrupted = bool(end and end.get("interrupted"))
+    verdicts = judge_all(collector, thresholds, interrupted)
+    return verdicts, run_facts(head, interrupted, end.get("finished") if end else None), skipped
+
+
+@contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGINT (Ctrl-C) and SIGTERM (schedulers, services) both mean: stop cleanly, keep results."""
+    def handler(signum: int, frame: object) -> None:
+        if stop.is_set():
+            print("dvpp-fleet: stopping; waiting for workers to release their devices", file=sys.stderr)
+        stop.set()
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)

@@ -1,0 +1,174 @@
+"""Local launcher: one OS process per device on this machine, supervised from one loop.
+
+    controller                                  worker process (spawned, one per device)
+    ----------                                  ----------------------------------------
+    spawn(child.worker_entry) ------------->    run_device(...) -> conn.send(event dict)
+    wait(pipes + process sentinels) <-------    events, as they happen
+      event         -> sink(host, device, event)
+      sentinel      -> no Finished seen? synthesise Crashed (exit code / signal, where it was)
+      no progress   -> dump its stack (faulthandler signal), kill, synthesise Hung
+      stop set      -> SIGTERM every worker, wait GRACE, kill the rest
+
+The ``spawn`` start method keeps the real runtime from ever seeing a forked copy of the controller.
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+from orchestrator import child, hangs
+from orchestrator.launchers import Sink
+from orchestrator.plan import DeviceJob
+from workers import events as ev
+
+GRACE = 10.0
+"""Seconds a stopping worker gets to release its device before it is killed."""
+TICK = 0.2
+
+
+@dataclass
+class _Worker:
+    job: DeviceJob
+    proc: Any
+    conn: Connection
+    log: Path
+    spawned: float
+    last_event: float
+    started: bool = False
+    ended: bool = False
+    closed: bool = False
+    cycle: int = 0
+    copies: int = 0
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def deadline(self) -> float:
+        """When silence becomes a hang: the init timeout before Started, the copy timeout after."""
+        t = self.job.timeouts
+        if not self.started:
+            p = self.job.params
+            return self.spawned + t.init + p.open_retries * (p.open_retry_delay + t.init)
+        return self.last_event + t.copy + self.job.params.interval
+
+
+class LocalLauncher:
+    """Runs every job at once as a child process of this controller."""
+
+    def __init__(self, options: Optional[Dict[str, Any]] = None) -> None:
+        self.options = options or {}
+
+    def run(self, jobs: Sequence[DeviceJob], backend: str, run_dir: Path, sink: Sink,
+            stop: threading.Event) -> None:
+        ctx = mp.get_context("spawn")
+        (run_dir / "logs").mkdir(parents=True, exist_ok=True)
+        workers = [self._spawn(ctx, job, backend, run_dir) for job in jobs]
+        try:
+            self._supervise(workers, sink, stop)
+        finally:
+            deadline = time.monotonic() + GRACE  # finalize may take seconds on real hardware
+            for w in workers:
+                w.proc.join(timeout=max(0.0, deadline - time.monotonic()))
+                _kill(w)
+
+    def _spawn(self, ctx: Any, job: DeviceJob, backend: str, run_dir: Path) -> _Worker:
+        reader, writer = ctx.Pipe(duplex=False)
+        log = run_dir / "logs" / f"{job.host}-{job.device}.log"
+        payload = {"host": job.host, "device": job.device, "params": job.params.to_dict(), "sim": job.sim}
+        proc = ctx.Process(target=child.worker_entry, name=f"dvpp-worker-{job.host}-{job.device}",
+                           args=(payload, backend, str(log), writer, os.getpid()), daemon=False)
+        proc.start()
+        writer.close()  # the child holds the only writer: EOF on our side means it is gone
+        now = time.monotonic()
+        return _Worker(job=job, proc=proc, conn=reader, log=log, spawned=now, last_event=now)
+
+    def _supervise(self, workers: List[_Worker], sink: Sink, stop: threading.Event) -> None:
+        stopping_since: Optional[float] = None
+        while any(not w.ended for w in workers):
+            live = [w for w in workers if not w.ended]
+            ready = wait([w.conn for w in live if not w.closed] + [w.proc.sentinel for w in live], timeout=TICK)
+            for w in live:
+                if w.conn in ready:
+                    self._drain(w, sink)
+                if not w.ended and w.proc.sentinel in ready:
+                    self._reap(w, sink, stopping=stopping_since is not None)
+            if stop.is_set() and stopping_since is None:
+                stopping_since = time.monotonic()
+                for w in workers:
+                    _signal(w, signal.SIGTERM)
+            if stopping_since is not None and time.monotonic() - stopping_since > GRACE:
+                break
+            if stopping_since is None:
+                self._check_hangs([w for w in workers if not w.ended], sink)
+
+    def _drain(self, w: _Worker, sink: Sink) -> None:
+        """Read every event the worker has sent so far (never blocks)."""
+        try:
+            while w.conn.poll():
+                self._deliver(w, ev.from_dict(w.conn.recv()), sink)
+        except (EOFError, OSError):
+            w.closed = True  # the sentinel tells whether the process ended well
+
+    def _deliver(self, w: _Worker, event: ev.Event, sink: Sink) -> None:
+        w.last_event = time.monotonic()
+        if isinstance(event, ev.Started):
+            w.started = True
+        elif isinstance(event, (ev.Progress, ev.CycleEnd)):
+            w.cycle, w.copies = event.cycle, event.copies
+        elif isinstance(event, ev.Finished):
+            w.ended = True
+        sink(w.job.host, w.job.device, event)
+
+    def _reap(self, w: _Worker, sink: Sink, stopping: bool) -> None:
+        """The process ended: read what is left; without a Finished event it crashed."""
+        w.proc.join(timeout=1)
+        self._drain(w, sink)
+        if w.ended:
+            return
+        w.ended = True
+        if stopping:
+            return  # asked to stop and killed or exited early: the verdict says ABORTED
+        code = w.proc.exitcode
+        name = signal.Signals(-code).name if code is not None and code < 0 else None
+        how = f"from signal {name}" if name else f"with exit code {code}"
+        where = f"cycle {max(w.cycle, 1)}, copy {w.copies}" if w.started else "while opening the device"
+        msg = f"worker for {w.job.host}:{w.job.device} died {how} during {where}"
+        sink(w.job.host, w.job.device, ev.Crashed(message=msg, exitcode=code, signal=name))
+
+    def _check_hangs(self, live: List[_Worker], sink: Sink) -> None:
+        now = time.monotonic()
+        for w in live:
+            if now > w.deadline:
+                stack = hangs.dump_stack(w.proc.pid, w.log, STACK_WAIT)
+                _kill(w)
+                self._drain(w, sink)
+                if not w.ended:
+                    w.ended = True
+                    sink(w.job.host, w.job.device, hangs.hung_event(w.job, w.started, w.cycle, w.copies, stack))
+
+
+STACK_WAIT = 1.0
+
+
+def _signal(w: _Worker, signum: int) -> None:
+    if w.proc.is_alive():
+        try:
+            os.kill(w.proc.pid, signum)
+        except ProcessLookupError:
+            pass
+
+
+def _kill(w: _Worker) -> None:
+    if w.proc.is_alive():
+        w.proc.kill()
+    w.proc.join(timeout=5)
+
+
+def make_launcher(options: Dict[str, Any]) -> LocalLauncher:
+    return LocalLauncher(options)

@@ -1,0 +1,170 @@
+"""Judged results -> the table, the failure summary and ``summary.json``.
+
+Everything here is derived from ``Verdict`` records, so the table, the summary, the JSON and the
+exit code can never disagree.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from tabulate import tabulate
+
+from orchestrator.collect import DeviceResult
+from orchestrator.errors import EXIT_DEVICE_FAILURE, EXIT_INTERRUPTED, EXIT_PASS
+from orchestrator.status import Status
+from orchestrator.verdict import Cause
+from workers.events import SCHEMA_VERSION
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One device's result, its status and the causes behind it."""
+
+    result: DeviceResult
+    status: Status
+    causes: Tuple[Cause, ...]
+
+    @property
+    def name(self) -> str:
+        return f"{self.result.host}:{self.result.device}"
+
+
+def exit_code(verdicts: Sequence[Verdict], interrupted: bool) -> int:
+    """0 only when every device passed; 130 when the run was interrupted."""
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_PASS if verdicts and all(v.status is Status.PASS for v in verdicts) else EXIT_DEVICE_FAILURE
+
+
+def fmt_bytes(n: Optional[int]) -> str:
+    if n is None:
+        return "-"
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if abs(n) >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} B"
+
+
+def _gbps(stats: Optional[Dict[str, Any]]) -> str:
+    if not stats or stats.get("median") is None:
+        return "-"
+    return f"{stats['median']:.2f} / {stats['min']:.2f}"
+
+
+def _lowest(r: DeviceResult) -> str:
+    kinds = [k for k in ("hbm", "ddr") if (r.baseline.get(k) or {}).get("total")]
+    return ", ".join(f"{k} {fmt_bytes(r.lowest_free.get(k))}" for k in kinds) or "-"
+
+
+def table(verdicts: Sequence[Verdict]) -> str:
+    """One row per device."""
+    headers = ["host", "dev", "status", "cycles", "copies", "moved", "H2D GB/s\nmed / min",
+               "D2H GB/s\nmed / min", "verify\nerrors", "lowest free", "leak", "time", "first fault"]
+    rows = [[v.result.host, v.result.device, v.status.value, v.result.cycles, v.result.copies,
+             fmt_bytes(v.result.bytes), _gbps(v.result.h2d), _gbps(v.result.d2h), v.result.verify_errors,
+             _lowest(v.result), fmt_bytes(v.result.leak), f"{v.result.elapsed:.1f}s",
+             _short(v.causes[0]["message"]) if v.causes else ""] for v in verdicts]
+    return tabulate(rows, headers=headers, tablefmt="simple")
+
+
+def _short(text: str, width: int = 60) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _group_key(c: Cause) -> Tuple[Any, ...]:
+    return (c["fault"], c.get("api"), c.get("code"), c.get("name"))
+
+
+def failure_summary(verdicts: Sequence[Verdict]) -> str:
+    """Failures grouped by cause (one line naming every device), then each failed device's detail."""
+    failed = [v for v in verdicts if v.status is not Status.PASS]
+    if not failed:
+        return f"All {len(verdicts)} device(s) passed."
+    groups: "OrderedDict[Tuple[Any, ...], List[str]]" = OrderedDict()
+    for v in failed:
+        for c in v.causes or [{"fault": v.status.value.lower(), "api": None, "code": None, "name": None}]:
+            names = groups.setdefault(_group_key(c), [])
+            if v.name not in names:
+                names.append(v.name)
+    lines = [f"{len(failed)} of {len(verdicts)} device(s) did not pass:"]
+    lines += [f"  {_describe_group(key)} on {len(names)} device(s): {', '.join(names)}" for key, names in groups.items()]
+    lines.append("")
+    for v in failed:
+        lines.append(f"{v.name} {v.status.value}: {v.status.meaning}")
+        lines += [f"  - {_detail(c)}" for c in v.causes]
+    return "\n".join(lines)
+
+
+def _describe_group(key: Tuple[Any, ...]) -> str:
+    kind, api, code, name = key
+    parts = [kind] + [str(p) for p in (api, code, name) if p is not None]
+    return " ".join(parts)
+
+
+def _detail(c: Cause) -> str:
+    where = ", ".join(f"{k} {c[k]}" for k in ("cycle", "copy") if c.get(k) is not None)
+    text = c["message"] + (f" [{where}]" if where else "")
+    samples = (c.get("detail") or {}).get("samples")
+    if samples:
+        text += "; expected/actual at offset: " + ", ".join(
+            f"{s.get('offset')}: {s.get('expected')}/{s.get('actual')}" for s in samples[:4] if isinstance(s, dict))
+    return text
+
+
+def device_summary(v: Verdict) -> Dict[str, Any]:
+    """The per-device record of ``summary.json``."""
+    r = v.result
+    return {
+        "host": r.host, "device": r.device, "chip": r.chip, "status": v.status.value, "outcome": r.outcome,
+        "cycles": r.cycles, "copies": r.copies, "bytes": r.bytes,
+        "h2d_gbps": _stats(r.h2d), "d2h_gbps": _stats(r.d2h), "verify_errors": r.verify_errors,
+        "faults": [_fault(c) for c in v.causes], "faults_total": max(r.faults_total, len(v.causes)),
+        "memory": {"baseline": r.baseline, "lowest_free": r.lowest_free, "last": r.memory, "leak": r.leak},
+        "capacity": r.capacity, "duration": round(r.elapsed, 3), "attempts": r.attempts, "params": r.params,
+    }
+
+
+def _stats(stats: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    if not stats:
+        return None
+    return {k: stats.get(k) for k in ("median", "min", "max", "mean", "count")}
+
+
+def _fault(c: Cause) -> Dict[str, Any]:
+    out = {"kind": c["fault"]}
+    out.update({k: c.get(k) for k in ("api", "code", "name", "message", "cycle", "copy")})
+    out["detail"] = c.get("detail") or {}
+    return out
+
+
+def summary(verdicts: Sequence[Verdict], run: Dict[str, Any], code: int) -> Dict[str, Any]:
+    """The whole ``summary.json``: run-level facts, counts per status, one record per device."""
+    counts = {s.value: sum(1 for v in verdicts if v.status is s) for s in Status}
+    return {"schema_version": SCHEMA_VERSION, **run, "exit_code": code,
+            "counts": {k: n for k, n in counts.items() if n}, "devices": [device_summary(v) for v in verdicts]}
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename: readers never see half."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=str(path.parent))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_summary(path: Path, data: Dict[str, Any]) -> None:
+    write_atomic(path, json.dumps(data, indent=2, default=str) + "\n")
