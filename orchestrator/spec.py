@@ -1,0 +1,350 @@
+"""The fleet spec: its schema, every default, and errors that name the key path and the value.
+
+The schema is declarative (pydantic models, strict types, unknown keys forbidden): each key is
+declared once with its check and its default, and validation reports every problem at once, each
+located by a path such as ``hosts[0].overrides.3.memory_size``. The worker parameters are one table,
+``WORKER_KEYS``, from which both ``defaults:`` and the per-device ``overrides:`` are built.
+This module does no I/O beyond ``yaml_io``; ``plan.resolve`` turns a spec into device jobs.
+"""
+from __future__ import annotations
+
+import difflib
+import functools
+import re
+import warnings
+from pathlib import Path
+from typing import Annotated, Any, Dict, List, Literal, Optional, Tuple, Type, Union, get_args, get_origin
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
+
+from orchestrator import units
+from orchestrator.errors import SpecError
+from orchestrator.yaml_io import load_yaml
+from workers.params import PATTERNS
+
+MiB = 2**20
+BACKENDS = ("acl", "sim", "auto")
+CHIPS = ("Ascend310", "Ascend310P3", "Ascend910", "Ascend910B")
+FAULT_KINDS = ("bitflip", "alloc_fail", "crash", "hang", "leak", "slow", "init_fail")
+
+
+class Section(BaseModel):
+    """Base of every spec section: strict types, frozen, and a typo is an error."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+def _loop_count(value: int) -> int:
+    if value == 0 or value < -1:
+        raise ValueError("must be -1 (unbounded) or >= 1")
+    return value
+
+
+def _ray_address(value: str) -> str:
+    if value in ("auto", "local") or re.fullmatch(r"ray://\S+|[\w.\-]+:\d{1,5}", value):
+        return value
+    raise ValueError('must be auto, local, "host:port" or "ray://host:port"')
+
+
+Size = Annotated[int, BeforeValidator(units.parse_size)]
+SizeOrZero = Annotated[int, BeforeValidator(functools.partial(units.parse_size, allow_zero=True))]
+Duration = Annotated[float, BeforeValidator(units.parse_duration)]
+PositiveDuration = Annotated[float, BeforeValidator(functools.partial(units.parse_duration, positive=True))]
+LoopCount = Annotated[int, AfterValidator(_loop_count)]
+Position = Annotated[int, Field(ge=1)]
+Gbps = Annotated[float, Field(gt=0)]
+DeviceSelection = Annotated[Union[str, Tuple[int, ...]], BeforeValidator(units.parse_devices)]
+Pattern = Literal["constant", "walking_ones", "random", "address"]
+assert get_args(Pattern) == PATTERNS, "spec patterns must follow workers.params.PATTERNS"
+
+WORKER_KEYS: Dict[str, Tuple[Any, Any]] = {
+    "memory_size": (Size, 10 * MiB),
+    "release_cycle": (LoopCount, 10),
+    "number_of_cycles": (LoopCount, 1),
+    "memory_reuse": (bool, True),
+    "memory_kind": (Literal["dvpp", "device"], "dvpp"),
+    "patterns": (Annotated[List[Pattern], Field(min_length=1)], list(PATTERNS)),
+    "verify": (bool, True),
+    "interval": (Duration, 0.0),
+    "duration": (Optional[PositiveDuration], None),
+    "seed": (int, 0),
+    "open_retries": (Annotated[int, Field(ge=0, le=10)], 2),
+    "open_retry_delay": (Duration, 1.0),
+}
+"""The worker parameters: key -> (check, default). ``defaults:`` takes these defaults; an
+override starts from nothing and keeps only the keys it sets (``model_fields_set``)."""
+
+Defaults: Type[Section] = create_model(  # type: ignore[call-overload]
+    "Defaults", __base__=Section, **{key: (check, default) for key, (check, default) in WORKER_KEYS.items()})
+Override: Type[Section] = create_model(  # type: ignore[call-overload]
+    "Override", __base__=Section, **{key: (check, None) for key, (check, _) in WORKER_KEYS.items()})
+
+
+with warnings.catch_warnings():  # the spec's key is ``copy``, which BaseModel.copy() predates
+    warnings.simplefilter("ignore", UserWarning)
+
+    class Timeouts(Section):
+        init: PositiveDuration = 60.0
+        copy: PositiveDuration = 30.0
+
+
+class Thresholds(Section):
+    min_h2d_gbps: Optional[Gbps] = None
+    min_d2h_gbps: Optional[Gbps] = None
+    max_leak: SizeOrZero = 0
+
+
+class Expect(Section):
+    devices: Annotated[int, Field(ge=1)]
+
+
+class Host(Section):
+    name: Annotated[str, Field(min_length=1)]
+    devices: DeviceSelection = "all"
+    overrides: Dict[int, Override] = {}  # type: ignore[valid-type]
+    expect: Optional[Expect] = None
+
+
+class FaultBase(Section):
+    host: Optional[str] = None
+    device: Annotated[int, Field(ge=0)]
+
+
+class BitflipFault(FaultBase):
+    kind: Literal["bitflip"]
+    at_copy: Position = 1
+    bits: Position = 1
+
+
+class AllocFailFault(FaultBase):
+    kind: Literal["alloc_fail"]
+    at_alloc: Position = 1
+
+
+class CrashFault(FaultBase):
+    kind: Literal["crash"]
+    at_copy: Position = 1
+
+
+class HangFault(FaultBase):
+    kind: Literal["hang"]
+    at_copy: Position = 1
+
+
+class LeakFault(FaultBase):
+    kind: Literal["leak"]
+    bytes: Size
+
+
+class SlowFault(FaultBase):
+    kind: Literal["slow"]
+    factor: Annotated[float, Field(gt=1)]
+
+
+class InitFailFault(FaultBase):
+    kind: Literal["init_fail"]
+    code: int = 507033
+    times: LoopCount = -1
+
+
+FAULT_MODELS: Dict[str, Type[FaultBase]] = {
+    "bitflip": BitflipFault, "alloc_fail": AllocFailFault, "crash": CrashFault, "hang": HangFault,
+    "leak": LeakFault, "slow": SlowFault, "init_fail": InitFailFault,
+}
+AnyFault = Annotated[
+    Union[BitflipFault, AllocFailFault, CrashFault, HangFault, LeakFault, SlowFault, InitFailFault],
+    Field(discriminator="kind"),
+]
+
+
+class SimMemory(Section):
+    hbm: Optional[Size] = None
+    ddr: Optional[Size] = None
+
+
+class Sim(Section):
+    chip: Literal["Ascend310", "Ascend310P3", "Ascend910", "Ascend910B"] = "Ascend910B"
+    device_count: Annotated[int, Field(ge=1, le=units.MAX_DEVICE_ID + 1)] = 8
+    memory: SimMemory = SimMemory()
+    link_gbps: Optional[Gbps] = None
+    faults: List[AnyFault] = []
+
+
+class Ray(Section):
+    address: Annotated[str, AfterValidator(_ray_address)] = "auto"
+
+
+class FleetSpec(Section):
+    """A validated fleet spec; every key holds its value or its default."""
+
+    version: Literal[1]
+    backend: Literal["acl", "sim", "auto"] = "auto"
+    launcher: Literal["local", "ray"] = "local"
+    unattended: bool = False
+    defaults: Defaults = Defaults()  # type: ignore[valid-type]
+    timeouts: Timeouts = Timeouts()
+    thresholds: Thresholds = Thresholds()
+    hosts: Annotated[List[Host], Field(min_length=1)] = [Host(name="localhost")]
+    sim: Sim = Sim()
+    ray: Ray = Ray()
+    expect: Optional[Expect] = None
+
+    def sim_config(self, host: Optional[str] = None) -> Dict[str, Any]:
+        """The simulator's settings as plain data: ``chip``, ``device_count``, ``memory`` (only the
+        kinds set, bytes), ``link_gbps`` and ``faults``. With ``host``, only that host's faults and
+        without their ``host`` key; without it, every fault with its host filled in."""
+        first = self.hosts[0].name
+        faults = [dict(f.model_dump(), host=f.host or first) for f in self.sim.faults]
+        if host is not None:
+            faults = [{k: v for k, v in f.items() if k != "host"} for f in faults if f["host"] == host]
+        memory = self.sim.memory.model_dump(exclude_none=True)
+        return {"chip": self.sim.chip, "device_count": self.sim.device_count, "memory": memory,
+                "link_gbps": self.sim.link_gbps, "faults": faults}
+
+
+def load_spec(path: Union[str, Path]) -> FleetSpec:
+    """Read and validate the spec in ``path``; raises ``SpecError`` listing every problem."""
+    return parse_spec(load_yaml(path), str(path))
+
+
+def parse_spec(data: object, source: str = "spec") -> FleetSpec:
+    """Validate plain data (as YAML gives it); raises ``SpecError`` listing every problem."""
+    if not isinstance(data, dict):
+        raise SpecError([f"{source}: must be a mapping of keys such as version, defaults, hosts "
+                         f"(got {_shown(data)})"])
+    try:
+        spec = FleetSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(_unique([_problem(err) for err in exc.errors()])) from None
+    problems = _duplicate_hosts(spec)
+    if problems:
+        raise SpecError(problems)
+    return spec
+
+
+def _duplicate_hosts(spec: FleetSpec) -> List[str]:
+    first: Dict[str, int] = {}
+    problems = []
+    for index, host in enumerate(spec.hosts):
+        if host.name in first:
+            problems.append(f"hosts[{index}].name: host {host.name!r} is listed twice "
+                            f"(also hosts[{first[host.name]}])")
+        first.setdefault(host.name, index)
+    return problems
+
+
+# --- pydantic's errors in our words ---------------------------------------------------------
+
+_TYPE_WORDS = {
+    "int_type": "must be an integer", "int_parsing": "must be an integer",
+    "int_from_float": "must be an integer", "float_type": "must be a number",
+    "float_parsing": "must be a number", "finite_number": "must be a finite number",
+    "bool_type": "must be true or false", "bool_parsing": "must be true or false",
+    "string_type": "must be a string", "list_type": "must be a list", "tuple_type": "must be a list",
+    "dict_type": "must be a mapping", "model_type": "must be a mapping",
+    "model_attributes_type": "must be a mapping",
+}
+_BOUNDS = {"greater_than": ("gt", ">"), "greater_than_equal": ("ge", ">="),
+           "less_than": ("lt", "<"), "less_than_equal": ("le", "<=")}
+
+
+def _problem(err: Dict[str, Any]) -> str:
+    """One pydantic error as ``path: what is wrong (got X)``."""
+    loc = tuple(err["loc"])
+    kind = err["type"]
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        loc += ("kind",)
+    path, owner = _walk(loc)
+    message = _message(err, loc, owner)
+    if kind == "union_tag_invalid":
+        message += f" (got {_shown((err.get('ctx') or {}).get('tag'))})"
+    elif kind not in ("missing", "extra_forbidden", "invalid_key", "union_tag_not_found"):
+        message += f" (got {_shown(err.get('input'))})"
+    return f"{path or 'spec'}: {message}"
+
+
+def _message(err: Dict[str, Any], loc: Tuple[Any, ...], owner: Optional[type]) -> str:
+    kind, ctx = err["type"], err.get("ctx") or {}
+    if kind == "missing" or kind == "union_tag_not_found":
+        return "required key is missing" + (f" (one of {', '.join(FAULT_KINDS)})" if ctx else "")
+    if kind in ("extra_forbidden", "invalid_key"):
+        return _unknown_key(loc[-1], owner)
+    if loc and loc[-1] == "[key]":
+        return "device ids must be integers"
+    if kind == "union_tag_invalid":
+        return f"must be one of {', '.join(FAULT_KINDS)}"
+    if kind == "literal_error":
+        options = re.findall(r"'([^']*)'|(-?\d+)", ctx.get("expected", ""))
+        names = [a or b for a, b in options]
+        return f"must be {names[0]}" if len(names) == 1 else f"must be one of {', '.join(names)}"
+    if kind in _BOUNDS:
+        key, sign = _BOUNDS[kind]
+        return f"must be {sign} {_number(ctx.get(key))}"
+    if kind in ("too_short", "string_too_short"):
+        return "must not be empty"
+    if kind == "value_error":
+        return str(ctx.get("error", err["msg"]))
+    return _TYPE_WORDS.get(kind) or err["msg"][:1].lower() + err["msg"][1:]
+
+
+def _unknown_key(key: object, owner: Optional[type]) -> str:
+    allowed = list(owner.model_fields) if owner is not None else []
+    close = difflib.get_close_matches(str(key), allowed, n=1)
+    hint = f"did you mean {close[0]}?" if close else f"valid keys: {', '.join(allowed)}"
+    if owner is not None and issubclass(owner, FaultBase):
+        kind = get_args(owner.model_fields["kind"].annotation)[0]
+        return f"not a setting of a {kind} fault (it takes: {', '.join(allowed)})"
+    return f"unknown key ({hint})" if allowed else "unknown key"
+
+
+def _walk(loc: Tuple[Any, ...]) -> Tuple[str, Optional[type]]:
+    """The path text of ``loc`` (``[i]`` for list items, ``.key`` for mapping keys) and the
+    model that holds its last key."""
+    node: Any = FleetSpec
+    text, owner = "", None
+    for part in loc:
+        if part == "[key]":
+            continue
+        node = _unwrap(node)
+        origin = get_origin(node)
+        if isinstance(node, type) and issubclass(node, BaseModel):
+            owner, field = node, node.model_fields.get(part) if isinstance(part, str) else None
+            text, node = text + f".{part}", field.annotation if field else None
+        elif origin in (list, tuple) and isinstance(part, int):
+            text, node = text + f"[{part}]", get_args(node)[0]
+        elif origin is dict:
+            text, node = text + f".{part}", get_args(node)[1]
+        elif origin is Union and part in FAULT_MODELS:
+            node = FAULT_MODELS[part]
+        else:
+            text, node = text + (f"[{part}]" if isinstance(part, int) else f".{part}"), None
+    return text.lstrip("."), owner
+
+
+def _unwrap(node: Any) -> Any:
+    """Strip ``Annotated`` and ``Optional`` to reach the type that holds the next key."""
+    while True:
+        if get_origin(node) is Annotated:
+            node = get_args(node)[0]
+        elif get_origin(node) is Union and type(None) in get_args(node) and len(get_args(node)) == 2:
+            node = next(arg for arg in get_args(node) if arg is not type(None))
+        else:
+            return node
+
+
+def _number(value: object) -> str:
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
+def _shown(value: object) -> str:
+    """A value as the user wrote it in YAML, shortened."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _unique(items: List[str]) -> List[str]:
+    return list(dict.fromkeys(items))

@@ -1,0 +1,140 @@
+"""Parsers for the values people write in a fleet spec: sizes, durations and device selections.
+
+Each parser takes what YAML produced and returns the canonical value (bytes as ``int``, seconds as
+``float``, device ids as a sorted ``tuple``), or raises ``ValueError`` whose message says what is
+wrong in words; the spec adds the key path and the value given.
+"""
+from __future__ import annotations
+
+import math
+import re
+from typing import Tuple, Union
+
+SIZE_UNITS = {
+    "b": 1,
+    "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
+}
+DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+MAX_DEVICE_ID = 1023
+"""Highest device id accepted (a simulated host holds at most 1024 devices)."""
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$", re.IGNORECASE)
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)", re.IGNORECASE)
+_SIZE_HINT = "a number of bytes or a number with a unit: B, KB, MB, GB, TB, KiB, MiB, GiB, TiB"
+_DURATION_HINT = "seconds or a duration such as 30s, 5m, 2h, 1h30m, 500ms"
+
+Devices = Union[str, Tuple[int, ...]]
+
+
+def parse_size(value: object, *, allow_zero: bool = False) -> int:
+    """Bytes from ``10485760``, ``"10MiB"``, ``"4 KiB"``, ``"1GB"`` (KB/MB/GB are decimal)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"must be a size: {_SIZE_HINT}")
+    if isinstance(value, str):
+        value = _size_from_text(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"must be a size: {_SIZE_HINT}")
+    if value != int(value):
+        raise ValueError("must be a whole number of bytes")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ValueError("must be >= 0" if allow_zero else "must be > 0")
+    return int(value)
+
+
+def _size_from_text(text: str) -> Union[int, float]:
+    match = _SIZE.match(text)
+    unit = match.group(2).lower() if match else ""
+    if not match or unit not in SIZE_UNITS and unit != "":
+        if text.strip().startswith("-"):
+            raise ValueError("must be > 0")
+        raise ValueError(f"not a size: use {_SIZE_HINT}")
+    number = match.group(1)
+    scale = SIZE_UNITS.get(unit, 1)
+    return float(number) * scale if "." in number else int(number) * scale
+
+
+def parse_duration(value: object, *, positive: bool = False) -> float:
+    """Seconds from ``30``, ``"30s"``, ``"5m"``, ``"2h"``, ``"1h30m"``, ``"500ms"``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"must be a duration: {_DURATION_HINT}")
+    seconds = _duration_from_text(value) if isinstance(value, str) else float(value)
+    if not math.isfinite(seconds):
+        raise ValueError(f"must be a duration: {_DURATION_HINT}")
+    if seconds < 0 or (positive and seconds == 0):
+        raise ValueError("must be > 0" if positive else "must be >= 0")
+    return seconds
+
+
+def _duration_from_text(text: str) -> float:
+    stripped = text.strip()
+    if re.fullmatch(r"-?\d+(?:\.\d+)?", stripped):
+        return float(stripped)
+    parts = _DURATION_PART.findall(stripped)
+    if not parts or "".join(n + u for n, u in parts).lower() != re.sub(r"\s+", "", stripped).lower():
+        if stripped.startswith("-"):
+            raise ValueError("must be >= 0")
+        raise ValueError(f"not a duration: use {_DURATION_HINT}")
+    return sum(float(number) * DURATION_UNITS[unit.lower()] for number, unit in parts)
+
+
+def parse_devices(value: object) -> Devices:
+    """``"all"``, or sorted physical ids from ``3``, ``[0, 1, 3]``, ``"0-7"``, ``"0-3,6"``."""
+    if value == "all":
+        return "all"
+    if isinstance(value, str):
+        ids = [i for part in value.split(",") for i in _id_range(part.strip())]
+    elif isinstance(value, list):
+        ids = [_device_id(item) for item in value]
+    else:
+        ids = [_device_id(value)]
+    if not ids:
+        raise ValueError("selects no device")
+    seen = set()
+    for device in ids:
+        if device in seen:
+            raise ValueError(f"device {device} is listed twice")
+        seen.add(device)
+    return tuple(sorted(ids))
+
+
+def _id_range(part: str) -> range:
+    match = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", part)
+    if not match:
+        raise ValueError('must be all, a list of ids, or ranges such as "0-7" or "0-3,6"')
+    first = int(match.group(1))
+    last = int(match.group(2)) if match.group(2) is not None else first
+    if last < first:
+        raise ValueError(f"range {part} runs backwards (write {last}-{first})")
+    if last > MAX_DEVICE_ID:
+        raise ValueError(f"device ids must be 0..{MAX_DEVICE_ID}")
+    return range(first, last + 1)
+
+
+def _device_id(item: object) -> int:
+    if isinstance(item, bool) or not isinstance(item, int):
+        raise ValueError('must be all, a list of ids, or ranges such as "0-7" or "0-3,6"')
+    if not 0 <= item <= MAX_DEVICE_ID:
+        raise ValueError(f"device ids must be 0..{MAX_DEVICE_ID}")
+    return item
+
+
+def format_size(size: int) -> str:
+    """``10485760`` -> ``"10MiB"``, ``1610612736`` -> ``"1.5GiB"``, ``1000`` -> ``"1000B"``."""
+    for unit in ("TiB", "GiB", "MiB", "KiB"):
+        scale = SIZE_UNITS[unit.lower()]
+        if size >= scale:
+            return f"{size // scale}{unit}" if size % scale == 0 else f"{size / scale:.1f}{unit}"
+    return f"{size}B"
+
+
+def format_ids(ids: object) -> str:
+    """``[0, 1, 2, 3, 6]`` -> ``"0-3,6"``."""
+    ordered = sorted(set(ids))  # type: ignore[call-overload]
+    runs = []
+    for device in ordered:
+        if runs and device == runs[-1][1] + 1:
+            runs[-1][1] = device
+        else:
+            runs.append([device, device])
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
