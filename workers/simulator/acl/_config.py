@@ -1,0 +1,147 @@
+"""Simulator configuration: one dict (or YAML file) validated strictly into ``SimConfig``.
+
+Shape (every key optional)::
+
+    chip: Ascend910B            # a name from _profiles.PROFILES
+    device_count: 8             # physical devices
+    memory: {hbm: 2147483648}   # per-device totals as get_mem_info reports them (bytes)
+    link_gbps: 24               # reserved for a shared host link cap (accepted, not modelled)
+    faults: [{device: 3, kind: bitflip, at_copy: 5, bits: 1}, ...]
+
+Errors are ``ValueError`` naming the key path, e.g. ``faults[1].at_copy: must be ...``.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+from ._faults import KINDS, REQUIRED, Fault
+from ._profiles import DEFAULT_CHIP, PROFILES, Profile
+
+ENV_VAR = "ACL_SIM_CONFIG"
+DEFAULT_DEVICE_COUNT = 8
+TOP_KEYS = ("chip", "device_count", "memory", "faults", "link_gbps")
+FAULT_COMMON_KEYS = ("device", "kind", "host")
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """A validated configuration. ``totals`` maps ``"hbm"``/``"ddr"`` to per-device bytes."""
+
+    profile: Profile
+    device_count: int
+    totals: Dict[str, int]
+    faults: Tuple[Fault, ...] = ()
+    link_gbps: Optional[float] = None
+    raw: Dict[str, Any] = field(default_factory=dict)
+
+    def faults_for(self, device: int) -> List[Fault]:
+        """The faults configured for one physical device."""
+        return [f for f in self.faults if f.device == device]
+
+
+def _fail(path: str, message: str) -> ValueError:
+    return ValueError(f"{path}: {message}")
+
+
+def _mapping(value: Any, path: str, allowed: Tuple[str, ...]) -> Dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _fail(path, f"must be a mapping, got {type(value).__name__}")
+    for key in value:
+        if key not in allowed:
+            raise _fail(f"{path}.{key}" if path else str(key), f"unknown key (known: {', '.join(allowed)})")
+    return value
+
+
+def _non_negative_int(value: Any, path: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _fail(path, f"must be an integer >= 0, got {value!r}")
+    return value
+
+
+def _chip(value: Any) -> Profile:
+    if value not in PROFILES:
+        raise _fail("chip", f"unknown chip {value!r} (known: {', '.join(PROFILES)})")
+    return PROFILES[value]
+
+
+def _totals(profile: Profile, value: Any) -> Dict[str, int]:
+    totals = {"hbm": max(profile.hbm - profile.reserved, 0), "ddr": max(profile.ddr - profile.reserved, 0)}
+    if not profile.hbm:
+        totals["hbm"] = 0
+    if not profile.ddr:
+        totals["ddr"] = 0
+    for key, size in _mapping(value or {}, "memory", ("hbm", "ddr")).items():
+        totals[key] = _non_negative_int(size, f"memory.{key}")
+    return totals
+
+
+def _fault(value: Any, path: str, device_count: int) -> Fault:
+    if not isinstance(value, dict):
+        raise _fail(path, "must be a mapping")
+    kind = value.get("kind")
+    if kind not in KINDS:
+        raise _fail(f"{path}.kind", f"unknown fault kind {kind!r} (known: {', '.join(KINDS)})")
+    cls = KINDS[kind]
+    _mapping(value, path, FAULT_COMMON_KEYS + tuple(cls.PARAMS))
+    if "device" not in value:
+        raise _fail(f"{path}.device", "required")
+    device = _non_negative_int(value["device"], f"{path}.device")
+    if device >= device_count:
+        raise _fail(f"{path}.device", f"no physical device {device} (device_count is {device_count})")
+    return cls(device, **_fault_params(cls, value, path))
+
+
+def _fault_params(cls: type, value: Dict[str, Any], path: str) -> Dict[str, Any]:
+    params = {}
+    for key, (check, default) in cls.PARAMS.items():
+        if key not in value:
+            if default is REQUIRED:
+                raise _fail(f"{path}.{key}", f"required for kind {cls.kind}")
+            params[key] = default
+            continue
+        try:
+            params[key] = check(value[key])
+        except ValueError as exc:
+            raise _fail(f"{path}.{key}", str(exc)) from None
+    return params
+
+
+def _link(value: Any) -> Optional[float]:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise _fail("link_gbps", f"must be a number > 0, got {value!r}")
+    return float(value)
+
+
+def parse(raw: Optional[Dict[str, Any]]) -> SimConfig:
+    """Validate a config dict (``None`` or ``{}``: the defaults, 8 devices of Ascend910B)."""
+    raw = dict(_mapping(raw or {}, "", TOP_KEYS))
+    profile = _chip(raw.get("chip", DEFAULT_CHIP))
+    count = _non_negative_int(raw.get("device_count", DEFAULT_DEVICE_COUNT), "device_count")
+    faults = raw.get("faults") or []
+    if not isinstance(faults, list):
+        raise _fail("faults", "must be a list")
+    parsed = tuple(_fault(f, f"faults[{i}]", count) for i, f in enumerate(faults))
+    totals = _totals(profile, raw.get("memory"))
+    return SimConfig(profile, count, totals, parsed, _link(raw.get("link_gbps")), raw)
+
+
+def load_file(path: str) -> SimConfig:
+    """Parse a YAML config file (safe loader); an empty file means the defaults."""
+    import yaml  # only needed for file configs
+
+    with open(path, encoding="utf-8") as handle:
+        data = yaml.safe_load(handle)
+    try:
+        return parse(data)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+
+
+def from_env() -> SimConfig:
+    """The config named by ``ACL_SIM_CONFIG``, or the defaults when it is unset or empty."""
+    path = os.environ.get(ENV_VAR)
+    return load_file(path) if path else parse(None)

@@ -1,0 +1,179 @@
+"""The named fault catalogue: what a configured fault does to one (physical) device.
+
+Each kind is a small class overriding only the hooks it needs; ``PARAMS`` declares its config
+keys as ``name -> (check, default)`` (``REQUIRED`` when there is no default), which
+``_config`` validates. Copy numbers count host-to-device copies on the device from 1;
+allocation numbers count ``malloc``/``dvpp_malloc`` calls on the device from 1.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import random
+import signal
+import time
+from typing import Any, Callable, ClassVar, Dict, Tuple, Type
+
+from . import _codes
+
+REQUIRED = object()
+Check = Callable[[Any], Any]
+
+
+def _int(value: Any, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"must be an integer >= {low}, got {value!r}")
+    return value
+
+
+def positive_int(value: Any) -> int:
+    """An int >= 1."""
+    return _int(value, 1)
+
+
+def times_count(value: Any) -> int:
+    """-1 (every time) or an int >= 1."""
+    if value == -1 and not isinstance(value, bool):
+        return -1
+    return _int(value, 1)
+
+
+def factor(value: Any) -> float:
+    """A number >= 1."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 1:
+        raise ValueError(f"must be a number >= 1, got {value!r}")
+    return float(value)
+
+
+def signal_number(value: Any) -> int:
+    """A signal given as a number or a name such as ``SIGKILL`` or ``KILL``."""
+    try:
+        if isinstance(value, str):
+            name = value.upper()
+            return int(signal.Signals[name if name.startswith("SIG") else "SIG" + name])
+        return int(signal.Signals(value))
+    except (KeyError, ValueError):
+        raise ValueError(f"must be a signal name or number, got {value!r}") from None
+
+
+class Fault:
+    """Base: a fault that does nothing. ``device`` is the physical id."""
+
+    kind: ClassVar[str] = ""
+    PARAMS: ClassVar[Dict[str, Tuple[Check, Any]]] = {}
+
+    def __init__(self, device: int, **params: Any) -> None:
+        self.device = device
+        self.params = params
+
+    def open_device(self, attempt: int) -> int:
+        """Code that opening the device fails with on this attempt (from 1), 0 for none."""
+        return 0
+
+    def allocation(self, number: int) -> int:
+        """Code that allocation ``number`` fails with, 0 for none."""
+        return 0
+
+    def before_h2d(self, number: int) -> None:
+        """Runs before host-to-device copy ``number`` moves its bytes."""
+
+    def after_h2d(self, number: int, dst: int, count: int) -> None:
+        """Runs after host-to-device copy ``number`` wrote ``count`` bytes at ``dst``."""
+
+    def copy_delay(self, elapsed: float) -> float:
+        """Extra seconds a copy touching this device takes, given the time it really took."""
+        return 0.0
+
+    def kept_on_free(self, size: int) -> int:
+        """Bytes a free of ``size`` bytes does not give back."""
+        return 0
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(device={self.device}, {self.params})"
+
+
+class BitFlip(Fault):
+    """Flips ``bits`` distinct bits of the destination right after H2D copy ``at_copy``."""
+
+    kind = "bitflip"
+    PARAMS = {"at_copy": (positive_int, REQUIRED), "bits": (positive_int, 1)}
+
+    def after_h2d(self, number: int, dst: int, count: int) -> None:
+        if number != self.params["at_copy"] or count <= 0:
+            return
+        rng = random.Random(self.device * 1_000_003 + number)
+        for bit in rng.sample(range(count * 8), min(self.params["bits"], count * 8)):
+            byte = ctypes.c_ubyte.from_address(dst + bit // 8)
+            byte.value ^= 1 << (bit % 8)
+
+
+class AllocFail(Fault):
+    """Allocation ``at_alloc`` fails with the driver's out-of-memory code, allocating nothing."""
+
+    kind = "alloc_fail"
+    PARAMS = {"at_alloc": (positive_int, REQUIRED)}
+
+    def allocation(self, number: int) -> int:
+        return _codes.RT_MEMORY_ALLOCATION if number == self.params["at_alloc"] else 0
+
+
+class Crash(Fault):
+    """The process dies by ``signal`` (default SIGSEGV, like a driver fault) at H2D copy ``at_copy``."""
+
+    kind = "crash"
+    PARAMS = {"at_copy": (positive_int, REQUIRED), "signal": (signal_number, int(signal.SIGSEGV))}
+
+    def before_h2d(self, number: int) -> None:
+        if number != self.params["at_copy"]:
+            return
+        os.kill(os.getpid(), self.params["signal"])
+        time.sleep(0.5)  # the signal may be handled by the program: die anyway, as a fault would
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+class Hang(Fault):
+    """H2D copy ``at_copy`` never returns (killable from outside like any sleeping process)."""
+
+    kind = "hang"
+    PARAMS = {"at_copy": (positive_int, REQUIRED)}
+
+    def before_h2d(self, number: int) -> None:
+        while number == self.params["at_copy"]:
+            time.sleep(3600)
+
+
+class Leak(Fault):
+    """Every free on the device keeps ``bytes`` bytes: reported free memory stays lower."""
+
+    kind = "leak"
+    PARAMS = {"bytes": (positive_int, REQUIRED)}
+
+    def kept_on_free(self, size: int) -> int:
+        return int(self.params["bytes"])
+
+
+class Slow(Fault):
+    """Copies touching the device take ``factor`` times as long as they really took."""
+
+    kind = "slow"
+    PARAMS = {"factor": (factor, REQUIRED)}
+
+    def copy_delay(self, elapsed: float) -> float:
+        return elapsed * (self.params["factor"] - 1.0)
+
+
+class InitFail(Fault):
+    """Opening the device (set_device) fails with ``code`` for the first ``times`` attempts (-1: all)."""
+
+    kind = "init_fail"
+    PARAMS = {"code": (positive_int, _codes.RT_DEV_SETUP_ERROR), "times": (times_count, -1)}
+
+    def open_device(self, attempt: int) -> int:
+        times = self.params["times"]
+        return self.params["code"] if times == -1 or attempt <= times else 0
+
+
+KINDS: Dict[str, Type[Fault]] = {
+    cls.kind: cls for cls in (BitFlip, AllocFail, Crash, Hang, Leak, Slow, InitFail)
+}
+"""Every fault kind by its config name."""

@@ -1,0 +1,153 @@
+"""The process-wide simulated driver: devices, contexts, streams, memory and error text.
+
+One ``Driver`` per process (``driver()``); ``reset()`` replaces it, e.g. between tests.
+The current context and the recent error message are thread-local, as in the real runtime.
+Every public API function runs under ``LOCK`` except while a fault sleeps.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+from typing import Any, Dict, List, Optional, Tuple
+
+from . import _codes
+from ._config import SimConfig, from_env, parse
+from ._memory import AddressSpace
+
+LOCK = threading.RLock()
+_tls = threading.local()
+_handles = itertools.count(0x5EED0000, 0x40)  # never reused, even across reset()
+VISIBLE_ENV = "ASCEND_RT_VISIBLE_DEVICES"
+
+
+class Stream:
+    """A stream: queued operations (callables returning a code) run at the next sync."""
+
+    def __init__(self, handle: int, context: "Context") -> None:
+        self.handle, self.context = handle, context
+        self.pending: List[Any] = []
+
+
+class Context:
+    """A context on one physical device; ``streams`` includes the default stream under key 0."""
+
+    def __init__(self, handle: int, device: "Device", logical: int, default: bool) -> None:
+        self.handle, self.device, self.logical, self.default = handle, device, logical, default
+        self.streams: Dict[int, Stream] = {0: Stream(0, self)}
+
+
+class Device:
+    """One physical device: open counts, memory accounting and fault counters (per process)."""
+
+    def __init__(self, physical: int, config: SimConfig) -> None:
+        self.physical = physical
+        self.profile = config.profile
+        self.totals = dict(config.totals)
+        self.faults = config.faults_for(physical)
+        self.set_count = 0
+        self.default_ctx: Optional[Context] = None
+        self.user_ctxs: Dict[int, Context] = {}
+        self.used = {"hbm": 0, "ddr": 0}
+        self.leaked = {"hbm": 0, "ddr": 0}
+        self.dvpp_used = 0
+        self.open_attempts = self.allocations = self.h2d_copies = 0
+
+    @property
+    def is_open(self) -> bool:
+        return self.set_count > 0 or bool(self.user_ctxs)
+
+    def free_bytes(self, pool: str) -> int:
+        """Bytes still allocatable from ``pool`` ("hbm" or "ddr")."""
+        return max(self.totals[pool] - self.used[pool] - self.leaked[pool], 0)
+
+
+class Driver:
+    """All simulated state of the process."""
+
+    def __init__(self, config: SimConfig) -> None:
+        self.config = config
+        self.init_count = 0
+        self.devices = [Device(i, config) for i in range(config.device_count)]
+        self.contexts: Dict[int, Context] = {}
+        self.streams: Dict[int, Stream] = {}
+        self.memory = AddressSpace()
+        self._visible: Optional[Tuple[List[int], str]] = None
+
+    def visible(self) -> Tuple[List[int], str]:
+        """Physical ids visible to the process, in logical order, and the raw env text.
+
+        Read once, like the runtime does at start-up. Parsing follows the runtime: stop at the
+        first token that is not all ASCII digits or not below the physical count; a descending
+        or duplicated list is invalid as a whole (empty result).
+        """
+        if self._visible is None:
+            self._visible = _parse_visible(os.environ.get(VISIBLE_ENV), self.config.device_count)
+        return self._visible
+
+    def new_handle(self) -> int:
+        """A fresh opaque handle for a context or stream."""
+        return next(_handles)
+
+
+def _parse_visible(text: Optional[str], count: int) -> Tuple[List[int], str]:
+    if text is None:
+        return list(range(count)), ""
+    ids: List[int] = []
+    for token in text.split(","):
+        if not (token.isascii() and token.isdigit()) or int(token) >= count:
+            break
+        ids.append(int(token))
+    if ids != sorted(set(ids)):
+        ids = []
+    return ids, text
+
+
+_driver = Driver(parse(None))
+
+
+def driver() -> Driver:
+    """The process's simulated driver."""
+    return _driver
+
+
+def configure(config: SimConfig) -> None:
+    """Replace the driver with a fresh one for ``config``; refused while ``acl.init`` holds."""
+    global _driver
+    with LOCK:
+        if _driver.init_count > 0:
+            raise RuntimeError("the simulator can only be reconfigured before acl.init or after acl.finalize")
+        _driver = Driver(config)
+    set_context(None)
+
+
+def reset(config: Optional[SimConfig] = None) -> None:
+    """Forget all state (also a pending init); reconfigure from ``config`` or the environment."""
+    global _driver
+    with LOCK:
+        _driver = Driver(config if config is not None else from_env())
+    set_context(None)
+    take_error()
+
+
+def current_context() -> Optional[Context]:
+    """The calling thread's current context, if it is still alive."""
+    return _driver.contexts.get(getattr(_tls, "context", None))  # type: ignore[arg-type]
+
+
+def set_context(context: Optional[Context]) -> None:
+    """Make ``context`` current for the calling thread."""
+    _tls.context = context.handle if context is not None else None
+
+
+def fail(code: int, api: str, message: str) -> int:
+    """Record the thread's recent error message and return ``code``."""
+    _tls.error = f"{api} failed: {_codes.NAMES.get(code, 'error')} ({code}): {message}"
+    return code
+
+
+def take_error() -> Optional[str]:
+    """Read and clear the calling thread's recent error message."""
+    message = getattr(_tls, "error", None)
+    _tls.error = None
+    return message
