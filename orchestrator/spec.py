@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import functools
 import re
+import signal
 import warnings
 from pathlib import Path
 from typing import Annotated, Any, Dict, List, Literal, Optional, Tuple, Type, Union, get_args, get_origin
@@ -37,6 +38,19 @@ class Section(BaseModel):
 def _loop_count(value: int) -> int:
     if value == 0 or value < -1:
         raise ValueError("must be -1 (unbounded) or >= 1")
+    return value
+
+
+def _signal(value: object) -> object:
+    try:
+        if isinstance(value, str):
+            signal.Signals[value.upper() if value.upper().startswith("SIG") else f"SIG{value.upper()}"]
+        elif isinstance(value, int) and not isinstance(value, bool):
+            signal.Signals(value)
+        else:
+            raise ValueError
+    except (KeyError, ValueError):
+        raise ValueError("must be a signal name such as SIGSEGV or KILL, or its number") from None
     return value
 
 
@@ -124,6 +138,7 @@ class AllocFailFault(FaultBase):
 class CrashFault(FaultBase):
     kind: Literal["crash"]
     at_copy: Position = 1
+    signal: Annotated[Union[int, str], BeforeValidator(_signal)] = "SIGSEGV"
 
 
 class HangFault(FaultBase):
@@ -143,7 +158,7 @@ class SlowFault(FaultBase):
 
 class InitFailFault(FaultBase):
     kind: Literal["init_fail"]
-    code: int = 507033
+    code: Position = 507033
     times: LoopCount = -1
 
 
@@ -158,8 +173,8 @@ AnyFault = Annotated[
 
 
 class SimMemory(Section):
-    hbm: Optional[Size] = None
-    ddr: Optional[Size] = None
+    hbm: Optional[SizeOrZero] = None
+    ddr: Optional[SizeOrZero] = None
 
 
 class Sim(Section):
