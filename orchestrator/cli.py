@@ -84,8 +84,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     fleet.prepare_run_dir(run_dir)
     for warning in plan.warnings:
         print(f"dvpp-fleet: warning: {warning}", file=sys.stderr)
-    simulated = bool(inventory.get("simulated"))
-    if simulated:
+    if plan.runtime == "sim":
         print(SIMULATED, file=sys.stderr)
     print(f"dvpp-fleet: {len(plan.jobs)} device(s), run directory {run_dir}", file=sys.stderr)
     verdicts, facts = fleet.run_fleet(plan, inventory, run_dir, live=not args.no_progress)
@@ -123,7 +122,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from tabulate import tabulate
     print(tabulate(rows, headers=["host", "dev", "size", "release\ncycle", "cycles", "reuse", "memory", "patterns",
                                   "duration", "faults"]))
-    print(f"\nbackend {inventory.get('backend')}{' (SIMULATED)' if inventory.get('simulated') else ''}, "
+    print(f"\nbackend {plan.runtime}{' (SIMULATED)' if plan.runtime == 'sim' else ''}, "
           f"launcher {plan.launcher}, {len(plan.jobs)} device(s): the spec is valid")
     for warning in plan.warnings:
         print(f"warning: {warning}")

@@ -49,6 +49,7 @@ class DeviceResult:
     elapsed: float = 0.0
     last_gbps: Tuple[Optional[float], Optional[float]] = (None, None)
     end: Optional[Dict[str, Any]] = None  # the Crashed/Hung event, as a dict
+    log: Optional[Dict[str, Any]] = None  # {"path": relative to the run directory, "tail": [lines]}
 
     @property
     def where(self) -> str:

@@ -14,9 +14,7 @@
 """
 from __future__ import annotations
 
-import platform
 import signal
-import socket
 import sys
 import threading
 import time
@@ -28,6 +26,7 @@ from typing import Any, Dict, Iterator, List, Tuple
 
 from orchestrator import report
 from orchestrator.collect import Collector
+from orchestrator.environment import environment
 from orchestrator.errors import EnvironmentProblem, SpecError
 from orchestrator.journal import JOURNAL, Journal, read_journal
 from orchestrator.launchers import get_launcher
@@ -59,28 +58,12 @@ def header(plan: FleetPlan, inventory: Dict[str, Any], run_id: str) -> Dict[str,
     """The journal's first line: enough to re-render the report from the journal alone."""
     return {
         "kind": "header", "schema_version": ev.SCHEMA_VERSION, "run_id": run_id, "started": _now(),
-        "backend": inventory.get("backend"), "simulated": bool(inventory.get("simulated")),
+        "backend": plan.runtime, "simulated": plan.runtime == "sim",
         "launcher": plan.launcher, "environment": environment(), "resolved": plan.resolved,
         "warnings": list(plan.warnings), "inventory": inventory,
         "jobs": [{"host": j.host, "device": j.device, "params": j.params.to_dict(),
                   "thresholds": vars(j.thresholds), "timeouts": vars(j.timeouts)} for j in plan.jobs],
     }
-
-
-def environment() -> Dict[str, Any]:
-    """Facts about the controller's machine for the journal header."""
-    versions = {"python": platform.python_version()}
-    for name in ("numpy", "yaml", "tabulate", "pydantic"):
-        module = sys.modules.get(name) or _try_import(name)
-        versions[name] = getattr(module, "__version__", None)
-    return {"hostname": socket.gethostname(), "os": platform.platform(), "versions": versions}
-
-
-def _try_import(name: str) -> Any:
-    try:
-        return __import__(name)
-    except ImportError:
-        return None
 
 
 def _now() -> str:
@@ -102,13 +85,28 @@ def run_fleet(plan: FleetPlan, inventory: Dict[str, Any], run_dir: Path, live: b
             view.update(collector.fold(host, device, event), event)
 
         launcher = get_launcher(plan.launcher, plan.ray or {})
-        launcher.run(plan.jobs, inventory["backend"], run_dir, sink, stop)
+        launcher.run(plan.jobs, plan.runtime, run_dir, sink, stop)
         interrupted = stop.is_set()
         journal.write({"kind": "run_end", "finished": _now(), "interrupted": interrupted})
     view.close()
+    attach_logs(collector, run_dir)
     thresholds = {(j.host, j.device): j.thresholds for j in plan.jobs}
     verdicts = judge_all(collector, thresholds, interrupted)
     return verdicts, run_facts(head, interrupted, _now())
+
+
+LOG_TAIL_LINES = 20
+
+
+def attach_logs(collector: Collector, run_dir: Path) -> None:
+    """Give every result its worker log's path and last lines (the log may be absent: Ray, old runs)."""
+    for result in collector.results.values():
+        rel = Path("logs") / f"{result.host}-{result.device}.log"
+        try:
+            lines = (run_dir / rel).read_text(errors="replace").splitlines()
+        except OSError:
+            continue
+        result.log = {"path": str(rel), "tail": lines[-LOG_TAIL_LINES:]}
 
 
 def judge_all(collector: Collector, thresholds: Dict[Tuple[str, int], Thresholds], interrupted: bool) -> List[report.Verdict]:
@@ -139,6 +137,7 @@ def rebuild(run_dir: Path) -> Tuple[List[report.Verdict], Dict[str, Any], int]:
     for rec in records:
         if rec.get("kind") in ev.EVENT_TYPES and (rec.get("host"), rec.get("device")) in collector.results:
             collector.fold(rec["host"], rec["device"], ev.from_dict(rec))
+    attach_logs(collector, run_dir)
     thresholds = {(j["host"], j["device"]): Thresholds(**j["thresholds"]) for j in jobs}
     interrupted = bool(end and end.get("interrupted"))
     verdicts = judge_all(collector, thresholds, interrupted)

@@ -28,20 +28,27 @@ def dump_stack(pid: int, log: Path, wait: float) -> Optional[str]:
     return text or None
 
 
+RUNTIME_FRAMES = {
+    "memcpy_h2d": "acl.rt.memcpy (H2D)", "memcpy_d2h": "acl.rt.memcpy (D2H)", "memcpy": "acl.rt.memcpy",
+    "mem_info": "acl.rt.get_mem_info", "malloc_host": "acl.rt.malloc_host", "malloc_device": "device malloc",
+    "soc_name": "acl.get_soc_name",
+}
+"""Adapter methods (``workers/runtime.py``) -> the runtime call they make; the real ``acl`` is C
+code, so the adapter's own frame is the innermost one a Python stack can show."""
+
+
 def stuck_in(stack: Optional[str]) -> Optional[str]:
-    """The innermost runtime call in a faulthandler dump, e.g. ``acl.rt.memcpy``."""
-    if not stack:
-        return None
-    for match in _FRAME.finditer(stack):  # faulthandler lists the innermost frame first
-        path = match["file"].replace(os.sep, "/")
-        if "/acl/" in path:
-            module = path.rsplit("/acl/", 1)[1].rsplit(".py", 1)[0].replace("/", ".")
-            prefix = "acl" if module == "__init__" else f"acl.{module}"
-            return f"{prefix}.{match['func']}"
-        if path.endswith("workers/runtime.py"):
-            return f"the runtime call in {match['func']}"
-    first = _FRAME.search(stack)
-    return f"{first['func']} ({first['file']}:{first['line']})" if first else None
+    """The runtime call a faulthandler dump is blocked in, e.g. ``acl.rt.memcpy (H2D)``."""
+    text = stack or ""
+    main = text[text.find("Current thread"):] if "Current thread" in text else text  # the signalled thread
+    frames = list(_FRAME.finditer(main))  # faulthandler lists the innermost frame first
+    for match in frames:
+        if match["file"].replace(os.sep, "/").endswith("workers/runtime.py") and match["func"] in RUNTIME_FRAMES:
+            return RUNTIME_FRAMES[match["func"]]
+    for match in frames:
+        if match["file"].replace(os.sep, "/").endswith("workers/runtime.py"):
+            return f"a runtime call (workers/runtime.py:{match['line']} in {match['func']})"
+    return f"{frames[0]['func']} ({frames[0]['file']}:{frames[0]['line']})" if frames else None
 
 
 def hung_event(job: DeviceJob, started: bool, cycle: int, copies: int, stack: Optional[str]) -> ev.Hung:

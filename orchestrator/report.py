@@ -99,7 +99,20 @@ def failure_summary(verdicts: Sequence[Verdict]) -> str:
     for v in failed:
         lines.append(f"{v.name} {v.status.value}: {v.status.meaning}")
         lines += [f"  - {_detail(c)}" for c in v.causes]
+        lines += _log_tail(v)
     return "\n".join(lines)
+
+
+TAIL_STATUSES = (Status.CRASHED, Status.HUNG, Status.UNAVAILABLE, Status.INCOMPLETE)
+
+
+def _log_tail(v: Verdict, lines: int = 8) -> List[str]:
+    """The last lines the worker wrote, for the statuses where its own words are the best clue."""
+    log = v.result.log
+    if v.status not in TAIL_STATUSES or not log:
+        return []
+    tail = [line for line in log["tail"] if line.strip()][-lines:]
+    return [f"  last lines of {log['path']}:"] + [f"    | {line}" for line in tail]
 
 
 def _describe_group(key: Tuple[Any, ...]) -> str:
@@ -128,6 +141,7 @@ def device_summary(v: Verdict) -> Dict[str, Any]:
         "faults": [_fault(c) for c in v.causes], "faults_total": max(r.faults_total, len(v.causes)),
         "memory": {"baseline": r.baseline, "lowest_free": r.lowest_free, "last": r.memory, "leak": r.leak},
         "capacity": r.capacity, "duration": round(r.elapsed, 3), "attempts": r.attempts, "params": r.params,
+        "log": r.log,
     }
 
 

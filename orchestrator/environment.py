@@ -1,0 +1,80 @@
+"""Facts about the machine a run happened on, for the journal header and ``summary.json``.
+
+What a vendor support case asks for: host, OS, Python and package versions, and where the real
+runtime is installed, the CANN and driver versions and ``npu-smi``'s health per device. Absent
+files and tools are recorded as absent (``None``); nothing here ever raises.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+PACKAGES = ("dvpp-fleet", "numpy", "PyYAML", "tabulate", "pydantic", "ray")
+ASCEND_HOME = Path(os.environ.get("ASCEND_HOME_PATH", "/usr/local/Ascend"))
+CANN_VERSION_FILES = ("ascend-toolkit/latest/version.cfg", "ascend-toolkit/latest/compiler/version.info",
+                      "nnrt/latest/version.info")
+DRIVER_VERSION_FILE = "driver/version.info"
+NPU_SMI_TIMEOUT = 20.0
+_HEALTH = re.compile(r"^\|\s*(?P<npu>\d+)\s+\S+.*?\|\s*(?P<health>OK|Warning|Alarm|Critical|UNKNOWN)\s*\|", re.M)
+
+
+def environment() -> Dict[str, Any]:
+    """Everything this module knows; every key is present, unknown values are ``None``."""
+    return {
+        "hostname": socket.gethostname(), "os": platform.platform(), "python": platform.python_version(),
+        "packages": package_versions(), "cann_version": cann_version(), "driver_version": driver_version(),
+        "npu_smi": npu_smi_health(),
+    }
+
+
+def package_versions() -> Dict[str, Optional[str]]:
+    """Installed distribution versions, read from metadata (nothing is imported)."""
+    out: Dict[str, Optional[str]] = {}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def _version_in(path: Path) -> Optional[str]:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return None
+    match = re.search(r"(?:^|\n)\s*(?:Version|version|runtime_running_version|package_version)\s*=\s*\[?([^\]\n]+)", text)
+    return match.group(1).strip() if match else None
+
+
+def cann_version() -> Optional[str]:
+    for rel in CANN_VERSION_FILES:
+        found = _version_in(ASCEND_HOME / rel)
+        if found:
+            return found
+    return None
+
+
+def driver_version() -> Optional[str]:
+    return _version_in(ASCEND_HOME / DRIVER_VERSION_FILE)
+
+
+def npu_smi_health() -> Optional[Dict[str, Any]]:
+    """``{"available": bool, "health": {npu id: word}, "header": first lines}``; None if absent."""
+    tool = shutil.which("npu-smi")
+    if tool is None:
+        return None
+    try:
+        proc = subprocess.run([tool, "info"], capture_output=True, text=True, timeout=NPU_SMI_TIMEOUT)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return {"available": False, "error": str(exc), "health": {}, "header": []}
+    health = {int(m["npu"]): m["health"] for m in _HEALTH.finditer(proc.stdout)}
+    header: List[str] = proc.stdout.splitlines()[:3]
+    return {"available": proc.returncode == 0, "health": health, "header": header}
