@@ -211,41 +211,40 @@ class Device:
     logical_id: int
     context: int
     attempts: int
-    owns_init: bool = True
     close_errors: List[AclError] = field(default_factory=list)
 
 
-def _open_once(rt: Runtime, physical: int, logical: int, attempt: int) -> Device:
-    owns_init = True
+def init(rt: Runtime) -> None:
+    """``acl.init``; 100002 (already initialised) is fine: the newest runtime counts it, so it is
+    balanced by a ``finalize`` like a first init."""
     try:
         rt.call("acl.init")
     except AclError as exc:
         if exc.code != codes.ACL_ERROR_REPEAT_INITIALIZE:
             raise
-        owns_init = False  # someone else initialised ACL in this process: leave finalize to them
+
+
+def _open_once(rt: Runtime, physical: int, logical: int, attempt: int) -> Device:
+    init(rt)
     try:
         rt.call("acl.rt.set_device", logical)
     except AclError:
-        _finalize(rt, owns_init)
+        rt.quietly("acl.finalize")
         raise
     try:
         context = rt.call("acl.rt.create_context", logical)
     except AclError:
         rt.quietly("acl.rt.reset_device", logical)
-        _finalize(rt, owns_init)
+        rt.quietly("acl.finalize")
         raise
-    return Device(physical, logical, context, attempt, owns_init)
-
-
-def _finalize(rt: Runtime, owns_init: bool) -> Optional[AclError]:
-    return rt.quietly("acl.finalize") if owns_init else None
+    return Device(physical, logical, context, attempt)
 
 
 def close_device(rt: Runtime, device: Device) -> List[AclError]:
     """destroy_context -> reset_device -> finalize, each tried even when one before failed."""
     errors = [rt.quietly("acl.rt.destroy_context", device.context),
               rt.quietly("acl.rt.reset_device", device.logical_id),
-              _finalize(rt, device.owns_init)]
+              rt.quietly("acl.finalize")]
     return [e for e in errors if e is not None]
 
 

@@ -1,0 +1,85 @@
+"""One device's run, start to end: the entry point a worker process (or the seed-compatible
+command) calls. It emits events and never prints or decides PASS/FAIL."""
+from __future__ import annotations
+
+import os
+import threading
+import time
+import traceback
+from typing import Any, Callable, Dict, Optional
+
+from workers.cycles import CycleEngine, Watch
+from workers.events import Event, Fault, Finished, Started
+from workers.params import WorkerParams
+from workers.runtime import (AclError, BackendMissing, Device, DeviceNotVisible, OpenFailed,
+                             Runtime, load_acl, open_device)
+
+
+def run_device(params: WorkerParams, emit: Callable[[Event], None], *, backend: str = "auto",
+               sim_config: Optional[Dict[str, Any]] = None,
+               stop: Optional[threading.Event] = None, watch: Optional[Watch] = None) -> None:
+    """Open ``params.device_id``, emit ``Started``, run the cycles, and always emit exactly one
+    ``Finished`` last (also after a fault, an unexpected exception or Ctrl-C, which is re-raised).
+
+    ``backend``: ``auto``/``acl``/``sim`` (see ``runtime.load_acl``); ``sim_config`` configures the
+    simulator; ``stop`` is checked between copies (outcome ``stopped``); ``watch`` sees every copy
+    and release (see ``cycles.Watch``).
+    """
+    start = time.perf_counter()
+    run = _Run(params, emit, stop, watch)
+    try:
+        run.outcome = run.go(Runtime(*load_acl(backend, sim_config)))
+    except (BackendMissing, DeviceNotVisible, OpenFailed) as exc:
+        run.open_failed(exc)
+    except AclError as exc:
+        emit(Fault(fault="api_error", message=str(exc), api=exc.api, code=exc.code, name=exc.name,
+                   detail={"runtime_message": exc.message}))
+    except KeyboardInterrupt:
+        run.outcome = "stopped"
+        raise
+    except Exception as exc:
+        emit(Fault(fault="worker_error", message=f"{type(exc).__name__}: {exc}",
+                   detail={"traceback": traceback.format_exc()}))
+    finally:
+        emit(run.finished(time.perf_counter() - start))
+
+
+class _Run:
+    """The state ``run_device`` needs to emit a correct ``Finished`` however the run ends."""
+
+    def __init__(self, params: WorkerParams, emit: Callable[[Event], None],
+                 stop: Optional[threading.Event], watch: Optional[Watch]) -> None:
+        self.params, self.emit, self.stop, self.watch = params, emit, stop, watch
+        self.engine: Optional[CycleEngine] = None
+        self.outcome = "error"
+
+    def go(self, rt: Runtime) -> str:
+        p = self.params
+        with open_device(rt, p.device_id, p.open_retries, p.open_retry_delay) as device:
+            baseline = rt.mem_info()
+            self.emit(Started(physical_id=device.physical_id, logical_id=device.logical_id,
+                              chip=rt.soc_name(), backend=rt.backend, simulated=rt.simulated,
+                              pid=os.getpid(), params=p.to_dict(), memory=baseline,
+                              attempts=device.attempts))
+            self.engine = CycleEngine(rt, p, self.emit, baseline, stop=self.stop, watch=self.watch)
+            outcome = self.engine.run()
+        self._close_errors(device)
+        return outcome
+
+    def _close_errors(self, device: Device) -> None:
+        for exc in device.close_errors:
+            self.emit(Fault(fault="api_error", message=f"closing the device: {exc}", api=exc.api,
+                            code=exc.code, name=exc.name, detail={"runtime_message": exc.message}))
+
+    def open_failed(self, exc: Exception) -> None:
+        detail: Dict[str, Any] = {"attempts": getattr(exc, "attempts", 0)}
+        error = getattr(exc, "error", None)
+        self.emit(Fault(fault="open_failed", message=str(exc), api=getattr(error, "api", None),
+                        code=getattr(error, "code", None), name=getattr(error, "name", None),
+                        detail=detail))
+
+    def finished(self, elapsed: float) -> Finished:
+        if self.engine is not None:
+            return self.engine.finished(self.outcome)
+        return Finished(outcome=self.outcome, cycles=0, copies=0, bytes=0, h2d=None, d2h=None,
+                        verify_errors=0, leak=0, lowest_free={}, memory={}, elapsed=elapsed)
