@@ -12,7 +12,7 @@ import threading
 from typing import Any, Dict, List, Optional, Tuple
 
 from . import _codes
-from ._config import SimConfig, from_env, parse
+from ._config import SimConfig, from_env
 from ._memory import AddressSpace
 
 LOCK = threading.RLock()
@@ -103,7 +103,7 @@ def _parse_visible(text: Optional[str], count: int) -> Tuple[List[int], str]:
     return ids, text
 
 
-_driver = Driver(parse(None))
+_driver = Driver(from_env())  # `import acl` under acl-sim-run is configured here
 
 
 def driver() -> Driver:
