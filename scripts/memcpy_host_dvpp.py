@@ -1,0 +1,170 @@
+"""Seed-compatible single-device command: Huawei's ``memcpy_host_dvpp.py`` sample, same flags and
+defaults, run through the worker (every byte verified, every copy timed, no 1 s sleeps).
+
+    python3 scripts/memcpy_host_dvpp.py [--release_cycle N] [--number_of_cycles N] [--device_id N]
+        [--memory_size BYTES] [--memory_reuse] [--backend auto|acl|sim] [--interval S]
+        [--duration S] [--pattern NAME ...] [--memory_kind dvpp|device] [--sim_config JSON]
+
+Prints, like the seed, the parameters, device memory before the first copy, after each copy and
+after each release, and the data seen at each step (abbreviated); then a one-line verdict and the
+figures. Exit 0 on a clean pass (filling memory in the default run counts as a pass), 1 on any
+fault, leak or early end, 3 when ``--backend acl`` is asked for and missing, 130 on Ctrl-C.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+from workers import events as ev  # noqa: E402
+from workers.main import run_device  # noqa: E402
+from workers.params import MEMORY_KINDS, PATTERNS, WorkerParams  # noqa: E402
+from workers.runtime import BACKENDS, acl_available  # noqa: E402
+
+EXIT_PASS, EXIT_FAIL, EXIT_BACKEND_MISSING, EXIT_INTERRUPTED = 0, 1, 3, 130
+SIM_MEMORY = 1 << 30
+"""Simulated device memory when no --sim_config says otherwise: the default run fills it, in
+real RAM, so it is kept small."""
+SIMULATED = "SIMULATED: the real acl module is not used; every figure comes from the simulator"
+
+log = logging.getLogger("memcpy_host_dvpp")
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="Host <-> Device (DVPP) transfer cycles, verified.")
+    p.add_argument("--release_cycle", type=int, default=-1, help="copies per allocate/release cycle (-1: until memory is full)")
+    p.add_argument("--number_of_cycles", type=int, default=1, help="number of release cycles (-1: unbounded)")
+    p.add_argument("--device_id", type=int, default=0, help="physical device id")
+    p.add_argument("--memory_size", type=int, default=10485760, help="bytes per block")
+    p.add_argument("--memory_reuse", action="store_true", help="one block per cycle instead of one per copy")
+    p.add_argument("--backend", choices=BACKENDS, default="auto", help="acl: the real runtime; sim: the simulator; auto: acl when importable")
+    p.add_argument("--interval", type=float, default=0.0, help="seconds to pause after each copy (the seed slept 1)")
+    p.add_argument("--duration", type=float, default=None, help="wall-clock cap in seconds")
+    p.add_argument("--pattern", action="append", choices=PATTERNS, help="data pattern, repeatable (default: constant)")
+    p.add_argument("--memory_kind", choices=MEMORY_KINDS, default="dvpp", help="dvpp: acl.media.dvpp_malloc; device: acl.rt.malloc")
+    p.add_argument("--sim_config", type=json.loads, default=None, help=f"simulator config as JSON (default: {{\"memory\": {{\"hbm\": {SIM_MEMORY}}}}})")
+    return p.parse_args(argv)
+
+
+def params_of(args: argparse.Namespace) -> WorkerParams:
+    return WorkerParams(device_id=args.device_id, memory_size=args.memory_size,
+                        release_cycle=args.release_cycle, number_of_cycles=args.number_of_cycles,
+                        memory_reuse=args.memory_reuse, memory_kind=args.memory_kind,
+                        patterns=tuple(args.pattern or ("constant",)), interval=args.interval,
+                        duration=args.duration)
+
+
+def memory_lines(where: str, memory: Dict[str, Dict[str, int]]) -> None:
+    for kind, figures in memory.items():
+        log.info("%s, %s free memory:%d Byte, %s total memory:%d Byte.", where, kind.upper(),
+                 figures["free"], kind.upper(), figures["total"])
+
+
+class Printer:
+    """Prints the run as the seed did; remembers what the verdict needs."""
+
+    def __init__(self) -> None:
+        self.faults: List[ev.Fault] = []
+        self.capacity: Optional[ev.Capacity] = None
+        self.finished: Optional[ev.Finished] = None
+        self.in_cycle = 0
+
+    def __call__(self, event: ev.Event) -> None:
+        if isinstance(event, ev.Started):
+            log.info("Device %d opened (logical id %d, chip %s, backend %s).", event.physical_id,
+                     event.logical_id, event.chip, event.backend)
+            memory_lines("At number_of_cycles = 0, release_cycle = 0", event.memory)
+        elif isinstance(event, ev.Fault):
+            self.faults.append(event)
+            log.error("%s at cycle %s, copy %s: %s", event.fault, event.cycle, event.copy, event.message)
+        elif isinstance(event, ev.Capacity):
+            self.capacity = event
+            log.warning("Memory full at copy %d: %s returned %d %s; held %d blocks, %d bytes.",
+                        event.copy, event.api, event.code, event.name, event.blocks, event.bytes)
+        elif isinstance(event, ev.Finished):
+            self.finished = event
+
+    def copied(self, cycle: int, copy: int, pattern: str, sent: np.ndarray,
+               received: np.ndarray, memory: Dict[str, Dict[str, int]]) -> None:
+        self.in_cycle += 1
+        log.info("At copy %d host data (%s) is %s", copy, pattern, np.array2string(sent, threshold=8, edgeitems=3))
+        log.info("At copy %d data back from device is %s", copy, np.array2string(received, threshold=8, edgeitems=3))
+        memory_lines(f"At number_of_cycles = {cycle - 1}, release_cycle = {self.in_cycle}", memory)
+
+    def released(self, cycle: int, memory: Dict[str, Dict[str, int]]) -> None:
+        log.info("Cycle %d released its memory.", cycle)
+        memory_lines(f"At number_of_cycles = {cycle}, release_cycle = {self.in_cycle}", memory)
+        self.in_cycle = 0
+
+
+def passed(printer: Printer) -> bool:
+    """A clean pass: a normal end, no fault, no leak (a filled memory counts when expected)."""
+    end = printer.finished
+    ok_end = end is not None and end.outcome in ("completed", "duration", "capacity")
+    return ok_end and not printer.faults and end.leak == 0
+
+
+def _gbps(stats: Optional[Dict[str, Any]]) -> str:
+    if not stats:
+        return "n/a"
+    return f"median {stats['median']:.2f} GB/s (min {stats['min']:.2f}, max {stats['max']:.2f})"
+
+
+def verdict(printer: Printer) -> str:
+    end = printer.finished
+    if end is None:  # pragma: no cover - run_device always finishes
+        return "FAIL: the worker ended without a result"
+    word = "PASS" if passed(printer) else "FAIL"
+    line = (f"{word}: outcome {end.outcome}, {end.copies} copies verified, {end.bytes} bytes, "
+            f"H2D {_gbps(end.h2d)}, D2H {_gbps(end.d2h)}, {len(printer.faults)} faults")
+    if printer.capacity is not None:
+        line += f", capacity reached at {printer.capacity.blocks} blocks ({printer.capacity.bytes} bytes)"
+    return line
+
+
+def figures(end: ev.Finished) -> None:
+    print(f"  cycles: {end.cycles}   copies: {end.copies}   bytes: {end.bytes}   elapsed: {end.elapsed:.3f} s")
+    print(f"  H2D: {_gbps(end.h2d)}")
+    print(f"  D2H: {_gbps(end.d2h)}")
+    print(f"  verify errors: {end.verify_errors}   leak: {end.leak} bytes   lowest free: {end.lowest_free}")
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(stream=sys.stdout, level=logging.INFO,
+                        format="[%(asctime)s][%(name)s][%(levelname)s]>>> %(message)s")
+    if args.backend == "acl" and not acl_available():
+        print("memcpy_host_dvpp: the real acl module is not importable (source CANN's set_env.sh)", file=sys.stderr)
+        return EXIT_BACKEND_MISSING
+    simulated = args.backend == "sim" or not acl_available()
+    if simulated:
+        print(SIMULATED)
+    params = params_of(args)
+    log.info("Using params are as follows.\n  device id : %d\n  release cycle : %d\n  number of cycles : %d\n"
+             "  memory size : %d Bytes\n  memory_reuse : %s\n  patterns : %s\n  backend : %s",
+             params.device_id, params.release_cycle, params.number_of_cycles, params.memory_size,
+             params.memory_reuse, ", ".join(params.patterns), "sim" if simulated else "acl")
+    printer = Printer()
+    code = None
+    try:
+        run_device(params, printer, backend="sim" if simulated else "acl",
+                   sim_config=args.sim_config or {"memory": {"hbm": SIM_MEMORY}}, watch=printer)
+    except KeyboardInterrupt:
+        code = EXIT_INTERRUPTED
+    print(verdict(printer))
+    if printer.finished is not None:
+        figures(printer.finished)
+    if simulated:
+        print(SIMULATED)
+    return code if code is not None else EXIT_PASS if passed(printer) else EXIT_FAIL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

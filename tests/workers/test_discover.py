@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.workers.helpers import ROOT, sim
+from workers.discover import discover, main
+from workers.runtime import acl_available
+
+
+def test_discover_lists_every_simulated_device():
+    report = discover("sim", sim(hbm=1 << 30))
+    assert (report["backend"], report["simulated"], report["device_count"], report["error"]) == ("sim", True, 2, None)
+    assert [d["id"] for d in report["devices"]] == [0, 1]
+    first = report["devices"][0]
+    assert first["logical_id"] == 0 and first["chip"] == "Ascend910B1"
+    assert first["memory"]["hbm"] == {"free": 1 << 30, "total": 1 << 30}
+
+
+def test_discover_reports_physical_ids_under_visible_devices(monkeypatch):
+    monkeypatch.setenv("ASCEND_RT_VISIBLE_DEVICES", "1,3")
+    report = discover("sim", {"device_count": 4, "memory": {"hbm": 1 << 20}})
+    assert [(d["id"], d["logical_id"]) for d in report["devices"]] == [(1, 0), (3, 1)]
+
+
+def test_a_device_that_cannot_open_is_an_error_in_the_report():
+    report = discover("sim", sim(faults=[{"device": 1, "kind": "init_fail"}]))
+    assert report["device_count"] == 2 and len(report["devices"]) == 1
+    assert "507033" in report["error"]
+
+
+def test_the_command_prints_one_json_object(capsys):
+    assert main(["--backend", "sim", "--sim-config", json.dumps(sim())]) == 0
+    assert json.loads(capsys.readouterr().out)["device_count"] == 2
+
+
+@pytest.mark.skipif(acl_available(), reason="the real acl is installed here")
+def test_missing_real_backend_exits_3():
+    proc = subprocess.run([sys.executable, "-m", "workers.discover", "--backend", "acl"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 3
+    report = json.loads(proc.stdout)
+    assert report["device_count"] == 0 and "not importable" in report["error"]

@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from tests.workers.helpers import held, live_allocations, sim
+from workers import acl_codes as codes
+from workers.runtime import (AclError, Allocations, BackendMissing, DeviceNotVisible, OpenFailed,
+                             Runtime, acl_available, load_acl, logical_id, open_device, physical_id,
+                             visible_devices)
+
+
+@pytest.mark.parametrize("value,expected", [
+    (None, None), ("", []), ("0,1,2", [0, 1, 2]), ("1, 2,3", [1]), ("3,1", []), ("1,1", []),
+    ("2,x,4", [2]), ("1,3,8", [1, 3, 8]),
+])
+def test_visible_devices_parse_like_the_runtime(value, expected):
+    assert visible_devices(value) == expected
+
+
+def test_visible_devices_stop_at_the_physical_count():
+    assert visible_devices("1,3,8", count=8) == [1, 3]
+
+
+def test_logical_id_is_the_index_among_visible_devices():
+    assert logical_id(5, {}) == 5
+    assert logical_id(5, {"ASCEND_RT_VISIBLE_DEVICES": "2,5,7"}) == 1
+    assert physical_id(1, {"ASCEND_RT_VISIBLE_DEVICES": "2,5,7"}) == 5
+    with pytest.raises(DeviceNotVisible, match="device 3 is not visible"):
+        logical_id(3, {"ASCEND_RT_VISIBLE_DEVICES": "2,5,7"})
+
+
+def test_acl_error_carries_api_code_name_and_message():
+    err = AclError("acl.rt.memcpy", 507899, "driver said no")
+    assert (err.api, err.code, err.name, err.message) == (
+        "acl.rt.memcpy", 507899, "ACL_ERROR_RT_DRV_INTERNAL_ERROR", "driver said no")
+    assert str(err) == "acl.rt.memcpy failed: 507899 ACL_ERROR_RT_DRV_INTERNAL_ERROR (driver said no)"
+    assert AclError("x", 123).name == "ACL_ERROR_UNKNOWN_123"
+    assert AclError("x", 207018).out_of_memory and not err.out_of_memory
+
+
+def _fake_acl(**rt_functions):
+    """A stand-in for the few acl functions a shape test needs (the real module is not here)."""
+    messages = iter(rt_functions.pop("messages", [None]))
+    return SimpleNamespace(rt=SimpleNamespace(**rt_functions), get_recent_err_msg=lambda: next(messages))
+
+
+def test_call_unwraps_every_return_shape():
+    rt = Runtime(_fake_acl(bare=lambda: 0, one=lambda: (42, 0), two=lambda: (1, 2, 0), none=lambda: None), "acl")
+    assert rt.call("acl.rt.bare") is None
+    assert rt.call("acl.rt.one") == 42
+    assert rt.call("acl.rt.two") == (1, 2)
+    assert rt.call("acl.rt.none") is None
+
+
+@pytest.mark.parametrize("message,expected", [(None, ""), (0, ""), ("  boom \n", "boom"), (("x", 0), "x")])
+def test_error_message_tolerates_odd_returns(message, expected):
+    rt = Runtime(_fake_acl(bad=lambda: (0, 507033), messages=[message]), "acl")
+    with pytest.raises(AclError) as info:
+        rt.call("acl.rt.bad")
+    assert info.value.code == 507033 and info.value.message == expected
+
+
+def test_load_acl_backends():
+    module, name = load_acl("sim", sim())
+    assert name == "sim" and module.SIMULATED
+    if not acl_available():
+        assert load_acl("auto", sim())[1] == "sim"
+        with pytest.raises(BackendMissing):
+            load_acl("acl")
+    with pytest.raises(ValueError, match="unknown backend"):
+        load_acl("gpu")
+
+
+def test_the_simulator_on_sys_path_is_not_the_real_acl(monkeypatch):
+    from workers import simulator
+    monkeypatch.syspath_prepend(simulator.SIM_PATH)
+    assert not acl_available()
+
+
+def test_open_device_opens_and_closes_cleanly():
+    rt = Runtime(*load_acl("sim", sim()))
+    with open_device(rt, 1) as device:
+        assert (device.physical_id, device.logical_id, device.attempts) == (1, 1, 1)
+        memory = rt.mem_info()
+        assert set(memory) == {"ddr", "hbm"} and memory["hbm"]["total"] == 1 << 20
+    assert device.close_errors == []
+    with pytest.raises(AclError) as info:  # the context is gone: no current device
+        rt.mem_info()
+    assert info.value.code in (100001, 107002)
+
+
+def test_open_device_retries_then_gives_up():
+    faults = [{"device": 0, "kind": "init_fail", "times": -1}]
+    rt = Runtime(*load_acl("sim", sim(faults=faults)))
+    with pytest.raises(OpenFailed) as info:
+        with open_device(rt, 0, retries=2, delay=0):
+            pass
+    assert info.value.attempts == 3 and info.value.error.name == "ACL_ERROR_RT_DEV_SETUP_ERROR"
+
+
+def test_open_device_with_a_bad_id_fails_with_the_runtime_code():
+    rt = Runtime(*load_acl("sim", sim()))
+    with pytest.raises(OpenFailed) as info:
+        with open_device(rt, 9):
+            pass
+    assert info.value.error.code == codes.ACL_ERROR_RT_INVALID_DEVICEID
+
+
+@pytest.mark.parametrize("kind", ["dvpp", "device"])
+def test_allocations_release_everything_also_after_an_error(kind):
+    with held(sim()) as acl:
+        rt = Runtime(acl, "sim")
+        with open_device(rt, 0):
+            with pytest.raises(RuntimeError):
+                with Allocations(rt, kind) as mem:
+                    mem.host(100), mem.device(1000), mem.device(1000)
+                    assert (mem.blocks, mem.bytes) == (2, 2000)
+                    raise RuntimeError("boom")
+            assert live_allocations() == []
+
+
+def test_a_failed_free_raises_on_a_clean_exit():
+    with held(sim()) as acl:
+        rt = Runtime(acl, "sim")
+        with open_device(rt, 0):
+            with pytest.raises(AclError) as info:
+                with Allocations(rt) as mem:
+                    ptr = mem.device(64)
+                    acl.media.dvpp_free(ptr)  # freed behind the owner's back
+            assert info.value.api == "acl.media.dvpp_free"
