@@ -121,7 +121,8 @@ def parse(raw: Optional[Dict[str, Any]]) -> SimConfig:
     raw = dict(_mapping(raw or {}, "", TOP_KEYS))
     profile = _chip(raw.get("chip", DEFAULT_CHIP))
     count = _non_negative_int(raw.get("device_count", DEFAULT_DEVICE_COUNT), "device_count")
-    faults = raw.get("faults") or []
+    faults = raw.get("faults")
+    faults = [] if faults is None else faults
     if not isinstance(faults, list):
         raise _fail("faults", "must be a list")
     parsed = tuple(_fault(f, f"faults[{i}]", count) for i, f in enumerate(faults))
