@@ -1,0 +1,104 @@
+"""Benchmark: the worker's transfer path and verification against this host's raw memmove.
+
+    python3 scripts/bench.py [--repeat N]
+
+For 1 MiB, 10 MiB and 64 MiB blocks, measured in one run: raw memmove bandwidth (numpy
+``copyto`` and ``ctypes.memmove`` between two already-touched buffers), the worker's H2D and D2H
+medians on the simulator (``run_device`` with one reused block), and the verification rate
+(bytes compared per second). Memmove is timed before and after the worker; ratios are to the
+faster of the two memmove medians; the target is
+at least 0.8x at 10 and 64 MiB. Figures are decimal GB/s medians.
+"""
+from __future__ import annotations
+
+import argparse
+import ctypes
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+from workers import events, verify  # noqa: E402
+from workers.main import run_device  # noqa: E402
+from workers.params import WorkerParams  # noqa: E402
+
+MIB = 1 << 20
+SIZES = (1 * MIB, 10 * MIB, 64 * MIB)
+TARGET = 0.8
+
+
+def timings(action: Callable[[], object], repeat: int) -> List[float]:
+    """Seconds per call of ``action``, after one warm-up call (page faults out of the figures)."""
+    action()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def median_gbps(nbytes: int, action: Callable[[], object], repeat: int) -> float:
+    """Median decimal GB/s of ``action`` moving (or comparing) ``nbytes`` bytes."""
+    return nbytes / statistics.median(timings(action, repeat)) / 1e9
+
+
+def memmove_figures(size: int, repeat: int) -> Dict[str, List[float]]:
+    src, dst = np.full(size, 7, np.uint8), np.zeros(size, np.uint8)
+    return {"copyto": timings(lambda: np.copyto(dst, src), repeat),
+            "memmove": timings(lambda: ctypes.memmove(dst.ctypes.data, src.ctypes.data, size), repeat)}
+
+
+def worker_figures(size: int, repeat: int) -> Dict[str, float]:
+    got: List[events.Event] = []
+    params = WorkerParams(memory_size=size, release_cycle=repeat + 1, memory_reuse=True)
+    run_device(params, got.append, backend="sim", sim_config={"memory": {"hbm": 2 * size + MIB}})
+    end = got[-1]
+    assert isinstance(end, events.Finished) and end.outcome == "completed", got
+    return {"h2d": end.h2d["median"], "d2h": end.d2h["median"]}
+
+
+def verify_figure(size: int, repeat: int) -> float:
+    a, b = np.full(size, 7, np.uint8), np.full(size, 7, np.uint8)
+    return median_gbps(size, lambda: verify.equal(a, b), repeat)
+
+
+def bench(size: int, repeat: int) -> Dict[str, float]:
+    """Memmove is timed before and after the worker, so a drift of the host's memory speed
+    during the run shows in the reference as much as in the worker's figures."""
+    before = memmove_figures(size, repeat)
+    figures = worker_figures(size, repeat)
+    figures["verify"] = verify_figure(size, repeat)
+    after = memmove_figures(size, repeat)
+    for name in ("copyto", "memmove"):
+        figures[name] = size / statistics.median(before[name] + after[name]) / 1e9
+    figures["reference"] = max(figures["copyto"], figures["memmove"])
+    return figures
+
+
+def report(size: int, f: Dict[str, float]) -> bool:
+    ratios = {k: f[k] / f["reference"] for k in ("h2d", "d2h", "verify")}
+    print(f"{size // MIB:>3} MiB  memmove {f['memmove']:6.2f}  copyto {f['copyto']:6.2f}  "
+          f"H2D {f['h2d']:6.2f} ({ratios['h2d']:.2f}x)  D2H {f['d2h']:6.2f} ({ratios['d2h']:.2f}x)  "
+          f"verify {f['verify']:6.2f} ({ratios['verify']:.2f}x)")
+    return size < 10 * MIB or min(ratios.values()) >= TARGET
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeat", type=int, default=20, help="timed repetitions per figure")
+    args = parser.parse_args(argv)
+    print("GB/s (decimal), medians; ratios to the faster raw memmove of this host; simulator backend")
+    results = [report(size, bench(size, args.repeat)) for size in SIZES]
+    ok = all(results)
+    print(f"target >= {TARGET}x at 10 and 64 MiB: {'met' if ok else 'NOT met'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
