@@ -4,10 +4,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from orchestrator import plan as plan_module
 from orchestrator.plan import resolve
-from orchestrator.spec import load_spec
+from orchestrator.spec import load_spec, parse_spec
 from tests.orchestrator.test_plan import inventory
 
 GiB = 2**30
@@ -57,3 +58,12 @@ def test_capacity_probe_fills_the_device():
     spec = load_spec(CONFIGS[0].parent / "capacity-probe.yaml")
     assert (spec.defaults.release_cycle, spec.defaults.memory_reuse, spec.backend) == (-1, False, "sim")
     assert spec.sim.memory.hbm is not None and spec.sim.memory.hbm <= GiB
+
+
+def test_readme_example_is_a_valid_spec():
+    readme = (CONFIGS[0].parents[1] / "README.md").read_text()
+    section = readme.split("<!-- section:spec -->")[1].split("<!-- /section:spec -->")[0]
+    example = section.split("```yaml\n")[1].split("```")[0]
+    spec = parse_spec(yaml.safe_load(example), "README.md")
+    result = resolve(spec, inventory(8), hostname="h")
+    assert len(result.jobs) == 8 and len(result.jobs[0].sim["faults"]) == 7
