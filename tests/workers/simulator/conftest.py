@@ -41,10 +41,16 @@ def acl(sim):
     return module
 
 
+def clean_env(**extra: str) -> Dict[str, str]:
+    """This process's environment without simulator settings, plus ``extra``."""
+    environ = {k: v for k, v in os.environ.items() if k not in ("ACL_SIM_CONFIG", "ASCEND_RT_VISIBLE_DEVICES")}
+    environ.update(extra)
+    return environ
+
+
 def run_program(args: List[str], config: Optional[str] = None, timeout: float = 20, **env: str) -> subprocess.CompletedProcess:
     """Run ``args`` under scripts/acl-sim-run from a neutral cwd; ``config`` is YAML text."""
-    environ = {k: v for k, v in os.environ.items() if k not in ("ACL_SIM_CONFIG", "ASCEND_RT_VISIBLE_DEVICES")}
-    environ.update(env)
+    environ = clean_env(**env)
     cwd = Path("/") if config is None else Path(config).parent
     if config is not None:
         environ["ACL_SIM_CONFIG"] = config

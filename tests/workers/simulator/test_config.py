@@ -1,13 +1,15 @@
 """Config validation (errors name the key path), load() and ACL_SIM_CONFIG."""
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from workers.simulator import SIM_PATH, load
 from workers.simulator.acl import _config, _state
 from workers.simulator.acl._faults import KINDS
 
-from .conftest import run_program, write_config
+from .conftest import RUNNER, run_program, write_config
 
 
 def test_defaults():
@@ -100,9 +102,5 @@ def test_sim_path_makes_acl_importable(tmp_path):
 
 
 def test_runner_usage_without_command():
-    import subprocess
-
-    from .conftest import RUNNER
-
     result = subprocess.run([str(RUNNER)], capture_output=True, text=True)
     assert result.returncode == 2 and "usage" in result.stderr

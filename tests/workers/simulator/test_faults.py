@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from .conftest import PROGRAMS, RUNNER, run_program, write_config
+from .conftest import PROGRAMS, RUNNER, clean_env, run_program, write_config
 
 SIZE = 4096
 
@@ -120,9 +120,8 @@ def test_crash_signal_is_configurable(tmp_path):
 
 def test_hang_never_returns_but_dies_on_sigterm(tmp_path):
     config = write_config(tmp_path, "faults:\n  - {device: 4, kind: hang, at_copy: 2}\n")
-    env = {"ACL_SIM_CONFIG": config, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([str(RUNNER), sys.executable, str(PROGRAMS / "copy_loop.py"), "4", "3", "64"],
-                            stdout=subprocess.PIPE, text=True, env={**_base_env(), **env})
+                            stdout=subprocess.PIPE, text=True, env=clean_env(ACL_SIM_CONFIG=config))
     try:
         lines = [proc.stdout.readline() for _ in range(3)]
         assert lines[-1].strip() == "copy 2 start"
@@ -140,9 +139,3 @@ def test_other_devices_run_clean(tmp_path):
     config = write_config(tmp_path, "faults:\n  - {device: 1, kind: crash, at_copy: 1}\n")
     result = run_program([str(PROGRAMS / "copy_loop.py"), "0", "2", "64"], config)
     assert result.returncode == 0 and result.stdout.endswith("done\n")
-
-
-def _base_env():
-    import os
-
-    return {k: v for k, v in os.environ.items() if k not in ("ACL_SIM_CONFIG", "ASCEND_RT_VISIBLE_DEVICES")}

@@ -2,6 +2,8 @@
 
 Usage: copy_loop.py DEVICE_ID COPIES SIZE
 """
+from __future__ import annotations
+
 import sys
 
 import numpy as np

@@ -4,6 +4,8 @@ Allocates per copy (or once per cycle with --memory_reuse), fills the host buffe
 copies it to DVPP memory, reads the DVPP memory back into a bytes object and prints it,
 and prints DDR/HBM memory info after every copy and cycle.
 """
+from __future__ import annotations
+
 import argparse
 import logging
 
