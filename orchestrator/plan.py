@@ -234,16 +234,18 @@ def _size_path(spec: FleetSpec, job: DeviceJob) -> str:
 
 def _check_memory(spec: FleetSpec, jobs: Sequence[DeviceJob], inventory: Dict[str, Any], hostname: str,
                   launcher: str, runtime: str) -> List[str]:
-    problems = []
+    too_big: Dict[Tuple[str, str, int, int], List[int]] = {}
     for job in jobs:
-        local = _is_here(job.host, hostname)
-        capacity = _device_capacity(_inventory_for(job.host, inventory, local), job.device)
+        capacity = _device_capacity(_inventory_for(job.host, inventory, _is_here(job.host, hostname)), job.device)
         if capacity is not None and job.params.memory_size > capacity:
-            problems.append(f"{_size_path(spec, job)}: {units.format_size(job.params.memory_size)} does not fit "
-                            f"in device {job.device} of {job.host} ({units.format_size(capacity)} of device memory)")
+            key = (_size_path(spec, job), job.host, job.params.memory_size, capacity)
+            too_big.setdefault(key, []).append(job.device)
+    problems = [f"{path}: {units.format_size(size)} does not fit in device{'s' if len(ids) > 1 else ''} "
+                f"{units.format_ids(ids)} of {host} ({units.format_size(capacity)} of device memory"
+                f"{' each' if len(ids) > 1 else ''})" for (path, host, size, capacity), ids in too_big.items()]
     here = [j for j in jobs if _is_here(j.host, hostname)]
     index = next((i for i, h in enumerate(spec.hosts) if here and h.name == here[0].host), 0)
-    return _unique(problems) + _check_host_memory(index, here, runtime)
+    return problems + _check_host_memory(index, here, runtime)
 
 
 def _device_capacity(inventory: Dict[str, Any], device: int) -> Optional[int]:
@@ -315,7 +317,3 @@ def _resolved(spec: FleetSpec, selected: Dict[int, Tuple[int, ...]], backend: st
                              for d, o in spec.hosts[index].overrides.items()}
     data.update(backend=backend, launcher=launcher, runtime=runtime)
     return data  # type: ignore[no-any-return]
-
-
-def _unique(items: List[str]) -> List[str]:
-    return list(dict.fromkeys(items))

@@ -67,6 +67,7 @@ PositiveDuration = Annotated[float, BeforeValidator(functools.partial(units.pars
 LoopCount = Annotated[int, AfterValidator(_loop_count)]
 Position = Annotated[int, Field(ge=1)]
 Gbps = Annotated[float, Field(gt=0)]
+DeviceId = Annotated[int, Field(ge=0, le=units.MAX_DEVICE_ID)]
 DeviceSelection = Annotated[Union[str, Tuple[int, ...]], BeforeValidator(units.parse_devices)]
 Pattern = Literal["constant", "walking_ones", "random", "address"]
 assert get_args(Pattern) == PATTERNS, "spec patterns must follow workers.params.PATTERNS"
@@ -81,7 +82,7 @@ WORKER_KEYS: Dict[str, Tuple[Any, Any]] = {
     "verify": (bool, True),
     "interval": (Duration, 0.0),
     "duration": (Optional[PositiveDuration], None),
-    "seed": (int, 0),
+    "seed": (Annotated[int, Field(ge=0, le=2**64 - 1)], 0),
     "open_retries": (Annotated[int, Field(ge=0, le=10)], 2),
     "open_retry_delay": (Duration, 1.0),
 }
@@ -115,13 +116,13 @@ class Expect(Section):
 class Host(Section):
     name: Annotated[str, Field(min_length=1)]
     devices: DeviceSelection = "all"
-    overrides: Dict[int, Override] = {}  # type: ignore[valid-type]
+    overrides: Dict[DeviceId, Override] = {}  # type: ignore[valid-type]
     expect: Optional[Expect] = None
 
 
 class FaultBase(Section):
     host: Optional[str] = None
-    device: Annotated[int, Field(ge=0)]
+    device: DeviceId
 
 
 class BitflipFault(FaultBase):
@@ -158,7 +159,7 @@ class SlowFault(FaultBase):
 
 class InitFailFault(FaultBase):
     kind: Literal["init_fail"]
-    code: Position = 507033
+    code: Annotated[int, Field(ge=1, le=2**31 - 1)] = 507033
     times: LoopCount = -1
 
 
@@ -263,6 +264,25 @@ _BOUNDS = {"greater_than": ("gt", ">"), "greater_than_equal": ("ge", ">="),
            "less_than": ("lt", "<"), "less_than_equal": ("le", "<=")}
 
 
+def _one_of(ctx: Dict[str, Any]) -> str:
+    names = [a or b for a, b in re.findall(r"'([^']*)'|(-?\d+)", ctx.get("expected", ""))]
+    return f"must be {names[0]}" if len(names) == 1 else f"must be one of {', '.join(names)}"
+
+
+_WORDS = {
+    "missing": lambda ctx: "required key is missing",
+    "union_tag_not_found": lambda ctx: f"required key is missing (one of {', '.join(FAULT_KINDS)})",
+    "union_tag_invalid": lambda ctx: f"must be one of {', '.join(FAULT_KINDS)}",
+    "literal_error": _one_of,
+    "too_short": lambda ctx: "must not be empty",
+    "string_too_short": lambda ctx: "must not be empty",
+    "value_error": lambda ctx: str(ctx.get("error")),
+    **{kind: (lambda ctx, key=key, sign=sign: f"must be {sign} {_number(ctx.get(key))}")
+       for kind, (key, sign) in _BOUNDS.items()},
+}
+"""pydantic error type -> our words, from the error's context."""
+
+
 def _problem(err: Dict[str, Any]) -> str:
     """One pydantic error as ``path: what is wrong (got X)``."""
     loc = tuple(err["loc"])
@@ -279,26 +299,13 @@ def _problem(err: Dict[str, Any]) -> str:
 
 
 def _message(err: Dict[str, Any], loc: Tuple[Any, ...], owner: Optional[type]) -> str:
-    kind, ctx = err["type"], err.get("ctx") or {}
-    if kind == "missing" or kind == "union_tag_not_found":
-        return "required key is missing" + (f" (one of {', '.join(FAULT_KINDS)})" if ctx else "")
+    kind = err["type"]
     if kind in ("extra_forbidden", "invalid_key"):
         return _unknown_key(loc[-1], owner)
-    if loc and loc[-1] == "[key]":
+    if loc and loc[-1] == "[key]" and kind in _TYPE_WORDS:
         return "device ids must be integers"
-    if kind == "union_tag_invalid":
-        return f"must be one of {', '.join(FAULT_KINDS)}"
-    if kind == "literal_error":
-        options = re.findall(r"'([^']*)'|(-?\d+)", ctx.get("expected", ""))
-        names = [a or b for a, b in options]
-        return f"must be {names[0]}" if len(names) == 1 else f"must be one of {', '.join(names)}"
-    if kind in _BOUNDS:
-        key, sign = _BOUNDS[kind]
-        return f"must be {sign} {_number(ctx.get(key))}"
-    if kind in ("too_short", "string_too_short"):
-        return "must not be empty"
-    if kind == "value_error":
-        return str(ctx.get("error", err["msg"]))
+    if kind in _WORDS:
+        return _WORDS[kind](err.get("ctx") or {})  # type: ignore[no-untyped-call]
     return _TYPE_WORDS.get(kind) or err["msg"][:1].lower() + err["msg"][1:]
 
 

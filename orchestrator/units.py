@@ -16,6 +16,10 @@ SIZE_UNITS = {
     "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
 }
 DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+MAX_SIZE = 2**50
+"""Largest size accepted (1 PiB): more than any device or host holds, small enough to print."""
+MAX_DURATION = 366 * 86400.0
+"""Longest duration accepted (366 days)."""
 MAX_DEVICE_ID = 1023
 """Highest device id accepted (a simulated host holds at most 1024 devices)."""
 
@@ -39,6 +43,8 @@ def parse_size(value: object, *, allow_zero: bool = False) -> int:
         raise ValueError("must be a whole number of bytes")
     if value < 0 or (value == 0 and not allow_zero):
         raise ValueError("must be >= 0" if allow_zero else "must be > 0")
+    if value > MAX_SIZE:
+        raise ValueError("must be at most 1PiB")
     return int(value)
 
 
@@ -58,11 +64,18 @@ def parse_duration(value: object, *, positive: bool = False) -> float:
     """Seconds from ``30``, ``"30s"``, ``"5m"``, ``"2h"``, ``"1h30m"``, ``"500ms"``."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise ValueError(f"must be a duration: {_DURATION_HINT}")
-    seconds = _duration_from_text(value) if isinstance(value, str) else float(value)
+    try:
+        seconds = _duration_from_text(value) if isinstance(value, str) else float(value)
+    except OverflowError:
+        seconds = math.inf
+    if not math.isfinite(seconds) and seconds > 0:
+        raise ValueError("must be at most 366d")
     if not math.isfinite(seconds):
         raise ValueError(f"must be a duration: {_DURATION_HINT}")
     if seconds < 0 or (positive and seconds == 0):
         raise ValueError("must be > 0" if positive else "must be >= 0")
+    if seconds > MAX_DURATION:
+        raise ValueError("must be at most 366d")
     return seconds
 
 

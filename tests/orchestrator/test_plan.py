@@ -134,6 +134,10 @@ def test_block_bigger_than_the_device():
     assert problems({"version": 1, "defaults": {"memory_size": "80GiB"},
                      "hosts": [{"name": "localhost", "devices": [0], "overrides": {}}]}) == [
         "defaults.memory_size: 80GiB does not fit in device 0 of localhost (64GiB of device memory)"]
+    assert problems({"version": 1, "defaults": {"memory_size": "80GiB"}}) == [
+        "defaults.memory_size: 80GiB does not fit in devices 0-7 of localhost (64GiB of device memory each)",
+        "hosts[0]: the 8 workers on this host would hold at least 1.9TiB of host memory at once (2 host buffers "
+        "of memory_size each, plus the simulated device buffer), more than the 256GiB available here"]
     assert problems({"version": 1, "hosts": [{"name": "localhost", "devices": [0, 1],
                                               "overrides": {1: {"memory_size": "24GiB"}}}]},
                     inventory(hbm=0, ddr=16 * GiB)) == [
@@ -215,7 +219,8 @@ def test_job_to_dict_round_trips_the_params():
 # --- generated specs never raise anything but SpecError ------------------------------------
 
 ANY_SCALAR = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=True),
-                       st.text(max_size=12), st.sampled_from(["10MiB", "-5", "0-7", "all", "1h30m", "KiB", "1e400"]))
+                       st.text(max_size=12), st.sampled_from(["10MiB", "-5", "0-7", "all", "1h30m", "KiB", "1e400",
+                                                              10**400, "9" * 40 + "GiB", "9" * 400 + "h", -10**400]))
 
 
 def mostly(valid: st.SearchStrategy) -> st.SearchStrategy:

@@ -186,6 +186,19 @@ def test_host_mistakes():
     ]
 
 
+def test_device_ids_out_of_range():
+    assert problems({"version": 1, "defaults": {"seed": -1},
+                     "hosts": [{"name": "localhost", "overrides": {-1: {}, 2000: {}}}],
+                     "sim": {"faults": [{"device": 10**9, "kind": "hang"}, {"device": 0, "kind": "init_fail",
+                                                                              "code": 2**40}]}}) == [
+        "defaults.seed: must be >= 0 (got -1)",
+        "hosts[0].overrides.-1: must be >= 0 (got -1)",
+        "hosts[0].overrides.2000: must be <= 1023 (got 2000)",
+        "sim.faults[0].device: must be <= 1023 (got 1000000000)",
+        "sim.faults[1].code: must be <= 2147483647 (got 1099511627776)",
+    ]
+
+
 def test_empty_hosts():
     assert problems({"version": 1, "hosts": []}) == ["hosts: must not be empty (got [])"]
 

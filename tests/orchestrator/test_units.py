@@ -32,6 +32,9 @@ def test_sizes(text, expected):
     (float("inf"), f"must be a size: {SIZE_HINT}"),
     (1.5, "must be a whole number of bytes"),
     ("0.3B", "must be a whole number of bytes"),
+    ("2PiB", f"not a size: use {SIZE_HINT}"),
+    ("2048TiB", "must be at most 1PiB"),
+    (10**400, "must be at most 1PiB"),
 ])
 def test_bad_sizes(value, message):
     with pytest.raises(ValueError) as info:
@@ -62,6 +65,9 @@ def test_durations(text, expected):
     (True, f"must be a duration: {DURATION_HINT}"),
     (float("nan"), f"must be a duration: {DURATION_HINT}"),
     ({}, f"must be a duration: {DURATION_HINT}"),
+    ("367d", "must be at most 366d"),
+    (10**400, "must be at most 366d"),
+    ("9" * 400 + "h", "must be at most 366d"),
 ])
 def test_bad_durations(value, message):
     with pytest.raises(ValueError) as info:
