@@ -35,11 +35,15 @@ class Timeouts:
 @dataclass(frozen=True)
 class Thresholds:
     """Pass limits per device: bandwidth floors in decimal GB/s (``None``: no floor) and the largest
-    tolerated leak in bytes (0: any leak fails)."""
+    tolerated leak in bytes (0: any leak fails). ``max_below_fleet``: the fraction a device's median
+    H2D or D2H may sit below the fleet median of its chip (``None``: no comparison); ``outlier``:
+    ``warn`` or ``fail`` for a device beyond it (see ``normal.flag_outliers``)."""
 
     min_h2d_gbps: Optional[float]
     min_d2h_gbps: Optional[float]
     max_leak: int
+    max_below_fleet: Optional[float] = 0.25
+    outlier: str = "warn"
 
 
 @dataclass(frozen=True)

@@ -107,6 +107,8 @@ class Thresholds(Section):
     min_h2d_gbps: Optional[Gbps] = None
     min_d2h_gbps: Optional[Gbps] = None
     max_leak: SizeOrZero = 0
+    max_below_fleet: Optional[Annotated[float, Field(gt=0, lt=1)]] = 0.25  # null: no fleet comparison
+    outlier: Literal["warn", "fail"] = "warn"
 
 
 class Expect(Section):

@@ -80,7 +80,8 @@ def test_minimal_spec_takes_every_default():
         "memory_kind": "dvpp", "patterns": list(PATTERNS), "verify": True, "interval": 0.0,
         "duration": None, "seed": 0, "open_retries": 2, "open_retry_delay": 1.0}
     assert (spec.timeouts.init, spec.timeouts.copy) == (60.0, 30.0)
-    assert spec.thresholds.model_dump() == {"min_h2d_gbps": None, "min_d2h_gbps": None, "max_leak": 0}
+    assert spec.thresholds.model_dump() == {"min_h2d_gbps": None, "min_d2h_gbps": None, "max_leak": 0,
+                                            "max_below_fleet": 0.25, "outlier": "warn"}
     assert [(h.name, h.devices) for h in spec.hosts] == [("localhost", "all")]
     assert (spec.sim.chip, spec.sim.device_count, spec.sim.faults) == ("Ascend910B", 8, [])
     assert spec.ray.address == "auto" and spec.expect is None
