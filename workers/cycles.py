@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from typing import Any, Callable, Dict, Optional
+from typing import Callable, Dict, Optional, Protocol
 
 import numpy as np
 
@@ -27,11 +27,6 @@ from workers.params import PROGRESS_PERIOD, WorkerParams
 from workers.patterns import PatternBook, view
 from workers.runtime import AclError, Allocations, Runtime
 from workers.verify import compare, poison
-
-try:
-    from typing import Protocol
-except ImportError:  # pragma: no cover - Python < 3.8
-    Protocol = object  # type: ignore[assignment,misc]
 
 Memory = Dict[str, Dict[str, int]]
 ALLOCATING_APIS = frozenset({"acl.rt.malloc_host", "acl.media.dvpp_malloc", "acl.rt.malloc"})
