@@ -24,8 +24,24 @@ ORPHAN_EXIT_CODE = 3
 _log: Optional[IO[str]] = None  # kept open for faulthandler for the life of the process
 
 
-def worker_entry(job: Dict[str, Any], backend: str, log_path: str, conn: Connection, parent_pid: int) -> None:
-    """Process target of the local launcher. ``job`` is a ``DeviceJob`` as plain data."""
+class Position:
+    """Records the last completed (cycle, copy) in memory shared with the controller, so a hang or
+    crash can be placed exactly even though progress events are rate-limited."""
+
+    def __init__(self, shared: Any) -> None:
+        self.shared = shared
+
+    def copied(self, cycle: int, copy: int, *rest: Any) -> None:
+        self.shared[0], self.shared[1] = cycle, copy
+
+    def released(self, cycle: int, memory: Any) -> None:
+        self.shared[0] = cycle
+
+
+def worker_entry(job: Dict[str, Any], backend: str, log_path: str, conn: Connection, parent_pid: int,
+                 position: Any = None) -> None:
+    """Process target of the local launcher. ``job`` is a ``DeviceJob`` as plain data;
+    ``position`` a shared array of two integers (cycle, copy) or None."""
     _redirect_output(log_path)
     stop = threading.Event()
     _on_stop_signals(stop)
@@ -41,7 +57,8 @@ def worker_entry(job: Dict[str, Any], backend: str, log_path: str, conn: Connect
 
     params = WorkerParams.from_dict(job["params"])
     print(f"worker pid {os.getpid()}: {job['host']}:{job['device']} backend {backend}", flush=True)
-    run_device(params, emit, backend=backend, sim_config=job.get("sim"), stop=stop)
+    watch = Position(position) if position is not None else None
+    run_device(params, emit, backend=backend, sim_config=job.get("sim"), stop=stop, watch=watch)
     conn.close()
 
 

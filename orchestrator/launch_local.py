@@ -18,7 +18,7 @@ import os
 import signal
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
@@ -44,9 +44,15 @@ class _Worker:
     started: bool = False
     ended: bool = False
     closed: bool = False
-    cycle: int = 0
-    copies: int = 0
-    extra: Dict[str, Any] = field(default_factory=dict)
+    position: Any = None  # shared (cycle, last completed copy), written by the worker
+
+    @property
+    def cycle(self) -> int:
+        return int(self.position[0])
+
+    @property
+    def copies(self) -> int:
+        return int(self.position[1])
 
     @property
     def deadline(self) -> float:
@@ -79,14 +85,15 @@ class LocalLauncher:
 
     def _spawn(self, ctx: Any, job: DeviceJob, backend: str, run_dir: Path) -> _Worker:
         reader, writer = ctx.Pipe(duplex=False)
+        position = ctx.Array("q", 2, lock=False)
         log = run_dir / "logs" / f"{job.host}-{job.device}.log"
         payload = {"host": job.host, "device": job.device, "params": job.params.to_dict(), "sim": job.sim}
         proc = ctx.Process(target=child.worker_entry, name=f"dvpp-worker-{job.host}-{job.device}",
-                           args=(payload, backend, str(log), writer, os.getpid()), daemon=False)
+                           args=(payload, backend, str(log), writer, os.getpid(), position), daemon=False)
         proc.start()
         writer.close()  # the child holds the only writer: EOF on our side means it is gone
         now = time.monotonic()
-        return _Worker(job=job, proc=proc, conn=reader, log=log, spawned=now, last_event=now)
+        return _Worker(job=job, proc=proc, conn=reader, log=log, spawned=now, last_event=now, position=position)
 
     def _supervise(self, workers: List[_Worker], sink: Sink, stop: threading.Event) -> None:
         stopping_since: Optional[float] = None
@@ -119,8 +126,6 @@ class LocalLauncher:
         w.last_event = time.monotonic()
         if isinstance(event, ev.Started):
             w.started = True
-        elif isinstance(event, (ev.Progress, ev.CycleEnd)):
-            w.cycle, w.copies = event.cycle, event.copies
         elif isinstance(event, ev.Finished):
             w.ended = True
         sink(w.job.host, w.job.device, event)
@@ -137,7 +142,7 @@ class LocalLauncher:
         code = w.proc.exitcode
         name = signal.Signals(-code).name if code is not None and code < 0 else None
         how = f"from signal {name}" if name else f"with exit code {code}"
-        where = f"cycle {max(w.cycle, 1)}, copy {w.copies}" if w.started else "while opening the device"
+        where = f"cycle {max(w.cycle, 1)}, copy {w.copies + 1}" if w.started else "while opening the device"
         msg = f"worker for {w.job.host}:{w.job.device} died {how} during {where}"
         sink(w.job.host, w.job.device, ev.Crashed(message=msg, exitcode=code, signal=name))
 

@@ -122,7 +122,7 @@ def verdict(printer: Printer) -> str:
     if end is None:  # pragma: no cover - run_device always finishes
         return "FAIL: the worker ended without a result"
     word = "PASS" if passed(printer) else "FAIL"
-    line = (f"{word}: outcome {end.outcome}, {end.copies} copies verified, {end.bytes} bytes, "
+    line = (f"{word}: outcome {end.outcome}, {end.copies} copies verified, {end.bytes} bytes moved (H2D + D2H), "
             f"H2D {_gbps(end.h2d)}, D2H {_gbps(end.d2h)}, {len(printer.faults)} faults")
     if printer.capacity is not None:
         line += f", capacity reached at {printer.capacity.blocks} blocks ({printer.capacity.bytes} bytes)"

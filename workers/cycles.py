@@ -20,7 +20,6 @@ from typing import Callable, Dict, Optional, Protocol
 
 import numpy as np
 
-from workers import acl_codes as codes
 from workers.bandwidth import Stats, gbps
 from workers.events import Capacity, CycleEnd, Event, Fault, Finished, Progress
 from workers.params import PROGRESS_PERIOD, WorkerParams
@@ -131,11 +130,11 @@ class CycleEngine:
         if self.p.verify:
             self._poison(received, expected, device)
         t0 = clock()
-        self.rt.memcpy(device, size, sent.ctypes.data, size, codes.ACL_MEMCPY_HOST_TO_DEVICE)
+        self.rt.memcpy_h2d(device, sent.ctypes.data, size)
         t1 = clock()
-        self.rt.memcpy(received.ctypes.data, size, device, size, codes.ACL_MEMCPY_DEVICE_TO_HOST)
+        self.rt.memcpy_d2h(received.ctypes.data, device, size)
         t2 = clock()
-        self.bytes += size
+        self.bytes += 2 * size  # both directions: H2D and D2H
         h2d, d2h = gbps(size, t1 - t0), gbps(size, t2 - t1)
         self.h2d.add(h2d)
         self.d2h.add(d2h)
@@ -159,7 +158,7 @@ class CycleEngine:
             return
         self.verify_errors += 1
         size = self.p.memory_size
-        self.rt.memcpy(received.ctypes.data, size, device, size, codes.ACL_MEMCPY_DEVICE_TO_HOST)
+        self.rt.memcpy_d2h(received.ctypes.data, device, size)
         # A second read-back that matches means the device held the right bytes.
         bad["direction"] = "d2h" if compare(received, expected) is None else "h2d"
         bad["pattern"] = self.book.name(self.copies)

@@ -9,7 +9,7 @@ Vocabulary, in the order a worker sends it::
 ``Crashed`` and ``Hung`` are never sent by a worker: the launcher synthesises them when a worker
 process dies or stops making progress, so a dead worker is just another event in the same stream.
 
-Units everywhere: sizes in bytes, bandwidth in decimal GB/s (1e9 bytes per second), times in
+Units everywhere: sizes in bytes (``bytes`` totals count both directions, H2D + D2H), bandwidth in decimal GB/s (1e9 bytes per second), times in
 seconds. ``cycle`` and ``copy`` indexes count from 1; ``copy`` counts host-to-device copies within
 the run (not within the cycle). ``None`` means "not known / not applicable", never zero.
 

@@ -192,6 +192,13 @@ class Runtime:
         """``acl.rt.memcpy`` with the pyACL argument order."""
         self.call("acl.rt.memcpy", dst, dst_max, src, count, kind)
 
+    # One method per direction so that a hung worker's stack says which copy it is stuck in.
+    def memcpy_h2d(self, device: int, host: int, count: int) -> None:
+        self.call("acl.rt.memcpy", device, count, host, count, codes.ACL_MEMCPY_HOST_TO_DEVICE)
+
+    def memcpy_d2h(self, host: int, device: int, count: int) -> None:
+        self.call("acl.rt.memcpy", host, count, device, count, codes.ACL_MEMCPY_DEVICE_TO_HOST)
+
     def quietly(self, api: str, *args: Any) -> Optional[AclError]:
         """``call`` for cleanup: returns the error instead of raising (any exception counts)."""
         try:

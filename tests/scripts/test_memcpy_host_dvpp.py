@@ -44,7 +44,7 @@ def test_seed_example_command_line():
     proc = run("--release_cycle", "3", "--number_of_cycles", "2", "--device_id", "1",
                "--memory_size", "65536", "--memory_reuse", "--backend", "sim")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert verdict(proc.stdout).startswith("PASS: outcome completed, 6 copies verified, 393216 bytes")
+    assert verdict(proc.stdout).startswith("PASS: outcome completed, 6 copies verified, 786432 bytes moved (H2D + D2H)")
     assert proc.stdout.count("released its memory") == 2
     assert "At number_of_cycles = 2, release_cycle = 3, HBM free memory" in proc.stdout
 

@@ -34,7 +34,7 @@ def test_every_seed_parameter_combination(release, cycles, reuse):
     assert end.leak == 0
     if copies is not None:
         assert end.copies == copies and end.cycles == cycles
-        assert end.bytes == copies * SMALL
+        assert end.bytes == 2 * copies * SMALL  # H2D + D2H
     assert sum(c.cycles for c in of(got, events.CycleEnd)) == end.cycles
 
 
