@@ -30,6 +30,7 @@ from orchestrator.environment import environment
 from orchestrator.errors import EnvironmentProblem, SpecError
 from orchestrator.journal import JOURNAL, Journal, read_journal
 from orchestrator.launchers import get_launcher
+from orchestrator.normal import flag_outliers
 from orchestrator.plan import FleetPlan, Thresholds
 from orchestrator.progress import ProgressView
 from orchestrator.verdict import judge
@@ -59,7 +60,7 @@ def header(plan: FleetPlan, inventory: Dict[str, Any], run_id: str) -> Dict[str,
     return {
         "kind": "header", "schema_version": ev.SCHEMA_VERSION, "run_id": run_id, "started": _now(),
         "backend": plan.runtime, "simulated": plan.runtime == "sim",
-        "launcher": plan.launcher, "environment": environment(), "resolved": plan.resolved,
+        "launcher": plan.launcher, "concurrency": plan.concurrency, "environment": environment(), "resolved": plan.resolved,
         "warnings": list(plan.warnings), "inventory": inventory,
         "jobs": [{"host": j.host, "device": j.device, "params": j.params.to_dict(),
                   "thresholds": vars(j.thresholds), "timeouts": vars(j.timeouts)} for j in plan.jobs],
@@ -85,7 +86,7 @@ def run_fleet(plan: FleetPlan, inventory: Dict[str, Any], run_dir: Path, live: b
             view.update(collector.fold(host, device, event), event)
 
         launcher = get_launcher(plan.launcher, plan.ray or {})
-        launcher.run(plan.jobs, plan.runtime, run_dir, sink, stop)
+        launcher.run(plan.jobs, plan.runtime, run_dir, sink, stop, slots=plan.slots)
         interrupted = stop.is_set()
         journal.write({"kind": "run_end", "finished": _now(), "interrupted": interrupted})
     view.close()
@@ -110,16 +111,19 @@ def attach_logs(collector: Collector, run_dir: Path) -> None:
 
 
 def judge_all(collector: Collector, thresholds: Dict[Tuple[str, int], Thresholds], interrupted: bool) -> List[report.Verdict]:
+    """Judge every device, then compare each with its fleet (the spec's thresholds are fleet-wide)."""
     out = []
     for key, result in collector.results.items():
         status, causes = judge(result, thresholds[key], interrupted)
         out.append(report.Verdict(result=result, status=status, causes=tuple(causes)))
-    return out
+    limits = next(iter(thresholds.values()), None)
+    return flag_outliers(out, limits.max_below_fleet, limits.outlier == "fail") if limits else out
 
 
 def run_facts(head: Dict[str, Any], interrupted: bool, finished: Any) -> Dict[str, Any]:
     return {"run_id": head.get("run_id"), "backend": head.get("backend"), "simulated": head.get("simulated"),
-            "launcher": head.get("launcher"), "started": head.get("started"), "finished": finished,
+            "launcher": head.get("launcher"), "concurrency": head.get("concurrency", "all"),
+            "started": head.get("started"), "finished": finished,
             "interrupted": interrupted, "environment": head.get("environment"), "warnings": head.get("warnings", [])}
 
 

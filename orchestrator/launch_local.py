@@ -3,7 +3,7 @@
     controller                                  worker process (spawned, one per device)
     ----------                                  ----------------------------------------
     spawn(child.worker_entry) ------------->    run_device(...) -> conn.send(event dict)
-    wait(pipes + process sentinels) <-------    events, as they happen
+    wait(pipes + process sentinels) <-------    events, as they happen (at most ``slots`` at once)
       event         -> sink(host, device, event)
       sentinel      -> no Finished seen? synthesise Crashed (exit code / signal, where it was)
       no progress   -> dump its stack (faulthandler signal), kill, synthesise Hung
@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from orchestrator import child, hangs
 from orchestrator.launchers import Sink
@@ -71,12 +71,18 @@ class LocalLauncher:
         self.options = options or {}
 
     def run(self, jobs: Sequence[DeviceJob], backend: str, run_dir: Path, sink: Sink,
-            stop: threading.Event) -> None:
+            stop: threading.Event, slots: int = 0) -> None:
         ctx = mp.get_context("spawn")
         (run_dir / "logs").mkdir(parents=True, exist_ok=True)
-        workers = [self._spawn(ctx, job, backend, run_dir) for job in jobs]
+        pending = list(jobs)
+        workers: List[_Worker] = []
+
+        def spawn_more() -> None:
+            while pending and not stop.is_set() and sum(not w.ended for w in workers) < (slots or len(jobs)):
+                workers.append(self._spawn(ctx, pending.pop(0), backend, run_dir))
+
         try:
-            self._supervise(workers, sink, stop)
+            self._supervise(workers, sink, stop, spawn_more)
         finally:
             deadline = time.monotonic() + GRACE  # finalize may take seconds on real hardware
             for w in workers:
@@ -95,8 +101,11 @@ class LocalLauncher:
         now = time.monotonic()
         return _Worker(job=job, proc=proc, conn=reader, log=log, spawned=now, last_event=now, position=position)
 
-    def _supervise(self, workers: List[_Worker], sink: Sink, stop: threading.Event) -> None:
+    def _supervise(self, workers: List[_Worker], sink: Sink, stop: threading.Event,
+                   spawn_more: Callable[[], None]) -> None:
+        """Until every worker has ended: deliver events, notice deaths and hangs, keep the slots full."""
         stopping_since: Optional[float] = None
+        spawn_more()
         while any(not w.ended for w in workers):
             live = [w for w in workers if not w.ended]
             ready = wait([w.conn for w in live if not w.closed] + [w.proc.sentinel for w in live], timeout=TICK)
@@ -113,6 +122,7 @@ class LocalLauncher:
                 break
             if stopping_since is None:
                 self._check_hangs([w for w in workers if not w.ended], sink)
+                spawn_more()
 
     def _drain(self, w: _Worker, sink: Sink) -> None:
         """Read every event the worker has sent so far (never blocks)."""

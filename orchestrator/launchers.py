@@ -22,8 +22,9 @@ Sink = Callable[[str, int, Event], None]
 
 class Launcher(Protocol):
     def run(self, jobs: Sequence[DeviceJob], backend: str, run_dir: Path, sink: Sink,
-            stop: threading.Event) -> None:
-        """Run ``jobs`` on ``backend`` (``acl`` or ``sim``); worker logs go under ``run_dir``."""
+            stop: threading.Event, slots: int = 0) -> None:
+        """Run ``jobs`` on ``backend`` (``acl`` or ``sim``); worker logs go under ``run_dir``.
+        At most ``slots`` workers run at the same time (0: all at once); the others wait their turn."""
 
 
 LAUNCHERS: Dict[str, str] = {

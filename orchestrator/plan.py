@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from orchestrator import units
 from orchestrator.errors import SpecError
@@ -90,6 +90,15 @@ class FleetPlan:
     ray: Optional[Dict[str, Any]]
     expect: Expectation
     runtime: str = "sim"
+    concurrency: Union[str, int] = "all"
+    status_interval: float = 30.0
+
+    @property
+    def slots(self) -> int:
+        """How many devices may copy at the same time (``concurrency``: all, serial or N)."""
+        if self.concurrency == "all":
+            return max(1, len(self.jobs))
+        return 1 if self.concurrency == "serial" else int(self.concurrency)
 
 
 def resolve(spec: FleetSpec, inventory: Dict[str, Any], *, hostname: str, backend: Optional[str] = None,
@@ -114,7 +123,8 @@ def resolve(spec: FleetSpec, inventory: Dict[str, Any], *, hostname: str, backen
     return FleetPlan(backend=backend, launcher=launcher, jobs=jobs,
                      warnings=tuple(_warnings(spec, jobs, launcher, runtime)),
                      resolved=_resolved(spec, selected, backend, launcher, runtime),
-                     ray=spec.ray.model_dump() if launcher == "ray" else None, expect=expect, runtime=runtime)
+                     ray=spec.ray.model_dump() if launcher == "ray" else None, expect=expect, runtime=runtime,
+                     concurrency=spec.concurrency, status_interval=spec.status_interval)
 
 
 def _choices(spec: FleetSpec, backend: Optional[str], launcher: Optional[str]) -> Tuple[str, str]:

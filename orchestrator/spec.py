@@ -54,6 +54,15 @@ def _signal(value: object) -> object:
     return value
 
 
+def _concurrency(value: object) -> Union[str, int]:
+    """``all`` devices at once, ``serial`` (one at a time) or at most N at a time."""
+    if value in ("all", "serial"):
+        return str(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= units.MAX_DEVICE_ID + 1:
+        return value
+    raise ValueError("must be all, serial or a number of devices from 1 to 1024")
+
+
 def _ray_address(value: str) -> str:
     if value in ("auto", "local") or re.fullmatch(r"ray://\S+|[\w.\-]+:\d{1,5}", value):
         return value
@@ -199,6 +208,8 @@ class FleetSpec(Section):
     backend: Literal["acl", "sim", "auto"] = "auto"
     launcher: Literal["local", "ray"] = "local"
     unattended: bool = False
+    concurrency: Annotated[Any, BeforeValidator(_concurrency)] = "all"
+    status_interval: PositiveDuration = 30.0
     defaults: Defaults = Defaults()  # type: ignore[valid-type]
     timeouts: Timeouts = Timeouts()
     thresholds: Thresholds = Thresholds()

@@ -83,3 +83,18 @@ def test_ctrl_c_stops_every_worker_writes_the_summary_and_exits_130(tmp_path):
     assert {d["status"] for d in summary["devices"]} == {"ABORTED"}
     assert summary["interrupted"] is True and summary["exit_code"] == 130
     assert all(d["copies"] > 0 for d in summary["devices"])
+
+
+@pytest.mark.parametrize("concurrency, most_at_once", [("serial", 1), (2, 2), ("all", 3)])
+def test_concurrency_limits_how_many_devices_run_at_once(tmp_path, concurrency, most_at_once):
+    r = run_fleet(tmp_path, spec(devices=3, concurrency=concurrency))
+    assert r.code == 0, r.stderr
+    running, peak = 0, 0
+    for line in (r.run_dir / "events.jsonl").read_text().splitlines():
+        kind = json.loads(line)["kind"]
+        running += (kind == "started") - (kind == "finished")
+        peak = max(peak, running)
+    assert peak <= most_at_once
+    if most_at_once == 1:
+        assert peak == 1
+    assert r.summary["concurrency"] == concurrency

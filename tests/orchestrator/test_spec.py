@@ -9,7 +9,7 @@ from orchestrator.spec import WORKER_KEYS, FleetSpec, load_spec, parse_spec
 from workers.params import PATTERNS
 
 MiB = 2**20
-TOP_KEYS = "version, backend, launcher, unattended, defaults, timeouts, thresholds, hosts, sim, ray, expect"
+TOP_KEYS = "version, backend, launcher, unattended, concurrency, status_interval, defaults, timeouts, thresholds, hosts, sim, ray, expect"
 OVERRIDE_KEYS = ", ".join(WORKER_KEYS)
 FAULT_KINDS = "bitflip, alloc_fail, crash, hang, leak, slow, init_fail"
 
@@ -295,3 +295,13 @@ def test_every_problem_at_once_from_a_file(tmp_path):
 
 def test_fleet_spec_is_the_model():
     assert isinstance(parse_spec({"version": 1}), FleetSpec)
+
+
+def test_concurrency_and_status_interval():
+    assert parse_spec({"version": 1}).concurrency == "all"
+    assert parse_spec({"version": 1, "concurrency": 4, "status_interval": "5s"}).status_interval == 5.0
+    assert problems({"version": 1, "concurrency": "fast"}) == [
+        "concurrency: must be all, serial or a number of devices from 1 to 1024 (got 'fast')"]
+    assert problems({"version": 1, "concurrency": 0, "status_interval": 0}) == [
+        "concurrency: must be all, serial or a number of devices from 1 to 1024 (got 0)",
+        "status_interval: must be > 0 (got 0)"]
