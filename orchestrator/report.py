@@ -24,11 +24,13 @@ from workers.events import SCHEMA_VERSION
 
 @dataclass(frozen=True)
 class Verdict:
-    """One device's result, its status and the causes behind it."""
+    """One device's result, its status and the causes behind it. ``warnings`` are cause-shaped
+    records that do not change the status (e.g. a bandwidth outlier in its fleet); empty when none."""
 
     result: DeviceResult
     status: Status
     causes: Tuple[Cause, ...]
+    warnings: Tuple[Cause, ...] = ()
 
     @property
     def name(self) -> str:
@@ -69,8 +71,14 @@ def table(verdicts: Sequence[Verdict]) -> str:
     rows = [[v.result.host, v.result.device, v.status.value, v.result.cycles, v.result.copies,
              fmt_bytes(v.result.bytes), _gbps(v.result.h2d), _gbps(v.result.d2h), v.result.verify_errors,
              _lowest(v.result), fmt_bytes(v.result.leak), f"{v.result.elapsed:.1f}s",
-             _short(v.causes[0]["message"]) if v.causes else ""] for v in verdicts]
+             _first_fault(v)] for v in verdicts]
     return tabulate(rows, headers=headers, tablefmt="simple")
+
+
+def _first_fault(v: Verdict) -> str:
+    if v.causes:
+        return _short(v.causes[0]["message"])
+    return _short("WARNING: " + v.warnings[0]["message"]) if v.warnings else ""
 
 
 def _short(text: str, width: int = 60) -> str:
@@ -86,7 +94,7 @@ def failure_summary(verdicts: Sequence[Verdict]) -> str:
     """Failures grouped by cause (one line naming every device), then each failed device's detail."""
     failed = [v for v in verdicts if v.status is not Status.PASS]
     if not failed:
-        return f"All {len(verdicts)} device(s) passed."
+        return "\n".join([f"All {len(verdicts)} device(s) passed."] + _warning_lines(verdicts))
     groups: "OrderedDict[Tuple[Any, ...], List[str]]" = OrderedDict()
     for v in failed:
         for c in v.causes or [{"fault": v.status.value.lower(), "api": None, "code": None, "name": None}]:
@@ -100,7 +108,13 @@ def failure_summary(verdicts: Sequence[Verdict]) -> str:
         lines.append(f"{v.name} {v.status.value}: {v.status.meaning}")
         lines += [f"  - {_detail(c)}" for c in v.causes]
         lines += _log_tail(v)
-    return "\n".join(lines)
+    return "\n".join(lines + _warning_lines(verdicts))
+
+
+def _warning_lines(verdicts: Sequence[Verdict]) -> List[str]:
+    """One line per warning, after the failures: things that did not fail a device but look wrong."""
+    lines = [f"  {v.name} {v.status.value}: {_detail(w)}" for v in verdicts for w in v.warnings]
+    return ["", f"{len(lines)} warning(s):"] + lines if lines else []
 
 
 TAIL_STATUSES = (Status.CRASHED, Status.HUNG, Status.UNAVAILABLE, Status.INCOMPLETE)
@@ -139,6 +153,7 @@ def device_summary(v: Verdict) -> Dict[str, Any]:
         "cycles": r.cycles, "copies": r.copies, "bytes": r.bytes,
         "h2d_gbps": _stats(r.h2d), "d2h_gbps": _stats(r.d2h), "verify_errors": r.verify_errors,
         "faults": [_fault(c) for c in v.causes], "faults_total": max(r.faults_total, len(v.causes)),
+        "warnings": [_fault(w) for w in v.warnings],
         "memory": {"baseline": r.baseline, "lowest_free": r.lowest_free, "last": r.memory, "leak": r.leak},
         "capacity": r.capacity, "duration": round(r.elapsed, 3), "attempts": r.attempts, "params": r.params,
         "log": r.log,
