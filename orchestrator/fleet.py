@@ -22,7 +22,7 @@ import uuid
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import Any, Dict, Iterator, List, NamedTuple, Sequence, Tuple
 
 from orchestrator import report
 from orchestrator.collect import Collector
@@ -30,6 +30,7 @@ from orchestrator.environment import environment
 from orchestrator.errors import EnvironmentProblem, SpecError
 from orchestrator.journal import JOURNAL, Journal, read_journal
 from orchestrator.launchers import get_launcher
+from orchestrator.live import Hook, LiveStatus
 from orchestrator.normal import flag_outliers
 from orchestrator.plan import FleetPlan, Thresholds
 from orchestrator.progress import ProgressView
@@ -71,19 +72,25 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def run_fleet(plan: FleetPlan, inventory: Dict[str, Any], run_dir: Path, live: bool = True) -> Tuple[List[report.Verdict], Dict[str, Any]]:
-    """Run every job; return the verdicts and the run-level facts (``summary.json`` top level)."""
+def run_fleet(plan: FleetPlan, inventory: Dict[str, Any], run_dir: Path, live: bool = True,
+              status_hooks: Sequence[Hook] = ()) -> Tuple[List[report.Verdict], Dict[str, Any]]:
+    """Run every job; return the verdicts and the run-level facts (``summary.json`` top level).
+    ``status_hooks`` are called with the state so far every ``plan.status_interval`` seconds."""
     run_id = run_dir.name
     collector = Collector((j.host, j.device, j.params.to_dict()) for j in plan.jobs)
     view = ProgressView(len(plan.jobs), enabled=live)
     stop = threading.Event()
     head = header(plan, inventory, run_id)
+    thresholds = {(j.host, j.device): j.thresholds for j in plan.jobs}
+    status = LiveStatus(run_dir, plan.status_interval, collector, thresholds, run_facts(head, False, None), status_hooks)
     with Journal(run_dir) as journal, _stop_on_signals(stop):
         journal.write(head)
+        status.refresh(force=True)
 
         def sink(host: str, device: int, event: ev.Event) -> None:
             journal.write({"t": round(time.time(), 3), "host": host, "device": device, **event.to_dict()})
             view.update(collector.fold(host, device, event), event)
+            status.refresh()
 
         launcher = get_launcher(plan.launcher, plan.ray or {})
         launcher.run(plan.jobs, plan.runtime, run_dir, sink, stop, slots=plan.slots)
@@ -91,7 +98,6 @@ def run_fleet(plan: FleetPlan, inventory: Dict[str, Any], run_dir: Path, live: b
         journal.write({"kind": "run_end", "finished": _now(), "interrupted": interrupted})
     view.close()
     attach_logs(collector, run_dir)
-    thresholds = {(j.host, j.device): j.thresholds for j in plan.jobs}
     verdicts = judge_all(collector, thresholds, interrupted)
     return verdicts, run_facts(head, interrupted, _now())
 
@@ -127,8 +133,23 @@ def run_facts(head: Dict[str, Any], interrupted: bool, finished: Any) -> Dict[st
             "interrupted": interrupted, "environment": head.get("environment"), "warnings": head.get("warnings", [])}
 
 
+class Replay(NamedTuple):
+    """A run folded again from its directory alone."""
+
+    verdicts: List[report.Verdict]
+    facts: Dict[str, Any]
+    skipped: int  # unreadable journal lines (a torn last write)
+    header: Dict[str, Any]
+    records: List[Dict[str, Any]]
+
+
 def rebuild(run_dir: Path) -> Tuple[List[report.Verdict], Dict[str, Any], int]:
     """Fold a journal again: the verdicts, run facts and how many torn lines were skipped."""
+    return replay(run_dir)[:3]  # type: ignore[return-value]
+
+
+def replay(run_dir: Path) -> Replay:
+    """Fold a run's journal again, keeping the header and records for drill-downs and plots."""
     path = run_dir / JOURNAL
     if not path.is_file():
         raise EnvironmentProblem(f"{run_dir} holds no {JOURNAL}; is it a run directory?")
@@ -145,7 +166,7 @@ def rebuild(run_dir: Path) -> Tuple[List[report.Verdict], Dict[str, Any], int]:
     thresholds = {(j["host"], j["device"]): Thresholds(**j["thresholds"]) for j in jobs}
     interrupted = bool(end and end.get("interrupted"))
     verdicts = judge_all(collector, thresholds, interrupted)
-    return verdicts, run_facts(head, interrupted, end.get("finished") if end else None), skipped
+    return Replay(verdicts, run_facts(head, interrupted, end.get("finished") if end else None), skipped, head, records)
 
 
 @contextmanager

@@ -15,6 +15,7 @@ class Status(str, enum.Enum):
     ABORTED = "ABORTED"
     SKIPPED = "SKIPPED"
     INCOMPLETE = "INCOMPLETE"
+    RUNNING = "RUNNING"
 
     @property
     def meaning(self) -> str:
@@ -31,4 +32,5 @@ MEANINGS = {
     Status.ABORTED: "the run was interrupted before the device finished",
     Status.SKIPPED: "the device was not run",
     Status.INCOMPLETE: "the journal ends before the device finished (the controller died)",
+    Status.RUNNING: "still running (only in the live status file of a run in progress)",
 }
