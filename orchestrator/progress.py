@@ -42,7 +42,7 @@ class ProgressView:
         self.results: Dict[Tuple[str, int], DeviceResult] = {}
         self.ended = 0
         self.started_at = time.monotonic()
-        self.drawn_at = 0.0
+        self.drawn_at = self.started_at  # the first plain fleet line comes PLAIN_EVERY after the start
         self.lines_drawn = 0
 
     def update(self, result: DeviceResult, event: ev.Event) -> None:
