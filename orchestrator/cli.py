@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-from orchestrator import fleet, report
+from orchestrator import fleet, outputs, report
 from orchestrator.errors import error_handler
 from orchestrator.inventory import discover
 from orchestrator.plan import FleetPlan, resolve
@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--format", choices=("table", "json"), default="table",
                      help="stdout: the table and failure summary, or summary.json (default: table)")
     run.add_argument("--no-progress", action="store_true", help="no live progress on stderr")
+    outputs.add_output_arguments(run)
     _backend_options(run)
     val = sub.add_parser("validate", help="validate a spec and print the resolved plan; launches nothing")
     val.add_argument("spec", type=Path)
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="re-render table and summary from a run's journal")
     rep.add_argument("run_dir", type=Path, help="a run directory (holds events.jsonl)")
     rep.add_argument("--format", choices=("table", "json"), default="table")
+    outputs.add_output_arguments(rep)
     dev = sub.add_parser("devices", help="list the devices this machine can see")
     dev.add_argument("--backend", choices=("auto", "acl", "sim"), default="auto")
     return parser
@@ -88,16 +90,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(SIMULATED, file=sys.stderr)
     print(f"dvpp-fleet: {len(plan.jobs)} device(s), run directory {run_dir}", file=sys.stderr)
     verdicts, facts = fleet.run_fleet(plan, inventory, run_dir, live=not args.no_progress)
-    return _publish(verdicts, facts, run_dir, args.format, write=True)
+    return _publish(verdicts, facts, run_dir, args.format, write=True, args=args)
 
 
-def _publish(verdicts: List[report.Verdict], facts: Dict[str, Any], run_dir: Path, fmt: str, write: bool) -> int:
+def _publish(verdicts: List[report.Verdict], facts: Dict[str, Any], run_dir: Path, fmt: str, write: bool,
+             args: Optional[argparse.Namespace] = None) -> int:
     code = report.exit_code(verdicts, bool(facts.get("interrupted")))
     data = report.summary(verdicts, facts, code)
     text = _report_text(verdicts, facts)
     if write:
         report.write_summary(run_dir / "summary.json", data)
         report.write_atomic(run_dir / "report.txt", text + "\n")
+    if args is not None:
+        outputs.announce(outputs.write_outputs(args, verdicts, data, run_dir))
     print(json.dumps(data, indent=2, default=str) if fmt == "json" else text)
     if fmt == "table" and write:
         print(f"\nresults: {run_dir}/summary.json, journal: {run_dir}/events.jsonl", file=sys.stderr)
@@ -133,7 +138,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     verdicts, facts, skipped = fleet.rebuild(args.run_dir)
     if skipped:
         print(f"dvpp-fleet: skipped {skipped} unreadable journal line(s) (a torn last write)", file=sys.stderr)
-    return _publish(verdicts, facts, args.run_dir, args.format, write=False)
+    return _publish(verdicts, facts, args.run_dir, args.format, write=False, args=args)
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
