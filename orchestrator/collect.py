@@ -26,6 +26,7 @@ class DeviceResult:
     device: int
     params: Dict[str, Any] = field(default_factory=dict)
     chip: Optional[str] = None
+    node: Optional[str] = None  # the cluster node it ran on (Ray launcher); None for a local run
     logical_id: Optional[int] = None
     simulated: Optional[bool] = None
     attempts: int = 0
@@ -80,7 +81,7 @@ class Collector:
     def on_started(self, r: DeviceResult, e: ev.Started) -> None:
         """Sent when the device is open: identity and the baseline memory sample."""
         r.started, r.chip, r.logical_id, r.simulated = True, e.chip, e.logical_id, e.simulated
-        r.attempts, r.baseline, r.memory = e.attempts, e.memory, e.memory
+        r.attempts, r.baseline, r.memory, r.node = e.attempts, e.memory, e.memory, e.node
         r.params = e.params or r.params
         _lower(r.lowest_free, e.memory)
 

@@ -72,6 +72,10 @@ def table(verdicts: Sequence[Verdict]) -> str:
              fmt_bytes(v.result.bytes), _gbps(v.result.h2d), _gbps(v.result.d2h), v.result.verify_errors,
              _lowest(v.result), fmt_bytes(v.result.leak), f"{v.result.elapsed:.1f}s",
              _first_fault(v)] for v in verdicts]
+    if any(v.result.node for v in verdicts):  # a cluster run: say which node each device is on
+        headers.insert(2, "node")
+        for row, v in zip(rows, verdicts):
+            row.insert(2, v.result.node or "-")
     return tabulate(rows, headers=headers, tablefmt="simple")
 
 
@@ -149,7 +153,7 @@ def device_summary(v: Verdict) -> Dict[str, Any]:
     """The per-device record of ``summary.json``."""
     r = v.result
     return {
-        "host": r.host, "device": r.device, "chip": r.chip, "status": v.status.value, "outcome": r.outcome,
+        "host": r.host, "device": r.device, "node": r.node, "chip": r.chip, "status": v.status.value, "outcome": r.outcome,
         "cycles": r.cycles, "copies": r.copies, "bytes": r.bytes,
         "h2d_gbps": _stats(r.h2d), "d2h_gbps": _stats(r.d2h), "verify_errors": r.verify_errors,
         "faults": [_fault(c) for c in v.causes], "faults_total": max(r.faults_total, len(v.causes)),

@@ -25,7 +25,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Dict, Optional, Type
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Bumped whenever a field is added, removed or changes meaning."""
 
 JSON = Dict[str, Any]
@@ -48,7 +48,8 @@ class Started(Event):
 
     ``physical_id`` is what ``npu-smi`` shows and what reports use; ``logical_id`` is what was
     passed to ``acl.rt.set_device`` (differs when ``ASCEND_RT_VISIBLE_DEVICES`` is set).
-    ``memory`` is the baseline sample that leak detection compares against.
+    ``memory`` is the baseline sample that leak detection compares against. ``node`` names the
+    cluster node the worker ran on (filled in by the Ray launcher); ``None`` for a local run.
     """
 
     kind: ClassVar[str] = "started"
@@ -61,6 +62,7 @@ class Started(Event):
     params: JSON
     memory: JSON
     attempts: int = 1  # how many times the device had to be opened (retries after open errors)
+    node: Optional[str] = None
 
 
 @dataclass(frozen=True)
