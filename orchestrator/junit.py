@@ -25,8 +25,9 @@ from orchestrator.status import Status
 from orchestrator.verdict import Cause
 
 FAILURE = (Status.FAIL,)
-ERROR = (Status.CRASHED, Status.HUNG, Status.UNAVAILABLE, Status.INCOMPLETE)
 SKIPPED = (Status.SKIPPED, Status.ABORTED)
+ERROR = tuple(s for s in Status if s is not Status.PASS and s not in FAILURE + SKIPPED)
+"""Every other status is an error, so no status word can ever read as a passed test case."""
 
 _NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
