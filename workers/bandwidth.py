@@ -1,12 +1,17 @@
 """Streaming bandwidth statistics: constant memory however many copies a run makes.
 
 The median comes from a histogram of logarithmic buckets (each ``RATIO`` wide, so the median is
-exact to within about half a percent), clamped to the observed min and max.
+exact to within about half a percent), clamped to the observed min and max. ``Point`` keeps the
+statistics of one block size of a sweep, with its warm-up copies left out.
+
+Timing: every figure comes from ``time.perf_counter`` (monotonic, the highest-resolution clock
+Python has: nanoseconds on Linux) read around the runtime calls alone, never around fills or
+verification.
 """
 from __future__ import annotations
 
 import math
-from typing import Dict, Optional
+from typing import Any, Dict, Optional
 
 RATIO = 1.01
 """Width of one histogram bucket: bucket k holds values in [RATIO**k, RATIO**(k+1))."""
@@ -58,3 +63,43 @@ class Stats:
             return None
         return {"count": self.count, "min": self.min, "max": self.max,
                 "median": self.median(), "mean": self.total / self.count}
+
+
+def _ratio(pinned: Stats, pageable: Stats) -> Optional[float]:
+    a, b = pinned.median(), pageable.median()
+    return a / b if a is not None and b else None
+
+
+class Point:
+    """The statistics at one block size: per host memory, H2D and D2H, and the bidirectional sum.
+
+    ``warmup`` copies (counted by ``record``) are left out of every figure.
+    """
+
+    def __init__(self, size: int, warmup: int) -> None:
+        self.size, self.warmup, self.seen = size, warmup, 0
+        self.stats = {"pinned": (Stats(), Stats()), "pageable": (Stats(), Stats())}
+        self.sum = Stats()
+
+    def measured(self) -> bool:
+        """Count one copy; True when it is past the warm-up (its figures count)."""
+        self.seen += 1
+        return self.seen > self.warmup
+
+    def add(self, memory: str, h2d: float, d2h: float) -> None:
+        """Record one copy's figures (GB/s) from ``memory`` (``pinned`` or ``pageable``)."""
+        pair = self.stats[memory]
+        pair[0].add(h2d)
+        pair[1].add(d2h)
+
+    def entry(self, primary: str, both: bool, bidirectional: bool) -> Dict[str, Any]:
+        """This size's ``curve`` entry of ``workers.events.Finished``."""
+        h2d, d2h = self.stats[primary]
+        entry: Dict[str, Any] = {"size": self.size, "h2d": h2d.as_dict(), "d2h": d2h.as_dict()}
+        if bidirectional:
+            entry["sum"] = self.sum.as_dict()
+        if both:
+            p_h2d, p_d2h = self.stats["pageable"]
+            entry["pageable"] = {"h2d": p_h2d.as_dict(), "d2h": p_d2h.as_dict()}
+            entry["ratio"] = {"h2d": _ratio(h2d, p_h2d), "d2h": _ratio(d2h, p_d2h)}
+        return entry

@@ -5,6 +5,12 @@ or one per copy (no reuse; blocks are held until the cycle ends, as in the seed)
 the sent buffer with the copy's pattern, H2D, D2H into the other buffer, verify, sample memory.
 Per cycle end: free everything, sample memory, compare with the baseline (leak).
 
+How a copy moves its bytes (sync, async, bidirectional) is a strategy of ``transfers``. A size
+sweep runs ``release_cycle`` copies at each size in turn, ascending, within every cycle; buffers
+are allocated at the largest size and smaller copies use their start. Pageable host buffers are
+allocated once per run (an application's buffers live long); pinned ones once per cycle. With
+``host_memory: both`` every copy makes the round trip from pinned memory, then from pageable.
+
 Host buffers are allocated once per cycle even without reuse: the seed also held one pinned host
 block per device block, which on a 64 GB device would pin 64 GB of host memory per worker.
 
@@ -16,18 +22,20 @@ from __future__ import annotations
 import math
 import threading
 import time
-from typing import Callable, Dict, Optional, Protocol
+from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Tuple
 
 import numpy as np
 
-from workers.bandwidth import Stats, gbps
+from workers.bandwidth import Point, gbps
 from workers.events import Capacity, CycleEnd, Event, Fault, Finished, Progress
-from workers.params import PROGRESS_PERIOD, WorkerParams
-from workers.patterns import PatternBook, view
+from workers.params import PROGRESS_PERIOD, WorkerParams, conflicts
+from workers.patterns import PatternBook
 from workers.runtime import AclError, Allocations, Runtime
-from workers.verify import compare, poison
+from workers.transfers import (Buffer, SyncCopy, Transfer, Verifier, open_transfer, pageable_buffer,
+                               pinned_buffer)
 
 Memory = Dict[str, Dict[str, int]]
+Hosts = List[Tuple[str, Tuple[Buffer, Buffer]]]  # (host memory, (sent, received)), primary first
 ALLOCATING_APIS = frozenset({"acl.rt.malloc_host", "acl.media.dvpp_malloc", "acl.rt.malloc"})
 
 
@@ -52,11 +60,20 @@ class CycleEngine:
     def __init__(self, rt: Runtime, params: WorkerParams, emit: Callable[[Event], None],
                  baseline: Memory, *, stop: Optional[threading.Event] = None,
                  watch: Optional[Watch] = None) -> None:
+        broken = conflicts({**params.to_dict(), "memory_size": params.sweep})
+        if broken:
+            raise ValueError("; ".join(f"{key}: {why}" for key, _, why in broken))
         self.rt, self.p, self.emit, self.stop, self.watch = rt, params, emit, stop, watch
         self.book = PatternBook(params.patterns, params.memory_size, params.seed)
         self.baseline, self.memory = baseline, baseline
         self.lowest_free = {k: v["free"] for k, v in baseline.items()}
-        self.h2d, self.d2h = Stats(), Stats()
+        self.points = {size: Point(size, params.warmup) for size in params.sweep}
+        self.primary = "pageable" if params.host_memory == "pageable" else "pinned"
+        self.h2d, self.d2h = self.points[params.memory_size].stats[self.primary]
+        self.check = Verifier(rt, params.verify, self._mismatch)
+        self._pageable: Optional[Tuple[Buffer, Buffer]] = None
+        self.transfer: Transfer = SyncCopy(rt)  # run() puts the strategy params ask for here
+        self._moving = ("pinned", params.memory_size)  # host memory and size of the copy in flight
         self.cycle = self.cycles = self.copies = self.bytes = 0
         self.verify_errors = self.leak = 0
         self._unsent_cycles, self._sent_leak = 0, 0
@@ -69,11 +86,8 @@ class CycleEngine:
     def run(self) -> str:
         """All cycles; an ``AclError`` becomes an ``api_error`` fault and outcome ``error``."""
         try:
-            while self.p.number_of_cycles < 0 or self.cycles < self.p.number_of_cycles:
-                outcome = self._stop_reason() or self._cycle()
-                if outcome:
-                    return outcome
-            return "completed"
+            with open_transfer(self.rt, self.p) as transfer:
+                return self._cycles(transfer)
         except AclError as exc:
             self.emit(Fault(fault="api_error", message=str(exc), api=exc.api, code=exc.code,
                             name=exc.name, cycle=self.cycle, copy=self.copies or None,
@@ -83,13 +97,26 @@ class CycleEngine:
         finally:
             self._flush_cycle_end()
 
+    def _cycles(self, transfer: Transfer) -> str:
+        self.transfer = transfer
+        while self.p.number_of_cycles < 0 or self.cycles < self.p.number_of_cycles:
+            outcome = self._stop_reason() or self._cycle()
+            if outcome:
+                return outcome
+        return "completed"
+
+    def curve(self) -> List[Dict[str, Any]]:
+        """The ``curve`` of ``Finished``: one entry per size, ascending."""
+        both, bidirectional = self.p.host_memory == "both", self.p.bidirectional
+        return [self.points[s].entry(self.primary, both, bidirectional) for s in self.p.sweep]
+
     def finished(self, outcome: str) -> Finished:
         """The end event with the run's exact totals."""
         return Finished(outcome=outcome, cycles=self.cycles, copies=self.copies, bytes=self.bytes,
                         h2d=self.h2d.as_dict(), d2h=self.d2h.as_dict(),
                         verify_errors=self.verify_errors, leak=self.leak,
                         lowest_free=dict(self.lowest_free), memory=self.memory,
-                        elapsed=self.elapsed())
+                        elapsed=self.elapsed(), curve=self.curve())
 
     def _stop_reason(self) -> Optional[str]:
         if self.stop is not None and self.stop.is_set():
@@ -111,57 +138,66 @@ class CycleEngine:
         return outcome
 
     def _copies(self, mem: Allocations) -> Optional[str]:
-        size = self.p.memory_size
-        sent, received = view(mem.host(size), size), view(mem.host(size), size)
-        device = mem.device(size) if self.p.memory_reuse else 0
+        top = self.p.memory_size
+        hosts = self._hosts(mem, top)
+        reused = self._blocks(mem, top) if self.p.memory_reuse else None
+        for size in self.p.sweep:
+            reason = self._at_size(size, mem, hosts, reused)
+            if reason:
+                return reason
+        return None
+
+    def _at_size(self, size: int, mem: Allocations, hosts: Hosts, reused: Optional[List[int]]) -> Optional[str]:
         done = 0
         while self.p.release_cycle < 0 or done < self.p.release_cycle:
             reason = self._stop_reason()
             if reason:
                 return reason
-            self._copy(sent, received, device or mem.device(size))
+            self._copy(hosts, reused or self._blocks(mem, size), size)
             done += 1
         return None
 
-    def _copy(self, sent: np.ndarray, received: np.ndarray, device: int) -> None:
+    def _hosts(self, mem: Allocations, size: int) -> Hosts:
+        hosts: Hosts = []
+        if self.p.host_memory != "pageable":
+            hosts.append(("pinned", (pinned_buffer(mem.host(size), size), pinned_buffer(mem.host(size), size))))
+        if self.p.host_memory != "pinned":
+            if self._pageable is None:
+                self._pageable = (pageable_buffer(self.rt, size), pageable_buffer(self.rt, size))
+            hosts.append(("pageable", self._pageable))
+        return hosts
+
+    def _blocks(self, mem: Allocations, size: int) -> List[int]:
+        return [mem.device(size) for _ in range(self.transfer.blocks)]
+
+    def _copy(self, hosts: Hosts, devices: Sequence[int], size: int) -> None:
         self.copies += 1
-        size, copy, clock = self.p.memory_size, self.copies, time.perf_counter
-        expected = self.book.fill(sent, copy)
-        if self.p.verify:
-            self._poison(received, expected, device)
-        t0 = clock()
-        self.rt.memcpy_h2d(device, sent.ctypes.data, size)
-        t1 = clock()
-        self.rt.memcpy_d2h(received.ctypes.data, device, size)
-        t2 = clock()
-        self.bytes += 2 * size  # both directions: H2D and D2H
-        h2d, d2h = gbps(size, t1 - t0), gbps(size, t2 - t1)
-        self.h2d.add(h2d)
-        self.d2h.add(d2h)
-        if self.p.verify:
-            self._verify(received, expected, device)
+        copy, point = self.copies, self.points[size]
+        measured, latest = point.measured(), (0.0, 0.0)
+        for memory, (sent, received) in hosts:
+            self._moving = (memory, size)
+            self.check.expect(self.book.fill(sent.data[:size], copy))
+            timing = self.transfer.round_trip(sent, received, devices, size, self.check)
+            h2d, d2h = gbps(size, timing.h2d), gbps(size, timing.d2h)
+            self.bytes += 2 * size  # both directions: H2D and D2H
+            if measured:
+                point.add(memory, h2d, d2h)
+                if timing.overlapped is not None:
+                    point.sum.add(gbps(2 * size, timing.overlapped))
+            if memory == self.primary:
+                latest = (h2d, d2h)
         self._sample()
         if self.watch is not None:
-            self.watch.copied(self.cycle, copy, self.book.name(copy), sent, received, self.memory)
-        self._progress(h2d, d2h)
+            sent, received = hosts[0][1]
+            self.watch.copied(self.cycle, copy, self.book.name(copy), sent.data[:size],
+                              received.data[:size], self.memory)
+        self._progress(*latest)
         self._pause()
 
-    def _poison(self, received: np.ndarray, expected: np.ndarray, device: int) -> None:
-        """Stale data must not pass: wrong bytes in the read-back buffer and in the device
-        block's first byte, so a copy that silently moves nothing is caught."""
-        poison(received, expected)
-        self.rt.call("acl.rt.memset", device, self.p.memory_size, int(~expected[0] & 0xFF), 1)
-
-    def _verify(self, received: np.ndarray, expected: np.ndarray, device: int) -> None:
-        bad = compare(received, expected)
-        if bad is None:
-            return
+    def _mismatch(self, bad: Dict[str, Any]) -> None:
         self.verify_errors += 1
-        size = self.p.memory_size
-        self.rt.memcpy_d2h(received.ctypes.data, device, size)
-        # A second read-back that matches means the device held the right bytes.
-        bad["direction"] = "d2h" if compare(received, expected) is None else "h2d"
         bad["pattern"] = self.book.name(self.copies)
+        bad["host_memory"], bad["size"] = self._moving
         self.emit(Fault(fault="data_mismatch", cycle=self.cycle, copy=self.copies, detail=bad,
                         message=f"{bad['bad_bytes']} bad bytes from offset "
                                 f"{bad['first_bad_offset']} ({bad['pattern']} pattern)"))

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Dict, Optional, Type
+from typing import Any, ClassVar, Dict, List, Optional, Type
 
 SCHEMA_VERSION = 2
 """Bumped whenever a field is added, removed or changes meaning."""
@@ -154,6 +154,14 @@ class Finished(Event):
     ``outcome``: ``completed`` (every cycle ran), ``duration`` (the wall-clock cap ended an
     unbounded loop), ``capacity`` (memory filled, the expected end of a fill run), ``stopped``
     (the worker was asked to stop), ``error`` (a fault ended the run early).
+
+    ``h2d``/``d2h`` are the statistics at the largest block size, warm-up copies left out.
+    ``curve`` is one entry per block size measured, ascending: ``{"size": bytes, "h2d": stats,
+    "d2h": stats}`` (stats as above, ``None`` when every copy at that size was a warm-up), plus
+    ``"sum"`` (stats of H2D + D2H bytes over the overlapped time) with ``bidirectional``, and
+    ``"pageable": {"h2d", "d2h"}`` with ``"ratio": {"h2d", "d2h"}`` (pinned median over pageable
+    median, ``None`` when either is missing) with ``host_memory: both``. ``None`` when no copy
+    ran (the device never opened) and in journals written before the field existed.
     """
 
     kind: ClassVar[str] = "finished"
@@ -168,6 +176,7 @@ class Finished(Event):
     lowest_free: JSON
     memory: JSON
     elapsed: float
+    curve: Optional[List[JSON]] = None
 
 
 @dataclass(frozen=True)

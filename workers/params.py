@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 PATTERNS = ("constant", "walking_ones", "random", "address")
 """Data patterns, used in turn, one per copy:
@@ -23,6 +23,14 @@ PATTERNS = ("constant", "walking_ones", "random", "address")
 MEMORY_KINDS = ("dvpp", "device")
 """``dvpp``: ``acl.media.dvpp_malloc`` (the seed); ``device``: ``acl.rt.malloc``."""
 
+HOST_MEMORIES = ("pinned", "pageable", "both")
+"""``pinned``: ``acl.rt.malloc_host`` (the seed); ``pageable``: ordinary process memory (a numpy
+array, its address from ``acl.util``); ``both``: every copy is made from each, pinned first."""
+
+COPY_MODES = ("sync", "async")
+"""``sync``: ``acl.rt.memcpy``; ``async``: ``acl.rt.memcpy_async`` on a stream, then
+``acl.rt.synchronize_stream`` (the copy's time runs to the end of the sync)."""
+
 PROGRESS_PERIOD = 0.5
 """Seconds between two ``Progress`` (and batched ``CycleEnd``) events from one worker."""
 
@@ -31,6 +39,11 @@ PROGRESS_PERIOD = 0.5
 class WorkerParams:
     """One device's run. ``-1`` means unbounded for the two loop counts.
 
+    ``memory_size`` is the block size in bytes; given a sequence (a size sweep), it becomes the
+    largest of them and ``sizes`` holds them all, ascending: each cycle then runs
+    ``release_cycle`` copies at every size in turn. ``sizes`` is ``()`` without a sweep.
+    ``warmup`` copies at each size (counted over the run) are made and verified but left out of
+    the bandwidth statistics. ``bidirectional`` (async only) overlaps H2D and D2H on two streams.
     ``device_id`` is the physical id. ``duration`` (seconds) caps the wall-clock time of the whole
     run; ``None`` means no cap. ``interval`` is a pause after every copy (seconds; the seed slept
     1 s, we default to 0). ``open_retries`` extra attempts are made to open the device after an
@@ -50,11 +63,31 @@ class WorkerParams:
     seed: int = 0
     open_retries: int = 2
     open_retry_delay: float = 1.0
+    host_memory: str = "pinned"
+    copy_mode: str = "sync"
+    bidirectional: bool = False
+    warmup: int = 0
+    sizes: Tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        size: Union[int, Sequence[int]] = self.memory_size
+        if not isinstance(size, int):
+            sweep = tuple(sorted(set(int(s) for s in size)))
+            object.__setattr__(self, "memory_size", sweep[-1])
+            object.__setattr__(self, "sizes", sweep if len(sweep) > 1 else ())
+        elif self.sizes:
+            object.__setattr__(self, "sizes", tuple(sorted(set(self.sizes))))
+
+    @property
+    def sweep(self) -> Tuple[int, ...]:
+        """The block sizes to measure, ascending (just ``memory_size`` without a sweep)."""
+        return self.sizes or (self.memory_size,)
 
     def to_dict(self) -> Dict[str, Any]:
         """JSON-serialisable form (``patterns`` as a list)."""
         data = dataclasses.asdict(self)
         data["patterns"] = list(self.patterns)
+        data["sizes"] = list(self.sizes)
         return data
 
     @classmethod
@@ -62,6 +95,31 @@ class WorkerParams:
         """Inverse of ``to_dict``; unknown keys are ignored."""
         names = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in data.items() if k in names}
-        if "patterns" in values:
-            values["patterns"] = tuple(values["patterns"])
+        for key in ("patterns", "sizes"):
+            if key in values:
+                values[key] = tuple(values[key])
         return cls(**values)
+
+
+RULES: Tuple[Tuple[str, str, str], ...] = (
+    ("bidirectional", "copy_mode", "needs copy_mode: async, since H2D and D2H overlap on two streams"),
+    ("host_memory", "copy_mode", "pageable host memory needs copy_mode: sync, since memcpy_async "
+                                 "takes host memory from malloc_host only"),
+    ("memory_size", "release_cycle", "a size sweep needs release_cycle >= 1, the copies made at "
+                                     "each size in every cycle"),
+)
+"""Combinations of worker keys that cannot run together: (key, the other key, what is wrong)."""
+
+
+def _broken(key: str, values: Mapping[str, Any]) -> bool:
+    if key == "bidirectional":
+        return bool(values.get("bidirectional")) and values.get("copy_mode") != "async"
+    if key == "host_memory":
+        return values.get("host_memory") in ("pageable", "both") and values.get("copy_mode") == "async"
+    size = values.get("memory_size")
+    return not isinstance(size, int) and len(set(size or ())) > 1 and values.get("release_cycle") == -1
+
+
+def conflicts(values: Mapping[str, Any]) -> List[Tuple[str, str, str]]:
+    """The ``RULES`` that ``values`` (worker keys, ``memory_size`` an int or a sequence) break."""
+    return [rule for rule in RULES if _broken(rule[0], values)]

@@ -8,7 +8,7 @@ different, reproducible bytes without generating new random data per copy.
 from __future__ import annotations
 
 import ctypes
-from typing import Dict, Sequence
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 
@@ -68,14 +68,16 @@ class PatternBook:
         """The pattern copy ``copy`` uses."""
         return self.names[(copy - 1) % len(self.names)]
 
-    def expected(self, copy: int) -> np.ndarray:
-        """The exact ``size`` bytes copy ``copy`` sends (a read-only view, no copy)."""
+    def expected(self, copy: int, size: Optional[int] = None) -> np.ndarray:
+        """The exact bytes copy ``copy`` sends, ``size`` of them (default: the book's size; a
+        smaller block of a sweep gets the start of the pattern); a read-only view, no copy."""
         name = self.name(copy)
         start = random_offset(self.seed, copy) if name == "random" else 0
-        return self._data[name][start:start + self.size]
+        return self._data[name][start:start + min(self.size, self.size if size is None else size)]
 
     def fill(self, host: np.ndarray, copy: int) -> np.ndarray:
-        """Write copy ``copy``'s pattern into ``host``; returns the expected bytes."""
-        expected = self.expected(copy)
+        """Write copy ``copy``'s pattern into ``host`` (``host.size`` bytes, at most the book's
+        size); returns the expected bytes."""
+        expected = self.expected(copy, host.size)
         np.copyto(host, expected)
         return expected

@@ -1,0 +1,226 @@
+"""How one copy moves its bytes: the copy strategies (sync, async, bidirectional), their streams,
+the host buffers they read and write, and the checks around every read-back.
+
+A strategy's ``round_trip`` sends ``size`` bytes of ``sent`` to the device and reads them back
+into ``received``, timing only the runtime calls (``time.perf_counter``), and returns the seconds
+per direction. Fills and verification happen outside the timed spans.
+
+- ``SyncCopy``: ``acl.rt.memcpy`` H2D, then D2H; each call is its own sync point.
+- ``AsyncCopy``: ``acl.rt.memcpy_async`` on one stream, each direction timed up to the end of its
+  ``acl.rt.synchronize_stream``. Both addresses must be 64-byte aligned: pinned host memory
+  (``malloc_host``) starts 64-aligned and DVPP memory 128-aligned, and every size of a sweep
+  starts at the block's start, so the worker's own requests always are; a misaligned one
+  returns the runtime's 107008 (``ACL_ERROR_RT_ADDR_UNALIGNED``).
+- ``BidirectionalCopy``: two device blocks and two streams; H2D into one block is queued together
+  with D2H out of the other (which an untimed H2D filled first), then both streams are
+  synchronised in turn. Each direction's time runs from the common start to the end of its
+  stream's sync, the sum's to the end of both. An untimed read-back then checks what the timed
+  H2D wrote.
+
+Pageable host memory is an ordinary (64-aligned) numpy array whose address comes from
+``acl.util.numpy_to_ptr`` (``bytes_to_ptr`` where that is missing), as pyACL programs do; it is
+only for sync copies, since ``memcpy_async`` takes host memory from ``malloc_host`` alone.
+"""
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Iterator, Optional, Protocol, Sequence
+
+import numpy as np
+
+from workers import acl_codes as codes
+from workers.params import WorkerParams
+from workers.patterns import view
+from workers.runtime import Runtime
+from workers.verify import compare, poison
+
+ASYNC_ALIGN = 64
+"""memcpy_async needs both addresses aligned to this many bytes."""
+
+
+@dataclass(frozen=True)
+class Buffer:
+    """A host buffer: its address as the runtime knows it, and a uint8 view of its bytes."""
+
+    ptr: int
+    data: np.ndarray
+
+
+def pinned_buffer(host_ptr: int, size: int) -> Buffer:
+    """A buffer over ``size`` bytes of ``acl.rt.malloc_host`` memory at ``host_ptr``."""
+    return Buffer(host_ptr, view(host_ptr, size))
+
+
+def pageable_buffer(rt: Runtime, size: int) -> Buffer:
+    """``size`` bytes of ordinary process memory, 64-aligned, with the runtime's pointer to it."""
+    raw = np.empty(size + ASYNC_ALIGN, dtype=np.uint8)
+    skip = -raw.ctypes.data % ASYNC_ALIGN
+    array = raw[skip:skip + size]
+    util = rt.acl.util
+    # numpy_to_ptr takes the array itself; bytes_to_ptr on an ndarray is UNCONFIRMED on real pyACL.
+    to_ptr = util.numpy_to_ptr if hasattr(util, "numpy_to_ptr") else util.bytes_to_ptr
+    return Buffer(int(to_ptr(array)), array)
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Seconds per direction; ``overlapped`` is how long both together took (bidirectional)."""
+
+    h2d: float
+    d2h: float
+    overlapped: Optional[float] = None
+
+
+class Verifier:
+    """Poisons the read-back buffer (and a device byte) before a read-back and compares after it;
+    a mismatch is re-read once to tell which direction lost the bytes, then handed to ``report``.
+    Does nothing when ``enabled`` is false. ``expect`` sets the bytes the next checks want."""
+
+    def __init__(self, rt: Runtime, enabled: bool, report: Callable[[Dict[str, Any]], None]) -> None:
+        self.rt, self.enabled, self.report = rt, enabled, report
+        self.expected = np.zeros(0, dtype=np.uint8)
+
+    def expect(self, expected: np.ndarray) -> None:
+        self.expected = expected
+
+    def before(self, received: Buffer, device: Optional[int]) -> None:
+        """Stale data must not pass: wrong bytes in ``received`` and in ``device``'s first byte."""
+        if not self.enabled:
+            return
+        size = self.expected.size
+        poison(received.data[:size], self.expected)
+        if device is not None:
+            self.rt.call("acl.rt.memset", device, size, int(~self.expected[0] & 0xFF), 1)
+
+    def after(self, received: Buffer, device: int) -> None:
+        """Compare ``received`` with the expected bytes; ``device`` is the block it came from."""
+        if not self.enabled:
+            return
+        data, size = received.data[:self.expected.size], self.expected.size
+        bad = compare(data, self.expected)
+        if bad is None:
+            return
+        self.rt.memcpy_d2h(received.ptr, device, size)
+        # A second read-back that matches means the device held the right bytes.
+        bad["direction"] = "d2h" if compare(data, self.expected) is None else "h2d"
+        self.report(bad)
+
+
+class Transfer(Protocol):
+    """A copy strategy: ``blocks`` device blocks per copy, ``round_trip`` moves and times one copy."""
+
+    blocks: int
+
+    def round_trip(self, sent: Buffer, received: Buffer, devices: Sequence[int], size: int,
+                   check: Verifier) -> Timing: ...
+
+
+class SyncCopy:
+    """``acl.rt.memcpy`` both ways, each call timed alone (the seed's copy)."""
+
+    blocks = 1
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+
+    def round_trip(self, sent: Buffer, received: Buffer, devices: Sequence[int], size: int,
+                   check: Verifier) -> Timing:
+        device, clock = devices[0], time.perf_counter
+        check.before(received, device)
+        t0 = clock()
+        self.rt.memcpy_h2d(device, sent.ptr, size)
+        t1 = clock()
+        self.rt.memcpy_d2h(received.ptr, device, size)
+        t2 = clock()
+        check.after(received, device)
+        return Timing(t1 - t0, t2 - t1)
+
+
+def queue(rt: Runtime, dst: int, src: int, size: int, kind: int, stream: int) -> None:
+    """``acl.rt.memcpy_async`` of ``size`` bytes on ``stream``."""
+    rt.call("acl.rt.memcpy_async", dst, size, src, size, kind, stream)
+
+
+def sync(rt: Runtime, stream: int) -> None:
+    """``acl.rt.synchronize_stream``: the point where queued copies are known to be done."""
+    rt.call("acl.rt.synchronize_stream", stream)
+
+
+class AsyncCopy:
+    """``acl.rt.memcpy_async`` on one stream; each direction timed to the end of its sync."""
+
+    blocks = 1
+
+    def __init__(self, rt: Runtime, stream: int) -> None:
+        self.rt, self.stream = rt, stream
+
+    def round_trip(self, sent: Buffer, received: Buffer, devices: Sequence[int], size: int,
+                   check: Verifier) -> Timing:
+        rt, device, stream, clock = self.rt, devices[0], self.stream, time.perf_counter
+        check.before(received, device)
+        t0 = clock()
+        queue(rt, device, sent.ptr, size, codes.ACL_MEMCPY_HOST_TO_DEVICE, stream)
+        sync(rt, stream)
+        t1 = clock()
+        queue(rt, received.ptr, device, size, codes.ACL_MEMCPY_DEVICE_TO_HOST, stream)
+        sync(rt, stream)
+        t2 = clock()
+        check.after(received, device)
+        return Timing(t1 - t0, t2 - t1)
+
+
+class BidirectionalCopy:
+    """H2D into one block overlapped with D2H out of the other, on two streams (see the module)."""
+
+    blocks = 2
+
+    def __init__(self, rt: Runtime, h2d_stream: int, d2h_stream: int) -> None:
+        self.rt, self.streams = rt, (h2d_stream, d2h_stream)
+
+    def round_trip(self, sent: Buffer, received: Buffer, devices: Sequence[int], size: int,
+                   check: Verifier) -> Timing:
+        rt, (write, read), (up, down), clock = self.rt, devices, self.streams, time.perf_counter
+        rt.memcpy_h2d(read, sent.ptr, size)  # untimed: what the timed D2H reads
+        check.before(received, write)
+        t0 = clock()
+        queue(rt, write, sent.ptr, size, codes.ACL_MEMCPY_HOST_TO_DEVICE, up)
+        queue(rt, received.ptr, read, size, codes.ACL_MEMCPY_DEVICE_TO_HOST, down)
+        sync(rt, up)
+        t1 = clock()
+        sync(rt, down)
+        t2 = clock()
+        check.after(received, read)
+        if check.enabled:
+            check.before(received, None)
+            rt.memcpy_d2h(received.ptr, write, size)  # untimed: what the timed H2D wrote
+            check.after(received, write)
+        return Timing(t1 - t0, t2 - t0, overlapped=t2 - t0)
+
+
+@contextlib.contextmanager
+def stream(rt: Runtime) -> Iterator[int]:
+    """A stream of the current context, destroyed on exit (a failed destroy raises only when
+    nothing else did)."""
+    handle = rt.call("acl.rt.create_stream")
+    try:
+        yield handle
+    except BaseException:
+        rt.quietly("acl.rt.destroy_stream", handle)
+        raise
+    rt.call("acl.rt.destroy_stream", handle)
+
+
+@contextlib.contextmanager
+def open_transfer(rt: Runtime, params: WorkerParams) -> Iterator[Transfer]:
+    """The strategy ``params`` ask for (``copy_mode``, ``bidirectional``), with its streams."""
+    if params.copy_mode == "sync":
+        yield SyncCopy(rt)
+        return
+    with stream(rt) as first:
+        if not params.bidirectional:
+            yield AsyncCopy(rt, first)
+            return
+        with stream(rt) as second:
+            yield BidirectionalCopy(rt, first, second)
