@@ -38,7 +38,7 @@ def test_full_example_parses():
 
 
 @pytest.mark.parametrize("raw,message", [
-    ({"chips": "x"}, "chips: unknown key (known: chip, device_count, memory, faults, link_gbps)"),
+    ({"chips": "x"}, "chips: unknown key (known: chip, device_count, memory, faults, link_gbps, link_state)"),
     ({"chip": "Ascend999"}, "chip: unknown chip 'Ascend999'"),
     ({"device_count": -1}, "device_count: must be an integer >= 0, got -1"),
     ({"device_count": True}, "device_count: must be an integer >= 0, got True"),

@@ -57,6 +57,7 @@ def _release_everything(drv: Any) -> None:
     drv.streams.clear()
     for region in drv.memory.of_device_side() + drv.memory.of_kind(HOST):
         drv.memory.remove(region)
+    drv.memory.prune_objects()  # registered host objects nobody else holds any more
     _state.set_context(None)
 
 

@@ -5,7 +5,8 @@ Shape (every key optional)::
     chip: Ascend910B            # a name from _profiles.PROFILES
     device_count: 8             # physical devices
     memory: {hbm: 2147483648}   # per-device totals as get_mem_info reports them (bytes)
-    link_gbps: 24               # reserved for a shared host link cap (accepted, not modelled)
+    link_gbps: 24               # the host link's bandwidth per direction, shared by all devices
+    link_state: /path/link.state # where the processes of one host share it (see _link.py)
     faults: [{device: 3, kind: bitflip, at_copy: 5, bits: 1}, ...]
 
 Errors are ``ValueError`` naming the key path, e.g. ``faults[1].at_copy: must be ...``.
@@ -21,7 +22,7 @@ from ._profiles import DEFAULT_CHIP, PROFILES, Profile
 
 ENV_VAR = "ACL_SIM_CONFIG"
 DEFAULT_DEVICE_COUNT = 8
-TOP_KEYS = ("chip", "device_count", "memory", "faults", "link_gbps")
+TOP_KEYS = ("chip", "device_count", "memory", "faults", "link_gbps", "link_state")
 FAULT_COMMON_KEYS = ("device", "kind", "host")
 
 
@@ -34,6 +35,7 @@ class SimConfig:
     totals: Dict[str, int]
     faults: Tuple[Fault, ...] = ()
     link_gbps: Optional[float] = None
+    link_state: Optional[str] = None
     raw: Dict[str, Any] = field(default_factory=dict)
 
     def faults_for(self, device: int) -> List[Fault]:
@@ -116,6 +118,14 @@ def _link(value: Any) -> Optional[float]:
     return float(value)
 
 
+def _path(value: Any) -> Optional[str]:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise _fail("link_state", f"must be a file path, got {value!r}")
+    return value
+
+
 def parse(raw: Optional[Dict[str, Any]]) -> SimConfig:
     """Validate a config dict (``None`` or ``{}``: the defaults, 8 devices of Ascend910B)."""
     raw = dict(_mapping(raw or {}, "", TOP_KEYS))
@@ -127,7 +137,8 @@ def parse(raw: Optional[Dict[str, Any]]) -> SimConfig:
         raise _fail("faults", "must be a list")
     parsed = tuple(_fault(f, f"faults[{i}]", count) for i, f in enumerate(faults))
     totals = _totals(profile, raw.get("memory"))
-    return SimConfig(profile, count, totals, parsed, _link(raw.get("link_gbps")), raw)
+    link = _link(raw.get("link_gbps"))
+    return SimConfig(profile, count, totals, parsed, link, _path(raw.get("link_state")), raw)
 
 
 def load_file(path: str) -> SimConfig:

@@ -15,6 +15,7 @@ from typing import Any, List, Optional, Tuple
 from . import _codes, _state
 from ._common import as_int, check_init, need_context
 from ._devices import find_stream, run_pending
+from ._link import wait_until
 from ._memory import DEVICE_SIDE, HOST_SIDE, Region
 from ._state import Device
 
@@ -76,15 +77,24 @@ def _move(dst: int, src: int, count: int, h2d: Optional[Device]) -> float:
     return elapsed
 
 
+def _lane(src: Region, dst: Region) -> Optional[str]:
+    """The host link direction a copy crosses, None when it stays on one side."""
+    if src.kind in HOST_SIDE and dst.kind in DEVICE_SIDE:
+        return "h2d"
+    return "d2h" if src.kind in DEVICE_SIDE and dst.kind in HOST_SIDE else None
+
+
 def _copy_now(api: str, dst: int, src: int, count: int) -> Tuple[int, float]:
-    """Validate both ranges and copy: (ret, extra seconds a slow device adds)."""
+    """Validate both ranges and copy: (ret, extra seconds a slow device or the shared link add)."""
     src_region, code = _region(api, src, count, "src")
     dst_region, code = (None, code) if code else _region(api, dst, count, "dst")
     if src_region is None or dst_region is None:
         return code, 0.0
+    link, lane = _state.driver().link, _lane(src_region, dst_region)
+    link_end = link.reserve(lane, count) if link is not None and lane is not None else None
     elapsed = _move(dst, src, count, _h2d_device(src_region, dst_region))
     delay = sum(f.copy_delay(elapsed) for d in _devices_of(src_region, dst_region) for f in d.faults)
-    return 0, delay
+    return 0, delay if link_end is None else max(delay, wait_until(link_end))
 
 
 def memcpy(dst: Any, dest_max: Any, src: Any, count: Any, kind: Any) -> int:

@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from . import _codes
 from ._config import SimConfig, from_env
+from ._link import Link, state_path
 from ._memory import AddressSpace
 
 LOCK = threading.RLock()
@@ -73,6 +74,12 @@ class Driver:
         self.streams: Dict[int, Stream] = {}
         self.memory = AddressSpace()
         self._visible: Optional[Tuple[List[int], str]] = None
+        self.link = Link(config.link_gbps, state_path(config.link_state)) if config.link_gbps else None
+
+    def close(self) -> None:
+        """Let go of what outlives the driver's objects (the link's state file)."""
+        if self.link is not None:
+            self.link.close()
 
     def visible(self) -> Tuple[List[int], str]:
         """Physical ids visible to the process, in logical order, and the raw env text.
@@ -117,6 +124,7 @@ def configure(config: SimConfig) -> None:
     with LOCK:
         if _driver.init_count > 0:
             raise RuntimeError("the simulator can only be reconfigured before acl.init or after acl.finalize")
+        _driver.close()
         _driver = Driver(config)
     set_context(None)
 
@@ -125,6 +133,7 @@ def reset(config: Optional[SimConfig] = None) -> None:
     """Forget all state (also a pending init); reconfigure from ``config`` or the environment."""
     global _driver
     with LOCK:
+        _driver.close()
         _driver = Driver(config if config is not None else from_env())
     set_context(None)
     take_error()
