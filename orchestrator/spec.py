@@ -21,7 +21,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from orchestrator import units
 from orchestrator.errors import SpecError
 from orchestrator.yaml_io import load_yaml
-from workers.params import PATTERNS
+from workers.params import PATTERNS, conflicts
 
 MiB = 2**20
 BACKENDS = ("acl", "sim", "auto")
@@ -70,6 +70,7 @@ def _ray_address(value: str) -> str:
 
 
 Size = Annotated[int, BeforeValidator(units.parse_size)]
+Sizes = Annotated[Union[int, Tuple[int, ...]], BeforeValidator(units.parse_sizes)]
 SizeOrZero = Annotated[int, BeforeValidator(functools.partial(units.parse_size, allow_zero=True))]
 Duration = Annotated[float, BeforeValidator(units.parse_duration)]
 PositiveDuration = Annotated[float, BeforeValidator(functools.partial(units.parse_duration, positive=True))]
@@ -82,7 +83,7 @@ Pattern = Literal["constant", "walking_ones", "random", "address"]
 assert get_args(Pattern) == PATTERNS, "spec patterns must follow workers.params.PATTERNS"
 
 WORKER_KEYS: Dict[str, Tuple[Any, Any]] = {
-    "memory_size": (Size, 10 * MiB),
+    "memory_size": (Sizes, 10 * MiB),
     "release_cycle": (LoopCount, 10),
     "number_of_cycles": (LoopCount, 1),
     "memory_reuse": (bool, True),
@@ -94,6 +95,10 @@ WORKER_KEYS: Dict[str, Tuple[Any, Any]] = {
     "seed": (Annotated[int, Field(ge=0, le=2**64 - 1)], 0),
     "open_retries": (Annotated[int, Field(ge=0, le=10)], 2),
     "open_retry_delay": (Duration, 1.0),
+    "host_memory": (Literal["pinned", "pageable", "both"], "pinned"),
+    "copy_mode": (Literal["sync", "async"], "sync"),
+    "bidirectional": (bool, False),
+    "warmup": (Annotated[int, Field(ge=0, le=1000)], 1),
 }
 """The worker parameters: key -> (check, default). ``defaults:`` takes these defaults; an
 override starts from nothing and keeps only the keys it sets (``model_fields_set``)."""
@@ -245,7 +250,7 @@ def parse_spec(data: object, source: str = "spec") -> FleetSpec:
         spec = FleetSpec.model_validate(data)
     except ValidationError as exc:
         raise SpecError(_unique([_problem(err) for err in exc.errors()])) from None
-    problems = _duplicate_hosts(spec)
+    problems = _duplicate_hosts(spec) + _conflicts(spec)
     if problems:
         raise SpecError(problems)
     return spec
@@ -260,6 +265,34 @@ def _duplicate_hosts(spec: FleetSpec) -> List[str]:
                             f"(also hosts[{first[host.name]}])")
         first.setdefault(host.name, index)
     return problems
+
+
+def _conflicts(spec: FleetSpec) -> List[str]:
+    """Worker keys that cannot run together (``workers.params.RULES``), in ``defaults`` and in
+    each override merged with them; an override is blamed only for the keys it sets."""
+    base = spec.defaults.model_dump()
+    problems = [_conflict("defaults", key, other, why, base) for key, other, why in conflicts(base)]
+    for index, host in enumerate(spec.hosts):
+        for device, override in host.overrides.items():
+            own = override.model_fields_set
+            merged = {**base, **override.model_dump(exclude_unset=True)}
+            for key, other, why in conflicts(merged):
+                if key in own or other in own:
+                    blamed = key if key in own else other
+                    where = f"hosts[{index}].overrides.{device}"
+                    problems.append(_conflict(where, blamed, key if blamed == other else other, why, merged))
+    return problems
+
+
+def _conflict(where: str, key: str, other: str, why: str, values: Dict[str, Any]) -> str:
+    return (f"{where}.{key}: {why} (got {key}: {_shown_value(values[key])} with {other}: "
+            f"{_shown_value(values[other])})")
+
+
+def _shown_value(value: object) -> str:
+    if isinstance(value, tuple):
+        return "[" + ", ".join(units.format_size(v) for v in value) + "]"
+    return _shown(value)
 
 
 # --- pydantic's errors in our words ---------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Tuple, Union
+from typing import List, Tuple, Union
 
 SIZE_UNITS = {
     "b": 1,
@@ -151,3 +151,55 @@ def format_ids(ids: object) -> str:
         else:
             runs.append([device, device])
     return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
+
+
+MAX_SWEEP = 64
+"""Most sizes one sweep may hold."""
+
+_SWEEP = re.compile(r"^\s*([^.\s][^.]*?)\s*\.\.\s*(\S+?)\s*(?:[x×]\s*(\S+))?\s*$", re.IGNORECASE)
+_SWEEP_HINT = 'a size, a list of sizes, or a range such as "4KiB..64MiB x2" (from..to x factor)'
+
+
+def parse_sizes(value: object) -> Union[int, Tuple[int, ...]]:
+    """One size (as ``parse_size``) or a sweep: a list of sizes, or ``"4KiB..64MiB x2"`` (each
+    size ``factor`` times the one before, default 2, and the upper bound always last). A sweep
+    comes back ascending, without repeats; a sweep of one size is that size."""
+    if isinstance(value, list):
+        sizes = [parse_size(item) for item in value]
+    elif isinstance(value, str) and ".." in value:
+        sizes = _size_range(value)
+    else:
+        return parse_size(value)
+    if not sizes:
+        raise ValueError(f"must be {_SWEEP_HINT}")
+    repeated = sorted({s for s in sizes if sizes.count(s) > 1})
+    if repeated:
+        raise ValueError(f"size {format_size(repeated[0])} is listed twice")
+    if len(sizes) > MAX_SWEEP:
+        raise ValueError(f"a sweep holds at most {MAX_SWEEP} sizes")
+    return sizes[0] if len(sizes) == 1 else tuple(sorted(sizes))
+
+
+def _size_range(text: str) -> List[int]:
+    match = _SWEEP.match(text)
+    if not match:
+        raise ValueError(f"not a size range: use {_SWEEP_HINT}")
+    low, high = parse_size(match.group(1)), parse_size(match.group(2))
+    factor = _factor(match.group(3) or "2")
+    if high < low:
+        raise ValueError(f"range {text.strip()} runs backwards")
+    sizes, size = [], float(low)
+    while round(size) < high and len(sizes) <= MAX_SWEEP:
+        sizes.append(int(round(size)))
+        size = max(size * factor, sizes[-1] + 1.0)
+    return sizes + [high]
+
+
+def _factor(text: str) -> float:
+    try:
+        factor = float(text)
+    except ValueError:
+        factor = math.nan
+    if not math.isfinite(factor) or factor <= 1:
+        raise ValueError(f"the factor after x must be a number > 1 (got {text})")
+    return factor

@@ -78,7 +78,8 @@ def test_minimal_spec_takes_every_default():
     assert spec.defaults.model_dump() == {
         "memory_size": 10 * MiB, "release_cycle": 10, "number_of_cycles": 1, "memory_reuse": True,
         "memory_kind": "dvpp", "patterns": list(PATTERNS), "verify": True, "interval": 0.0,
-        "duration": None, "seed": 0, "open_retries": 2, "open_retry_delay": 1.0}
+        "duration": None, "seed": 0, "open_retries": 2, "open_retry_delay": 1.0,
+        "host_memory": "pinned", "copy_mode": "sync", "bidirectional": False, "warmup": 1}
     assert (spec.timeouts.init, spec.timeouts.copy) == (60.0, 30.0)
     assert spec.thresholds.model_dump() == {"min_h2d_gbps": None, "min_d2h_gbps": None, "max_leak": 0,
                                             "max_below_fleet": 0.25, "outlier": "warn"}
