@@ -69,6 +69,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 def make_plan(args: argparse.Namespace) -> "tuple[FleetPlan, Dict[str, Any]]":
     spec = load_spec(args.spec)
+    if (args.launcher or spec.launcher) == "ray":  # the cluster's nodes, not this machine, are the inventory
+        from orchestrator.ray_cluster import plan_on_cluster
+        return plan_on_cluster(spec, hostname=socket.gethostname(), backend=args.backend, launcher=args.launcher)
     backend = args.backend or spec.backend
     sim = spec.sim_config() if backend != "acl" else None
     inventory = discover(backend, _without_faults(sim))

@@ -1,0 +1,91 @@
+"""What runs inside a Ray actor process, next to one NPU: the Ray counterpart of ``child.py``.
+
+    controller (launch_ray.py)                DeviceActor (one process per device, holds NPU: 1)
+    --------------------------                --------------------------------------------------
+    where.remote()        ------------->      its node and the NPU id Ray assigned to it
+    start.remote(job)     ------------->      a thread runs workers.main.run_device(...)
+    drain.remote(wait)    <-------------      the events emitted since the last drain (long poll)
+    stop.remote()         ------------->      stop after the current copy (outcome ``stopped``)
+    stack.remote()        <-------------      the run thread's stack, for a hang report
+
+Ray sets ``ASCEND_RT_VISIBLE_DEVICES`` to the NPU it assigned before this class is built, so the
+worker's runtime maps the physical id to logical id 0 exactly as it does for a local worker under
+that variable. The actor is threaded (``max_concurrency``): ``drain`` and ``stop`` are served while
+the device thread runs. It never decides a status.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import threading
+from typing import Any, Dict, List, Optional
+
+VISIBLE_ENV = "ASCEND_RT_VISIBLE_DEVICES"
+MAX_CONCURRENCY = 4
+
+
+class DeviceActor:
+    """One device's worker; created by ``launch_ray`` through ``ray.remote``."""
+
+    def __init__(self) -> None:
+        self._events: List[Dict[str, Any]] = []
+        self._done = False
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+
+    def where(self) -> Dict[str, Any]:
+        """``{"node_id", "ip", "hostname", "npu_ids": [int], "visible": str|None, "pid"}``."""
+        import ray
+
+        context = ray.get_runtime_context()
+        ids = context.get_accelerator_ids().get("NPU") or []
+        return {"node_id": context.get_node_id(), "ip": ray.util.get_node_ip_address(),
+                "hostname": socket.gethostname(), "npu_ids": [int(i) for i in ids],
+                "visible": os.environ.get(VISIBLE_ENV), "pid": os.getpid()}
+
+    def start(self, job: Dict[str, Any], backend: str) -> None:
+        """Run ``job`` (a ``DeviceJob`` as plain data, like the local launcher's) in a thread."""
+        self._thread = threading.Thread(target=self._run, args=(job, backend), name="dvpp-device", daemon=True)
+        self._thread.start()
+
+    def _run(self, job: Dict[str, Any], backend: str) -> None:
+        from workers.main import run_device
+        from workers.params import WorkerParams
+
+        try:
+            run_device(WorkerParams.from_dict(job["params"]), self._emit, backend=backend,
+                       sim_config=job.get("sim"), stop=self._stop)
+        finally:
+            with self._cond:
+                self._done = True
+                self._cond.notify_all()
+
+    def _emit(self, event: Any) -> None:
+        with self._cond:
+            self._events.append(event.to_dict())
+            self._cond.notify_all()
+
+    def drain(self, wait: float) -> Dict[str, Any]:
+        """``{"events": [event dicts], "done": bool}``: waits up to ``wait`` seconds for the first."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._events or self._done, timeout=wait)
+            events, self._events = self._events, []
+            return {"events": events, "done": self._done}
+
+    def stop(self) -> None:
+        """Ask the device thread to stop after the current copy."""
+        self._stop.set()
+
+    def stack(self) -> Optional[str]:
+        """The device thread's stack in ``faulthandler``'s format (innermost frame first)."""
+        frame = sys._current_frames().get(self._thread.ident) if self._thread and self._thread.ident else None
+        if frame is None:
+            return None
+        lines = [f"Current thread 0x{self._thread.ident:016x} (most recent call first):"]  # type: ignore[union-attr]
+        while frame is not None:
+            code = frame.f_code
+            lines.append(f'  File "{code.co_filename}", line {frame.f_lineno} in {code.co_name}')
+            frame = frame.f_back
+        return "\n".join(lines)
