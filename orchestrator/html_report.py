@@ -111,15 +111,7 @@ def _facts(verdicts: Sequence[Verdict], data: Dict[str, Any]) -> str:
 def _fleet(verdicts: Sequence[Verdict], medians: normal.FleetMedians, data: Dict[str, Any],
            fraction: Optional[float]) -> str:
     order = sorted(verdicts, key=lambda v: (v.result.chip or "", v.result.host, v.result.device))
-    dots: Dict[str, List[svg.Point]] = {d: [] for d in normal.DIRECTIONS}
-    whiskers, rings = [], []
-    for i, v in enumerate(order, start=1):
-        for d, dx in (("h2d", -0.15), ("d2h", 0.15)):
-            stats = getattr(v.result, d) or {}
-            if isinstance(stats.get("median"), (int, float)):
-                dots[d].append((i + dx, stats["median"]))
-                whiskers.append((i + dx, stats.get("min") or stats["median"], stats.get("max") or stats["median"], COLORS[d]))
-                rings += [(i + dx, stats["median"], w["message"]) for w in _outliers(v) if w["detail"].get("direction") == d]
+    dots, whiskers, rings = _fleet_points(order)
     hosts = len({v.result.host for v in order})
     labels = [(i, v.name if hosts > 1 else str(v.result.device)) for i, v in enumerate(order, start=1)]
     chart = svg.Chart("Median bandwidth per device (whiskers: min to max)", "GB/s",
@@ -129,6 +121,21 @@ def _fleet(verdicts: Sequence[Verdict], medians: normal.FleetMedians, data: Dict
                       size=(max(520, (80 if hosts > 1 else 40) * len(order)), 240), x_max=len(order) + 1, whiskers=whiskers, rings=rings)
     return ("<h2>Fleet view: is this normal?</h2>" + svg.render(chart)
             + "".join(f"<p class=note>{escape(n)}</p>" for n in _fleet_notes(order, medians, fraction, data)))
+
+
+def _fleet_points(order: Sequence[Verdict]) -> Tuple[Dict[str, List[svg.Point]], List[Any], List[Any]]:
+    """Per direction the median dots, min-max whiskers, and rings around the outliers."""
+    dots: Dict[str, List[svg.Point]] = {d: [] for d in normal.DIRECTIONS}
+    whiskers, rings = [], []
+    for i, v in enumerate(order, start=1):
+        for d, dx in (("h2d", -0.15), ("d2h", 0.15)):
+            stats = getattr(v.result, d) or {}
+            if isinstance(stats.get("median"), (int, float)):
+                m = stats["median"]
+                dots[d].append((i + dx, m))
+                whiskers.append((i + dx, stats.get("min") or m, stats.get("max") or m, COLORS[d]))
+                rings += [(i + dx, m, w["message"]) for w in _outliers(v) if w["detail"].get("direction") == d]
+    return dots, whiskers, rings
 
 
 def _outliers(v: Verdict) -> List[Dict[str, Any]]:
