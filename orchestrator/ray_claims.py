@@ -83,7 +83,9 @@ class Claim:
 
     def answered(self, ref: Any, sink: Sink) -> Optional[Tuple[DeviceJob, Any]]:
         """A holder was placed (or failed to be): the job it can run and the actor, or None."""
-        actor = self.pending.pop(ref)
+        actor = self.pending.pop(ref, None)
+        if actor is None:
+            return None  # answered after the claim was closed: that holder is already killed
         try:
             info = self.ray.get(ref)
         except Exception as exc:  # its creation failed, or the node died before it was placed

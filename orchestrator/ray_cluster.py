@@ -52,7 +52,7 @@ def connect(address: str, sim_npus: Optional[int] = None) -> ModuleType:
         with _quiet_npu_detection():
             ray.init(**options)
     except ConnectionError as exc:
-        raise EnvironmentProblem(f"cannot join the Ray cluster at {address!r}: {exc}. Start one with "
+        raise EnvironmentProblem(f"cannot join the Ray cluster at {address!r}: {str(exc).rstrip('.')}. Start one with "
                                  "`ray start --head` (see README), or use `ray: {address: local}`") from None
     return ray
 

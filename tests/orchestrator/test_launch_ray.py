@@ -41,9 +41,9 @@ def cluster():
     c.shutdown()
 
 
-def _spec(c, hosts: List[Dict[str, Any]], faults=(), **defaults: Any):
+def _spec(c, hosts: List[Dict[str, Any]], faults=(), concurrency="all", **defaults: Any):
     return parse_spec({
-        "version": 1, "backend": "sim", "launcher": "ray", "ray": {"address": c.address},
+        "version": 1, "backend": "sim", "launcher": "ray", "ray": {"address": c.address}, "concurrency": concurrency,
         "defaults": dict(SMALL, **defaults), "hosts": hosts,
         "sim": {"chip": "Ascend910B", "device_count": NPUS, "memory": {"hbm": "1GiB"}, "faults": list(faults)}})
 
@@ -69,7 +69,7 @@ def _launch(plan, tmp_path: Path, on_event=None, stop=None) -> Dict[Tuple[str, i
         if on_event:
             on_event(host, device, event)
 
-    make_launcher(plan.ray).run(plan.jobs, plan.runtime, tmp_path, sink, stop or threading.Event())
+    make_launcher(plan.ray).run(plan.jobs, plan.runtime, tmp_path, sink, stop or threading.Event(), slots=plan.slots)
     return seen
 
 
@@ -103,10 +103,13 @@ def test_every_npu_of_every_node_passes_and_the_table_names_the_node(cluster, tm
 
 @pytest.mark.ray
 @pytest.mark.slow
-def test_explicit_ids_run_on_exactly_those_npus(cluster, tmp_path):
-    plan, _ = _plan(_spec(cluster, [{"name": "node-a", "devices": [1, 3]}, {"name": "node-b", "devices": [0]}]))
-    seen = _launch(plan, tmp_path)
+def test_explicit_ids_run_on_exactly_those_npus_one_at_a_time(cluster, tmp_path):
+    hosts = [{"name": "node-a", "devices": [1, 3]}, {"name": "node-b", "devices": [0]}]
+    plan, _ = _plan(_spec(cluster, hosts, concurrency="serial"))
+    order: List[str] = []
+    seen = _launch(plan, tmp_path, lambda host, device, event: order.append(event.kind))
     assert sorted(seen) == [("node-a", 1), ("node-a", 3), ("node-b", 0)]
+    assert [k for k in order if k in ("started", "finished")] == ["started", "finished"] * 3  # serial
     for (host, device), events in seen.items():
         started = next(e for e in events if isinstance(e, ev.Started))
         assert (started.physical_id, started.logical_id) == (device, 0)  # Ray made only that NPU visible
