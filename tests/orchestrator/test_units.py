@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.units import format_ids, format_size, parse_devices, parse_duration, parse_size
+from orchestrator.units import format_ids, format_size, parse_devices, parse_duration, parse_size, parse_sizes
 
 SIZE_HINT = "a number of bytes or a number with a unit: B, KB, MB, GB, TB, KiB, MiB, GiB, TiB"
 DURATION_HINT = "seconds or a duration such as 30s, 5m, 2h, 1h30m, 500ms"
@@ -117,3 +117,33 @@ def test_format_size(size, text):
 def test_format_ids():
     assert format_ids([6, 0, 1, 2, 3]) == "0-3,6"
     assert format_ids([]) == ""
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("4KiB..64MiB x4", (4096, 16384, 65536, 262144, 2**20, 2**22, 2**24, 2**26)),
+    ("4KiB..16KiB", (4096, 8192, 16384)),  # the factor defaults to 2
+    ("4 KiB .. 10KiB x 2", (4096, 8192, 10240)),  # the upper bound always ends the sweep
+    ("1B..10B x1.5", (1, 2, 3, 4, 7, 10)),  # each size at least one byte above the one before
+    ([2**20, "4KiB"], (4096, 2**20)),  # a list comes back ascending
+    (["1MiB"], 2**20), ("1MiB..1MiB", 2**20), ("10MiB", 10 * 2**20), (4096, 4096),
+])
+def test_size_sweeps(value, expected):
+    assert parse_sizes(value) == expected
+
+
+@pytest.mark.parametrize("value, message", [
+    ("64MiB..4KiB", "range 64MiB..4KiB runs backwards"),
+    ("4KiB..64MiB x1", "the factor after x must be a number > 1 (got 1)"),
+    ("4KiB..64MiB xfast", "the factor after x must be a number > 1 (got fast)"),
+    ("..4KiB", 'not a size range: use a size, a list of sizes, or a range such as "4KiB..64MiB x2" '
+               "(from..to x factor)"),
+    ("4KiB..lots", f"not a size: use {SIZE_HINT}"),
+    ([4096, "4KiB"], "size 4KiB is listed twice"),
+    ([], 'must be a size, a list of sizes, or a range such as "4KiB..64MiB x2" (from..to x factor)'),
+    ([0], "must be > 0"),
+    ("1B..1GiB x1.01", "a sweep holds at most 64 sizes"),
+])
+def test_bad_size_sweeps(value, message):
+    with pytest.raises(ValueError) as info:
+        parse_sizes(value)
+    assert str(info.value) == message

@@ -181,7 +181,8 @@ def test_events_stay_bounded_for_many_tiny_cycles():
     assert len(of(got, events.CycleEnd)) <= budget and len(of(got, events.Progress)) <= budget
     assert sum(c.cycles for c in of(got, events.CycleEnd)) == end.cycles
     assert of(got, events.CycleEnd)[-1].cycle == end.cycles
-    assert end.h2d["count"] == end.copies == end.cycles
+    # The duration can run out between the last cycle's allocation and its copy.
+    assert end.h2d["count"] == end.copies and end.copies in (end.cycles, end.cycles - 1)
 
 
 def test_leak_is_the_worst_memory_kind_below_baseline():
