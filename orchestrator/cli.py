@@ -8,9 +8,11 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-from orchestrator import fleet, outputs, report
-from orchestrator.errors import error_handler
+from orchestrator import drilldown, fleet, outputs, prom, report
+from orchestrator.compare import DEFAULT_TOLERANCE, compare
+from orchestrator.errors import SpecError, error_handler
 from orchestrator.inventory import discover
+from orchestrator.live import STATUS_FILE
 from orchestrator.plan import FleetPlan, resolve
 from orchestrator.spec import load_spec
 
@@ -23,6 +25,8 @@ examples:
   dvpp-fleet run configs/server-8npu.yaml --out runs/rack1-node3
   dvpp-fleet validate configs/burn-in.yaml        show the resolved plan, launch nothing
   dvpp-fleet report runs/<run>                    re-render a run from its journal
+  dvpp-fleet report runs/<run> --device localhost:3   everything recorded for one device
+  dvpp-fleet compare runs/<before> runs/<after>   what changed per device (exit 1 on a regression)
   dvpp-fleet devices --backend auto               what this machine can see
 
 exit codes: 0 every device PASS, 1 any device not PASS, 2 bad spec or usage,
@@ -49,7 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="re-render table and summary from a run's journal")
     rep.add_argument("run_dir", type=Path, help="a run directory (holds events.jsonl)")
     rep.add_argument("--format", choices=("table", "json"), default="table")
+    rep.add_argument("--device", metavar="HOST:ID", help="everything recorded for one device: parameters, "
+                     "per-cycle figures, memory samples, faults with detail, log tail")
     outputs.add_output_arguments(rep)
+    cmp = sub.add_parser("compare", help="per device, what changed between two runs (exit 1 on a regression)")
+    cmp.add_argument("old_run", type=Path, help="the earlier run directory")
+    cmp.add_argument("new_run", type=Path, help="the later run directory")
+    cmp.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
+                     help="bandwidth drop counted as a regression, as a fraction (default %(default)s)")
     dev = sub.add_parser("devices", help="list the devices this machine can see")
     dev.add_argument("--backend", choices=("auto", "acl", "sim"), default="auto")
     return parser
@@ -92,7 +103,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if plan.runtime == "sim":
         print(SIMULATED, file=sys.stderr)
     print(f"dvpp-fleet: {len(plan.jobs)} device(s), run directory {run_dir}", file=sys.stderr)
-    verdicts, facts = fleet.run_fleet(plan, inventory, run_dir, live=not args.no_progress)
+    hooks = [lambda verdicts, data: prom.write(args.prom, verdicts, data)] if args.prom else []
+    verdicts, facts = fleet.run_fleet(plan, inventory, run_dir, live=not args.no_progress, status_hooks=hooks)
     return _publish(verdicts, facts, run_dir, args.format, write=True, args=args)
 
 
@@ -103,6 +115,7 @@ def _publish(verdicts: List[report.Verdict], facts: Dict[str, Any], run_dir: Pat
     text = _report_text(verdicts, facts)
     if write:
         report.write_summary(run_dir / "summary.json", data)
+        report.write_summary(run_dir / STATUS_FILE, data)  # the live status file ends as the summary
         report.write_atomic(run_dir / "report.txt", text + "\n")
     if args is not None:
         outputs.announce(outputs.write_outputs(args, verdicts, data, run_dir))
@@ -125,7 +138,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     plan, inventory = make_plan(args)
     rows = [[j.host, j.device, report.fmt_bytes(j.params.memory_size), j.params.release_cycle,
              j.params.number_of_cycles, j.params.memory_reuse, j.params.memory_kind, ",".join(j.params.patterns),
-             j.params.duration or "-", "yes" if any(f for f in (j.sim or {}).get("faults", [])) else ""]
+             j.params.duration or "-", ",".join(f["kind"] for f in (j.sim or {}).get("faults", []) if f["device"] == j.device)]
             for j in plan.jobs]
     from tabulate import tabulate
     print(tabulate(rows, headers=["host", "dev", "size", "release\ncycle", "cycles", "reuse", "memory", "patterns",
@@ -138,9 +151,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    verdicts, facts, skipped = fleet.rebuild(args.run_dir)
+    run = fleet.replay(args.run_dir)
+    verdicts, facts, skipped = run.verdicts, run.facts, run.skipped
     if skipped:
         print(f"dvpp-fleet: skipped {skipped} unreadable journal line(s) (a torn last write)", file=sys.stderr)
+    if args.device:
+        key = drilldown.parse_device(args.device, [(v.result.host, v.result.device) for v in verdicts])
+        verdict = next(v for v in verdicts if (v.result.host, v.result.device) == key)
+        print(drilldown.render(verdict, run.records, _first_time(run.records)))
+        return 0
     return _publish(verdicts, facts, args.run_dir, args.format, write=False, args=args)
 
 
@@ -155,4 +174,18 @@ def cmd_devices(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "validate": cmd_validate, "report": cmd_report, "devices": cmd_devices}
+def _first_time(records: List[Dict[str, Any]]) -> float:
+    return next((r["t"] for r in records if isinstance(r.get("t"), (int, float))), 0.0)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    for run_dir in (args.old_run, args.new_run):
+        if not (run_dir / "summary.json").is_file() and not (run_dir / "events.jsonl").is_file():
+            raise SpecError([f"compare: {run_dir} is not a run directory (no summary.json or events.jsonl)"])
+    text, code = compare(args.old_run, args.new_run, args.tolerance)
+    print(text)
+    return code
+
+
+COMMANDS = {"run": cmd_run, "validate": cmd_validate, "report": cmd_report, "compare": cmd_compare,
+            "devices": cmd_devices}

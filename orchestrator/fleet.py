@@ -64,8 +64,23 @@ def header(plan: FleetPlan, inventory: Dict[str, Any], run_id: str) -> Dict[str,
         "launcher": plan.launcher, "concurrency": plan.concurrency, "environment": environment(), "resolved": plan.resolved,
         "warnings": list(plan.warnings), "inventory": inventory,
         "jobs": [{"host": j.host, "device": j.device, "params": j.params.to_dict(),
-                  "thresholds": vars(j.thresholds), "timeouts": vars(j.timeouts)} for j in plan.jobs],
+                  "thresholds": vars(j.thresholds), "timeouts": vars(j.timeouts)} for j in plan.jobs]
+        + [{"host": host, "device": device, "params": {}, "thresholds": vars(plan.jobs[0].thresholds) if plan.jobs
+            else {}, "timeouts": {}, "missing": True} for host, device in plan.missing],
     }
+
+
+def collector_for(head: Dict[str, Any]) -> "tuple[Collector, Dict[Tuple[str, int], Thresholds]]":
+    """The empty per-device results and the thresholds of every job a journal header lists."""
+    jobs = head["jobs"]
+    collector = Collector((j["host"], j["device"], j["params"]) for j in jobs)
+    return collector, {(j["host"], j["device"]): Thresholds(**j["thresholds"]) for j in jobs}
+
+
+def _not_visible(host: str, device: int, plan: FleetPlan) -> ev.Fault:
+    seen = sum(1 for j in plan.jobs if j.host == host)
+    return ev.Fault(fault="not_visible", message=f"device {device} was expected on {host} but is not visible "
+                    f"({seen} device(s) are); a dead NPU or a driver problem", detail={"visible": seen})
 
 
 def _now() -> str:
@@ -76,12 +91,10 @@ def run_fleet(plan: FleetPlan, inventory: Dict[str, Any], run_dir: Path, live: b
               status_hooks: Sequence[Hook] = ()) -> Tuple[List[report.Verdict], Dict[str, Any]]:
     """Run every job; return the verdicts and the run-level facts (``summary.json`` top level).
     ``status_hooks`` are called with the state so far every ``plan.status_interval`` seconds."""
-    run_id = run_dir.name
-    collector = Collector((j.host, j.device, j.params.to_dict()) for j in plan.jobs)
+    head = header(plan, inventory, run_dir.name)
+    collector, thresholds = collector_for(head)
     view = ProgressView(len(plan.jobs), enabled=live)
     stop = threading.Event()
-    head = header(plan, inventory, run_id)
-    thresholds = {(j.host, j.device): j.thresholds for j in plan.jobs}
     status = LiveStatus(run_dir, plan.status_interval, collector, thresholds, run_facts(head, False, None), status_hooks)
     with Journal(run_dir) as journal, _stop_on_signals(stop):
         journal.write(head)
@@ -92,6 +105,8 @@ def run_fleet(plan: FleetPlan, inventory: Dict[str, Any], run_dir: Path, live: b
             view.update(collector.fold(host, device, event), event)
             status.refresh()
 
+        for host, device in plan.missing:
+            sink(host, device, _not_visible(host, device, plan))
         launcher = get_launcher(plan.launcher, plan.ray or {})
         launcher.run(plan.jobs, plan.runtime, run_dir, sink, stop, slots=plan.slots)
         interrupted = stop.is_set()
@@ -156,14 +171,12 @@ def replay(run_dir: Path) -> Replay:
     head, records, skipped = read_journal(path)
     if not head.get("jobs"):
         raise EnvironmentProblem(f"{path} has no header line; it is not a dvpp-fleet journal")
-    jobs = head["jobs"]
-    collector = Collector((j["host"], j["device"], j["params"]) for j in jobs)
+    collector, thresholds = collector_for(head)
     end = next((r for r in records if r.get("kind") == "run_end"), None)
     for rec in records:
         if rec.get("kind") in ev.EVENT_TYPES and (rec.get("host"), rec.get("device")) in collector.results:
             collector.fold(rec["host"], rec["device"], ev.from_dict(rec))
     attach_logs(collector, run_dir)
-    thresholds = {(j["host"], j["device"]): Thresholds(**j["thresholds"]) for j in jobs}
     interrupted = bool(end and end.get("interrupted"))
     verdicts = judge_all(collector, thresholds, interrupted)
     return Replay(verdicts, run_facts(head, interrupted, end.get("finished") if end else None), skipped, head, records)

@@ -15,6 +15,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from orchestrator import units
 from orchestrator.errors import SpecError
+from orchestrator.expect import missing, surplus
 from orchestrator.spec import BACKENDS, FleetSpec, Host
 from workers.params import WorkerParams
 
@@ -92,6 +93,8 @@ class FleetPlan:
     runtime: str = "sim"
     concurrency: Union[str, int] = "all"
     status_interval: float = 30.0
+    missing: Tuple[Tuple[str, int], ...] = ()
+    """(host, device) expected by ``expect`` but not visible: reported UNAVAILABLE, never launched."""
 
     @property
     def slots(self) -> int:
@@ -113,7 +116,6 @@ def resolve(spec: FleetSpec, inventory: Dict[str, Any], *, hostname: str, backen
     problems: List[str] = []
     selected = _select_all(spec, inventory, hostname, launcher, problems)
     problems += _check_overrides(spec, selected) + _check_faults(spec, selected)
-    problems += _check_expect(spec, selected)
     jobs = tuple(_job(spec, i, device, runtime) for i, ids in selected.items() for device in ids)
     problems += _check_memory(spec, jobs, inventory, hostname, launcher, runtime)
     if problems:
@@ -121,10 +123,11 @@ def resolve(spec: FleetSpec, inventory: Dict[str, Any], *, hostname: str, backen
     expect = Expectation(spec.expect.devices if spec.expect else None,
                          {h.name: h.expect.devices for h in spec.hosts if h.expect})
     return FleetPlan(backend=backend, launcher=launcher, jobs=jobs,
-                     warnings=tuple(_warnings(spec, jobs, launcher, runtime)),
+                     warnings=tuple(_warnings(spec, jobs, launcher, runtime) + surplus(spec, selected)),
                      resolved=_resolved(spec, selected, backend, launcher, runtime),
                      ray=spec.ray.model_dump() if launcher == "ray" else None, expect=expect, runtime=runtime,
-                     concurrency=spec.concurrency, status_interval=spec.status_interval)
+                     concurrency=spec.concurrency, status_interval=spec.status_interval,
+                     missing=missing(spec, selected))
 
 
 def _choices(spec: FleetSpec, backend: Optional[str], launcher: Optional[str]) -> Tuple[str, str]:
@@ -204,19 +207,6 @@ def _check_faults(spec: FleetSpec, selected: Dict[int, Tuple[int, ...]]) -> List
         elif index_of[name] in selected and fault.device not in selected[index_of[name]]:
             problems.append(f"sim.faults[{n}].device: device {fault.device} is not selected on host "
                             f"{name} ({_shown_ids(selected[index_of[name]])})")
-    return problems
-
-
-def _check_expect(spec: FleetSpec, selected: Dict[int, Tuple[int, ...]]) -> List[str]:
-    problems = []
-    for index, ids in selected.items():
-        host = spec.hosts[index]
-        if host.expect and host.expect.devices != len(ids) and ids:
-            problems.append(f"hosts[{index}].expect.devices: {host.expect.devices} devices expected on "
-                            f"{host.name}, {len(ids)} found ({units.format_ids(ids)})")
-    total = sum(len(ids) for ids in selected.values())
-    if spec.expect and spec.expect.devices != total and total:
-        problems.append(f"expect.devices: {spec.expect.devices} devices expected in the fleet, {total} found")
     return problems
 
 

@@ -28,7 +28,7 @@ MEANINGS = {
     Status.FAIL: "a fault was recorded: data mismatch, API error, leak, or a threshold not met",
     Status.CRASHED: "the worker process died",
     Status.HUNG: "no progress within the timeout; the worker was killed",
-    Status.UNAVAILABLE: "the device could not be opened",
+    Status.UNAVAILABLE: "the device could not be opened, or an expected device is not visible",
     Status.ABORTED: "the run was interrupted before the device finished",
     Status.SKIPPED: "the device was not run",
     Status.INCOMPLETE: "the journal ends before the device finished (the controller died)",

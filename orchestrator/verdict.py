@@ -35,7 +35,7 @@ def _status(r: DeviceResult, causes: List[Cause], interrupted: bool) -> Status:
         return Status.CRASHED
     if r.ended_by == "hung":
         return Status.HUNG
-    if any(c["fault"] == "open_failed" for c in causes):
+    if any(c["fault"] in ("open_failed", "not_visible") for c in causes):
         return Status.UNAVAILABLE
     if r.outcome == "stopped" or (interrupted and r.ended_by is None):
         return Status.ABORTED

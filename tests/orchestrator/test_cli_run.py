@@ -98,3 +98,17 @@ def test_concurrency_limits_how_many_devices_run_at_once(tmp_path, concurrency, 
     if most_at_once == 1:
         assert peak == 1
     assert r.summary["concurrency"] == concurrency
+
+
+def test_an_expected_device_that_is_not_visible_is_unavailable(tmp_path):
+    data = spec(devices=3, expect={"devices": 4})
+    r = run_fleet(tmp_path, data)
+    assert r.code == 1
+    assert r.statuses() == {0: "PASS", 1: "PASS", 2: "PASS", 3: "UNAVAILABLE"}
+    cause = r.device(3)["faults"][0]
+    assert (cause["kind"], cause["message"]) == (
+        "not_visible", "device 3 was expected on localhost but is not visible (3 device(s) are); "
+                       "a dead NPU or a driver problem")
+    assert "not_visible on 1 device(s): localhost:3" in r.stdout
+    again = cli("report", str(r.run_dir), "--format", "json")
+    assert {d["device"]: d["status"] for d in json.loads(again.stdout)["devices"]}[3] == "UNAVAILABLE"

@@ -167,10 +167,15 @@ def test_host_memory_reads_proc_meminfo():
 
 
 def test_expected_device_counts():
-    assert problems({"version": 1, "expect": {"devices": 8},
-                     "hosts": [{"name": "localhost", "expect": {"devices": 8}}]}, inventory(7)) == [
-        "hosts[0].expect.devices: 8 devices expected on localhost, 7 found (0-6)",
-        "expect.devices: 8 devices expected in the fleet, 7 found"]
+    short = plan({"version": 1, "expect": {"devices": 9}, "hosts": [{"name": "localhost", "expect": {"devices": 8}}]},
+                 inventory(7))
+    assert short.missing == (("localhost", 7), ("localhost", 8))  # the host's shortfall, then the fleet's
+    assert [j.device for j in short.jobs] == list(range(7))
+    more = plan({"version": 1, "expect": {"devices": 6}, "hosts": [{"name": "localhost", "expect": {"devices": 6}}]},
+                inventory(7))
+    assert more.missing == () and more.warnings[-2:] == (
+        "hosts[0].expect.devices: 6 expected on localhost, 7 visible (0-6)",
+        "expect.devices: 6 expected in the fleet, 7 visible")
     result = plan({"version": 1, "expect": {"devices": 8}, "hosts": [{"name": "localhost", "expect": {"devices": 8}}]})
     assert (result.expect.devices, result.expect.hosts) == (8, {"localhost": 8})
 

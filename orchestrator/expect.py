@@ -1,0 +1,47 @@
+"""Expected inventory: what the spec's ``expect`` says should be there, against what is visible.
+
+Fewer devices than expected is a failure of the run (the missing ones are reported UNAVAILABLE);
+more than expected is only worth a warning.
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Sequence, Tuple
+
+from orchestrator import units
+from orchestrator.spec import FleetSpec
+
+
+def missing(spec: FleetSpec, selected: Dict[int, Tuple[int, ...]]) -> Tuple[Tuple[str, int], ...]:
+    """Devices expected but not visible: a dead NPU the driver no longer shows is the commonest real
+    failure, and a tool that only tests what it sees would pass it. They are named by the lowest
+    ids absent from what is visible (a fleet-wide shortfall is counted against the first host)."""
+    found: List[Tuple[str, int]] = []
+    for index, ids in selected.items():
+        expected = spec.hosts[index].expect
+        if expected and expected.devices > len(ids):
+            found += [(spec.hosts[index].name, d) for d in _absent(ids, expected.devices - len(ids))]
+    total = sum(len(ids) for ids in selected.values()) + len(found)
+    if spec.expect and spec.expect.devices > total and selected:
+        first = min(selected)
+        taken = tuple(selected[first]) + tuple(d for h, d in found if h == spec.hosts[first].name)
+        found += [(spec.hosts[first].name, d) for d in _absent(taken, spec.expect.devices - total)]
+    return tuple(found)
+
+
+def _absent(ids: Sequence[int], count: int) -> List[int]:
+    present, out, candidate = set(ids), [], 0
+    while len(out) < count:
+        if candidate not in present:
+            out.append(candidate)
+        candidate += 1
+    return out
+
+
+def surplus(spec: FleetSpec, selected: Dict[int, Tuple[int, ...]]) -> List[str]:
+    notes = [f"hosts[{i}].expect.devices: {spec.hosts[i].expect.devices} expected on {spec.hosts[i].name}, "  # type: ignore[union-attr]
+             f"{len(ids)} visible ({units.format_ids(ids)})"
+             for i, ids in selected.items() if spec.hosts[i].expect and spec.hosts[i].expect.devices < len(ids)]
+    total = sum(len(ids) for ids in selected.values())
+    if spec.expect and spec.expect.devices < total:
+        notes.append(f"expect.devices: {spec.expect.devices} expected in the fleet, {total} visible")
+    return notes

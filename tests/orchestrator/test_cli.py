@@ -1,0 +1,53 @@
+"""The CLI's non-running commands and its error boundary (real subprocesses, the simulator)."""
+from __future__ import annotations
+
+from tests.support import cli, spec, write_spec
+
+
+def test_validate_prints_one_row_per_device_and_launches_nothing(tmp_path):
+    data = spec(devices=3, faults=[{"device": 2, "kind": "leak", "bytes": 64}])
+    data["hosts"][0]["overrides"] = {1: {"memory_size": "1MiB"}}
+    r = cli("validate", str(write_spec(tmp_path, data)))
+    assert r.returncode == 0, r.stderr
+    rows = [line.split() for line in r.stdout.splitlines() if line.startswith("localhost")]
+    assert [(row[1], row[2], row[3]) for row in rows] == [("0", "64.0", "KiB"), ("1", "1.0", "MiB"), ("2", "64.0", "KiB")]
+    assert rows[2][-1] == "leak" and rows[0][-1] != "leak" and rows[1][-1] != "leak"
+    assert "backend sim (SIMULATED), launcher local, 3 device(s): the spec is valid" in r.stdout
+    assert not (tmp_path / "runs").exists()
+
+
+def test_validate_lists_every_problem_with_exit_2(tmp_path):
+    data = spec(devices=2)
+    data["defaults"]["memory_size"] = -5
+    data["hosts"][0]["devices"] = [0, 7]
+    r = cli("validate", str(write_spec(tmp_path, data)))
+    assert r.returncode == 2
+    assert r.stderr.splitlines() == [
+        "dvpp-fleet: error: defaults.memory_size: must be > 0 (got -5)",
+    ]
+    data["defaults"]["memory_size"] = "1MiB"
+    r = cli("validate", str(write_spec(tmp_path, data)))
+    assert r.returncode == 2
+    assert r.stderr.splitlines() == ["dvpp-fleet: error: hosts[0].devices: device 7 does not exist on this host (2 visible: 0-1)"]
+
+
+def test_devices_lists_the_simulated_devices():
+    r = cli("devices", "--backend", "sim")
+    assert r.returncode == 0, r.stderr
+    rows = [line.split() for line in r.stdout.splitlines() if line.strip()[:1].isdigit() and "GiB" in line]
+    assert len(rows) == 8 and rows[0][:3] == ["0", "0", "Ascend910B1"]
+    assert "8 device(s), backend sim (SIMULATED)" in r.stdout
+
+
+def test_the_real_backend_missing_is_an_environment_error(tmp_path):
+    r = cli("validate", str(write_spec(tmp_path, spec(backend="acl"))))
+    assert r.returncode == 3
+    assert r.stderr.startswith("dvpp-fleet: environment error: the real `acl` module (Huawei CANN) is not importable")
+    assert "Traceback" not in r.stderr
+
+
+def test_usage_errors_exit_2():
+    r = cli("run")
+    assert r.returncode == 2 and "the following arguments are required: spec" in r.stderr
+    r = cli("report", "/nonexistent/run")
+    assert r.returncode == 3 and "holds no events.jsonl" in r.stderr
