@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 
 from workers import events as ev  # noqa: E402
 from workers.main import run_device  # noqa: E402
-from workers.params import MEMORY_KINDS, PATTERNS, WorkerParams  # noqa: E402
+from workers.params import COPY_MODES, HOST_MEMORIES, MEMORY_KINDS, PATTERNS, WorkerParams, conflicts  # noqa: E402
 from workers.runtime import BACKENDS, acl_available  # noqa: E402
 
 EXIT_PASS, EXIT_FAIL, EXIT_BACKEND_MISSING, EXIT_INTERRUPTED = 0, 1, 3, 130
@@ -49,8 +49,13 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--duration", type=float, default=None, help="wall-clock cap in seconds")
     p.add_argument("--pattern", action="append", choices=PATTERNS, help="data pattern, repeatable (default: constant)")
     p.add_argument("--memory_kind", choices=MEMORY_KINDS, default="dvpp", help="dvpp: acl.media.dvpp_malloc; device: acl.rt.malloc")
+    p.add_argument("--host_memory", choices=HOST_MEMORIES, default="pinned", help="pinned: acl.rt.malloc_host; pageable: process memory; both: each copy from both")
+    p.add_argument("--copy_mode", choices=COPY_MODES, default="sync", help="sync: acl.rt.memcpy; async: memcpy_async on a stream")
     p.add_argument("--sim_config", type=json.loads, default=None, help=f"simulator config as JSON (default: {{\"memory\": {{\"hbm\": {SIM_MEMORY}}}}})")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    for key, _, why in conflicts(vars(args)):
+        p.error(f"--{key}: {why}")
+    return args
 
 
 def params_of(args: argparse.Namespace) -> WorkerParams:
@@ -58,7 +63,7 @@ def params_of(args: argparse.Namespace) -> WorkerParams:
                         release_cycle=args.release_cycle, number_of_cycles=args.number_of_cycles,
                         memory_reuse=args.memory_reuse, memory_kind=args.memory_kind,
                         patterns=tuple(args.pattern or ("constant",)), interval=args.interval,
-                        duration=args.duration)
+                        duration=args.duration, host_memory=args.host_memory, copy_mode=args.copy_mode)
 
 
 def memory_lines(where: str, memory: Dict[str, Dict[str, int]]) -> None:

@@ -16,8 +16,8 @@ the run (not within the cycle). ``None`` means "not known / not applicable", nev
 Memory samples (``memory`` fields) are dicts keyed by memory kind, ``{"ddr": {"free": int,
 "total": int}, "hbm": {...}}``, exactly as ``acl.rt.get_mem_info`` reported them.
 Bandwidth statistics (``h2d``/``d2h`` fields) are dicts ``{"count": int, "min": float,
-"max": float, "median": float, "mean": float}`` over every copy of the run so far, or ``None``
-before the first copy.
+"max": float, "median": float, "mean": float}`` over the copies of the run so far at the largest
+block size (a size sweep's last), warm-up copies left out, or ``None`` before the first such copy.
 """
 from __future__ import annotations
 
