@@ -77,11 +77,9 @@ def _move(dst: int, src: int, count: int, h2d: Optional[Device]) -> float:
     return elapsed
 
 
-def _lane(src: Region, dst: Region) -> Optional[str]:
-    """The host link direction a copy crosses, None when it stays on one side."""
-    if src.kind in HOST_SIDE and dst.kind in DEVICE_SIDE:
-        return "h2d"
-    return "d2h" if src.kind in DEVICE_SIDE and dst.kind in HOST_SIDE else None
+def _crosses_link(src: Region, dst: Region) -> bool:
+    """True for a copy between host and device memory (the host link carries it)."""
+    return (src.kind in HOST_SIDE) != (dst.kind in HOST_SIDE)
 
 
 def _copy_now(api: str, dst: int, src: int, count: int) -> Tuple[int, float]:
@@ -90,8 +88,8 @@ def _copy_now(api: str, dst: int, src: int, count: int) -> Tuple[int, float]:
     dst_region, code = (None, code) if code else _region(api, dst, count, "dst")
     if src_region is None or dst_region is None:
         return code, 0.0
-    link, lane = _state.driver().link, _lane(src_region, dst_region)
-    link_end = link.reserve(lane, count) if link is not None and lane is not None else None
+    link = _state.driver().link
+    link_end = link.reserve(count) if link is not None and _crosses_link(src_region, dst_region) else None
     elapsed = _move(dst, src, count, _h2d_device(src_region, dst_region))
     delay = sum(f.copy_delay(elapsed) for d in _devices_of(src_region, dst_region) for f in d.faults)
     return 0, delay if link_end is None else max(delay, wait_until(link_end))
