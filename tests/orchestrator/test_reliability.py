@@ -122,7 +122,7 @@ def test_every_fault_kind_at_once_each_on_its_own_device(tmp_path):
         {"device": 6, "kind": "init_fail"},
     ]
     data = spec(devices=8, faults=faults, timeouts={"init": "60s", "copy": "3s"},
-                thresholds={"min_h2d_gbps": 0.5})
+                thresholds={"min_h2d_gbps": 0.5}, concurrency="serial")  # serial: no CPU contention in the figures
     data["defaults"].update(open_retries=1, open_retry_delay="100ms", memory_size="1MiB")
     r = run_fleet(tmp_path, data, timeout=180)
     assert r.code == 1
