@@ -51,6 +51,7 @@ class DeviceResult:
     last_gbps: Tuple[Optional[float], Optional[float]] = (None, None)
     end: Optional[Dict[str, Any]] = None  # the Crashed/Hung event, as a dict
     log: Optional[Dict[str, Any]] = None  # {"path": relative to the run directory, "tail": [lines]}
+    curve: Optional[List[Dict[str, Any]]] = None  # per block size measured (Finished.curve)
 
     @property
     def where(self) -> str:
@@ -114,7 +115,7 @@ class Collector:
         r.ended_by, r.outcome = "finished", e.outcome
         r.cycles, r.copies, r.bytes, r.elapsed = e.cycles, e.copies, e.bytes, e.elapsed
         r.h2d, r.d2h, r.verify_errors = e.h2d, e.d2h, max(r.verify_errors, e.verify_errors)
-        r.leak, r.memory = max(r.leak, e.leak), e.memory or r.memory
+        r.leak, r.memory, r.curve = max(r.leak, e.leak), e.memory or r.memory, e.curve
         _lower(r.lowest_free, e.lowest_free)
 
     def on_crashed(self, r: DeviceResult, e: ev.Crashed) -> None:

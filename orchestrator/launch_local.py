@@ -93,7 +93,7 @@ class LocalLauncher:
         reader, writer = ctx.Pipe(duplex=False)
         position = ctx.Array("q", 2, lock=False)
         log = run_dir / "logs" / f"{job.host}-{job.device}.log"
-        payload = {"host": job.host, "device": job.device, "params": job.params.to_dict(), "sim": job.sim}
+        payload = {"host": job.host, "device": job.device, "params": job.params.to_dict(), "sim": _sim(job, run_dir)}
         proc = ctx.Process(target=child.worker_entry, name=f"dvpp-worker-{job.host}-{job.device}",
                            args=(payload, backend, str(log), writer, os.getpid(), position), daemon=False)
         proc.start()
@@ -169,6 +169,13 @@ class LocalLauncher:
 
 
 STACK_WAIT = 1.0
+
+
+def _sim(job: DeviceJob, run_dir: Path) -> Optional[Dict[str, Any]]:
+    """The job's simulator config; a shared link is shared by this run's workers of one host only."""
+    if not job.sim or not job.sim.get("link_gbps"):
+        return job.sim
+    return dict(job.sim, link_state=str(run_dir / f"sim-link-{job.host}.state"))
 
 
 def _signal(w: _Worker, signum: int) -> None:

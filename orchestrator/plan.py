@@ -249,7 +249,8 @@ def _check_memory(spec: FleetSpec, jobs: Sequence[DeviceJob], inventory: Dict[st
                 f"{' each' if len(ids) > 1 else ''})" for (path, host, size, capacity), ids in too_big.items()]
     here = [j for j in jobs if _is_here(j.host, hostname)]
     index = next((i for i, h in enumerate(spec.hosts) if here and h.name == here[0].host), 0)
-    return problems + _check_host_memory(index, here, runtime)
+    slots = {"all": len(here), "serial": 1}.get(str(spec.concurrency), spec.concurrency)
+    return problems + _check_host_memory(index, here, runtime, int(slots))
 
 
 def _device_capacity(inventory: Dict[str, Any], device: int) -> Optional[int]:
@@ -260,15 +261,24 @@ def _device_capacity(inventory: Dict[str, Any], device: int) -> Optional[int]:
     return None
 
 
-def _check_host_memory(index: int, jobs: Sequence[DeviceJob], runtime: str) -> List[str]:
+def _buffers(params: WorkerParams, runtime: str) -> int:
+    """Blocks of ``memory_size`` one worker holds in host RAM at once (a lower bound without reuse):
+    the source and the read-back, twice with ``host_memory: both``, plus on the simulator its
+    device blocks (two when bidirectional)."""
+    host = HOST_BUFFERS_PER_WORKER * (2 if params.host_memory == "both" else 1)
+    return host + ((2 if params.bidirectional else 1) if runtime == "sim" else 0)
+
+
+def _check_host_memory(index: int, jobs: Sequence[DeviceJob], runtime: str, slots: int) -> List[str]:
+    """The workers that run at the same time (``concurrency``) must fit in this host's free memory."""
     available = host_memory_available()
-    buffers = HOST_BUFFERS_PER_WORKER + (1 if runtime == "sim" else 0)  # simulated device memory is host RAM
-    need = sum(buffers * job.params.memory_size for job in jobs)
+    needs = sorted((_buffers(j.params, runtime) * j.params.memory_size for j in jobs), reverse=True)
+    need = sum(needs[:slots])
     if available is None or need <= available:
         return []
-    extra = ", plus the simulated device buffer" if runtime == "sim" else ""
-    return [f"hosts[{index}]: the {len(jobs)} workers on this host would hold at least "
-            f"{units.format_size(need)} of host memory at once ({HOST_BUFFERS_PER_WORKER} host buffers of "
+    extra = ", plus the simulated device blocks" if runtime == "sim" else ""
+    return [f"hosts[{index}]: the {min(slots, len(jobs))} workers running at once on this host would hold at least "
+            f"{units.format_size(need)} of host memory ({HOST_BUFFERS_PER_WORKER} or more host buffers of "
             f"memory_size each{extra}), more than the {units.format_size(available)} available here"]
 
 

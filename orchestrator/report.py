@@ -15,6 +15,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from tabulate import tabulate
 
+from orchestrator import sweep
 from orchestrator.collect import DeviceResult
 from orchestrator.errors import EXIT_DEVICE_FAILURE, EXIT_INTERRUPTED, EXIT_PASS
 from orchestrator.status import Status
@@ -76,6 +77,11 @@ def table(verdicts: Sequence[Verdict]) -> str:
         headers.insert(2, "node")
         for row, v in zip(rows, verdicts):
             row.insert(2, v.result.node or "-")
+    extra, cells = sweep.columns([v.result for v in verdicts])
+    at = headers.index("verify\nerrors")
+    headers[at:at] = extra
+    for row, more in zip(rows, cells):
+        row[at:at] = more
     return tabulate(rows, headers=headers, tablefmt="simple")
 
 
@@ -160,7 +166,7 @@ def device_summary(v: Verdict) -> Dict[str, Any]:
         "warnings": [_fault(w) for w in v.warnings],
         "memory": {"baseline": r.baseline, "lowest_free": r.lowest_free, "last": r.memory, "leak": r.leak},
         "capacity": r.capacity, "duration": round(r.elapsed, 3), "attempts": r.attempts, "params": r.params,
-        "log": r.log,
+        "log": r.log, "curve": r.curve,
     }
 
 

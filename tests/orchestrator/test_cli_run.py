@@ -112,3 +112,19 @@ def test_an_expected_device_that_is_not_visible_is_unavailable(tmp_path):
     assert "not_visible on 1 device(s): localhost:3" in r.stdout
     again = cli("report", str(r.run_dir), "--format", "json")
     assert {d["device"]: d["status"] for d in json.loads(again.stdout)["devices"]}[3] == "UNAVAILABLE"
+
+
+def test_a_shared_link_reads_lower_when_all_devices_copy_at_once(tmp_path):
+    def medians(concurrency):
+        data = spec(devices=4, concurrency=concurrency)
+        data["sim"]["link_gbps"] = 2
+        data["defaults"].update(memory_size="4MiB", release_cycle=10, number_of_cycles=1)
+        (tmp_path / concurrency).mkdir()
+        r = run_fleet(tmp_path / concurrency, data)
+        assert r.code == 0, r.stdout
+        assert (r.run_dir / "sim-link-localhost.state").exists()  # the link is this run's own
+        return [d["h2d_gbps"]["median"] for d in r.summary["devices"]]
+
+    together, alone = medians("all"), medians("serial")
+    assert all(1.5 < m <= 2.1 for m in alone), alone  # one device alone reads the link's rate
+    assert sum(together) / 4 < 0.75 * min(alone), (together, alone)

@@ -137,8 +137,8 @@ def test_block_bigger_than_the_device():
         "defaults.memory_size: 80GiB does not fit in device 0 of localhost (64GiB of device memory)"]
     assert problems({"version": 1, "defaults": {"memory_size": "80GiB"}}) == [
         "defaults.memory_size: 80GiB does not fit in devices 0-7 of localhost (64GiB of device memory each)",
-        "hosts[0]: the 8 workers on this host would hold at least 1.9TiB of host memory at once (2 host buffers "
-        "of memory_size each, plus the simulated device buffer), more than the 256GiB available here"]
+        "hosts[0]: the 8 workers running at once on this host would hold at least 1.9TiB of host memory (2 or "
+        "more host buffers of memory_size each, plus the simulated device blocks), more than the 256GiB available here"]
     assert problems({"version": 1, "hosts": [{"name": "localhost", "devices": [0, 1],
                                               "overrides": {1: {"memory_size": "24GiB"}}}]},
                     inventory(hbm=0, ddr=16 * GiB)) == [
@@ -148,12 +148,13 @@ def test_block_bigger_than_the_device():
 def test_buffers_bigger_than_host_memory(monkeypatch):
     monkeypatch.setattr(plan_module, "host_memory_available", lambda: 16 * GiB)
     assert problems({"version": 1, "backend": "sim", "defaults": {"memory_size": "1GiB"}}) == [
-        "hosts[0]: the 8 workers on this host would hold at least 24GiB of host memory at once (2 host buffers "
-        "of memory_size each, plus the simulated device buffer), more than the 16GiB available here"]
+        "hosts[0]: the 8 workers running at once on this host would hold at least 24GiB of host memory (2 or "
+        "more host buffers of memory_size each, plus the simulated device blocks), more than the 16GiB available here"]
+    assert plan({"version": 1, "backend": "sim", "concurrency": "serial", "defaults": {"memory_size": "1GiB"}}).jobs
     assert problems({"version": 1, "backend": "acl", "defaults": {"memory_size": "1.5GiB"}},
                     inventory(backend="acl")) == [
-        "hosts[0]: the 8 workers on this host would hold at least 24GiB of host memory at once (2 host buffers "
-        "of memory_size each), more than the 16GiB available here"]
+        "hosts[0]: the 8 workers running at once on this host would hold at least 24GiB of host memory (2 or "
+        "more host buffers of memory_size each), more than the 16GiB available here"]
 
 
 def test_unknown_host_memory_is_tolerated(monkeypatch):
