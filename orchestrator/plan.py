@@ -112,6 +112,9 @@ def resolve(spec: FleetSpec, inventory: Dict[str, Any], *, hostname: str, backen
     ``{"hosts": {name: inventory}}`` for other machines (a host missing there uses this machine's).
     """
     backend, launcher = _choices(spec, backend, launcher)
+    if launcher == "local":  # `hosts: all` is every node of a cluster; with the local launcher, this one
+        spec = spec.model_copy(update={"hosts": [h.model_copy(update={"name": "localhost"}) if h.name == "all"
+                                                 else h for h in spec.hosts]})
     runtime = str(inventory.get("backend") or "sim") if backend == "auto" else backend
     problems: List[str] = []
     selected = _select_all(spec, inventory, hostname, launcher, problems)

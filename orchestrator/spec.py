@@ -8,17 +8,16 @@ This module does no I/O beyond ``yaml_io``; ``plan.resolve`` turns a spec into d
 """
 from __future__ import annotations
 
-import difflib
 import functools
 import re
 import signal
 import warnings
 from pathlib import Path
-from typing import Annotated, Any, Dict, List, Literal, Optional, Tuple, Type, Union, get_args, get_origin
+from typing import Annotated, Any, Dict, List, Literal, Optional, Tuple, Type, Union, get_args
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
 
-from orchestrator import units
+from orchestrator import spec_errors, units
 from orchestrator.errors import SpecError
 from orchestrator.yaml_io import load_yaml
 from workers.params import PATTERNS, conflicts
@@ -61,6 +60,11 @@ def _concurrency(value: object) -> Union[str, int]:
     if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= units.MAX_DEVICE_ID + 1:
         return value
     raise ValueError("must be all, serial or a number of devices from 1 to 1024")
+
+
+def _every_host(value: object) -> object:
+    """``hosts: all`` is short for ``[{name: all}]``: every node of a Ray cluster, or this machine."""
+    return [{"name": "all"}] if value == "all" else value
 
 
 def _ray_address(value: str) -> str:
@@ -218,7 +222,7 @@ class FleetSpec(Section):
     defaults: Defaults = Defaults()  # type: ignore[valid-type]
     timeouts: Timeouts = Timeouts()
     thresholds: Thresholds = Thresholds()
-    hosts: Annotated[List[Host], Field(min_length=1)] = [Host(name="localhost")]
+    hosts: Annotated[List[Host], Field(min_length=1), BeforeValidator(_every_host)] = [Host(name="localhost")]
     sim: Sim = Sim()
     ray: Ray = Ray()
     expect: Optional[Expect] = None
@@ -236,6 +240,9 @@ class FleetSpec(Section):
                 "link_gbps": self.sim.link_gbps, "faults": faults}
 
 
+SCHEMA = spec_errors.Schema(root=FleetSpec, tagged=FAULT_MODELS, tagged_base=FaultBase)
+
+
 def load_spec(path: Union[str, Path]) -> FleetSpec:
     """Read and validate the spec in ``path``; raises ``SpecError`` listing every problem."""
     return parse_spec(load_yaml(path), str(path))
@@ -249,7 +256,7 @@ def parse_spec(data: object, source: str = "spec") -> FleetSpec:
     try:
         spec = FleetSpec.model_validate(data)
     except ValidationError as exc:
-        raise SpecError(_unique([_problem(err) for err in exc.errors()])) from None
+        raise SpecError(spec_errors.problems(exc.errors(), SCHEMA)) from None
     problems = _duplicate_hosts(spec) + _conflicts(spec)
     if problems:
         raise SpecError(problems)
@@ -295,115 +302,6 @@ def _shown_value(value: object) -> str:
     return _shown(value)
 
 
-# --- pydantic's errors in our words ---------------------------------------------------------
-
-_TYPE_WORDS = {
-    "int_type": "must be an integer", "int_parsing": "must be an integer",
-    "int_from_float": "must be an integer", "float_type": "must be a number",
-    "float_parsing": "must be a number", "finite_number": "must be a finite number",
-    "bool_type": "must be true or false", "bool_parsing": "must be true or false",
-    "string_type": "must be a string", "list_type": "must be a list", "tuple_type": "must be a list",
-    "dict_type": "must be a mapping", "model_type": "must be a mapping",
-    "model_attributes_type": "must be a mapping",
-}
-_BOUNDS = {"greater_than": ("gt", ">"), "greater_than_equal": ("ge", ">="),
-           "less_than": ("lt", "<"), "less_than_equal": ("le", "<=")}
-
-
-def _one_of(ctx: Dict[str, Any]) -> str:
-    names = [a or b for a, b in re.findall(r"'([^']*)'|(-?\d+)", ctx.get("expected", ""))]
-    return f"must be {names[0]}" if len(names) == 1 else f"must be one of {', '.join(names)}"
-
-
-_WORDS = {
-    "missing": lambda ctx: "required key is missing",
-    "union_tag_not_found": lambda ctx: f"required key is missing (one of {', '.join(FAULT_KINDS)})",
-    "union_tag_invalid": lambda ctx: f"must be one of {', '.join(FAULT_KINDS)}",
-    "literal_error": _one_of,
-    "too_short": lambda ctx: "must not be empty",
-    "string_too_short": lambda ctx: "must not be empty",
-    "value_error": lambda ctx: str(ctx.get("error")),
-    **{kind: (lambda ctx, key=key, sign=sign: f"must be {sign} {_number(ctx.get(key))}")
-       for kind, (key, sign) in _BOUNDS.items()},
-}
-"""pydantic error type -> our words, from the error's context."""
-
-
-def _problem(err: Dict[str, Any]) -> str:
-    """One pydantic error as ``path: what is wrong (got X)``."""
-    loc = tuple(err["loc"])
-    kind = err["type"]
-    if kind in ("union_tag_invalid", "union_tag_not_found"):
-        loc += ("kind",)
-    path, owner = _walk(loc)
-    message = _message(err, loc, owner)
-    if kind == "union_tag_invalid":
-        message += f" (got {_shown((err.get('ctx') or {}).get('tag'))})"
-    elif kind not in ("missing", "extra_forbidden", "invalid_key", "union_tag_not_found"):
-        message += f" (got {_shown(err.get('input'))})"
-    return f"{path or 'spec'}: {message}"
-
-
-def _message(err: Dict[str, Any], loc: Tuple[Any, ...], owner: Optional[type]) -> str:
-    kind = err["type"]
-    if kind in ("extra_forbidden", "invalid_key"):
-        return _unknown_key(loc[-1], owner)
-    if loc and loc[-1] == "[key]" and kind in _TYPE_WORDS:
-        return "device ids must be integers"
-    if kind in _WORDS:
-        return _WORDS[kind](err.get("ctx") or {})  # type: ignore[no-untyped-call]
-    return _TYPE_WORDS.get(kind) or err["msg"][:1].lower() + err["msg"][1:]
-
-
-def _unknown_key(key: object, owner: Optional[type]) -> str:
-    allowed = list(owner.model_fields) if owner is not None else []
-    close = difflib.get_close_matches(str(key), allowed, n=1)
-    hint = f"did you mean {close[0]}?" if close else f"valid keys: {', '.join(allowed)}"
-    if owner is not None and issubclass(owner, FaultBase):
-        kind = get_args(owner.model_fields["kind"].annotation)[0]
-        return f"not a setting of a {kind} fault (it takes: {', '.join(allowed)})"
-    return f"unknown key ({hint})" if allowed else "unknown key"
-
-
-def _walk(loc: Tuple[Any, ...]) -> Tuple[str, Optional[type]]:
-    """The path text of ``loc`` (``[i]`` for list items, ``.key`` for mapping keys) and the
-    model that holds its last key."""
-    node: Any = FleetSpec
-    text, owner = "", None
-    for part in loc:
-        if part == "[key]":
-            continue
-        node = _unwrap(node)
-        origin = get_origin(node)
-        if isinstance(node, type) and issubclass(node, BaseModel):
-            owner, field = node, node.model_fields.get(part) if isinstance(part, str) else None
-            text, node = text + f".{part}", field.annotation if field else None
-        elif origin in (list, tuple) and isinstance(part, int):
-            text, node = text + f"[{part}]", get_args(node)[0]
-        elif origin is dict:
-            text, node = text + f".{part}", get_args(node)[1]
-        elif origin is Union and part in FAULT_MODELS:
-            node = FAULT_MODELS[part]
-        else:
-            text, node = text + (f"[{part}]" if isinstance(part, int) else f".{part}"), None
-    return text.lstrip("."), owner
-
-
-def _unwrap(node: Any) -> Any:
-    """Strip ``Annotated`` and ``Optional`` to reach the type that holds the next key."""
-    while True:
-        if get_origin(node) is Annotated:
-            node = get_args(node)[0]
-        elif get_origin(node) is Union and type(None) in get_args(node) and len(get_args(node)) == 2:
-            node = next(arg for arg in get_args(node) if arg is not type(None))
-        else:
-            return node
-
-
-def _number(value: object) -> str:
-    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
-
-
 def _shown(value: object) -> str:
     """A value as the user wrote it in YAML, shortened."""
     if isinstance(value, bool):
@@ -412,7 +310,3 @@ def _shown(value: object) -> str:
         return "null"
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _unique(items: List[str]) -> List[str]:
-    return list(dict.fromkeys(items))

@@ -288,3 +288,8 @@ def test_generated_specs_give_a_plan_or_spec_errors(data, count, launcher):
     else:
         assert result.jobs and all(isinstance(j.params, WorkerParams) for j in result.jobs)
         json.dumps(result.resolved)
+
+
+def test_hosts_all_is_this_machine_with_the_local_launcher():
+    result = plan({"version": 1, "hosts": "all"})
+    assert {j.host for j in result.jobs} == {"localhost"} and len(result.jobs) == 8
