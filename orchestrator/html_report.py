@@ -14,7 +14,7 @@ from html import escape
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from orchestrator import normal, report, svg
+from orchestrator import normal, report, svg, sweep
 from orchestrator.report import Verdict
 from orchestrator.status import Status
 
@@ -236,7 +236,22 @@ def _device(v: Verdict, s: Optional[DeviceSeries], span: float) -> str:
                           x_max=span)
     return (f'<figure class="device" data-device="{escape(v.name)}"><figcaption><b>{escape(v.name)}</b> '
             f'{_status(v).replace("<td", "<span").replace("</td>", "</span>")} {escape(v.result.chip or "")} '
-            f'<span class=why>{escape(first)}</span></figcaption>{svg.render(memory)}{svg.render(bandwidth)}</figure>')
+            f'<span class=why>{escape(first)}</span></figcaption>{svg.render(memory)}{svg.render(bandwidth)}'
+            f'{_curve(v)}</figure>')
+
+
+def _curve(v: Verdict) -> str:
+    """A size sweep's bandwidth curve: median GB/s per block size, sizes evenly spaced (log scale)."""
+    curve = [e for e in (v.result.curve or []) if e.get("size")]
+    if len(curve) < 2:
+        return ""
+    labels = [(float(i), sweep.size_label(e["size"])) for i, e in enumerate(curve)]
+    series = [svg.Series(f"{d.upper()} median", COLORS[d], [(float(i), e[d]["median"]) for i, e in enumerate(curve)
+                                                            if (e.get(d) or {}).get("median") is not None], dots=True)
+              for d in normal.DIRECTIONS]
+    chart = svg.Chart(f"{v.name}: bandwidth by block size", "GB/s", [s for s in series if s.points],
+                      x_unit="", x_labels=labels, css="plot curve", x_max=float(len(curve) - 1))
+    return svg.render(chart)
 
 
 STYLE = """

@@ -24,7 +24,8 @@ def peak(curve: Curve, direction: str) -> Optional[Tuple[float, int]]:
     return max(points) if points else None  # type: ignore[type-var]
 
 
-def _size(n: int) -> str:
+def size_label(n: int) -> str:
+    """A block size as a short label: 4KiB, 64MiB, 100B."""
     for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
         if n >= size and n % size == 0:
             return f"{n // size}{unit}"
@@ -36,7 +37,7 @@ def _peak_cell(r: DeviceResult) -> str:
     if not all(found):
         return "-"
     (h, hs), (d, ds) = found  # type: ignore[misc]
-    return f"{h:.2f}@{_size(hs)} / {d:.2f}@{_size(ds)}"
+    return f"{h:.2f}@{size_label(hs)} / {d:.2f}@{size_label(ds)}"
 
 
 def _sum_cell(r: DeviceResult) -> str:

@@ -171,3 +171,18 @@ def test_page_renders_in_headless_chromium(tmp_path, browser):
 
 def _parts(run):
     return run.verdicts, run.data, run.records, run.header
+
+
+def test_a_size_sweep_gets_a_bandwidth_curve_per_device():
+    from orchestrator.collect import DeviceResult
+    from orchestrator.html_report import _curve
+    from orchestrator.report import Verdict
+    from orchestrator.status import Status
+
+    stats = lambda m: {"count": 3, "min": m, "max": m, "median": m, "mean": m}  # noqa: E731
+    curve = [{"size": size, "h2d": stats(g), "d2h": stats(g / 2)} for size, g in ((4096, 1.0), (1 << 20, 8.0), (1 << 26, 12.0))]
+    chart = _curve(Verdict(DeviceResult(host="h", device=0, curve=curve), Status.PASS, ()))
+    assert chart.startswith("<svg") and 'class="plot curve"' in chart
+    assert [label in chart for label in ("4KiB", "1MiB", "64MiB")] == [True, True, True]
+    single = _curve(Verdict(DeviceResult(host="h", device=0, curve=curve[:1]), Status.PASS, ()))
+    assert single == ""  # one size is no curve
