@@ -252,7 +252,7 @@ def parse_spec(data: object, source: str = "spec") -> FleetSpec:
     """Validate plain data (as YAML gives it); raises ``SpecError`` listing every problem."""
     if not isinstance(data, dict):
         raise SpecError([f"{source}: must be a mapping of keys such as version, defaults, hosts "
-                         f"(got {_shown(data)})"])
+                         f"(got {spec_errors.shown(data)})"])
     try:
         spec = FleetSpec.model_validate(data)
     except ValidationError as exc:
@@ -299,14 +299,4 @@ def _conflict(where: str, key: str, other: str, why: str, values: Dict[str, Any]
 def _shown_value(value: object) -> str:
     if isinstance(value, tuple):
         return "[" + ", ".join(units.format_size(v) for v in value) + "]"
-    return _shown(value)
-
-
-def _shown(value: object) -> str:
-    """A value as the user wrote it in YAML, shortened."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return spec_errors.shown(value)

@@ -65,9 +65,9 @@ def _problem(err: Dict[str, Any], schema: Schema) -> str:
     path, owner = _walk(loc, schema)
     message = _message(err, loc, owner, schema)
     if kind == "union_tag_invalid":
-        message += f" (got {_shown((err.get('ctx') or {}).get('tag'))})"
+        message += f" (got {shown((err.get('ctx') or {}).get('tag'))})"
     elif kind not in ("missing", "extra_forbidden", "invalid_key", "union_tag_not_found"):
-        message += f" (got {_shown(err.get('input'))})"
+        message += f" (got {shown(err.get('input'))})"
     return f"{path or 'spec'}: {message}"
 
 
@@ -135,7 +135,7 @@ def _number(value: object) -> str:
     return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
-def _shown(value: object) -> str:
+def shown(value: object) -> str:
     """A value as the user wrote it in YAML, shortened."""
     if isinstance(value, bool):
         return "true" if value else "false"

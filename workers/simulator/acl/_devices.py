@@ -27,6 +27,12 @@ def _open(api: str, device: Device) -> int:
     return 0
 
 
+def _initialised_device(api: str, device_id: Any) -> Tuple[Optional[Device], int]:
+    """The device for a logical id, or (None, the error code): init first, then the id."""
+    code = check_init(api)
+    return (None, code) if code else logical_device(api, device_id)
+
+
 def _new_context(device: Device, logical: int, default: bool) -> Context:
     drv = _state.driver()
     context = Context(drv.new_handle(), device, logical, default)
@@ -38,8 +44,7 @@ def set_device(device_id: Any) -> int:
     """Open the device (ref-counted) and make its default context current for this thread."""
     api = "acl.rt.set_device"
     with _state.LOCK:
-        code = check_init(api)
-        device, code = (None, code) if code else logical_device(api, device_id)
+        device, code = _initialised_device(api, device_id)
         if device is None:
             return code
         code = _open(api, device)
@@ -56,8 +61,7 @@ def reset_device(device_id: Any) -> int:
     """Drop one set_device reference; the last one releases the device; 507007 if not set."""
     api = "acl.rt.reset_device"
     with _state.LOCK:
-        code = check_init(api)
-        device, code = (None, code) if code else logical_device(api, device_id)
+        device, code = _initialised_device(api, device_id)
         if device is None:
             return code
         if device.set_count == 0:
@@ -95,8 +99,7 @@ def create_context(device_id: Any) -> Tuple[int, int]:
     """(context, ret): a new context on the device, made current for this thread."""
     api = "acl.rt.create_context"
     with _state.LOCK:
-        code = check_init(api)
-        device, code = (None, code) if code else logical_device(api, device_id)
+        device, code = _initialised_device(api, device_id)
         if device is None:
             return 0, code
         code = _open(api, device)
