@@ -118,7 +118,8 @@ def test_a_shared_link_reads_lower_when_all_devices_copy_at_once(tmp_path):
     def medians(concurrency):
         data = spec(devices=4, concurrency=concurrency)
         data["sim"]["link_gbps"] = 2
-        data["defaults"].update(memory_size="4MiB", release_cycle=10, number_of_cycles=1)
+        # long enough that the workers, started one after another, really copy at the same time
+        data["defaults"].update(memory_size="4MiB", release_cycle=10, number_of_cycles=-1, duration="1s")
         (tmp_path / concurrency).mkdir()
         r = run_fleet(tmp_path / concurrency, data)
         assert r.code == 0, r.stdout
