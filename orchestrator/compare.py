@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, cast
 
 from tabulate import tabulate
 
@@ -23,7 +23,7 @@ def load_summary(run_dir: Path) -> Dict[str, Any]:
     """``summary.json`` when the run finished, else the summary rebuilt from its journal."""
     path = run_dir / "summary.json"
     if path.is_file():
-        return json.loads(path.read_text())  # type: ignore[no-any-return]
+        return cast(Dict[str, Any], json.loads(path.read_text()))
     verdicts, facts, _ = fleet.rebuild(run_dir)
     return report.summary(verdicts, facts, report.exit_code(verdicts, bool(facts.get("interrupted"))))
 
@@ -68,7 +68,7 @@ def changes(old: Optional[Dict[str, Any]], new: Optional[Dict[str, Any]], tolera
 
 
 def _pair(old: Optional[float], new: Optional[float], digits: int = 2) -> str:
-    fmt = lambda x: "-" if x is None else f"{x:.{digits}f}"  # noqa: E731
+    fmt: Callable[[Optional[float]], str] = lambda x: "-" if x is None else f"{x:.{digits}f}"  # noqa: E731
     change = f" ({(new / old - 1) * 100:+.0f}%)" if old and new is not None else ""
     return f"{fmt(old)} -> {fmt(new)}{change}"
 

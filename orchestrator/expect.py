@@ -29,7 +29,8 @@ def missing(spec: FleetSpec, selected: Dict[int, Tuple[int, ...]]) -> Tuple[Tupl
 
 
 def _absent(ids: Sequence[int], count: int) -> List[int]:
-    present, out, candidate = set(ids), [], 0
+    present, candidate = set(ids), 0
+    out: List[int] = []
     while len(out) < count:
         if candidate not in present:
             out.append(candidate)
@@ -38,9 +39,9 @@ def _absent(ids: Sequence[int], count: int) -> List[int]:
 
 
 def surplus(spec: FleetSpec, selected: Dict[int, Tuple[int, ...]]) -> List[str]:
-    notes = [f"hosts[{i}].expect.devices: {spec.hosts[i].expect.devices} expected on {spec.hosts[i].name}, "  # type: ignore[union-attr]
+    notes = [f"hosts[{i}].expect.devices: {expected.devices} expected on {spec.hosts[i].name}, "
              f"{len(ids)} visible ({units.format_ids(ids)})"
-             for i, ids in selected.items() if spec.hosts[i].expect and spec.hosts[i].expect.devices < len(ids)]
+             for i, ids in selected.items() if (expected := spec.hosts[i].expect) and expected.devices < len(ids)]
     total = sum(len(ids) for ids in selected.values())
     if spec.expect and spec.expect.devices < total:
         notes.append(f"expect.devices: {spec.expect.devices} expected in the fleet, {total} visible")

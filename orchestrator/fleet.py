@@ -160,7 +160,7 @@ class Replay(NamedTuple):
 
 def rebuild(run_dir: Path) -> Tuple[List[report.Verdict], Dict[str, Any], int]:
     """Fold a journal again: the verdicts, run facts and how many torn lines were skipped."""
-    return replay(run_dir)[:3]  # type: ignore[return-value]
+    return replay(run_dir)[:3]
 
 
 def replay(run_dir: Path) -> Replay:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple, cast
 
 from orchestrator import normal, report, svg, sweep
 from orchestrator.report import Verdict
@@ -49,7 +49,7 @@ def collect_series(records: Sequence[Dict[str, Any]]) -> Dict[Key, DeviceSeries]
     out: Dict[Key, DeviceSeries] = {}
     for rec in records:
         if rec.get("kind") in SAMPLED and isinstance(rec.get("t"), (int, float)):
-            _add(out.setdefault((rec.get("host"), rec.get("device")), DeviceSeries()), rec, rec["t"] - t0)
+            _add(out.setdefault(cast(Key, (rec.get("host"), rec.get("device"))), DeviceSeries()), rec, rec["t"] - t0)
     return out
 
 
@@ -191,7 +191,7 @@ def _row(v: Verdict, medians: normal.FleetMedians) -> str:
     r = v.result
     ratios = " / ".join(_ratio(normal.fleet_ratio(v, d, medians)) for d in normal.DIRECTIONS)
     first = v.causes[0]["message"] if v.causes else ("WARNING: " + v.warnings[0]["message"] if v.warnings else "")
-    cells = [v.name, r.chip or "-", _status(v), r.cycles, r.copies, report.fmt_bytes(r.bytes), _gbps(r.h2d),
+    cells: List[Any] = [v.name, r.chip or "-", _status(v), r.cycles, r.copies, report.fmt_bytes(r.bytes), _gbps(r.h2d),
              _gbps(r.d2h), ratios, r.verify_errors, report.fmt_bytes(r.leak), _lowest(r), f"{r.elapsed:.1f}s", first]
     return "<tr>" + "".join(c if i == 2 else f"<td>{escape(str(c))}</td>" for i, c in enumerate(cells)) + "</tr>"
 

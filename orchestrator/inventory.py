@@ -32,10 +32,10 @@ def discover(backend: str, sim_config: Optional[Dict[str, Any]] = None) -> Dict[
     if proc.returncode == EXIT_BACKEND_MISSING:
         raise EnvironmentProblem(INSTALL_HINT)
     try:
-        inventory = json.loads(proc.stdout.strip().splitlines()[-1])
+        inventory: Dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
         tail = (proc.stderr or proc.stdout).strip()[-500:]
         raise EnvironmentProblem(f"device discovery failed (exit {proc.returncode}): {tail}") from None
     if inventory.get("error"):
         raise EnvironmentProblem(f"device discovery on backend {inventory.get('backend')}: {inventory['error']}")
-    return inventory  # type: ignore[no-any-return]
+    return inventory

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple, TypedDict
 
 from orchestrator.report import Verdict
 from orchestrator.status import Status
@@ -47,7 +47,14 @@ def render(verdicts: Sequence[Verdict], run: Dict[str, Any]) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def _counts(verdicts: Sequence[Verdict]) -> Dict[str, str]:
+class _Counts(TypedDict):
+    tests: str
+    failures: str
+    errors: str
+    skipped: str
+
+
+def _counts(verdicts: Sequence[Verdict]) -> _Counts:
     def n(statuses: Sequence[Status]) -> str:
         return str(sum(1 for v in verdicts if v.status in statuses))
     return {"tests": str(len(verdicts)), "failures": n(FAILURE), "errors": n(ERROR), "skipped": n(SKIPPED)}

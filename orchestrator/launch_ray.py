@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, cast
 
 from orchestrator import hangs
 from orchestrator.launchers import Sink
@@ -204,7 +204,7 @@ class RayLauncher:
 
     def _stack(self, w: _Worker) -> Optional[str]:
         try:
-            return self.ray.get(w.actor.stack.remote(), timeout=STACK_WAIT)  # type: ignore[no-any-return]
+            return cast(Optional[str], self.ray.get(w.actor.stack.remote(), timeout=STACK_WAIT))
         except Exception:  # a dead or wedged actor has no stack to give: the Hung says so
             return None
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import threading
 from pathlib import Path
-from typing import Callable, Dict, Protocol, Sequence
+from typing import Callable, Dict, Protocol, Sequence, cast
 
 
 from orchestrator.plan import DeviceJob
@@ -37,4 +37,4 @@ when chosen, so Ray is never imported by a local run."""
 
 def get_launcher(name: str, options: Dict[str, object]) -> Launcher:
     module = importlib.import_module(LAUNCHERS[name])
-    return module.make_launcher(options)  # type: ignore[no-any-return]
+    return cast(Launcher, module.make_launcher(options))

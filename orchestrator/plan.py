@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union, cast
 
 from orchestrator import units
 from orchestrator.errors import SpecError
@@ -171,7 +171,7 @@ def _select_all(spec: FleetSpec, inventory: Dict[str, Any], hostname: str, launc
 
 def _inventory_for(name: str, inventory: Dict[str, Any], local: bool) -> Dict[str, Any]:
     others = inventory.get("hosts") or {}
-    return inventory if local or name not in others else others[name]  # type: ignore[no-any-return]
+    return inventory if local or name not in others else others[name]
 
 
 def _select(index: int, host: Host, inventory: Dict[str, Any], where: str, problems: List[str]) -> Tuple[int, ...]:
@@ -182,11 +182,12 @@ def _select(index: int, host: Host, inventory: Dict[str, Any], where: str, probl
         return ()
     if host.devices == "all":
         return tuple(sorted(visible))
-    missing = [d for d in host.devices if d not in visible]
+    devices = cast(Tuple[int, ...], host.devices)  # anything but "all" is a tuple of ids
+    missing = [d for d in devices if d not in visible]
     for device in missing:
         problems.append(f"hosts[{index}].devices: device {device} does not exist on {where} "
                         f"({len(visible)} visible: {units.format_ids(visible)})")
-    return tuple(d for d in host.devices if d in visible)
+    return tuple(d for d in devices if d in visible)
 
 
 def _check_overrides(spec: FleetSpec, selected: Dict[int, Tuple[int, ...]]) -> List[str]:
@@ -333,4 +334,4 @@ def _resolved(spec: FleetSpec, selected: Dict[int, Tuple[int, ...]], backend: st
         host["overrides"] = {str(d): o.model_dump(mode="json", exclude_unset=True)
                              for d, o in spec.hosts[index].overrides.items()}
     data.update(backend=backend, launcher=launcher, runtime=runtime)
-    return data  # type: ignore[no-any-return]
+    return data

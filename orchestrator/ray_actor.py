@@ -80,10 +80,11 @@ class DeviceActor:
 
     def stack(self) -> Optional[str]:
         """The device thread's stack in ``faulthandler``'s format (innermost frame first)."""
-        frame = sys._current_frames().get(self._thread.ident) if self._thread and self._thread.ident else None
-        if frame is None:
+        ident = self._thread.ident if self._thread else None
+        frame = sys._current_frames().get(ident) if ident else None
+        if frame is None or ident is None:
             return None
-        lines = [f"Current thread 0x{self._thread.ident:016x} (most recent call first):"]  # type: ignore[union-attr]
+        lines = [f"Current thread 0x{ident:016x} (most recent call first):"]
         while frame is not None:
             code = frame.f_code
             lines.append(f'  File "{code.co_filename}", line {frame.f_lineno} in {code.co_name}')

@@ -17,7 +17,7 @@ import importlib.util
 import logging
 from contextlib import contextmanager
 from types import ModuleType
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple, cast
 
 from orchestrator.errors import EnvironmentProblem, SpecError
 from orchestrator.inventory import discover
@@ -36,7 +36,7 @@ def import_ray() -> ModuleType:
         import ray
     except ImportError:
         raise EnvironmentProblem(INSTALL_HINT) from None
-    return ray
+    return cast(ModuleType, ray)  # ray is typed as Any (see [tool.mypy] in pyproject.toml)
 
 
 def connect(address: str, sim_npus: Optional[int] = None) -> ModuleType:

@@ -147,7 +147,7 @@ def _describe_group(key: Tuple[Any, ...]) -> str:
 
 def _detail(c: Cause) -> str:
     where = ", ".join(f"{k} {c[k]}" for k in ("cycle", "copy") if c.get(k) is not None)
-    text = c["message"] + (f" [{where}]" if where else "")
+    text: str = c["message"] + (f" [{where}]" if where else "")
     samples = (c.get("detail") or {}).get("samples")
     if samples:
         text += "; expected/actual at offset: " + ", ".join(

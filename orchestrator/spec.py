@@ -13,7 +13,7 @@ import re
 import signal
 import warnings
 from pathlib import Path
-from typing import Annotated, Any, Dict, List, Literal, Optional, Tuple, Type, Union, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Dict, List, Literal, Optional, Tuple, Type, Union, get_args
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
 
@@ -107,10 +107,15 @@ WORKER_KEYS: Dict[str, Tuple[Any, Any]] = {
 """The worker parameters: key -> (check, default). ``defaults:`` takes these defaults; an
 override starts from nothing and keeps only the keys it sets (``model_fields_set``)."""
 
-Defaults: Type[Section] = create_model(  # type: ignore[call-overload]
-    "Defaults", __base__=Section, **{key: (check, default) for key, (check, default) in WORKER_KEYS.items()})
-Override: Type[Section] = create_model(  # type: ignore[call-overload]
-    "Override", __base__=Section, **{key: (check, None) for key, (check, _) in WORKER_KEYS.items()})
+if TYPE_CHECKING:  # built from WORKER_KEYS at run time; to a type checker, sections like the others
+    class Defaults(Section): ...
+
+    class Override(Section): ...
+else:
+    Defaults: Type[Section] = create_model(
+        "Defaults", __base__=Section, **{key: (check, default) for key, (check, default) in WORKER_KEYS.items()})
+    Override: Type[Section] = create_model(
+        "Override", __base__=Section, **{key: (check, None) for key, (check, _) in WORKER_KEYS.items()})
 
 
 with warnings.catch_warnings():  # the spec's key is ``copy``, which BaseModel.copy() predates
@@ -118,7 +123,7 @@ with warnings.catch_warnings():  # the spec's key is ``copy``, which BaseModel.c
 
     class Timeouts(Section):
         init: PositiveDuration = 60.0
-        copy: PositiveDuration = 30.0
+        copy: PositiveDuration = 30.0  # type: ignore[assignment]  # shadows the deprecated BaseModel.copy()
 
 
 class Thresholds(Section):
@@ -136,7 +141,7 @@ class Expect(Section):
 class Host(Section):
     name: Annotated[str, Field(min_length=1)]
     devices: DeviceSelection = "all"
-    overrides: Dict[DeviceId, Override] = {}  # type: ignore[valid-type]
+    overrides: Dict[DeviceId, Override] = {}
     expect: Optional[Expect] = None
 
 
@@ -219,7 +224,7 @@ class FleetSpec(Section):
     unattended: bool = False
     concurrency: Annotated[Any, BeforeValidator(_concurrency)] = "all"
     status_interval: PositiveDuration = 30.0
-    defaults: Defaults = Defaults()  # type: ignore[valid-type]
+    defaults: Defaults = Defaults()
     timeouts: Timeouts = Timeouts()
     thresholds: Thresholds = Thresholds()
     hosts: Annotated[List[Host], Field(min_length=1), BeforeValidator(_every_host)] = [Host(name="localhost")]

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import difflib
 import re
-from typing import Annotated, Any, Dict, List, NamedTuple, Optional, Tuple, Type, Union, get_args, get_origin
+from typing import (Annotated, Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Type, Union,
+                    get_args, get_origin)
 
 from pydantic import BaseModel
 
@@ -17,11 +18,11 @@ class Schema(NamedTuple):
     """What the wording needs to know of the spec's models."""
 
     root: Type[BaseModel]  # the top-level model
-    tagged: Dict[str, Type[BaseModel]]  # tag value -> model of the tagged union (the fault kinds)
+    tagged: Mapping[str, Type[BaseModel]]  # tag value -> model of the tagged union (the fault kinds)
     tagged_base: Type[BaseModel]  # their common base
 
 
-def problems(errors: List[Dict[str, Any]], schema: Schema) -> List[str]:
+def problems(errors: Sequence[Mapping[str, Any]], schema: Schema) -> List[str]:
     """Every pydantic error as one line, duplicates dropped, in pydantic's order."""
     return list(dict.fromkeys(_problem(err, schema) for err in errors))
 
@@ -44,19 +45,22 @@ def _one_of(ctx: Dict[str, Any]) -> str:
     return f"must be {names[0]}" if len(names) == 1 else f"must be one of {', '.join(names)}"
 
 
-_WORDS = {
+def _bound(key: str, sign: str) -> Callable[[Dict[str, Any]], str]:
+    return lambda ctx: f"must be {sign} {_number(ctx.get(key))}"
+
+
+_WORDS: Dict[str, Callable[[Dict[str, Any]], str]] = {
     "missing": lambda ctx: "required key is missing",
     "literal_error": _one_of,
     "too_short": lambda ctx: "must not be empty",
     "string_too_short": lambda ctx: "must not be empty",
     "value_error": lambda ctx: str(ctx.get("error")),
-    **{kind: (lambda ctx, key=key, sign=sign: f"must be {sign} {_number(ctx.get(key))}")
-       for kind, (key, sign) in _BOUNDS.items()},
+    **{kind: _bound(key, sign) for kind, (key, sign) in _BOUNDS.items()},
 }
 """pydantic error type -> our words, from the error's context."""
 
 
-def _problem(err: Dict[str, Any], schema: Schema) -> str:
+def _problem(err: Mapping[str, Any], schema: Schema) -> str:
     """One pydantic error as ``path: what is wrong (got X)``."""
     loc = tuple(err["loc"])
     kind = err["type"]
@@ -71,7 +75,7 @@ def _problem(err: Dict[str, Any], schema: Schema) -> str:
     return f"{path or 'spec'}: {message}"
 
 
-def _message(err: Dict[str, Any], loc: Tuple[Any, ...], owner: Optional[type], schema: Schema) -> str:
+def _message(err: Mapping[str, Any], loc: Tuple[Any, ...], owner: Optional[Type[BaseModel]], schema: Schema) -> str:
     kind = err["type"]
     if kind in ("extra_forbidden", "invalid_key"):
         return _unknown_key(loc[-1], owner, schema)
@@ -82,11 +86,11 @@ def _message(err: Dict[str, Any], loc: Tuple[Any, ...], owner: Optional[type], s
     if kind == "union_tag_invalid":
         return f"must be one of {', '.join(schema.tagged)}"
     if kind in _WORDS:
-        return _WORDS[kind](err.get("ctx") or {})  # type: ignore[no-untyped-call]
+        return _WORDS[kind](err.get("ctx") or {})
     return _TYPE_WORDS.get(kind) or err["msg"][:1].lower() + err["msg"][1:]
 
 
-def _unknown_key(key: object, owner: Optional[type], schema: Schema) -> str:
+def _unknown_key(key: object, owner: Optional[Type[BaseModel]], schema: Schema) -> str:
     allowed = list(owner.model_fields) if owner is not None else []
     close = difflib.get_close_matches(str(key), allowed, n=1)
     hint = f"did you mean {close[0]}?" if close else f"valid keys: {', '.join(allowed)}"
@@ -96,7 +100,7 @@ def _unknown_key(key: object, owner: Optional[type], schema: Schema) -> str:
     return f"unknown key ({hint})" if allowed else "unknown key"
 
 
-def _walk(loc: Tuple[Any, ...], schema: Schema) -> Tuple[str, Optional[type]]:
+def _walk(loc: Tuple[Any, ...], schema: Schema) -> Tuple[str, Optional[Type[BaseModel]]]:
     """The path text of ``loc`` (``[i]`` for list items, ``.key`` for mapping keys) and the
     model that holds its last key."""
     node: Any = schema.root

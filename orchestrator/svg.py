@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from html import escape
-from typing import List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 Point = Tuple[float, float]
 MARGIN = (48, 12, 14, 26)  # left, right, top, bottom (pixels)
@@ -71,7 +71,7 @@ def nice_ceiling(value: float) -> float:
     """The smallest 1, 2, 2.5 or 5 times a power of ten at or above ``value`` (1 for nothing)."""
     if value <= 0 or not math.isfinite(value):
         return 1.0
-    power = 10 ** math.floor(math.log10(value))
+    power: float = 10 ** math.floor(math.log10(value))
     return next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= value)
 
 
@@ -99,7 +99,10 @@ def render(chart: Chart) -> str:
     return "".join(parts) + "</svg>"
 
 
-def _scale(lo: float, hi: float, out_lo: float, out_hi: float):  # type: ignore[no-untyped-def]
+Scale = Callable[[float], float]
+
+
+def _scale(lo: float, hi: float, out_lo: float, out_hi: float) -> Scale:
     span = (hi - lo) or 1.0
     return lambda v: out_lo + (v - lo) / span * (out_hi - out_lo)
 
@@ -113,7 +116,8 @@ def y_range(ys: Sequence[float], zero_based: bool) -> Tuple[float, float]:
     return max(lo - pad, 0.0), hi + pad
 
 
-def _axes(chart: Chart, width: int, height: int, x_max: float, y_span: Tuple[float, float], fx, fy) -> List[str]:  # type: ignore[no-untyped-def]
+def _axes(chart: Chart, width: int, height: int, x_max: float, y_span: Tuple[float, float],
+          fx: Scale, fy: Scale) -> List[str]:
     left, bottom = MARGIN[0], height - MARGIN[3]
     out = [f'<rect x="{left}" y="{MARGIN[2]}" width="{width - left - MARGIN[1]}" height="{bottom - MARGIN[2]}" '
            f'fill="#fafafa" stroke="#ccc"/>']
@@ -128,13 +132,13 @@ def _axes(chart: Chart, width: int, height: int, x_max: float, y_span: Tuple[flo
     return out
 
 
-def _rule(r: Rule, fx, fy, x_max: float) -> str:  # type: ignore[no-untyped-def]
+def _rule(r: Rule, fx: Scale, fy: Scale, x_max: float) -> str:
     x0, x1 = fx(r.x0 if r.x0 is not None else 0.0), fx(r.x1 if r.x1 is not None else x_max)
     return (f'<line class="rule" x1="{x0:.1f}" x2="{x1:.1f}" y1="{fy(r.y):.1f}" y2="{fy(r.y):.1f}" '
             f'stroke="{r.color}" stroke-dasharray="{r.dash}"><title>{escape(r.label)}</title></line>')
 
 
-def _series(s: Series, fx, fy) -> str:  # type: ignore[no-untyped-def]
+def _series(s: Series, fx: Scale, fy: Scale) -> str:
     if s.dots or len(s.points) == 1:
         return "".join(f'<circle cx="{fx(x):.1f}" cy="{fy(y):.1f}" r="3" fill="{s.color}"/>' for x, y in s.points)
     path = " ".join(f"{fx(x):.1f},{fy(y):.1f}" for x, y in s.points)

@@ -6,7 +6,7 @@ pinned/pageable ratio of the medians. Columns appear only when some device ran t
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from orchestrator.collect import DeviceResult
 
@@ -20,8 +20,8 @@ def _median(entry: Optional[Dict[str, Any]], key: str) -> Optional[float]:
 
 def peak(curve: Curve, direction: str) -> Optional[Tuple[float, int]]:
     """(highest median, its block size) over the sweep, or None."""
-    points = [(_median(e, direction), e["size"]) for e in curve if _median(e, direction) is not None]
-    return max(points) if points else None  # type: ignore[type-var]
+    points = [(m, e["size"]) for e in curve if (m := _median(e, direction)) is not None]
+    return max(points) if points else None
 
 
 def size_label(n: int) -> str:
@@ -33,10 +33,10 @@ def size_label(n: int) -> str:
 
 
 def _peak_cell(r: DeviceResult) -> str:
-    found = [peak(r.curve or [], d) for d in ("h2d", "d2h")]
-    if not all(found):
+    h2d, d2h = [peak(r.curve or [], d) for d in ("h2d", "d2h")]
+    if h2d is None or d2h is None:
         return "-"
-    (h, hs), (d, ds) = found  # type: ignore[misc]
+    (h, hs), (d, ds) = h2d, d2h
     return f"{h:.2f}@{size_label(hs)} / {d:.2f}@{size_label(ds)}"
 
 
@@ -52,7 +52,7 @@ def _ratio_cell(r: DeviceResult) -> str:
     return f"{ratio['h2d']:.2f} / {ratio['d2h']:.2f}"
 
 
-COLUMNS = (
+COLUMNS: Tuple[Tuple[str, Callable[[DeviceResult], bool], Callable[[DeviceResult], str]], ...] = (
     ("sweep peak GB/s\nH2D / D2H", lambda r: len(r.curve or []) > 1, _peak_cell),
     ("bidir sum\nGB/s", lambda r: bool(((r.curve or [{}])[-1] or {}).get("sum")), _sum_cell),
     ("pinned/pageable\nH2D / D2H", lambda r: bool(((r.curve or [{}])[-1] or {}).get("ratio")), _ratio_cell),

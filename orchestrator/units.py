@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import List, Tuple, Union
+from typing import Iterable, List, Tuple, Union, cast
 
 SIZE_UNITS = {
     "b": 1,
@@ -143,8 +143,8 @@ def format_size(size: int) -> str:
 
 def format_ids(ids: object) -> str:
     """``[0, 1, 2, 3, 6]`` -> ``"0-3,6"``."""
-    ordered = sorted(set(ids))  # type: ignore[call-overload]
-    runs = []
+    ordered = sorted(set(cast(Iterable[int], ids)))
+    runs: List[List[int]] = []
     for device in ordered:
         if runs and device == runs[-1][1] + 1:
             runs[-1][1] = device
@@ -188,7 +188,8 @@ def _size_range(text: str) -> List[int]:
     factor = _factor(match.group(3) or "2")
     if high < low:
         raise ValueError(f"range {text.strip()} runs backwards")
-    sizes, size = [], float(low)
+    sizes: List[int] = []
+    size = float(low)
     while round(size) < high and len(sizes) <= MAX_SWEEP:
         sizes.append(int(round(size)))
         size = max(size * factor, sizes[-1] + 1.0)

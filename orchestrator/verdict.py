@@ -18,7 +18,7 @@ Cause = Dict[str, Any]
 
 def cause(kind: str, message: str, **fields: Any) -> Cause:
     """A cause record in the same shape as a worker fault."""
-    base = {"fault": kind, "message": message, "api": None, "code": None, "name": None,
+    base: Cause = {"fault": kind, "message": message, "api": None, "code": None, "name": None,
             "cycle": None, "copy": None, "detail": {}}
     base.update(fields)
     return base

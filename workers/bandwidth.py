@@ -11,7 +11,7 @@ verification.
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, cast
 
 RATIO = 1.01
 """Width of one histogram bucket: bucket k holds values in [RATIO**k, RATIO**(k+1))."""
@@ -54,7 +54,8 @@ class Stats:
         for k in sorted(self._buckets):
             seen += self._buckets[k]
             if seen >= rank:
-                return min(max(RATIO ** (k + 0.5), self.min), self.max)
+                middle: float = RATIO ** (k + 0.5)
+                return min(max(middle, self.min), self.max)
         return self.max  # pragma: no cover - the loop always reaches rank
 
     def as_dict(self) -> Optional[Dict[str, float]]:
@@ -62,7 +63,7 @@ class Stats:
         if not self.count:
             return None
         return {"count": self.count, "min": self.min, "max": self.max,
-                "median": self.median(), "mean": self.total / self.count}
+                "median": cast(float, self.median()), "mean": self.total / self.count}
 
 
 def _ratio(pinned: Stats, pageable: Stats) -> Optional[float]:

@@ -207,7 +207,7 @@ EVENT_TYPES: Dict[str, Type[Event]] = {
 def from_dict(data: JSON) -> Event:
     """Rebuild an event from ``to_dict`` output; raises ``ValueError`` on an unknown kind."""
     kind = data.get("kind")
-    cls = EVENT_TYPES.get(kind)  # type: ignore[arg-type]
+    cls = None if kind is None else EVENT_TYPES.get(kind)
     if cls is None:
         raise ValueError(f"unknown event kind {kind!r}")
     names = {f.name for f in dataclasses.fields(cls)}

@@ -22,7 +22,10 @@ _WALKING_WORD = 0x8040201008040201  # little-endian bytes 1, 2, 4, ... 128
 
 def view(ptr: int, size: int) -> np.ndarray:
     """A writable uint8 numpy view over ``size`` bytes at address ``ptr`` (no copy)."""
-    return np.frombuffer((ctypes.c_uint8 * size).from_address(ptr), dtype=np.uint8)
+    block = (ctypes.c_uint8 * size).from_address(ptr)
+    # numpy's stubs accept only some buffer types, though a ctypes array has the buffer protocol too
+    array: np.ndarray = np.frombuffer(block, dtype=np.uint8)  # type: ignore[call-overload]
+    return array
 
 
 def _words(value_per_word: np.ndarray, size: int) -> np.ndarray:

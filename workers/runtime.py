@@ -298,14 +298,14 @@ class Allocations:
 
     def host(self, size: int) -> int:
         """``acl.rt.malloc_host(size)``: a host buffer freed with the others."""
-        ptr = self.rt.call("acl.rt.malloc_host", size)
+        ptr: int = self.rt.call("acl.rt.malloc_host", size)
         self.host_ptrs.append(ptr)
         return ptr
 
     def device(self, size: int) -> int:
         """A device block of ``size`` bytes, of this ``memory_kind``."""
         if self.memory_kind == "dvpp":
-            ptr = self.rt.call("acl.media.dvpp_malloc", size)
+            ptr: int = self.rt.call("acl.media.dvpp_malloc", size)
         else:
             ptr = self.rt.call("acl.rt.malloc", size, codes.ACL_MEM_MALLOC_HUGE_FIRST)
         self.device_ptrs.append(ptr)

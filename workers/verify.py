@@ -34,7 +34,7 @@ def equal(actual: np.ndarray, expected: np.ndarray) -> bool:
         return False
     if _memcmp is None:  # pragma: no cover
         return bool(np.array_equal(actual, expected))
-    return _memcmp(actual.ctypes.data, expected.ctypes.data, actual.size) == 0
+    return bool(_memcmp(actual.ctypes.data, expected.ctypes.data, actual.size) == 0)
 
 
 def mismatch(actual: np.ndarray, expected: np.ndarray) -> Dict[str, Any]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Type
 
 from ._faults import KINDS, REQUIRED, Fault
 from ._profiles import DEFAULT_CHIP, PROFILES, Profile
@@ -95,7 +95,7 @@ def _fault(value: Any, path: str, device_count: int) -> Fault:
     return cls(device, **_fault_params(cls, value, path))
 
 
-def _fault_params(cls: type, value: Dict[str, Any], path: str) -> Dict[str, Any]:
+def _fault_params(cls: Type[Fault], value: Dict[str, Any], path: str) -> Dict[str, Any]:
     params = {}
     for key, (check, default) in cls.PARAMS.items():
         if key not in value:

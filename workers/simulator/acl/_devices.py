@@ -184,10 +184,10 @@ def destroy_stream(stream: Any) -> int:
     with _state.LOCK:
         context, code = need_context(api)
         found, code = (None, code) if context is None else find_stream(api, context, stream)
-        if found is None or found.handle == 0:
+        if context is None or found is None or found.handle == 0:
             return code or _state.fail(_codes.RT_PARAM_INVALID, api, "the default stream cannot be destroyed")
         run_pending(found)
-        del context.streams[found.handle]  # type: ignore[union-attr]
+        del context.streams[found.handle]
         _state.driver().streams.pop(found.handle, None)
         return 0
 

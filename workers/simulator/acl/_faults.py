@@ -159,7 +159,8 @@ class Slow(Fault):
     PARAMS = {"factor": (factor, REQUIRED)}
 
     def copy_delay(self, elapsed: float) -> float:
-        return elapsed * (self.params["factor"] - 1.0)
+        factor: float = self.params["factor"]
+        return elapsed * (factor - 1.0)
 
 
 class InitFail(Fault):

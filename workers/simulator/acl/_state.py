@@ -141,7 +141,8 @@ def reset(config: Optional[SimConfig] = None) -> None:
 
 def current_context() -> Optional[Context]:
     """The calling thread's current context, if it is still alive."""
-    return _driver.contexts.get(getattr(_tls, "context", None))  # type: ignore[arg-type]
+    handle = getattr(_tls, "context", None)
+    return None if handle is None else _driver.contexts.get(handle)
 
 
 def set_context(context: Optional[Context]) -> None:
