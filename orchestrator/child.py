@@ -8,6 +8,7 @@ releases its device, and exits within ``ORPHAN_GRACE`` seconds even if the devic
 from __future__ import annotations
 
 import faulthandler
+import mmap
 import os
 import signal
 import sys
@@ -25,23 +26,36 @@ _log: Optional[IO[str]] = None  # kept open for faulthandler for the life of the
 
 
 class Position:
-    """Records the last completed (cycle, copy) in memory shared with the controller, so a hang or
-    crash can be placed exactly even though progress events are rate-limited."""
+    """The last completed (cycle, copy), in a 16-byte file both processes map, so the controller can
+    place a hang or crash exactly although progress events are rate-limited. A file next to the
+    worker's log rather than multiprocessing shared memory: it also tells a post-mortem reader where
+    the worker was."""
 
-    def __init__(self, shared: Any) -> None:
-        self.shared = shared
+    SIZE = 16
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        with open(path, "r+b") as fh:
+            self._map = mmap.mmap(fh.fileno(), self.SIZE)
+        self.view = memoryview(self._map).cast("q")
+
+    @classmethod
+    def create(cls, path: str) -> "Position":
+        with open(path, "wb") as fh:
+            fh.write(bytes(cls.SIZE))
+        return cls(path)
 
     def copied(self, cycle: int, copy: int, *rest: Any) -> None:
-        self.shared[0], self.shared[1] = cycle, copy
+        self.view[0], self.view[1] = cycle, copy
 
     def released(self, cycle: int, memory: Any) -> None:
-        self.shared[0] = cycle
+        self.view[0] = cycle
 
 
 def worker_entry(job: Dict[str, Any], backend: str, log_path: str, conn: Connection, parent_pid: int,
-                 position: Any = None) -> None:
+                 position: Optional[str] = None) -> None:
     """Process target of the local launcher. ``job`` is a ``DeviceJob`` as plain data;
-    ``position`` a shared array of two integers (cycle, copy) or None."""
+    ``position`` the path of the ``Position`` file, or None."""
     _redirect_output(log_path)
     stop = threading.Event()
     _on_stop_signals(stop)

@@ -44,15 +44,15 @@ class _Worker:
     started: bool = False
     ended: bool = False
     closed: bool = False
-    position: Any = None  # shared (cycle, last completed copy), written by the worker
+    position: Optional[child.Position] = None  # (cycle, last completed copy), written by the worker
 
     @property
     def cycle(self) -> int:
-        return int(self.position[0])
+        return int(self.position.view[0]) if self.position else 0
 
     @property
     def copies(self) -> int:
-        return int(self.position[1])
+        return int(self.position.view[1]) if self.position else 0
 
     @property
     def deadline(self) -> float:
@@ -91,11 +91,11 @@ class LocalLauncher:
 
     def _spawn(self, ctx: Any, job: DeviceJob, backend: str, run_dir: Path) -> _Worker:
         reader, writer = ctx.Pipe(duplex=False)
-        position = ctx.Array("q", 2, lock=False)
+        position = child.Position.create(str(run_dir / "logs" / f".{job.host}-{job.device}.position"))
         log = run_dir / "logs" / f"{job.host}-{job.device}.log"
         payload = {"host": job.host, "device": job.device, "params": job.params.to_dict(), "sim": _sim(job, run_dir)}
         proc = ctx.Process(target=child.worker_entry, name=f"dvpp-worker-{job.host}-{job.device}",
-                           args=(payload, backend, str(log), writer, os.getpid(), position), daemon=False)
+                           args=(payload, backend, str(log), writer, os.getpid(), position.path), daemon=False)
         proc.start()
         writer.close()  # the child holds the only writer: EOF on our side means it is gone
         now = time.monotonic()

@@ -16,9 +16,20 @@ def no_leftover_children():
     if psutil is None:
         return
     me = psutil.Process()
-    alive = [p for p in me.children(recursive=True) if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    alive = [p for p in me.children(recursive=True) if _ours(p)]
     if alive:
         _, still = psutil.wait_procs(alive, timeout=5)
         for proc in still:
             proc.kill()
         assert not still, f"test left child processes running: {[p.pid for p in still]}"
+
+
+def _ours(proc: "psutil.Process") -> bool:
+    """A live child we started; multiprocessing's resource tracker (started by the first spawn and
+    ending with this process) is the standard library's, not a leftover."""
+    try:
+        if not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return "multiprocessing.resource_tracker" not in " ".join(proc.cmdline())
+    except psutil.NoSuchProcess:
+        return False
