@@ -95,12 +95,14 @@ def test_crash_kills_the_worker_process_with_the_signal():
 @pytest.mark.slow
 def test_hang_stops_all_progress_until_the_process_is_killed():
     proc = worker_process(params(release_cycle=5), sim(faults=[{"device": 0, "kind": "hang", "at_copy": 2}]))
+    assert proc.stdout is not None
+    first = proc.stdout.readline()  # the clock starts once the worker is up, however loaded the machine
     try:
         out, _ = proc.communicate(timeout=3)
     except subprocess.TimeoutExpired:
         proc.kill()
         out, _ = proc.communicate()
     assert proc.returncode == -signal.SIGKILL
-    got = _events(out)
+    got = _events(first + out)
     assert isinstance(got[0], events.Started) and not of(got, events.Finished)
     assert max([p.copies for p in of(got, events.Progress)] or [0]) <= 1
