@@ -67,7 +67,9 @@ def worker_entry(job: Dict[str, Any], backend: str, log_path: str, conn: Connect
         try:
             conn.send(event.to_dict())
         except (BrokenPipeError, EOFError, OSError):
-            stop.set()  # the controller is gone: finish quickly, nobody is listening
+            if not stop.is_set():  # nobody is listening any more: finish quickly
+                print("controller is gone (its pipe closed): stopping and releasing the device", flush=True)
+            stop.set()
 
     params = WorkerParams.from_dict(job["params"])
     print(f"worker pid {os.getpid()}: {job['host']}:{job['device']} backend {backend}", flush=True)
