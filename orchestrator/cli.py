@@ -127,6 +127,9 @@ def _publish(verdicts: List[report.Verdict], facts: Dict[str, Any], run_dir: Pat
 
 def _report_text(verdicts: List[report.Verdict], facts: Dict[str, Any]) -> str:
     parts = [report.table(verdicts), "", report.failure_summary(verdicts)]
+    capacity = report.capacity_lines(verdicts)
+    if capacity:
+        parts[1:1] = ["", capacity]
     if facts.get("interrupted"):
         parts.insert(0, "INTERRUPTED: the run was stopped before every device finished.\n")
     if facts.get("simulated"):

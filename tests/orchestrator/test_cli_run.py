@@ -129,3 +129,16 @@ def test_a_shared_link_reads_lower_when_all_devices_copy_at_once(tmp_path):
     together, alone = medians("all"), medians("serial")
     assert all(1.5 < m <= 2.1 for m in alone), alone  # one device alone reads the link's rate
     assert sum(together) / 4 < 0.75 * min(alone), (together, alone)
+
+
+def test_a_fill_run_reports_the_capacity_reached_as_a_pass(tmp_path):
+    data = spec(devices=2)
+    data["sim"]["memory"] = {"hbm": "8MiB"}
+    data["defaults"].update(memory_size="1MiB", release_cycle=-1, number_of_cycles=1, memory_reuse=False)
+    r = run_fleet(tmp_path, data)
+    assert r.code == 0, r.stdout
+    cap = r.device(0)["capacity"]
+    assert (cap["expected"], cap["code"], r.device(0)["outcome"]) == (True, 207001, "capacity")
+    assert cap["blocks"] == r.device(0)["copies"] and cap["bytes"] == cap["blocks"] * (1 << 20)
+    assert (f"  localhost:0: {cap['blocks']} block(s), {cap['blocks']}.0 MiB held when acl.media.dvpp_malloc "
+            "returned 207001 ACL_ERROR_RT_MEMORY_ALLOCATION") in r.stdout
