@@ -29,7 +29,7 @@ from typing import Any, Dict, List, Optional, Sequence, cast
 from orchestrator import hangs
 from orchestrator.launchers import Sink
 from orchestrator.plan import DeviceJob
-from orchestrator.ray_actor import DeviceActor
+from orchestrator.ray_actor import DeviceActor, remains
 from orchestrator.ray_claims import Claim, plan_claims
 from orchestrator.ray_cluster import alive_nodes, connect, describe
 from workers import events as ev
@@ -77,7 +77,8 @@ class RayLauncher:
     def run(self, jobs: Sequence[DeviceJob], backend: str, run_dir: Path, sink: Sink,
             stop: threading.Event, slots: int = 0) -> None:
         self.ray = connect(self.address, sim_npus=_sim_npus(jobs) if backend == "sim" else None)
-        self.backend, self.sink, self.stop = backend, sink, stop
+        self.backend, self.sink, self.stop, self.run_dir = backend, sink, stop, run_dir
+        (run_dir / "logs").mkdir(parents=True, exist_ok=True)
         self.slots, self.waiting = slots or len(jobs), list(jobs)
         self.workers: List[_Worker] = []
         self.claims: List[Claim] = []
@@ -134,7 +135,7 @@ class RayLauncher:
 
     def _start(self, claim: Claim, job: DeviceJob, actor: Any) -> None:
         payload = {"host": job.host, "device": job.device, "params": job.params.to_dict(), "sim": job.sim}
-        actor.start.remote(payload, self.backend)
+        actor.start.remote(payload, self.backend, self.run_dir.name)
         now = time.monotonic()
         w = _Worker(job=job, actor=actor, node=claim.node, bound=now, last_event=now)
         w.drain = actor.drain.remote(DRAIN_WAIT)
@@ -153,6 +154,7 @@ class RayLauncher:
         for data in answer["events"]:
             self._deliver(w, ev.from_dict(data))
         if w.ended:
+            self._keep_remains(w)
             _kill(self.ray, w.actor)  # Finished comes after every release: free the NPU now
         elif answer["done"]:
             self._crashed(w, "its device thread ended without a Finished event")
@@ -183,7 +185,8 @@ class RayLauncher:
 
     def _crashed(self, w: _Worker, why: str) -> None:
         w.ended = True
-        where = f"cycle {max(w.cycle, 1)}, copy {w.copies}" if w.started else "while opening the device"
+        w.cycle, w.copies = self._keep_remains(w, from_actor=False).get("position") or (w.cycle, w.copies)
+        where = f"cycle {max(w.cycle, 1)}, copy {w.copies + 1}" if w.started else "while opening the device"
         msg = f"worker for {w.name} on node {describe(w.node)} died during {where}: {why}"
         self.sink(w.job.host, w.job.device, ev.Crashed(message=msg))
 
@@ -198,15 +201,41 @@ class RayLauncher:
         for w in self.workers:
             if not w.ended and now > w.deadline:
                 stack = self._stack(w)
+                w.cycle, w.copies = self._keep_remains(w).get("position") or (w.cycle, w.copies)
                 _kill(self.ray, w.actor)
                 w.ended = True
                 self.sink(w.job.host, w.job.device, hangs.hung_event(w.job, w.started, w.cycle, w.copies, stack))
+
+    def _remains_ref(self, w: _Worker, from_actor: bool) -> Any:
+        """Ask the actor, or, when it died, a plain task pinned to its node, for what it left there."""
+        if from_actor:
+            return w.actor.remains.remote(LOG_LINES)
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        task = self.ray.remote(num_cpus=0)(remains).options(
+            scheduling_strategy=NodeAffinitySchedulingStrategy(w.node["node_id"], soft=False))
+        return task.remote(self.run_dir.name, f"{w.job.host}-{w.job.device}", LOG_LINES)
+
+    def _keep_remains(self, w: _Worker, from_actor: bool = True) -> Dict[str, Any]:
+        """Copy the worker's log tail into the run directory (where the local launcher's logs are)
+        and return its remains; a node that is gone leaves nothing (``{}``)."""
+        try:
+            found = cast(Dict[str, Any], self.ray.get(self._remains_ref(w, from_actor), timeout=STACK_WAIT))
+        except Exception:  # the node left with the actor: nothing can be read there
+            return {}
+        log = self.run_dir / "logs" / f"{w.job.host}-{w.job.device}.log"
+        log.write_text("".join(line + "\n" for line in found.get("tail") or []), encoding="utf-8")
+        return found
 
     def _stack(self, w: _Worker) -> Optional[str]:
         try:
             return cast(Optional[str], self.ray.get(w.actor.stack.remote(), timeout=STACK_WAIT))
         except Exception:  # a dead or wedged actor has no stack to give: the Hung says so
             return None
+
+
+LOG_LINES = 200
+"""Lines of a worker's node-local log copied into the run directory when the worker ends."""
 
 
 def _ray_reason(exc: Exception) -> str:

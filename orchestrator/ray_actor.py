@@ -7,6 +7,8 @@
     drain.remote(wait)    <-------------      the events emitted since the last drain (long poll)
     stop.remote()         ------------->      stop after the current copy (outcome ``stopped``)
     stack.remote()        <-------------      the run thread's stack, for a hang report
+    remains.remote(n)     <-------------      the log's last lines and the exact (cycle, copy), from
+                                              node-local files (a plain task reads them if it died)
 
 Ray sets ``ASCEND_RT_VISIBLE_DEVICES`` to the NPU it assigned before this class is built, so the
 worker's runtime maps the physical id to logical id 0 exactly as it does for a local worker under
@@ -15,14 +17,43 @@ the device thread runs. It never decides a status.
 """
 from __future__ import annotations
 
+import faulthandler
 import os
 import socket
+import struct
 import sys
+import tempfile
 import threading
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
+
+from orchestrator.child import Position
 
 VISIBLE_ENV = "ASCEND_RT_VISIBLE_DEVICES"
 MAX_CONCURRENCY = 4
+
+
+def node_files(run_id: str, name: str) -> Tuple[str, str]:
+    """(log, position) files of a worker on its node: the run's folder in that node's temp directory."""
+    base = os.path.join(tempfile.gettempdir(), "dvpp-fleet", run_id, name)
+    return base + ".log", base + ".position"
+
+
+def remains(run_id: str, name: str, lines: int) -> Dict[str, Any]:
+    """``{"tail": [the log's last lines], "position": [cycle, copy] or None}`` of a worker, read on
+    its node. Also run as a plain Ray task on that node when the actor died, so a crash still leaves
+    its last words and its exact place."""
+    log, position = node_files(run_id, name)
+    try:
+        with open(log, encoding="utf-8", errors="replace") as fh:
+            tail = fh.read().splitlines()[-lines:]
+    except OSError:
+        tail = []
+    try:
+        with open(position, "rb") as fh:
+            where: Optional[List[int]] = list(struct.unpack("2q", fh.read(16)))
+    except (OSError, struct.error):
+        where = None
+    return {"tail": tail, "position": where}
 
 
 class DeviceActor:
@@ -34,6 +65,7 @@ class DeviceActor:
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
+        self._files: Optional[Tuple[str, str]] = None  # (run id, name) once start() set up the files
 
     def where(self) -> Dict[str, Any]:
         """``{"node_id", "ip", "hostname", "npu_ids": [int], "visible": str|None, "pid"}``."""
@@ -45,18 +77,34 @@ class DeviceActor:
                 "hostname": socket.gethostname(), "npu_ids": [int(i) for i in ids],
                 "visible": os.environ.get(VISIBLE_ENV), "pid": os.getpid()}
 
-    def start(self, job: Dict[str, Any], backend: str) -> None:
-        """Run ``job`` (a ``DeviceJob`` as plain data, like the local launcher's) in a thread."""
-        self._thread = threading.Thread(target=self._run, args=(job, backend), name="dvpp-device", daemon=True)
+    def start(self, job: Dict[str, Any], backend: str, run_id: Optional[str] = None) -> None:
+        """Run ``job`` (a ``DeviceJob`` as plain data, like the local launcher's) in a thread. With
+        ``run_id``, this process's stdout and stderr (vendor runtime output included) and the exact
+        position go to node-local files (``node_files``) that ``remains`` reads."""
+        watch = self._set_up_files(run_id, f"{job['host']}-{job['device']}") if run_id else None
+        self._thread = threading.Thread(target=self._run, args=(job, backend, watch), name="dvpp-device",
+                                        daemon=True)
         self._thread.start()
 
-    def _run(self, job: Dict[str, Any], backend: str) -> None:
+    def _set_up_files(self, run_id: str, name: str) -> Position:
+        log, position = node_files(run_id, name)
+        os.makedirs(os.path.dirname(log), exist_ok=True)
+        fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        for target in (1, 2):
+            os.dup2(fd, target)
+        os.close(fd)
+        self._files = (run_id, name)
+        faulthandler.enable(all_threads=True)  # a fatal signal leaves every thread's stack in the log
+        print(f"worker pid {os.getpid()} on {socket.gethostname()}: {name}", flush=True)
+        return Position.create(position)
+
+    def _run(self, job: Dict[str, Any], backend: str, watch: Optional[Position]) -> None:
         from workers.main import run_device
         from workers.params import WorkerParams
 
         try:
             run_device(WorkerParams.from_dict(job["params"]), self._emit, backend=backend,
-                       sim_config=job.get("sim"), stop=self._stop)
+                       sim_config=job.get("sim"), stop=self._stop, watch=watch)
         finally:
             with self._cond:
                 self._done = True
@@ -77,6 +125,12 @@ class DeviceActor:
     def stop(self) -> None:
         """Ask the device thread to stop after the current copy."""
         self._stop.set()
+
+    def remains(self, lines: int) -> Dict[str, Any]:
+        """This worker's log tail and exact position (see the module function ``remains``)."""
+        sys.stdout.flush()
+        sys.stderr.flush()
+        return remains(*self._files, lines) if self._files else {"tail": [], "position": None}
 
     def stack(self) -> Optional[str]:
         """The device thread's stack in ``faulthandler``'s format (innermost frame first)."""

@@ -141,13 +141,12 @@ def _log_tail(v: Verdict, lines: int = 8) -> List[str]:
 
 def capacity_lines(verdicts: Sequence[Verdict]) -> str:
     """The capacity each device reached when filling its memory was the point of the run."""
-    full = [v for v in verdicts if v.result.capacity and v.result.capacity.get("expected")]
+    full = [(v.name, v.result.capacity) for v in verdicts if v.result.capacity and v.result.capacity.get("expected")]
     if not full:
         return ""
     lines = ["Capacity reached (device memory full: the expected end of a fill run):"]
-    lines += [f"  {v.name}: {v.result.capacity['blocks']} block(s), {fmt_bytes(v.result.capacity['bytes'])} "
-              f"held when {v.result.capacity['api']} returned {v.result.capacity['code']} "
-              f"{v.result.capacity['name']}" for v in full]
+    lines += [f"  {name}: {cap['blocks']} block(s), {fmt_bytes(cap['bytes'])} held when {cap['api']} "
+              f"returned {cap['code']} {cap['name']}" for name, cap in full]
     return "\n".join(lines)
 
 

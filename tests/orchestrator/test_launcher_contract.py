@@ -99,6 +99,11 @@ def test_a_dead_worker_is_a_crashed_event_and_the_others_finish(launcher, tmp_pa
     seen = launch(launcher, plan, tmp_path)
     ends = {device: terminal(events) for (_, device), events in seen.items()}
     assert ends == {0: ["finished"], 1: ["crashed"], 2: ["finished"]}
+    host = next(h for h, d in seen if d == 1)
+    crashed = seen[(host, 1)][-1]
+    assert "during cycle 1, copy 2" in crashed.message  # exact, although progress is rate-limited
+    log = (tmp_path / "logs" / f"{host}-1.log").read_text()  # its last words, in the run directory
+    assert log.startswith("worker pid") and "Fatal Python error" in log
 
 
 def test_a_silent_worker_is_a_hung_event_with_its_position(launcher, tmp_path):
