@@ -45,6 +45,10 @@ class Position:
             fh.write(bytes(cls.SIZE))
         return cls(path)
 
+    def close(self) -> None:
+        self.view.release()
+        self._map.close()
+
     def copied(self, cycle: int, copy: int, *rest: Any) -> None:
         self.view[0], self.view[1] = cycle, copy
 

@@ -5,7 +5,7 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional, Sequence, Tuple
 
 from orchestrator import child
 from orchestrator.plan import DeviceJob
@@ -14,18 +14,35 @@ from workers import events as ev
 _FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+) in (?P<func>\S+)')
 
 
-def dump_stack(pid: int, log: Path, wait: float) -> Optional[str]:
-    """Ask the worker's faulthandler for every thread's stack; return the text it wrote."""
-    before = log.stat().st_size if log.exists() else 0
-    try:
-        os.kill(pid, child.STACK_SIGNAL)
-    except ProcessLookupError:
-        return None
+def dump_stacks(workers: Sequence[Tuple[int, Path]], wait: float) -> List[Optional[str]]:
+    """Ask each worker's faulthandler (``(pid, log)``) for every thread's stack, wait once, and
+    return the text each wrote (None where nothing could be had)."""
+    if not workers:
+        return []
+    before = [_size(log) for _, log in workers]
+    for pid, _ in workers:
+        try:
+            os.kill(pid, child.STACK_SIGNAL)
+        except ProcessLookupError:
+            pass
     time.sleep(wait)
-    with open(log, encoding="utf-8", errors="replace") as fh:
-        fh.seek(before)
-        text = fh.read().strip()
-    return text or None
+    return [_read_from(log, offset) for (_, log), offset in zip(workers, before)]
+
+
+def _size(log: Path) -> int:
+    try:
+        return log.stat().st_size
+    except OSError:
+        return 0
+
+
+def _read_from(log: Path, offset: int) -> Optional[str]:
+    try:
+        with open(log, encoding="utf-8", errors="replace") as fh:
+            fh.seek(offset)
+            return fh.read().strip() or None
+    except OSError:  # the worker stalled before it opened its log
+        return None
 
 
 RUNTIME_FRAMES = {

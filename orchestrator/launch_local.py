@@ -44,6 +44,7 @@ class _Worker:
     started: bool = False
     ended: bool = False
     closed: bool = False
+    retired: bool = False  # process handle closed
     position: Optional[child.Position] = None  # (cycle, last completed copy), written by the worker
 
     @property
@@ -53,6 +54,18 @@ class _Worker:
     @property
     def copies(self) -> int:
         return int(self.position.view[1]) if self.position else 0
+
+    def release(self) -> None:
+        """Close what the controller holds for an ended worker (pipe, position map, process handle),
+        so a long serial run never runs out of file descriptors."""
+        self.conn.close()
+        if self.position is not None:
+            self.position.close()
+            self.position = None
+        if not self.proc.is_alive():
+            self.proc.join(timeout=0)
+            self.proc.close()
+            self.retired = True
 
     @property
     def deadline(self) -> float:
@@ -82,12 +95,18 @@ class LocalLauncher:
                 workers.append(self._spawn(ctx, pending.pop(0), backend, run_dir))
 
         try:
-            self._supervise(workers, sink, stop, spawn_more)
+            gave_up = self._supervise(workers, sink, stop, spawn_more)
+        except BaseException:
+            gave_up = True
+            raise
         finally:
-            deadline = time.monotonic() + GRACE  # finalize may take seconds on real hardware
+            # finalize may take seconds on real hardware; a stop that gave up has spent its grace
+            deadline = time.monotonic() + (0.0 if gave_up else GRACE)
             for w in workers:
-                w.proc.join(timeout=max(0.0, deadline - time.monotonic()))
-                _kill(w)
+                if not w.retired:
+                    w.proc.join(timeout=max(0.0, deadline - time.monotonic()))
+                    _kill(w)
+                    w.proc.close()
 
     def _spawn(self, ctx: Any, job: DeviceJob, backend: str, run_dir: Path) -> _Worker:
         reader, writer = ctx.Pipe(duplex=False)
@@ -102,8 +121,9 @@ class LocalLauncher:
         return _Worker(job=job, proc=proc, conn=reader, log=log, spawned=now, last_event=now, position=position)
 
     def _supervise(self, workers: List[_Worker], sink: Sink, stop: threading.Event,
-                   spawn_more: Callable[[], None]) -> None:
-        """Until every worker has ended: deliver events, notice deaths and hangs, keep the slots full."""
+                   spawn_more: Callable[[], None]) -> bool:
+        """Until every worker has ended: deliver events, notice deaths and hangs, keep the slots full.
+        Returns whether it gave up waiting on a stop (the survivors are then killed at once)."""
         stopping_since: Optional[float] = None
         spawn_more()
         while any(not w.ended for w in workers):
@@ -119,10 +139,18 @@ class LocalLauncher:
                 for w in workers:
                     _signal(w, signal.SIGTERM)
             if stopping_since is not None and time.monotonic() - stopping_since > GRACE:
-                break
+                return True
+            self._retire(workers)
             if stopping_since is None:
                 self._check_hangs([w for w in workers if not w.ended], sink)
                 spawn_more()
+        return False
+
+    @staticmethod
+    def _retire(workers: List[_Worker]) -> None:
+        for w in workers:
+            if w.ended and not w.retired and not w.proc.is_alive():
+                w.release()
 
     def _drain(self, w: _Worker, sink: Sink) -> None:
         """Read every event the worker has sent so far (never blocks)."""
@@ -147,9 +175,9 @@ class LocalLauncher:
         if w.ended:
             return
         w.ended = True
-        if stopping:
-            return  # asked to stop and killed or exited early: the verdict says ABORTED
         code = w.proc.exitcode
+        if stopping and code in (-signal.SIGTERM, -signal.SIGKILL, -signal.SIGINT):
+            return  # asked to stop and ended by that signal: the verdict says ABORTED
         name = signal.Signals(-code).name if code is not None and code < 0 else None
         how = f"from signal {name}" if name else f"with exit code {code}"
         where = f"cycle {max(w.cycle, 1)}, copy {w.copies + 1}" if w.started else "while opening the device"
@@ -157,15 +185,17 @@ class LocalLauncher:
         sink(w.job.host, w.job.device, ev.Crashed(message=msg, exitcode=code, signal=name))
 
     def _check_hangs(self, live: List[_Worker], sink: Sink) -> None:
+        """Overdue workers: ask all of them for their stacks at once, wait once, then kill each."""
         now = time.monotonic()
-        for w in live:
-            if now > w.deadline:
-                stack = hangs.dump_stack(w.proc.pid, w.log, STACK_WAIT)
-                _kill(w)
-                self._drain(w, sink)
-                if not w.ended:
-                    w.ended = True
-                    sink(w.job.host, w.job.device, hangs.hung_event(w.job, w.started, w.cycle, w.copies, stack))
+        overdue = [w for w in live if now > w.deadline]
+        stacks = hangs.dump_stacks([(w.proc.pid, w.log) for w in overdue], STACK_WAIT)
+        for w, stack in zip(overdue, stacks):
+            cycle, copies = w.cycle, w.copies
+            _kill(w)
+            self._drain(w, sink)
+            if not w.ended:
+                w.ended = True
+                sink(w.job.host, w.job.device, hangs.hung_event(w.job, w.started, cycle, copies, stack))
 
 
 STACK_WAIT = 1.0

@@ -201,10 +201,20 @@ def summary(verdicts: Sequence[Verdict], run: Dict[str, Any], code: int) -> Dict
             "counts": {k: n for k, n in counts.items() if n}, "devices": [device_summary(v) for v in verdicts]}
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
+
+
 def write_atomic(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file and a rename: readers never see half."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=str(path.parent))
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600: node_exporter and CI users must read it
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()

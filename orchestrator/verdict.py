@@ -1,8 +1,9 @@
 """From recorded facts to a status: the only place that decides PASS or not.
 
 Rules, first match wins: the process died -> CRASHED; it stopped making progress -> HUNG; the device
-never opened -> UNAVAILABLE; the run was interrupted -> ABORTED; the record stops before the end
-(a controller that died) -> INCOMPLETE; any fault or threshold not met -> FAIL; else PASS.
+never opened -> UNAVAILABLE; it never started -> SKIPPED; the run was interrupted -> ABORTED; the
+record stops before the end (a controller that died) -> INCOMPLETE; any fault or threshold not met
+-> FAIL; else PASS.
 A PASS therefore never carries a fault.
 """
 from __future__ import annotations
@@ -37,10 +38,12 @@ def _status(r: DeviceResult, causes: List[Cause], interrupted: bool) -> Status:
         return Status.HUNG
     if any(c["fault"] in ("open_failed", "not_visible") for c in causes):
         return Status.UNAVAILABLE
+    if r.ended_by is None and not r.started and not r.faults:
+        return Status.SKIPPED  # never ran: e.g. still waiting for a slot when the run was stopped
     if r.outcome == "stopped" or (interrupted and r.ended_by is None):
         return Status.ABORTED
     if r.ended_by is None:
-        return Status.INCOMPLETE if r.started or r.faults else Status.SKIPPED
+        return Status.INCOMPLETE
     return Status.FAIL if causes else Status.PASS
 
 

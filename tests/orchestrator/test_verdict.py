@@ -81,3 +81,8 @@ def test_unknown_event_kind_raises():
         kind = "odd"
     with pytest.raises(ValueError, match="unknown event kind 'odd' from h:0"):
         Collector([("h", 0, {})]).fold("h", 0, Odd())
+
+
+def test_a_device_that_never_started_is_skipped_even_when_interrupted():
+    assert run(interrupted=True)[0] is Status.SKIPPED
+    assert run()[0] is Status.SKIPPED
