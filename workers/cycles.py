@@ -233,7 +233,10 @@ class CycleEngine:
             time.sleep(wait)
 
     def _capacity(self, exc: AclError, mem: Allocations) -> str:
-        expected = self.p.release_cycle < 0 and not self.p.memory_reuse
+        # Filling device memory is the point of an unbounded run without reuse; but a device that
+        # takes no block at all, or pinned host memory running out, is no capacity measurement.
+        expected = (self.p.release_cycle < 0 and not self.p.memory_reuse and mem.blocks > 0
+                    and exc.api != "acl.rt.malloc_host")
         self.emit(Capacity(cycle=self.cycle, copy=self.copies + 1, blocks=mem.blocks,
                            bytes=mem.bytes, api=exc.api, code=exc.code, name=exc.name,
                            expected=expected))

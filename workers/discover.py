@@ -4,8 +4,10 @@
 
 Output: ``{"backend": "acl"|"sim", "simulated": bool, "device_count": n, "devices": [{"id":
 physical id, "logical_id": i, "chip": str|None, "memory": {"ddr": {...}, "hbm": {...}}}],
-"error": null|str}``. A runtime error is reported in ``error`` (exit 0, with the devices found so
-far); only a missing backend exits 3 (the controller's environment-error code).
+"error": null|str}``. A device that cannot be opened is listed with ``memory: null`` and its own
+``error`` (the run then tries it and reports it UNAVAILABLE); a runtime error that stops discovery
+itself is reported in the top-level ``error`` (exit 0, with the devices found so far); only a
+missing backend exits 3 (the controller's environment-error code).
 """
 from __future__ import annotations
 
@@ -35,7 +37,11 @@ def _probe(rt: Runtime, logical: int) -> Dict[str, Any]:
 def _devices(rt: Runtime, report: Dict[str, Any]) -> None:
     report["device_count"] = count = int(rt.call("acl.rt.get_device_count"))
     for logical in range(count):
-        report["devices"].append(_probe(rt, logical))
+        try:
+            report["devices"].append(_probe(rt, logical))
+        except AclError as exc:  # one device that will not open must not hide the others
+            report["devices"].append({"id": physical_id(logical), "logical_id": logical, "chip": None,
+                                      "memory": None, "error": str(exc)})
 
 
 def discover(backend: str, sim_config: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:

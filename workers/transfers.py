@@ -33,7 +33,7 @@ import numpy as np
 from workers import acl_codes as codes
 from workers.params import WorkerParams
 from workers.patterns import view
-from workers.runtime import Runtime
+from workers.runtime import AclError, Runtime
 from workers.verify import compare, poison
 
 ASYNC_ALIGN = 64
@@ -86,13 +86,16 @@ class Verifier:
         self.expected = expected
 
     def before(self, received: Buffer, device: Optional[int]) -> None:
-        """Stale data must not pass: wrong bytes in ``received`` and in ``device``'s first byte."""
+        """Stale data must not pass: wrong bytes in ``received`` and in ``device``'s first and last
+        byte (so an H2D that stops short cannot hide behind the previous copy's identical bytes)."""
         if not self.enabled:
             return
         size = self.expected.size
         poison(received.data[:size], self.expected)
         if device is not None:
             self.rt.call("acl.rt.memset", device, size, int(~self.expected[0] & 0xFF), 1)
+            if size > 1:
+                self.rt.call("acl.rt.memset", device + size - 1, 1, int(~self.expected[-1] & 0xFF), 1)
 
     def after(self, received: Buffer, device: int) -> None:
         """Compare ``received`` with the expected bytes; ``device`` is the block it came from."""
@@ -102,7 +105,12 @@ class Verifier:
         bad = compare(data, self.expected)
         if bad is None:
             return
-        self.rt.memcpy_d2h(received.ptr, device, size)
+        try:
+            self.rt.memcpy_d2h(received.ptr, device, size)
+        except AclError:  # the re-read failed too (a device in trouble): keep the mismatch on record
+            bad["direction"] = "unknown"
+            self.report(bad)
+            raise
         # A second read-back that matches means the device held the right bytes.
         bad["direction"] = "d2h" if compare(data, self.expected) is None else "h2d"
         self.report(bad)

@@ -133,6 +133,27 @@ class _FailingMemcpy:
         return 507899 if self.calls >= self.at else self._acl.rt.memcpy(*args)
 
 
+class _ShortH2D(_FailingMemcpy):
+    """From the ``at``-th memcpy on, every host-to-device copy moves all but its last 64 bytes."""
+
+    def _memcpy(self, dst, dst_max, src, count, kind):
+        self.calls += 1
+        short = self.calls >= self.at and kind == 1 and count > 64
+        return self._acl.rt.memcpy(dst, dst_max, src, count - 64 if short else count, kind)
+
+
+def test_an_h2d_that_stops_short_is_caught_even_on_identical_stale_bytes():
+    with held(sim()) as acl:
+        rt = Runtime(_ShortH2D(acl, at=5), "sim")
+        got = []
+        with open_device(rt, 0):
+            p = params(release_cycle=4, number_of_cycles=1, memory_reuse=True, patterns=("constant",))
+            CycleEngine(rt, p, got.append, rt.mem_info()).run()
+    bad = [f for f in of(got, events.Fault) if f.fault == "data_mismatch"]
+    assert [f.copy for f in bad] == [3, 4]  # the 5th memcpy is the H2D of copy 3
+    assert all(f.detail["first_bad_offset"] == SMALL - 1 for f in bad)
+
+
 def test_api_error_is_a_fault_with_cycle_and_copy_and_cleans_up():
     with held(sim()) as acl:
         rt = Runtime(_FailingMemcpy(acl, at=5), "sim")
@@ -190,3 +211,11 @@ def test_leak_is_the_worst_memory_kind_below_baseline():
     now = {"ddr": {"free": 90, "total": 100}, "hbm": {"free": 1010, "total": 1000}}
     assert leak_of(base, now) == 10
     assert leak_of(base, base) == 0
+
+
+def test_a_fill_run_whose_first_allocation_fails_is_no_capacity_measurement():
+    faults = [{"device": 0, "kind": "alloc_fail", "at_alloc": 1}]
+    got = run(params(memory_size=64 * 1024), sim(HBM, faults=faults))
+    cap, = of(got, events.Capacity)
+    assert (cap.blocks, cap.expected) == (0, False)
+    assert finished(got).outcome == "error"

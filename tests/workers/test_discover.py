@@ -26,12 +26,6 @@ def test_discover_reports_physical_ids_under_visible_devices(monkeypatch):
     assert [(d["id"], d["logical_id"]) for d in report["devices"]] == [(1, 0), (3, 1)]
 
 
-def test_a_device_that_cannot_open_is_an_error_in_the_report():
-    report = discover("sim", sim(faults=[{"device": 1, "kind": "init_fail"}]))
-    assert report["device_count"] == 2 and len(report["devices"]) == 1
-    assert "507033" in report["error"]
-
-
 def test_the_command_prints_one_json_object(capsys):
     assert main(["--backend", "sim", "--sim-config", json.dumps(sim())]) == 0
     assert json.loads(capsys.readouterr().out)["device_count"] == 2
@@ -44,3 +38,12 @@ def test_missing_real_backend_exits_3():
     assert proc.returncode == 3
     report = json.loads(proc.stdout)
     assert report["device_count"] == 0 and "not importable" in report["error"]
+
+
+def test_a_device_that_will_not_open_is_listed_with_its_error_and_the_others_follow():
+    report = discover("sim", {"device_count": 4, "faults": [{"device": 1, "kind": "init_fail"}]})
+    assert report["error"] is None
+    assert [d["id"] for d in report["devices"]] == [0, 1, 2, 3]
+    bad = report["devices"][1]
+    assert bad["memory"] is None and "507033" in bad["error"]
+    assert report["devices"][2]["memory"]["hbm"]["total"] > 0
