@@ -11,19 +11,19 @@ from orchestrator import units
 from orchestrator.spec import FleetSpec
 
 
-def missing(spec: FleetSpec, selected: Dict[int, Tuple[int, ...]]) -> Tuple[Tuple[str, int], ...]:
+def missing(spec: FleetSpec, visible: Dict[int, Tuple[int, ...]]) -> Tuple[Tuple[str, int], ...]:
     """Devices expected but not visible: a dead NPU the driver no longer shows is the commonest real
     failure, and a tool that only tests what it sees would pass it. They are named by the lowest
     ids absent from what is visible (a fleet-wide shortfall is counted against the first host)."""
     found: List[Tuple[str, int]] = []
-    for index, ids in selected.items():
+    for index, ids in visible.items():
         expected = spec.hosts[index].expect
         if expected and expected.devices > len(ids):
             found += [(spec.hosts[index].name, d) for d in _absent(ids, expected.devices - len(ids))]
-    total = sum(len(ids) for ids in selected.values()) + len(found)
-    if spec.expect and spec.expect.devices > total and selected:
-        first = min(selected)
-        taken = tuple(selected[first]) + tuple(d for h, d in found if h == spec.hosts[first].name)
+    total = sum(len(ids) for ids in visible.values()) + len(found)
+    if spec.expect and spec.expect.devices > total and visible:
+        first = min(visible)
+        taken = tuple(visible[first]) + tuple(d for h, d in found if h == spec.hosts[first].name)
         found += [(spec.hosts[first].name, d) for d in _absent(taken, spec.expect.devices - total)]
     return tuple(found)
 
@@ -38,11 +38,11 @@ def _absent(ids: Sequence[int], count: int) -> List[int]:
     return out
 
 
-def surplus(spec: FleetSpec, selected: Dict[int, Tuple[int, ...]]) -> List[str]:
+def surplus(spec: FleetSpec, visible: Dict[int, Tuple[int, ...]]) -> List[str]:
     notes = [f"hosts[{i}].expect.devices: {expected.devices} expected on {spec.hosts[i].name}, "
              f"{len(ids)} visible ({units.format_ids(ids)})"
-             for i, ids in selected.items() if (expected := spec.hosts[i].expect) and expected.devices < len(ids)]
-    total = sum(len(ids) for ids in selected.values())
+             for i, ids in visible.items() if (expected := spec.hosts[i].expect) and expected.devices < len(ids)]
+    total = sum(len(ids) for ids in visible.values())
     if spec.expect and spec.expect.devices < total:
         notes.append(f"expect.devices: {spec.expect.devices} expected in the fleet, {total} visible")
     return notes

@@ -78,7 +78,7 @@ def collector_for(head: Dict[str, Any]) -> "tuple[Collector, Dict[Tuple[str, int
 
 
 def _not_visible(host: str, device: int, plan: FleetPlan) -> ev.Fault:
-    seen = sum(1 for j in plan.jobs if j.host == host)
+    seen = plan.visible.get(host, 0)
     return ev.Fault(fault="not_visible", message=f"device {device} was expected on {host} but is not visible "
                     f"({seen} device(s) are); a dead NPU or a driver problem", detail={"visible": seen})
 

@@ -94,6 +94,8 @@ class FleetPlan:
     concurrency: Union[str, int] = "all"
     status_interval: float = 30.0
     missing: Tuple[Tuple[str, int], ...] = ()
+    visible: Dict[str, int] = field(default_factory=dict)
+    """Devices the backend could see, per host name (what ``expect`` is checked against)."""
     """(host, device) expected by ``expect`` but not visible: reported UNAVAILABLE, never launched."""
 
     @property
@@ -123,14 +125,16 @@ def resolve(spec: FleetSpec, inventory: Dict[str, Any], *, hostname: str, backen
     problems += _check_memory(spec, jobs, inventory, hostname, launcher, runtime)
     if problems:
         raise SpecError(problems)
+    visible = {i: tuple(d["id"] for d in _inventory_for(spec.hosts[i].name, inventory, _is_here(spec.hosts[i].name, hostname))
+                        .get("devices") or []) for i in selected}
     expect = Expectation(spec.expect.devices if spec.expect else None,
                          {h.name: h.expect.devices for h in spec.hosts if h.expect})
     return FleetPlan(backend=backend, launcher=launcher, jobs=jobs,
-                     warnings=tuple(_warnings(spec, jobs, launcher, runtime) + surplus(spec, selected)),
+                     warnings=tuple(_warnings(spec, jobs, launcher, runtime) + surplus(spec, visible)),
                      resolved=_resolved(spec, selected, backend, launcher, runtime),
                      ray=spec.ray.model_dump() if launcher == "ray" else None, expect=expect, runtime=runtime,
                      concurrency=spec.concurrency, status_interval=spec.status_interval,
-                     missing=missing(spec, selected))
+                     missing=missing(spec, visible), visible={spec.hosts[i].name: len(ids) for i, ids in visible.items()})
 
 
 def _choices(spec: FleetSpec, backend: Optional[str], launcher: Optional[str]) -> Tuple[str, str]:

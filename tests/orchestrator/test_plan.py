@@ -293,3 +293,11 @@ def test_generated_specs_give_a_plan_or_spec_errors(data, count, launcher):
 def test_hosts_all_is_this_machine_with_the_local_launcher():
     result = plan({"version": 1, "hosts": "all"})
     assert {j.host for j in result.jobs} == {"localhost"} and len(result.jobs) == 8
+
+
+def test_expect_counts_visible_devices_not_the_selected_ones():
+    result = plan({"version": 1, "expect": {"devices": 8}, "hosts": [{"name": "localhost", "devices": [0, 1]}]})
+    assert result.missing == () and [j.device for j in result.jobs] == [0, 1]
+    short = plan({"version": 1, "expect": {"devices": 8}, "hosts": [{"name": "localhost", "devices": [0, 1]}]},
+                 inventory(6))
+    assert short.missing == (("localhost", 6), ("localhost", 7)) and short.visible == {"localhost": 6}
