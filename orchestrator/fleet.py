@@ -14,6 +14,7 @@
 """
 from __future__ import annotations
 
+import functools
 import signal
 import sys
 import threading
@@ -95,7 +96,8 @@ def run_fleet(plan: FleetPlan, inventory: Dict[str, Any], run_dir: Path, live: b
     collector, thresholds = collector_for(head)
     view = ProgressView(len(plan.jobs), enabled=live)
     stop = threading.Event()
-    status = LiveStatus(run_dir, plan.status_interval, collector, thresholds, run_facts(head, False, None), status_hooks)
+    status = LiveStatus(run_dir, plan.status_interval, functools.partial(judge_all, collector, thresholds, False),
+                        run_facts(head, False, None), status_hooks)
     with Journal(run_dir) as journal, _stop_on_signals(stop):
         journal.write(head)
         status.refresh(force=True)

@@ -47,7 +47,7 @@ def test_drill_down_prints_one_device(tmp_path):
 
 
 def test_status_and_prometheus_files_change_during_a_run(tmp_path):
-    data = spec(devices=2, status_interval="300ms")
+    data = spec(devices=2, status_interval="300ms", faults=[{"device": 1, "kind": "bitflip", "at_copy": 5}])
     data["defaults"].update(number_of_cycles=-1, duration="4s", interval="2ms")
     path = write_spec(tmp_path, data)
     run_dir, prom = tmp_path / "run", tmp_path / "fleet.prom"
@@ -63,12 +63,13 @@ def test_status_and_prometheus_files_change_during_a_run(tmp_path):
         except (OSError, ValueError):
             pass
         time.sleep(0.1)
-    assert proc.returncode == 0, proc.stderr.read()
-    running = [copies for statuses, copies in seen_copies if statuses == ("RUNNING", "RUNNING")]
+    assert proc.returncode == 1, proc.stderr.read()
+    running = [copies for statuses, copies in seen_copies if statuses[0] == "RUNNING"]
     assert len(set(running)) >= 3, seen_copies  # refreshed several times while the devices ran
+    assert ("RUNNING", "FAIL") in {statuses for statuses, _ in seen_copies}  # gone bad before the end
     assert len(seen_prom) >= 3
     final = json.loads((run_dir / "status.json").read_text())
-    assert [d["status"] for d in final["devices"]] == ["PASS", "PASS"]
+    assert [d["status"] for d in final["devices"]] == ["PASS", "FAIL"]
 
 
 def test_compare_finds_an_injected_slowdown(tmp_path):
