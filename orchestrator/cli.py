@@ -6,7 +6,7 @@ import json
 import socket
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from orchestrator import drilldown, fleet, outputs, prom, report
 from orchestrator.compare import DEFAULT_TOLERANCE, compare
@@ -108,8 +108,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     return _publish(verdicts, facts, run_dir, args.format, write=True, args=args)
 
 
+Journal = Tuple[Dict[str, Any], List[Dict[str, Any]]]
+
+
 def _publish(verdicts: List[report.Verdict], facts: Dict[str, Any], run_dir: Path, fmt: str, write: bool,
-             args: Optional[argparse.Namespace] = None) -> int:
+             args: Optional[argparse.Namespace] = None, journal: Optional[Journal] = None) -> int:
     code = report.exit_code(verdicts, bool(facts.get("interrupted")))
     data = report.summary(verdicts, facts, code)
     text = _report_text(verdicts, facts)
@@ -118,7 +121,7 @@ def _publish(verdicts: List[report.Verdict], facts: Dict[str, Any], run_dir: Pat
         report.write_summary(run_dir / STATUS_FILE, data)  # the live status file ends as the summary
         report.write_atomic(run_dir / "report.txt", text + "\n")
     if args is not None:
-        outputs.announce(outputs.write_outputs(args, verdicts, data, run_dir))
+        outputs.announce(outputs.write_outputs(args, verdicts, data, run_dir, journal))
     print(json.dumps(data, indent=2, default=str) if fmt == "json" else text)
     if fmt == "table" and write:
         print(f"\nresults: {run_dir}/summary.json, journal: {run_dir}/events.jsonl", file=sys.stderr)
@@ -163,7 +166,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         verdict = next(v for v in verdicts if (v.result.host, v.result.device) == key)
         print(drilldown.render(verdict, run.records, _first_time(run.records)))
         return 0
-    return _publish(verdicts, facts, args.run_dir, args.format, write=False, args=args)
+    return _publish(verdicts, facts, args.run_dir, args.format, write=False, args=args,
+                    journal=(run.header, run.records))
 
 
 def cmd_devices(args: argparse.Namespace) -> int:

@@ -9,7 +9,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from orchestrator import html_report, junit, prom
 from orchestrator.journal import JOURNAL, read_journal
@@ -40,9 +40,10 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def write_outputs(args: argparse.Namespace, verdicts: Sequence[Verdict], data: Dict[str, Any], run_dir: Path,
-                  records: Optional[List[Dict[str, Any]]] = None) -> List[Path]:
+                  journal: Optional[Tuple[Dict[str, Any], List[Dict[str, Any]]]] = None) -> List[Path]:
     """Write every output asked for (and ``report.html`` on ``run``); return the paths written.
-    ``records``: the journal's records for the HTML plots; None reads them from ``run_dir``."""
+    ``journal``: the journal's (header, records) when the caller has read them already; None reads
+    them from ``run_dir`` (only when the HTML page needs them)."""
     written = []
     if getattr(args, "junit", None):
         write_atomic(args.junit, junit.render(verdicts, data))
@@ -52,7 +53,7 @@ def write_outputs(args: argparse.Namespace, verdicts: Sequence[Verdict], data: D
         written.append(args.prom)
     html_paths = _html_paths(args, run_dir)
     if html_paths:
-        header, records = _journal(run_dir, records)
+        header, records = journal if journal is not None else _journal(run_dir)
         page = html_report.render(verdicts, data, records, header)
         for path in html_paths:
             write_atomic(path, page)
@@ -67,12 +68,12 @@ def _html_paths(args: argparse.Namespace, run_dir: Path) -> List[Path]:
     return paths
 
 
-def _journal(run_dir: Path, records: Optional[List[Dict[str, Any]]]) -> "tuple[Dict[str, Any], List[Dict[str, Any]]]":
+def _journal(run_dir: Path) -> Tuple[Dict[str, Any], List[Dict[str, Any]]]:
     path = run_dir / JOURNAL
     if not path.is_file():
-        return {}, records or []
-    header, read, _ = read_journal(path)
-    return header, read if records is None else records
+        return {}, []
+    header, records, _ = read_journal(path)
+    return header, records
 
 
 def announce(paths: Sequence[Path]) -> None:
