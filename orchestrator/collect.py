@@ -5,7 +5,6 @@ The collector records facts only; ``verdict.py`` turns them into a status.
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
@@ -52,14 +51,6 @@ class DeviceResult:
     end: Optional[Dict[str, Any]] = None  # the Crashed/Hung event, as a dict
     log: Optional[Dict[str, Any]] = None  # {"path": relative to the run directory, "tail": [lines]}
     curve: Optional[List[Dict[str, Any]]] = None  # per block size measured (Finished.curve)
-
-    @property
-    def where(self) -> str:
-        """Human position of the run so far, e.g. ``cycle 2, copy 7``."""
-        return f"cycle {max(self.cycle, 1)}, copy {self.copies}" if self.started else "while opening the device"
-
-    def to_dict(self) -> Dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 class Collector:

@@ -28,12 +28,8 @@ class SpecError(Exception):
 
 
 class EnvironmentProblem(Exception):
-    """The machine cannot run what was asked (backend missing, launcher unreachable, unwritable
-    output); the message says what to do about it."""
-
-
-class Interrupted(Exception):
-    """The user or a scheduler asked the run to stop (Ctrl-C, SIGTERM)."""
+    """The machine cannot run what was asked (backend missing, launcher unreachable); the message
+    says what to do about it. (An unwritable --out is a usage error: SpecError.)"""
 
 
 @contextlib.contextmanager
@@ -48,7 +44,7 @@ def error_handler(prog: str = "dvpp-fleet") -> Iterator[None]:
     except EnvironmentProblem as exc:
         print(f"{prog}: environment error: {exc}", file=sys.stderr)
         raise SystemExit(EXIT_ENVIRONMENT)
-    except (KeyboardInterrupt, Interrupted):
+    except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         raise SystemExit(EXIT_INTERRUPTED)
     except Exception:  # a bug in dvpp-fleet itself: say so, with the traceback

@@ -80,9 +80,6 @@ class _Worker:
 class LocalLauncher:
     """Runs every job at once as a child process of this controller."""
 
-    def __init__(self, options: Optional[Dict[str, Any]] = None) -> None:
-        self.options = options or {}
-
     def run(self, jobs: Sequence[DeviceJob], backend: str, run_dir: Path, sink: Sink,
             stop: threading.Event, slots: int = 0) -> None:
         ctx = mp.get_context("spawn")
@@ -223,4 +220,5 @@ def _kill(w: _Worker) -> None:
 
 
 def make_launcher(options: Dict[str, Any]) -> LocalLauncher:
-    return LocalLauncher(options)
+    """The local launcher takes no options (the registry's signature is shared with Ray's)."""
+    return LocalLauncher()

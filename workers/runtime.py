@@ -188,10 +188,6 @@ class Runtime:
             sample[kind] = {"free": int(free), "total": int(total)}
         return sample
 
-    def memcpy(self, dst: int, dst_max: int, src: int, count: int, kind: int) -> None:
-        """``acl.rt.memcpy`` with the pyACL argument order."""
-        self.call("acl.rt.memcpy", dst, dst_max, src, count, kind)
-
     # One method per direction so that a hung worker's stack says which copy it is stuck in.
     def memcpy_h2d(self, device: int, host: int, count: int) -> None:
         self.call("acl.rt.memcpy", device, count, host, count, codes.ACL_MEMCPY_HOST_TO_DEVICE)
