@@ -36,6 +36,8 @@ from workers.transfers import (Buffer, SyncCopy, Transfer, Verifier, open_transf
 
 Memory = Dict[str, Dict[str, int]]
 Hosts = List[Tuple[str, Tuple[Buffer, Buffer]]]  # (host memory, (sent, received)), primary first
+MAX_MISMATCH_FAULTS = 20
+"""Data mismatches sent as ``Fault`` events with their detail; later ones are only counted."""
 ALLOCATING_APIS = frozenset({"acl.rt.malloc_host", "acl.media.dvpp_malloc", "acl.rt.malloc"})
 
 
@@ -196,6 +198,8 @@ class CycleEngine:
 
     def _mismatch(self, bad: Dict[str, Any]) -> None:
         self.verify_errors += 1
+        if self.verify_errors > MAX_MISMATCH_FAULTS:
+            return  # a device that is bad on every copy: the count in Finished stays exact
         bad["pattern"] = self.book.name(self.copies)
         bad["host_memory"], bad["size"] = self._moving
         self.emit(Fault(fault="data_mismatch", cycle=self.cycle, copy=self.copies, detail=bad,

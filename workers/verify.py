@@ -40,13 +40,23 @@ def equal(actual: np.ndarray, expected: np.ndarray) -> bool:
 def mismatch(actual: np.ndarray, expected: np.ndarray) -> Dict[str, Any]:
     """Where ``actual`` differs: ``first_bad_offset``, ``bad_bytes`` and up to ``MAX_SAMPLES``
     ``{"offset", "expected", "actual"}`` samples (offsets in bytes from the block start)."""
-    bad = np.flatnonzero(actual != expected)
+    differs = actual != expected
+    count = int(np.count_nonzero(differs))
+    # samples from the first bad chunk only: no index array as large as the whole block
+    first_chunk = np.flatnonzero(differs[:_first_bad_chunk(differs)])[:MAX_SAMPLES]
     samples: List[Dict[str, int]] = [
-        {"offset": int(i), "expected": int(expected[i]), "actual": int(actual[i])}
-        for i in bad[:MAX_SAMPLES]
+        {"offset": int(i), "expected": int(expected[i]), "actual": int(actual[i])} for i in first_chunk
     ]
-    first = int(bad[0]) if bad.size else None
-    return {"first_bad_offset": first, "bad_bytes": int(bad.size), "samples": samples}
+    first = int(first_chunk[0]) if first_chunk.size else None
+    return {"first_bad_offset": first, "bad_bytes": count, "samples": samples}
+
+
+def _first_bad_chunk(differs: np.ndarray, chunk: int = 1 << 16) -> int:
+    """The end of the first 64 KiB chunk holding a difference (where the samples are taken)."""
+    for start in range(0, differs.size, chunk):
+        if differs[start:start + chunk].any():
+            return start + chunk
+    return 0
 
 
 def compare(actual: np.ndarray, expected: np.ndarray) -> Optional[Dict[str, Any]]:

@@ -154,6 +154,18 @@ def test_an_h2d_that_stops_short_is_caught_even_on_identical_stale_bytes():
     assert all(f.detail["first_bad_offset"] == SMALL - 1 for f in bad)
 
 
+def test_a_device_bad_on_every_copy_sends_a_bounded_number_of_faults_and_the_exact_count():
+    with held(sim()) as acl:
+        rt = Runtime(_ShortH2D(acl, at=1), "sim")
+        got = []
+        with open_device(rt, 0):
+            engine = CycleEngine(rt, params(release_cycle=30, number_of_cycles=1, memory_reuse=True),
+                                 got.append, rt.mem_info())
+            outcome = engine.run()
+    assert len([f for f in of(got, events.Fault) if f.fault == "data_mismatch"]) == 20
+    assert engine.finished(outcome).verify_errors == 30
+
+
 def test_api_error_is_a_fault_with_cycle_and_copy_and_cleans_up():
     with held(sim()) as acl:
         rt = Runtime(_FailingMemcpy(acl, at=5), "sim")
