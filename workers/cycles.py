@@ -78,7 +78,7 @@ class CycleEngine:
         self._moving = ("pinned", params.memory_size)  # host memory and size of the copy in flight
         self.cycle = self.cycles = self.copies = self.bytes = 0
         self.verify_errors = self.leak = 0
-        self._unsent_cycles, self._sent_leak = 0, 0
+        self._unsent_cycles, self._sent_leak, self._last_ended = 0, 0, 0
         self._last_progress = self._last_cycle_end = -math.inf
         self.start = time.perf_counter()
 
@@ -248,7 +248,7 @@ class CycleEngine:
 
     def _end_cycle(self) -> None:
         self.cycles += 1
-        self._unsent_cycles += 1
+        self._unsent_cycles, self._last_ended = self._unsent_cycles + 1, self.cycle
         self._sample()
         self.leak = leak_of(self.baseline, self.memory)
         if self.watch is not None:
@@ -258,7 +258,7 @@ class CycleEngine:
             self._send_cycle_end(now)
 
     def _send_cycle_end(self, now: float) -> None:
-        self.emit(CycleEnd(cycle=self.cycle, cycles=self._unsent_cycles, copies=self.copies,
+        self.emit(CycleEnd(cycle=self._last_ended, cycles=self._unsent_cycles, copies=self.copies,
                            bytes=self.bytes, h2d=self.h2d.as_dict(), d2h=self.d2h.as_dict(),
                            memory=self.memory, leak=self.leak, lowest_free=dict(self.lowest_free),
                            elapsed=now - self.start))

@@ -55,16 +55,19 @@ class _Run:
 
     def go(self, rt: Runtime) -> str:
         p = self.params
-        with open_device(rt, p.device_id, p.open_retries, p.open_retry_delay) as device:
-            baseline = rt.mem_info()
-            self.emit(Started(physical_id=device.physical_id, logical_id=device.logical_id,
-                              chip=rt.soc_name(), backend=rt.backend, simulated=rt.simulated,
-                              pid=os.getpid(), params=p.to_dict(), memory=baseline,
-                              attempts=device.attempts))
-            self.engine = CycleEngine(rt, p, self.emit, baseline, stop=self.stop, watch=self.watch)
-            outcome = self.engine.run()
-        self._close_errors(device)
-        return outcome
+        device: Optional[Device] = None
+        try:
+            with open_device(rt, p.device_id, p.open_retries, p.open_retry_delay) as device:
+                baseline = rt.mem_info()
+                self.emit(Started(physical_id=device.physical_id, logical_id=device.logical_id,
+                                  chip=rt.soc_name(), backend=rt.backend, simulated=rt.simulated,
+                                  pid=os.getpid(), params=p.to_dict(), memory=baseline,
+                                  attempts=device.attempts))
+                self.engine = CycleEngine(rt, p, self.emit, baseline, stop=self.stop, watch=self.watch)
+                return self.engine.run()
+        finally:
+            if device is not None:  # also after an exception: a failed teardown is a fact to report
+                self._close_errors(device)
 
     def _close_errors(self, device: Device) -> None:
         for exc in device.close_errors:
