@@ -190,9 +190,10 @@ def _table(verdicts: Sequence[Verdict], medians: normal.FleetMedians) -> str:
 def _row(v: Verdict, medians: normal.FleetMedians) -> str:
     r = v.result
     ratios = " / ".join(_ratio(normal.fleet_ratio(v, d, medians)) for d in normal.DIRECTIONS)
-    first = v.causes[0]["message"] if v.causes else ("WARNING: " + v.warnings[0]["message"] if v.warnings else "")
-    cells: List[Any] = [v.name, r.chip or "-", _status(v), r.cycles, r.copies, report.fmt_bytes(r.bytes), _gbps(r.h2d),
-             _gbps(r.d2h), ratios, r.verify_errors, report.fmt_bytes(r.leak), _lowest(r), f"{r.elapsed:.1f}s", first]
+    cells: List[Any] = [v.name, r.chip or "-", _status(v), r.cycles, r.copies, report.fmt_bytes(r.bytes),
+                        report.gbps_cell(r.h2d), report.gbps_cell(r.d2h), ratios, r.verify_errors,
+                        report.fmt_bytes(r.leak), report.lowest_cell(r), f"{r.elapsed:.1f}s",
+                        report.first_fault(v, width=None)]
     return "<tr>" + "".join(c if i == 2 else f"<td>{escape(str(c))}</td>" for i, c in enumerate(cells)) + "</tr>"
 
 
@@ -202,19 +203,8 @@ def _status(v: Verdict) -> str:
     return f'<td class="status" data-status="{v.status.value}" style="color:{color}">{v.status.value}{mark}</td>'
 
 
-def _gbps(stats: Optional[Dict[str, Any]]) -> str:
-    if not stats or not isinstance(stats.get("median"), (int, float)):
-        return "-"
-    return f"{stats['median']:.2f} / {stats['min']:.2f}"
-
-
 def _ratio(value: Optional[float]) -> str:
     return "-" if value is None else f"{value:.0%}"
-
-
-def _lowest(r: Any) -> str:
-    kinds = [k for k in ("hbm", "ddr") if (r.baseline.get(k) or {}).get("total")]
-    return ", ".join(f"{k} {report.fmt_bytes(r.lowest_free.get(k))}" for k in kinds) or "-"
 
 
 def _failures(verdicts: Sequence[Verdict]) -> str:
@@ -223,7 +213,7 @@ def _failures(verdicts: Sequence[Verdict]) -> str:
 
 def _device(v: Verdict, s: Optional[DeviceSeries], span: float) -> str:
     s = s or DeviceSeries()
-    first = v.causes[0]["message"] if v.causes else ("WARNING: " + v.warnings[0]["message"] if v.warnings else "")
+    first = report.first_fault(v, width=None)
     memory = svg.Chart(f"{v.name}: free device memory", "GiB free",
                        [svg.Series(k.upper(), COLORS.get(k, "#444"), svg.downsample(pts, MAX_POINTS))
                         for k, pts in sorted(s.memory.items())],

@@ -54,13 +54,15 @@ def fmt_bytes(n: Optional[int]) -> str:
     return f"{n} B"
 
 
-def _gbps(stats: Optional[Dict[str, Any]]) -> str:
+def gbps_cell(stats: Optional[Dict[str, Any]]) -> str:
+    """``median / min`` GB/s, or ``-`` when nothing was measured."""
     if not stats or stats.get("median") is None:
         return "-"
     return f"{stats['median']:.2f} / {stats['min']:.2f}"
 
 
-def _lowest(r: DeviceResult) -> str:
+def lowest_cell(r: DeviceResult) -> str:
+    """The lowest free memory seen, per memory kind the device has."""
     kinds = [k for k in ("hbm", "ddr") if (r.baseline.get(k) or {}).get("total")]
     return ", ".join(f"{k} {fmt_bytes(r.lowest_free.get(k))}" for k in kinds) or "-"
 
@@ -70,9 +72,9 @@ def table(verdicts: Sequence[Verdict]) -> str:
     headers = ["host", "dev", "status", "cycles", "copies", "moved", "H2D GB/s\nmed / min",
                "D2H GB/s\nmed / min", "verify\nerrors", "lowest free", "leak", "time", "first fault"]
     rows = [[v.result.host, v.result.device, v.status.value, v.result.cycles, v.result.copies,
-             fmt_bytes(v.result.bytes), _gbps(v.result.h2d), _gbps(v.result.d2h), v.result.verify_errors,
-             _lowest(v.result), fmt_bytes(v.result.leak), f"{v.result.elapsed:.1f}s",
-             _first_fault(v)] for v in verdicts]
+             fmt_bytes(v.result.bytes), gbps_cell(v.result.h2d), gbps_cell(v.result.d2h), v.result.verify_errors,
+             lowest_cell(v.result), fmt_bytes(v.result.leak), f"{v.result.elapsed:.1f}s",
+             first_fault(v)] for v in verdicts]
     if any(v.result.node for v in verdicts):  # a cluster run: say which node each device is on
         headers.insert(2, "node")
         for row, v in zip(rows, verdicts):
@@ -85,10 +87,10 @@ def table(verdicts: Sequence[Verdict]) -> str:
     return tabulate(rows, headers=headers, tablefmt="simple")
 
 
-def _first_fault(v: Verdict) -> str:
-    if v.causes:
-        return _short(v.causes[0]["message"])
-    return _short("WARNING: " + v.warnings[0]["message"]) if v.warnings else ""
+def first_fault(v: Verdict, width: Optional[int] = 60) -> str:
+    """The first cause, else the first warning (``WARNING: ...``), shortened to ``width``."""
+    text = v.causes[0]["message"] if v.causes else ("WARNING: " + v.warnings[0]["message"] if v.warnings else "")
+    return _short(text, width) if width else text
 
 
 def _short(text: str, width: int = 60) -> str:
