@@ -68,11 +68,25 @@ def stuck_in(stack: Optional[str]) -> Optional[str]:
     return f"{frames[0]['func']} ({frames[0]['file']}:{frames[0]['line']})" if frames else None
 
 
+def deadline(job: DeviceJob, started: bool, since: float, last_event: float) -> float:
+    """When silence becomes a hang: the init timeout (per open attempt) counted from ``since``
+    before the worker started, the copy timeout (plus the pause) after its last event."""
+    t, p = job.timeouts, job.params
+    if not started:
+        return since + t.init + p.open_retries * (p.open_retry_delay + t.init)
+    return last_event + t.copy + p.interval
+
+
+def where(started: bool, cycle: int, copies: int) -> str:
+    """Where a worker was: the copy after the last one it completed, or opening the device."""
+    return f"cycle {max(cycle, 1)}, copy {copies + 1}" if started else "while opening the device"
+
+
 def hung_event(job: DeviceJob, started: bool, cycle: int, copies: int, stack: Optional[str]) -> ev.Hung:
     """The Hung event for a worker that was killed after its deadline."""
     timeout = job.timeouts.copy if started else job.timeouts.init
-    phase = f"at cycle {max(cycle, 1)}, copy {copies + 1}" if started else "while opening the device"
-    where = stuck_in(stack)
-    stuck = f"stuck in {where} {phase}" if where else f"stuck {phase}"
+    phase = f"at {where(started, cycle, copies)}" if started else where(started, cycle, copies)
+    call = stuck_in(stack)
+    stuck = f"stuck in {call} {phase}" if call else f"stuck {phase}"
     msg = f"no progress for {timeout:g}s, {stuck}; the worker was killed"
     return ev.Hung(message=msg, timeout=timeout, stack=stack)

@@ -69,12 +69,7 @@ class _Worker:
 
     @property
     def deadline(self) -> float:
-        """When silence becomes a hang: the init timeout before Started, the copy timeout after."""
-        t = self.job.timeouts
-        if not self.started:
-            p = self.job.params
-            return self.spawned + t.init + p.open_retries * (p.open_retry_delay + t.init)
-        return self.last_event + t.copy + self.job.params.interval
+        return hangs.deadline(self.job, self.started, self.spawned, self.last_event)
 
 
 class LocalLauncher:
@@ -177,8 +172,7 @@ class LocalLauncher:
             return  # asked to stop and ended by that signal: the verdict says ABORTED
         name = signal.Signals(-code).name if code is not None and code < 0 else None
         how = f"from signal {name}" if name else f"with exit code {code}"
-        where = f"cycle {max(w.cycle, 1)}, copy {w.copies + 1}" if w.started else "while opening the device"
-        msg = f"worker for {w.job.host}:{w.job.device} died {how} during {where}"
+        msg = f"worker for {w.job.host}:{w.job.device} died {how} during {hangs.where(w.started, w.cycle, w.copies)}"
         sink(w.job.host, w.job.device, ev.Crashed(message=msg, exitcode=code, signal=name))
 
     def _check_hangs(self, live: List[_Worker], sink: Sink) -> None:

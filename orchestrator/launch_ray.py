@@ -57,11 +57,7 @@ class _Worker:
 
     @property
     def deadline(self) -> float:
-        """When silence becomes a hang: as the local launcher, counted from the actor's start."""
-        t, p = self.job.timeouts, self.job.params
-        if not self.started:
-            return self.bound + t.init + p.open_retries * (p.open_retry_delay + t.init)
-        return self.last_event + t.copy + p.interval
+        return hangs.deadline(self.job, self.started, self.bound, self.last_event)
 
     @property
     def name(self) -> str:
@@ -186,7 +182,7 @@ class RayLauncher:
     def _crashed(self, w: _Worker, why: str) -> None:
         w.ended = True
         w.cycle, w.copies = self._keep_remains(w, from_actor=False).get("position") or (w.cycle, w.copies)
-        where = f"cycle {max(w.cycle, 1)}, copy {w.copies + 1}" if w.started else "while opening the device"
+        where = hangs.where(w.started, w.cycle, w.copies)
         msg = f"worker for {w.name} on node {describe(w.node)} died during {where}: {why}"
         self.sink(w.job.host, w.job.device, ev.Crashed(message=msg))
 
