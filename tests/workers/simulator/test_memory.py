@@ -282,3 +282,19 @@ def test_big_copies_run_at_memmove_speed(sim):
     raw = _best(lambda: ctypes.memmove(dev, host, size))
     simulated = _best(lambda: acl.rt.memcpy(dev, size, host, size, 1))
     assert raw / simulated >= 0.8
+
+
+def test_async_copies_refuse_host_memory_that_is_not_from_malloc_host(buffers):
+    import numpy as np
+
+    acl, host, dev = buffers
+    stream, ret = acl.rt.create_stream()
+    assert ret == 0
+    pageable = np.zeros(4096 + 64, dtype=np.uint8)
+    start = (-pageable.ctypes.data) % 64  # aligned, so only the kind of memory is wrong
+    ptr = acl.util.numpy_to_ptr(pageable[start:start + 4096])
+    assert acl.rt.memcpy_async(dev, 4096, ptr, 4096, 1, stream) == 107000
+    assert "malloc_host" in acl.get_recent_err_msg()
+    assert acl.rt.memcpy_async(dev, 4096, host, 4096, 1, stream) == 0
+    assert acl.rt.synchronize_stream(stream) == 0
+    assert acl.rt.destroy_stream(stream) == 0

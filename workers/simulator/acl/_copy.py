@@ -16,7 +16,7 @@ from . import _codes, _state
 from ._common import as_int, check_init, need_context
 from ._devices import find_stream, run_pending
 from ._link import wait_until
-from ._memory import DEVICE_SIDE, HOST_SIDE, Region
+from ._memory import DEVICE_SIDE, HOST_SIDE, OBJECT, Region
 from ._state import Device
 
 MEMCPY_KINDS = range(0, 6)  # HOST_TO_HOST .. HOST_TO_BUF_TO_DEVICE (5, newest runtime); the kind is reserved, direction comes from addresses
@@ -137,6 +137,10 @@ def _async_checks(api: str, dst: int, src: int, count: int) -> int:
         return code
     if src_region.kind in HOST_SIDE and dst_region.kind in HOST_SIDE:
         return _state.fail(_codes.RT_FEATURE_NOT_SUPPORT, api, "host-to-host copies are not supported asynchronously")
+    if OBJECT in (src_region.kind, dst_region.kind):
+        # The runtime needs malloc_host memory here and fails later, undefined, on anything else:
+        # the simulator refuses at once so such code cannot pass here and break on a server.
+        return _state.fail(_codes.RT_PARAM_INVALID, api, "the host side of an async copy must come from malloc_host")
     return 0
 
 
