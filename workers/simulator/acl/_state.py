@@ -2,7 +2,9 @@
 
 One ``Driver`` per process (``driver()``); ``reset()`` replaces it, e.g. between tests.
 The current context and the recent error message are thread-local, as in the real runtime.
-Every public API function runs under ``LOCK`` except while a fault sleeps.
+Every public API function runs under ``LOCK``. A sync copy's ``slow``/link delay sleeps outside it;
+a ``hang`` fault and delays at ``synchronize_stream`` keep it, so other threads of that process block
+on the simulator as they would on a wedged driver.
 """
 from __future__ import annotations
 
