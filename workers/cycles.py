@@ -30,7 +30,7 @@ from workers.bandwidth import Point, gbps
 from workers.events import Capacity, CycleEnd, Event, Fault, Finished, Progress
 from workers.params import PROGRESS_PERIOD, WorkerParams, conflicts
 from workers.patterns import PatternBook
-from workers.runtime import AclError, Allocations, Runtime
+from workers.runtime import AclError, Allocations, Runtime, api_fault
 from workers.transfers import (Buffer, SyncCopy, Transfer, Verifier, open_transfer, pageable_buffer,
                                pinned_buffer)
 
@@ -91,9 +91,7 @@ class CycleEngine:
             with open_transfer(self.rt, self.p) as transfer:
                 return self._cycles(transfer)
         except AclError as exc:
-            self.emit(Fault(fault="api_error", message=str(exc), api=exc.api, code=exc.code,
-                            name=exc.name, cycle=self.cycle, copy=self.copies or None,
-                            detail={"runtime_message": exc.message}))
+            self.emit(api_fault(exc, cycle=self.cycle, copy=self.copies or None))
             self._sample_quietly()
             return "error"
         finally:

@@ -12,7 +12,7 @@ from workers.cycles import CycleEngine, Watch
 from workers.events import Event, Fault, Finished, Started
 from workers.params import WorkerParams
 from workers.runtime import (AclError, BackendMissing, Device, DeviceNotVisible, OpenFailed,
-                             Runtime, load_acl, open_device)
+                             Runtime, api_fault, load_acl, open_device)
 
 
 def run_device(params: WorkerParams, emit: Callable[[Event], None], *, backend: str = "auto",
@@ -32,8 +32,7 @@ def run_device(params: WorkerParams, emit: Callable[[Event], None], *, backend: 
     except (BackendMissing, DeviceNotVisible, OpenFailed) as exc:
         run.open_failed(exc)
     except AclError as exc:
-        emit(Fault(fault="api_error", message=str(exc), api=exc.api, code=exc.code, name=exc.name,
-                   detail={"runtime_message": exc.message}))
+        emit(api_fault(exc))
     except KeyboardInterrupt:
         run.outcome = "stopped"
         raise
@@ -71,8 +70,7 @@ class _Run:
 
     def _close_errors(self, device: Device) -> None:
         for exc in device.close_errors:
-            self.emit(Fault(fault="api_error", message=f"closing the device: {exc}", api=exc.api,
-                            code=exc.code, name=exc.name, detail={"runtime_message": exc.message}))
+            self.emit(api_fault(exc, message=f"closing the device: {exc}"))
 
     def open_failed(self, exc: Exception) -> None:
         detail: Dict[str, Any] = {"attempts": getattr(exc, "attempts", 0)}

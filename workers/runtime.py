@@ -18,6 +18,7 @@ from types import ModuleType
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
 
 from workers import acl_codes as codes
+from workers.events import Fault
 
 VISIBLE_ENV = "ASCEND_RT_VISIBLE_DEVICES"
 BACKENDS = ("auto", "acl", "sim")
@@ -126,6 +127,13 @@ def physical_id(logical: int, env: Optional[Mapping[str, str]] = None) -> int:
     """The inverse of ``logical_id`` (for discovery, which enumerates logical ids)."""
     ids = visible_devices((os.environ if env is None else env).get(VISIBLE_ENV))
     return logical if ids is None or logical >= len(ids) else ids[logical]
+
+
+def api_fault(exc: AclError, message: Optional[str] = None, cycle: Optional[int] = None,
+              copy: Optional[int] = None) -> Fault:
+    """The ``api_error`` fault event for a runtime error, with where it happened."""
+    return Fault(fault="api_error", message=message or str(exc), api=exc.api, code=exc.code, name=exc.name,
+                 cycle=cycle, copy=copy, detail={"runtime_message": exc.message})
 
 
 class Runtime:
