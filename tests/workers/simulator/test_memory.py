@@ -177,7 +177,7 @@ def test_kind_is_reserved(buffers):
     acl, host, dev = buffers
     for kind in range(6):  # even a "wrong" direction is accepted: direction comes from addresses
         assert acl.rt.memcpy(dev, 4096, host, 4096, kind) == 0
-    assert acl.rt.memcpy(dev, 4096, host, 4096, 6) == 100000  # kinds 0..5 (PYACL_API.md section 5)
+    assert acl.rt.memcpy(dev, 4096, host, 4096, 6) == 100000  # kinds 0..5 (docs/pyacl-api.md, section 5)
     assert acl.rt.memcpy(dev, 4096, host, 4096, -1) == 100000
 
 
