@@ -103,7 +103,7 @@ def test_a_dead_worker_is_a_crashed_event_and_the_others_finish(launcher, tmp_pa
     crashed = seen[(host, 1)][-1]
     assert "during cycle 1, copy 2" in crashed.message  # exact, although progress is rate-limited
     log = (tmp_path / "logs" / f"{host}-1.log").read_text()  # its last words, in the run directory
-    assert log.startswith("worker pid") and "Fatal Python error" in log
+    assert "Fatal Python error" in log  # (under Ray the runtime's own crash dump comes first)
 
 
 def test_a_silent_worker_is_a_hung_event_with_its_position(launcher, tmp_path):
