@@ -84,14 +84,9 @@ def make_plan(args: argparse.Namespace) -> "tuple[FleetPlan, Dict[str, Any]]":
         from orchestrator.ray_cluster import plan_on_cluster
         return plan_on_cluster(spec, hostname=socket.gethostname(), backend=args.backend, launcher=args.launcher)
     backend = args.backend or spec.backend
-    sim = spec.sim_config() if backend != "acl" else None
-    inventory = discover(backend, _without_faults(sim))
+    inventory = discover(backend, spec.sim_config(faults=False) if backend != "acl" else None)
     plan = resolve(spec, inventory, hostname=socket.gethostname(), backend=args.backend, launcher=args.launcher)
     return plan, inventory
-
-
-def _without_faults(sim: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
-    return None if sim is None else {k: v for k, v in sim.items() if k != "faults"}
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -100,10 +100,15 @@ class FleetPlan:
 
     @property
     def slots(self) -> int:
-        """How many devices may copy at the same time (``concurrency``: all, serial or N)."""
-        if self.concurrency == "all":
-            return max(1, len(self.jobs))
-        return 1 if self.concurrency == "serial" else int(self.concurrency)
+        """How many devices may copy at the same time."""
+        return slots_for(self.concurrency, len(self.jobs))
+
+
+def slots_for(concurrency: Union[str, int], devices: int) -> int:
+    """``concurrency`` (all, serial or N) as a number of devices copying at once, at least 1."""
+    if concurrency == "all":
+        return max(1, devices)
+    return 1 if concurrency == "serial" else int(concurrency)
 
 
 def resolve(spec: FleetSpec, inventory: Dict[str, Any], *, hostname: str, backend: Optional[str] = None,
@@ -125,7 +130,7 @@ def resolve(spec: FleetSpec, inventory: Dict[str, Any], *, hostname: str, backen
     problems += _check_memory(spec, jobs, inventory, hostname, launcher, runtime)
     if problems:
         raise SpecError(problems)
-    visible = {i: tuple(d["id"] for d in _inventory_for(spec.hosts[i].name, inventory, _is_here(spec.hosts[i].name, hostname))
+    visible = {i: tuple(d["id"] for d in _inventory_for(spec.hosts[i].name, inventory, is_here(spec.hosts[i].name, hostname))
                         .get("devices") or []) for i in selected}
     expect = Expectation(spec.expect.devices if spec.expect else None,
                          {h.name: h.expect.devices for h in spec.hosts if h.expect})
@@ -148,7 +153,8 @@ def _choices(spec: FleetSpec, backend: Optional[str], launcher: Optional[str]) -
     return backend or spec.backend, launcher or spec.launcher
 
 
-def _is_here(name: str, hostname: str) -> bool:
+def is_here(name: str, hostname: str) -> bool:
+    """Whether a host name in the spec means this machine."""
     return name in LOCAL_NAMES or name in (hostname, hostname.split(".")[0])
 
 
@@ -158,7 +164,7 @@ def _select_all(spec: FleetSpec, inventory: Dict[str, Any], hostname: str, launc
     selected: Dict[int, Tuple[int, ...]] = {}
     here: Optional[int] = None
     for index, host in enumerate(spec.hosts):
-        local = _is_here(host.name, hostname)
+        local = is_here(host.name, hostname)
         if launcher == "local" and not local:
             problems.append(f"hosts[{index}].name: {host.name!r} is not this machine ({hostname}); the local "
                             "launcher runs only here: use the Ray launcher (launcher: ray) for other hosts")
@@ -248,17 +254,16 @@ def _check_memory(spec: FleetSpec, jobs: Sequence[DeviceJob], inventory: Dict[st
                   launcher: str, runtime: str) -> List[str]:
     too_big: Dict[Tuple[str, str, int, int], List[int]] = {}
     for job in jobs:
-        capacity = _device_capacity(_inventory_for(job.host, inventory, _is_here(job.host, hostname)), job.device)
+        capacity = _device_capacity(_inventory_for(job.host, inventory, is_here(job.host, hostname)), job.device)
         if capacity is not None and job.params.memory_size > capacity:
             key = (_size_path(spec, job), job.host, job.params.memory_size, capacity)
             too_big.setdefault(key, []).append(job.device)
     problems = [f"{path}: {units.format_size(size)} does not fit in device{'s' if len(ids) > 1 else ''} "
                 f"{units.format_ids(ids)} of {host} ({units.format_size(capacity)} of device memory"
                 f"{' each' if len(ids) > 1 else ''})" for (path, host, size, capacity), ids in too_big.items()]
-    here = [j for j in jobs if _is_here(j.host, hostname)]
+    here = [j for j in jobs if is_here(j.host, hostname)]
     index = next((i for i, h in enumerate(spec.hosts) if here and h.name == here[0].host), 0)
-    slots = {"all": len(here), "serial": 1}.get(str(spec.concurrency), spec.concurrency)
-    return problems + _check_host_memory(index, here, runtime, int(slots))
+    return problems + _check_host_memory(index, here, runtime, slots_for(spec.concurrency, len(here)))
 
 
 def _device_capacity(inventory: Dict[str, Any], device: int) -> Optional[int]:

@@ -21,7 +21,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple, cast
 
 from orchestrator.errors import EnvironmentProblem, SpecError
 from orchestrator.inventory import discover
-from orchestrator.plan import LOCAL_NAMES, FleetPlan, resolve
+from orchestrator.plan import LOCAL_NAMES, FleetPlan, is_here, resolve
 from orchestrator.spec import FleetSpec, Host
 
 INSTALL_HINT = "the Ray launcher needs Ray, which is not installed here: pip install 'dvpp-fleet[ray]'"
@@ -182,7 +182,7 @@ def plan_inventory(spec: FleetSpec, cluster: Dict[str, Any], hostname: str) -> D
             problems += exc.problems
             continue
         hosts[host.name] = dict(base, devices=node["devices"], node=describe(node))
-        if host.name in LOCAL_NAMES or host.name in (hostname, hostname.split(".")[0]):
+        if is_here(host.name, hostname):
             top = hosts[host.name]
     if problems:
         raise SpecError(problems)
@@ -194,7 +194,7 @@ def plan_on_cluster(spec: FleetSpec, *, hostname: str, backend: Optional[str] = 
     """``plan.resolve`` against the live cluster named by ``spec.ray.address``: hosts and devices are
     checked against the alive nodes before anything is launched. Returns the plan and the cluster."""
     chosen = backend or spec.backend
-    sim = None if chosen == "acl" else {k: v for k, v in spec.sim_config().items() if k != "faults"}
+    sim = None if chosen == "acl" else spec.sim_config(faults=False)
     cluster = cluster_inventory(spec.ray.address, chosen, sim)
     if not any(n["npus"] for n in cluster["nodes"]):
         raise EnvironmentProblem(f"no node of the Ray cluster at {spec.ray.address!r} offers an NPU resource "

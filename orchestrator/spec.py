@@ -232,17 +232,21 @@ class FleetSpec(Section):
     ray: Ray = Ray()
     expect: Optional[Expect] = None
 
-    def sim_config(self, host: Optional[str] = None) -> Dict[str, Any]:
+    def sim_config(self, host: Optional[str] = None, faults: bool = True) -> Dict[str, Any]:
         """The simulator's settings as plain data: ``chip``, ``device_count``, ``memory`` (only the
         kinds set, bytes), ``link_gbps`` and ``faults``. With ``host``, only that host's faults and
-        without their ``host`` key; without it, every fault with its host filled in."""
-        first = self.hosts[0].name
-        faults = [dict(f.model_dump(), host=f.host or first) for f in self.sim.faults]
-        if host is not None:
-            faults = [{k: v for k, v in f.items() if k != "host"} for f in faults if f["host"] == host]
-        memory = self.sim.memory.model_dump(exclude_none=True)
-        return {"chip": self.sim.chip, "device_count": self.sim.device_count, "memory": memory,
-                "link_gbps": self.sim.link_gbps, "faults": faults}
+        without their ``host`` key; without it, every fault with its host filled in. ``faults=False``
+        leaves the faults out (device discovery must see the devices as they are)."""
+        config: Dict[str, Any] = {"chip": self.sim.chip, "device_count": self.sim.device_count,
+                                  "memory": self.sim.memory.model_dump(exclude_none=True),
+                                  "link_gbps": self.sim.link_gbps}
+        if faults:
+            first = self.hosts[0].name
+            listed = [dict(f.model_dump(), host=f.host or first) for f in self.sim.faults]
+            if host is not None:
+                listed = [{k: v for k, v in f.items() if k != "host"} for f in listed if f["host"] == host]
+            config["faults"] = listed
+        return config
 
 
 SCHEMA = spec_errors.Schema(root=FleetSpec, tagged=FAULT_MODELS, tagged_base=FaultBase)
