@@ -78,3 +78,15 @@ def npu_smi_health() -> Optional[Dict[str, Any]]:
     health = {int(m["npu"]): m["health"] for m in _HEALTH.finditer(proc.stdout)}
     header: List[str] = proc.stdout.splitlines()[:3]
     return {"available": proc.returncode == 0, "health": health, "header": header}
+
+
+def host_memory_available() -> Optional[int]:
+    """``MemAvailable`` of ``/proc/meminfo`` in bytes; ``None`` where it cannot be read."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from orchestrator.units import format_size, parse_sizes  # noqa: E402
+from orchestrator.spec.units import format_size, parse_sizes  # noqa: E402
 from scripts.bench import median_gbps  # noqa: E402
 from workers import events  # noqa: E402
 from workers.main import run_device  # noqa: E402

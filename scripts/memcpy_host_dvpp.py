@@ -24,9 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 from workers import events as ev  # noqa: E402
+from workers.job import BACKENDS  # noqa: E402
 from workers.main import run_device  # noqa: E402
 from workers.params import COPY_MODES, HOST_MEMORIES, MEMORY_KINDS, PATTERNS, WorkerParams, conflicts  # noqa: E402
-from workers.runtime import BACKENDS, acl_available  # noqa: E402
+from workers.runtime import acl_available  # noqa: E402
 
 EXIT_PASS, EXIT_FAIL, EXIT_BACKEND_MISSING, EXIT_INTERRUPTED = 0, 1, 3, 130
 SIM_MEMORY = 1 << 30
@@ -35,22 +36,24 @@ real RAM, so it is kept small."""
 SIMULATED = "SIMULATED: the real acl module is not used; every figure comes from the simulator"
 
 log = logging.getLogger("memcpy_host_dvpp")
+SEED = WorkerParams()
+"""The seed sample's defaults, which ``WorkerParams`` keeps (the fleet spec has its own)."""
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="Host <-> Device (DVPP) transfer cycles, verified.")
-    p.add_argument("--release_cycle", type=int, default=-1, help="copies per allocate/release cycle (-1: until memory is full)")
-    p.add_argument("--number_of_cycles", type=int, default=1, help="number of release cycles (-1: unbounded)")
-    p.add_argument("--device_id", type=int, default=0, help="physical device id")
-    p.add_argument("--memory_size", type=int, default=10485760, help="bytes per block")
+    p.add_argument("--release_cycle", type=int, default=SEED.release_cycle, help="copies per allocate/release cycle (-1: until memory is full)")
+    p.add_argument("--number_of_cycles", type=int, default=SEED.number_of_cycles, help="number of release cycles (-1: unbounded)")
+    p.add_argument("--device_id", type=int, default=SEED.device_id, help="physical device id")
+    p.add_argument("--memory_size", type=int, default=SEED.memory_size, help="bytes per block")
     p.add_argument("--memory_reuse", action="store_true", help="one block per cycle instead of one per copy")
     p.add_argument("--backend", choices=BACKENDS, default="auto", help="acl: the real runtime; sim: the simulator; auto: acl when importable")
-    p.add_argument("--interval", type=float, default=0.0, help="seconds to pause after each copy (the seed slept 1)")
-    p.add_argument("--duration", type=float, default=None, help="wall-clock cap in seconds")
-    p.add_argument("--pattern", action="append", choices=PATTERNS, help="data pattern, repeatable (default: constant)")
-    p.add_argument("--memory_kind", choices=MEMORY_KINDS, default="dvpp", help="dvpp: acl.media.dvpp_malloc; device: acl.rt.malloc")
-    p.add_argument("--host_memory", choices=HOST_MEMORIES, default="pinned", help="pinned: acl.rt.malloc_host; pageable: process memory; both: each copy from both")
-    p.add_argument("--copy_mode", choices=COPY_MODES, default="sync", help="sync: acl.rt.memcpy; async: memcpy_async on a stream")
+    p.add_argument("--interval", type=float, default=SEED.interval, help="seconds to pause after each copy (the seed slept 1)")
+    p.add_argument("--duration", type=float, default=SEED.duration, help="wall-clock cap in seconds")
+    p.add_argument("--pattern", action="append", choices=PATTERNS, help=f"data pattern, repeatable (default: {', '.join(SEED.patterns)})")
+    p.add_argument("--memory_kind", choices=MEMORY_KINDS, default=SEED.memory_kind, help="dvpp: acl.media.dvpp_malloc; device: acl.rt.malloc")
+    p.add_argument("--host_memory", choices=HOST_MEMORIES, default=SEED.host_memory, help="pinned: acl.rt.malloc_host; pageable: process memory; both: each copy from both")
+    p.add_argument("--copy_mode", choices=COPY_MODES, default=SEED.copy_mode, help="sync: acl.rt.memcpy; async: memcpy_async on a stream")
     p.add_argument("--sim_config", type=json.loads, default=None, help=f"simulator config as JSON (default: {{\"memory\": {{\"hbm\": {SIM_MEMORY}}}}})")
     args = p.parse_args(argv)
     for key, _, why in conflicts(vars(args)):
@@ -62,7 +65,7 @@ def params_of(args: argparse.Namespace) -> WorkerParams:
     return WorkerParams(device_id=args.device_id, memory_size=args.memory_size,
                         release_cycle=args.release_cycle, number_of_cycles=args.number_of_cycles,
                         memory_reuse=args.memory_reuse, memory_kind=args.memory_kind,
-                        patterns=tuple(args.pattern or ("constant",)), interval=args.interval,
+                        patterns=tuple(args.pattern or SEED.patterns), interval=args.interval,
                         duration=args.duration, host_memory=args.host_memory, copy_mode=args.copy_mode)
 
 

@@ -24,7 +24,7 @@ def no_leftover_children():
         assert not still, f"test left child processes running: {[p.pid for p in still]}"
 
 
-def _ours(proc: "psutil.Process") -> bool:
+def _ours(proc: psutil.Process) -> bool:
     """A live child we started; multiprocessing's resource tracker (started by the first spawn and
     ending with this process) is the standard library's, not a leftover."""
     try:

@@ -31,8 +31,7 @@ from workers.events import Capacity, CycleEnd, Event, Fault, Finished, Progress
 from workers.params import PROGRESS_PERIOD, WorkerParams, conflicts
 from workers.patterns import PatternBook
 from workers.runtime import AclError, Allocations, Runtime, api_fault
-from workers.transfers import (Buffer, SyncCopy, Transfer, Verifier, open_transfer, pageable_buffer,
-                               pinned_buffer)
+from workers.transfers import Buffer, SyncCopy, Transfer, Verifier, open_transfer, pageable_buffer, pinned_buffer
 
 Memory = Dict[str, Dict[str, int]]
 Hosts = List[Tuple[str, Tuple[Buffer, Buffer]]]  # (host memory, (sent, received)), primary first

@@ -11,8 +11,17 @@ from typing import Any, Callable, Dict, Optional
 from workers.cycles import CycleEngine, Watch
 from workers.events import Event, Fault, Finished, Started
 from workers.params import WorkerParams
-from workers.runtime import (AclError, BackendMissing, Device, DeviceNotVisible, OpenFailed,
-                             Runtime, api_fault, load_acl, open_device)
+from workers.runtime import (
+    AclError,
+    BackendMissing,
+    Device,
+    DeviceNotVisible,
+    OpenFailed,
+    Runtime,
+    api_fault,
+    load_acl,
+    open_device,
+)
 
 
 def run_device(params: WorkerParams, emit: Callable[[Event], None], *, backend: str = "auto",

@@ -91,7 +91,7 @@ class WorkerParams:
         return data
 
     @classmethod
-    def from_dict(cls, data: Dict[str, Any]) -> "WorkerParams":
+    def from_dict(cls, data: Dict[str, Any]) -> WorkerParams:
         """Inverse of ``to_dict``; unknown keys are ignored."""
         names = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in data.items() if k in names}

@@ -19,9 +19,8 @@ from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
 
 from workers import acl_codes as codes
 from workers.events import Fault
-
-VISIBLE_ENV = "ASCEND_RT_VISIBLE_DEVICES"
-BACKENDS = ("auto", "acl", "sim")
+from workers.job import BACKENDS
+from workers.visibility import VISIBLE_ENV, visible_devices
 
 
 class AclError(Exception):
@@ -93,22 +92,6 @@ def load_acl(backend: str, sim_config: Optional[Dict[str, Any]] = None) -> Tuple
         return importlib.import_module("acl"), "acl"
     except ImportError as exc:
         raise BackendMissing(f"the acl module failed to import: {exc}") from exc
-
-
-def visible_devices(value: Optional[str], count: Optional[int] = None) -> Optional[List[int]]:
-    """Parse ``ASCEND_RT_VISIBLE_DEVICES`` as the CANN runtime does; None when unset.
-
-    Tokens are split on ``,``; parsing stops at the first one that is not all digits or is
-    ``>= count`` (when known); a descending or duplicated list is invalid as a whole (``[]``).
-    """
-    if value is None:
-        return None
-    ids: List[int] = []
-    for token in value.split(","):
-        if not (token.isascii() and token.isdigit()) or (count is not None and int(token) >= count):
-            break
-        ids.append(int(token))
-    return ids if ids == sorted(set(ids)) else []
 
 
 def logical_id(physical_id: int, env: Optional[Mapping[str, str]] = None) -> int:
@@ -324,7 +307,7 @@ class Allocations:
         self.device_ptrs, self.host_ptrs, self.bytes = [], [], 0
         return [e for e in errors if e is not None]
 
-    def __enter__(self) -> "Allocations":
+    def __enter__(self) -> Allocations:
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:

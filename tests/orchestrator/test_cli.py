@@ -1,7 +1,8 @@
 """The CLI's non-running commands and its error boundary (real subprocesses, the simulator)."""
 from __future__ import annotations
 
-from tests.support import cli, spec, write_spec
+from tests.helpers.cli import cli
+from tests.helpers.specs import spec, write_spec
 
 
 def test_validate_prints_one_row_per_device_and_launches_nothing(tmp_path):
@@ -10,7 +11,7 @@ def test_validate_prints_one_row_per_device_and_launches_nothing(tmp_path):
     r = cli("validate", str(write_spec(tmp_path, data)))
     assert r.returncode == 0, r.stderr
     rows = [line.split() for line in r.stdout.splitlines() if line.startswith("localhost")]
-    assert [(row[1], row[2], row[3]) for row in rows] == [("0", "64.0", "KiB"), ("1", "1.0", "MiB"), ("2", "64.0", "KiB")]
+    assert [(row[1], row[2]) for row in rows] == [("0", "64KiB"), ("1", "1MiB"), ("2", "64KiB")]
     assert rows[2][-1] == "leak" and rows[0][-1] != "leak" and rows[1][-1] != "leak"
     assert "backend sim (SIMULATED), launcher local, 3 device(s): the spec is valid" in r.stdout
     assert not (tmp_path / "runs").exists()

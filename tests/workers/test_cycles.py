@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.workers.helpers import SMALL, finished, held, of, params, run, sim
+from tests.helpers.workers import BLOCK, finished, held, of, params, run, sim
 from workers import events
 from workers.cycles import CycleEngine, leak_of
 from workers.params import PATTERNS, PROGRESS_PERIOD
@@ -34,7 +34,7 @@ def test_every_seed_parameter_combination(release, cycles, reuse):
     assert end.leak == 0
     if copies is not None:
         assert end.copies == copies and end.cycles == cycles
-        assert end.bytes == 2 * copies * SMALL  # H2D + D2H
+        assert end.bytes == 2 * copies * BLOCK  # H2D + D2H
     assert sum(c.cycles for c in of(got, events.CycleEnd)) == end.cycles
 
 
@@ -75,7 +75,7 @@ def test_bitflip_is_a_data_mismatch_with_its_offset_and_the_run_goes_on():
     got = run(params(release_cycle=5, memory_reuse=True, patterns=PATTERNS), sim(faults=faults))
     fault, = of(got, events.Fault)
     assert fault.fault == "data_mismatch" and fault.copy == 3 and fault.cycle == 1
-    assert 0 <= fault.detail["first_bad_offset"] < SMALL
+    assert 0 <= fault.detail["first_bad_offset"] < BLOCK
     assert 1 <= fault.detail["bad_bytes"] <= 2
     assert fault.detail["direction"] == "h2d" and fault.detail["pattern"] == "random"
     sample = fault.detail["samples"][0]
@@ -151,7 +151,7 @@ def test_an_h2d_that_stops_short_is_caught_even_on_identical_stale_bytes():
             CycleEngine(rt, p, got.append, rt.mem_info()).run()
     bad = [f for f in of(got, events.Fault) if f.fault == "data_mismatch"]
     assert [f.copy for f in bad] == [3, 4]  # the 5th memcpy is the H2D of copy 3
-    assert all(f.detail["first_bad_offset"] == SMALL - 1 for f in bad)
+    assert all(f.detail["first_bad_offset"] == BLOCK - 1 for f in bad)
 
 
 def test_a_device_bad_on_every_copy_sends_a_bounded_number_of_faults_and_the_exact_count():

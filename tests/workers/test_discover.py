@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from tests.workers.helpers import ROOT, sim
+from tests.helpers.workers import ROOT, sim
 from workers.discover import discover, main
 from workers.runtime import acl_available
 

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from tests.workers.helpers import finished, held, live_allocations, of, params, run, sim, worker_process
+from tests.helpers.workers import finished, held, live_allocations, of, params, run, sim, worker_process
 from workers import events
 from workers.main import run_device
 from workers.runtime import acl_available

@@ -4,23 +4,21 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.workers.helpers import held, live_allocations, sim
+from tests.helpers.workers import held, live_allocations, sim
 from workers import acl_codes as codes
-from workers.runtime import (AclError, Allocations, BackendMissing, DeviceNotVisible, OpenFailed,
-                             Runtime, acl_available, load_acl, logical_id, open_device, physical_id,
-                             visible_devices)
-
-
-@pytest.mark.parametrize("value,expected", [
-    (None, None), ("", []), ("0,1,2", [0, 1, 2]), ("1, 2,3", [1]), ("3,1", []), ("1,1", []),
-    ("2,x,4", [2]), ("1,3,8", [1, 3, 8]),
-])
-def test_visible_devices_parse_like_the_runtime(value, expected):
-    assert visible_devices(value) == expected
-
-
-def test_visible_devices_stop_at_the_physical_count():
-    assert visible_devices("1,3,8", count=8) == [1, 3]
+from workers.runtime import (
+    AclError,
+    Allocations,
+    BackendMissing,
+    DeviceNotVisible,
+    OpenFailed,
+    Runtime,
+    acl_available,
+    load_acl,
+    logical_id,
+    open_device,
+    physical_id,
+)
 
 
 def test_logical_id_is_the_index_among_visible_devices():

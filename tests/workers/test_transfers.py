@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.workers.helpers import SMALL, finished, held, of, params, run, sim
+from tests.helpers.workers import BLOCK, finished, held, of, params, run, sim
 from workers import events
 from workers.params import WorkerParams, conflicts
 from workers.runtime import AclError, Allocations, Runtime, open_device
@@ -25,11 +25,11 @@ def _clean(got):
 def test_each_mode_round_trips_every_pattern_and_reports_both_directions(mode):
     p = params(release_cycle=4, number_of_cycles=2, patterns=("random", "address"), **mode)
     end = _clean(run(p, sim(HBM)))
-    assert end.copies == 8 and end.bytes == 8 * 2 * SMALL and end.verify_errors == 0
+    assert end.copies == 8 and end.bytes == 8 * 2 * BLOCK and end.verify_errors == 0
     assert end.h2d["count"] == end.d2h["count"] == 8  # the worker's own default: no warm-up
     assert 0 < end.h2d["min"] <= end.h2d["median"] <= end.h2d["max"]
     point, = end.curve
-    assert point["size"] == SMALL and point["h2d"] == end.h2d and point["d2h"] == end.d2h
+    assert point["size"] == BLOCK and point["h2d"] == end.h2d and point["d2h"] == end.d2h
 
 
 def test_bidirectional_reports_each_direction_and_their_sum():
@@ -44,7 +44,7 @@ def test_bidirectional_reports_each_direction_and_their_sum():
 
 def test_bidirectional_without_reuse_takes_two_blocks_per_copy():
     end = _clean(run(params(release_cycle=3, copy_mode="async", bidirectional=True), sim(HBM)))
-    assert end.lowest_free["hbm"] <= HBM - 6 * (SMALL + 32)
+    assert end.lowest_free["hbm"] <= HBM - 6 * (BLOCK + 32)
 
 
 @pytest.mark.parametrize("at_copy, copy", [(1, 1), (2, 1), (3, 2)])
@@ -60,7 +60,7 @@ def test_bidirectional_catches_a_flipped_bit_in_either_h2d(at_copy, copy):
 def test_host_memory_both_reports_pageable_figures_and_the_ratio():
     end = _clean(run(params(release_cycle=3, memory_reuse=True, host_memory="both"), sim(HBM)))
     point, = end.curve
-    assert end.bytes == 3 * 2 * 2 * SMALL  # each copy makes the round trip from both memories
+    assert end.bytes == 3 * 2 * 2 * BLOCK  # each copy makes the round trip from both memories
     assert set(point["pageable"]) == {"h2d", "d2h"} and point["pageable"]["h2d"]["count"] == 3
     for direction in ("h2d", "d2h"):
         assert point["ratio"][direction] == pytest.approx(
@@ -119,10 +119,10 @@ def _async_call(offset_host: int, offset_device: int) -> AclError:
     with held(sim()) as acl:
         rt = Runtime(acl, "sim")
         with open_device(rt, 0), Allocations(rt) as mem, stream(rt) as handle:
-            host, device = mem.host(SMALL), mem.device(SMALL)
-            sent = received = pinned_buffer(host + offset_host, SMALL - 64)
+            host, device = mem.host(BLOCK), mem.device(BLOCK)
+            sent = received = pinned_buffer(host + offset_host, BLOCK - 64)
             with pytest.raises(AclError) as info:
-                AsyncCopy(rt, handle).round_trip(sent, received, [device + offset_device], SMALL - 64,
+                AsyncCopy(rt, handle).round_trip(sent, received, [device + offset_device], BLOCK - 64,
                                                  Verifier(rt, False, print))
     return info.value
 
@@ -137,7 +137,7 @@ def test_64_byte_aligned_offsets_are_fine_for_async():
     with held(sim()) as acl:
         rt = Runtime(acl, "sim")
         with open_device(rt, 0), Allocations(rt) as mem, stream(rt) as handle:
-            host, device = mem.host(SMALL), mem.device(SMALL)
+            host, device = mem.host(BLOCK), mem.device(BLOCK)
             buf = pinned_buffer(host + 64, 128)
             timing = AsyncCopy(rt, handle).round_trip(buf, buf, [device + 128], 128, Verifier(rt, False, print))
             assert timing.h2d > 0 and timing.d2h > 0 and timing.overlapped is None

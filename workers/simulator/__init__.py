@@ -23,8 +23,8 @@ def load(config: Optional[Dict[str, Any]] = None) -> ModuleType:
     ``acl.finalize``; with ``None`` an initialised simulator is returned unchanged.
     Invalid configs raise ``ValueError`` naming the key path.
     """
-    from .acl import _config, _state
     from . import acl
+    from .acl import _config, _state
 
     if config is not None:
         _state.configure(_config.parse(config))

@@ -15,7 +15,7 @@ from workers.simulator.acl import _config, _state
 ROOT = Path(__file__).resolve().parents[3]
 RUNNER = ROOT / "scripts" / "acl-sim-run"
 PROGRAMS = Path(__file__).resolve().parent / "programs"
-SMALL = {"memory": {"hbm": 1 << 30}}
+BLOCK = {"memory": {"hbm": 1 << 30}}
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def sim(monkeypatch):
 
     def make(config: Optional[Dict[str, Any]] = None):
         _state.reset(_config.parse(None))
-        return load(SMALL if config is None else config)
+        return load(BLOCK if config is None else config)
 
     yield make
     _state.reset(_config.parse(None))

@@ -49,10 +49,10 @@ def test_full_example_parses():
     ({"faults": [{"device": 1, "kind": "melt"}]}, "faults[0].kind: unknown fault kind 'melt'"),
     ({"faults": [{"kind": "hang", "at_copy": 1}]}, "faults[0].device: required"),
     ({"faults": [{"device": 8, "kind": "hang", "at_copy": 1}]}, "faults[0].device: no physical device 8"),
-    ({"faults": [{"device": 0, "kind": "hang"}]}, "faults[0].at_copy: required for kind hang"),
+    ({"faults": [{"device": 0, "kind": "leak"}]}, "faults[0].bytes: required for kind leak"),
     ({"faults": [{"device": 0, "kind": "hang", "at_copy": 0}]}, "faults[0].at_copy: must be an integer >= 1, got 0"),
     ({"faults": [{"device": 0, "kind": "hang", "at_copy": 1, "bits": 2}]}, "faults[0].bits: unknown key"),
-    ({"faults": [{"device": 0, "kind": "slow", "factor": 0.5}]}, "faults[0].factor: must be a number >= 1"),
+    ({"faults": [{"device": 0, "kind": "slow", "factor": 0.5}]}, "faults[0].factor: must be a number > 1, got 0.5"),
     ({"faults": [{"device": 0, "kind": "init_fail", "times": 0}]}, "faults[0].times: must be an integer >= 1, got 0"),
     ({"faults": [{"device": 0, "kind": "crash", "at_copy": 1, "signal": "SIGFOO"}]}, "faults[0].signal: must be a signal name"),
 ])

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.workers.helpers import finished, params, run, sim, worker_process
+from tests.helpers.workers import finished, params, run, sim, worker_process
 from workers.simulator.acl import _config, _link
 
 MB = 10**6

@@ -2,7 +2,7 @@
 
 Shape (every key optional)::
 
-    chip: Ascend910B            # a name from _profiles.PROFILES
+    chip: Ascend910B            # a name from catalog.PROFILES
     device_count: 8             # physical devices
     memory: {hbm: 2147483648}   # per-device totals as get_mem_info reports them (bytes)
     link_gbps: 24               # the host link's bandwidth per direction, shared by all devices
@@ -17,13 +17,12 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple, Type
 
-from ._faults import KINDS, REQUIRED, Fault
-from ._profiles import DEFAULT_CHIP, PROFILES, Profile
+from ._faults import CHECKS, KINDS, Fault
+from ._shared import catalog
 
 ENV_VAR = "ACL_SIM_CONFIG"
-DEFAULT_DEVICE_COUNT = 8
 TOP_KEYS = ("chip", "device_count", "memory", "faults", "link_gbps", "link_state")
-FAULT_COMMON_KEYS = ("device", "kind", "host")
+Profile = catalog.Profile
 
 
 @dataclass(frozen=True)
@@ -63,9 +62,10 @@ def _non_negative_int(value: Any, path: str) -> int:
 
 
 def _chip(value: Any) -> Profile:
-    if value not in PROFILES:
-        raise _fail("chip", f"unknown chip {value!r} (known: {', '.join(PROFILES)})")
-    return PROFILES[value]
+    if value not in catalog.PROFILES:
+        raise _fail("chip", f"unknown chip {value!r} (known: {', '.join(catalog.CHIPS)})")
+    profile: Profile = catalog.PROFILES[value]
+    return profile
 
 
 def _totals(profile: Profile, value: Any) -> Dict[str, int]:
@@ -86,7 +86,7 @@ def _fault(value: Any, path: str, device_count: int) -> Fault:
     if kind not in KINDS:
         raise _fail(f"{path}.kind", f"unknown fault kind {kind!r} (known: {', '.join(KINDS)})")
     cls = KINDS[kind]
-    _mapping(value, path, FAULT_COMMON_KEYS + tuple(cls.PARAMS))
+    _mapping(value, path, catalog.FAULT_COMMON_KEYS + tuple(catalog.FAULTS[kind].settings))
     if "device" not in value:
         raise _fail(f"{path}.device", "required")
     device = _non_negative_int(value["device"], f"{path}.device")
@@ -97,14 +97,11 @@ def _fault(value: Any, path: str, device_count: int) -> Fault:
 
 def _fault_params(cls: Type[Fault], value: Dict[str, Any], path: str) -> Dict[str, Any]:
     params = {}
-    for key, (check, default) in cls.PARAMS.items():
-        if key not in value:
-            if default is REQUIRED:
-                raise _fail(f"{path}.{key}", f"required for kind {cls.kind}")
-            params[key] = default
-            continue
+    for key, setting in catalog.FAULTS[cls.kind].settings.items():
+        if key not in value and setting.default == catalog.REQUIRED:
+            raise _fail(f"{path}.{key}", f"required for kind {cls.kind}")
         try:
-            params[key] = check(value[key])
+            params[key] = CHECKS[setting.kind](value.get(key, setting.default))
         except ValueError as exc:
             raise _fail(f"{path}.{key}", str(exc)) from None
     return params
@@ -129,8 +126,8 @@ def _path(value: Any) -> Optional[str]:
 def parse(raw: Optional[Dict[str, Any]]) -> SimConfig:
     """Validate a config dict (``None`` or ``{}``: the defaults, 8 devices of Ascend910B)."""
     raw = dict(_mapping(raw or {}, "", TOP_KEYS))
-    profile = _chip(raw.get("chip", DEFAULT_CHIP))
-    count = _non_negative_int(raw.get("device_count", DEFAULT_DEVICE_COUNT), "device_count")
+    profile = _chip(raw.get("chip", catalog.DEFAULT_CHIP))
+    count = _non_negative_int(raw.get("device_count", catalog.DEFAULT_DEVICE_COUNT), "device_count")
     faults = raw.get("faults")
     faults = [] if faults is None else faults
     if not isinstance(faults, list):

@@ -1,9 +1,9 @@
-"""The named fault catalogue: what a configured fault does to one (physical) device.
+"""What each configured fault does to one (physical) device.
 
-Each kind is a small class overriding only the hooks it needs; ``PARAMS`` declares its config
-keys as ``name -> (check, default)`` (``REQUIRED`` when there is no default), which
-``_config`` validates. Copy numbers count host-to-device copies on the device from 1;
-allocation numbers count ``malloc``/``dvpp_malloc`` calls on the device from 1.
+Each kind is a small class overriding only the hooks it needs; its settings and their defaults
+are the catalog's (``catalog.FAULTS``), which ``_config`` validates with ``CHECKS``. Copy numbers
+count host-to-device copies on the device from 1; allocation numbers count
+``malloc``/``dvpp_malloc`` calls on the device from 1.
 """
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ import os
 import random
 import signal
 import time
-from typing import Any, Callable, ClassVar, Dict, Tuple, Type
+from typing import Any, Callable, ClassVar, Dict, Type
 
 from . import _codes
+from ._shared import catalog
 
-REQUIRED = object()
 Check = Callable[[Any], Any]
 
 
@@ -39,10 +39,18 @@ def times_count(value: Any) -> int:
 
 
 def factor(value: Any) -> float:
-    """A number >= 1."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 1:
-        raise ValueError(f"must be a number >= 1, got {value!r}")
+    """A finite number > 1."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 1 < value < float("inf"):
+        raise ValueError(f"must be a number > 1, got {value!r}")
     return float(value)
+
+
+def return_code(value: Any) -> int:
+    """A runtime return code: an int from 1 to 2**31-1."""
+    code = _int(value, 1)
+    if code > 2**31 - 1:
+        raise ValueError(f"must be at most {2**31 - 1}, got {value!r}")
+    return code
 
 
 def signal_number(value: Any) -> int:
@@ -60,7 +68,6 @@ class Fault:
     """Base: a fault that does nothing. ``device`` is the physical id."""
 
     kind: ClassVar[str] = ""
-    PARAMS: ClassVar[Dict[str, Tuple[Check, Any]]] = {}
 
     def __init__(self, device: int, **params: Any) -> None:
         self.device = device
@@ -96,7 +103,6 @@ class BitFlip(Fault):
     """Flips ``bits`` distinct bits of the destination right after H2D copy ``at_copy``."""
 
     kind = "bitflip"
-    PARAMS = {"at_copy": (positive_int, REQUIRED), "bits": (positive_int, 1)}
 
     def after_h2d(self, number: int, dst: int, count: int) -> None:
         if number != self.params["at_copy"] or count <= 0:
@@ -111,7 +117,6 @@ class AllocFail(Fault):
     """Allocation ``at_alloc`` fails with the driver's out-of-memory code, allocating nothing."""
 
     kind = "alloc_fail"
-    PARAMS = {"at_alloc": (positive_int, REQUIRED)}
 
     def allocation(self, number: int) -> int:
         return _codes.RT_MEMORY_ALLOCATION if number == self.params["at_alloc"] else 0
@@ -121,7 +126,6 @@ class Crash(Fault):
     """The process dies by ``signal`` (default SIGSEGV, like a driver fault) at H2D copy ``at_copy``."""
 
     kind = "crash"
-    PARAMS = {"at_copy": (positive_int, REQUIRED), "signal": (signal_number, int(signal.SIGSEGV))}
 
     def before_h2d(self, number: int) -> None:
         if number != self.params["at_copy"]:
@@ -135,7 +139,6 @@ class Hang(Fault):
     """H2D copy ``at_copy`` never returns (killable from outside like any sleeping process)."""
 
     kind = "hang"
-    PARAMS = {"at_copy": (positive_int, REQUIRED)}
 
     def before_h2d(self, number: int) -> None:
         while number == self.params["at_copy"]:
@@ -146,7 +149,6 @@ class Leak(Fault):
     """Every free on the device keeps ``bytes`` bytes: reported free memory stays lower."""
 
     kind = "leak"
-    PARAMS = {"bytes": (positive_int, REQUIRED)}
 
     def kept_on_free(self, size: int) -> int:
         return int(self.params["bytes"])
@@ -156,7 +158,6 @@ class Slow(Fault):
     """Copies touching the device take ``factor`` times as long as they really took."""
 
     kind = "slow"
-    PARAMS = {"factor": (factor, REQUIRED)}
 
     def copy_delay(self, elapsed: float) -> float:
         factor: float = self.params["factor"]
@@ -167,7 +168,6 @@ class InitFail(Fault):
     """Opening the device (set_device) fails with ``code`` for the first ``times`` attempts (-1: all)."""
 
     kind = "init_fail"
-    PARAMS = {"code": (positive_int, _codes.RT_DEV_SETUP_ERROR), "times": (times_count, -1)}
 
     def open_device(self, attempt: int) -> int:
         times = self.params["times"]
@@ -177,4 +177,9 @@ class InitFail(Fault):
 KINDS: Dict[str, Type[Fault]] = {
     cls.kind: cls for cls in (BitFlip, AllocFail, Crash, Hang, Leak, Slow, InitFail)
 }
-"""Every fault kind by its config name."""
+"""Every fault kind by its config name (the catalog's ``FAULT_KINDS``)."""
+assert tuple(KINDS) == catalog.FAULT_KINDS, "every catalog fault kind needs its class here"
+
+CHECKS: Dict[str, Check] = {"position": positive_int, "size": positive_int, "factor": factor,
+                            "signal": signal_number, "code": return_code, "times": times_count}
+"""How the simulator checks each of the catalog's ``VALUE_KINDS``."""

@@ -17,17 +17,17 @@ from . import _codes
 from ._config import SimConfig, from_env
 from ._link import Link, state_path
 from ._memory import AddressSpace
+from ._shared import visibility
 
 LOCK = threading.RLock()
 _tls = threading.local()
 _handles = itertools.count(0x5EED0000, 0x40)  # never reused, even across reset()
-VISIBLE_ENV = "ASCEND_RT_VISIBLE_DEVICES"
 
 
 class Stream:
     """A stream: queued operations (callables returning a code) run at the next sync."""
 
-    def __init__(self, handle: int, context: "Context") -> None:
+    def __init__(self, handle: int, context: Context) -> None:
         self.handle, self.context = handle, context
         self.pending: List[Any] = []
 
@@ -35,7 +35,7 @@ class Stream:
 class Context:
     """A context on one physical device; ``streams`` includes the default stream under key 0."""
 
-    def __init__(self, handle: int, device: "Device", logical: int, default: bool) -> None:
+    def __init__(self, handle: int, device: Device, logical: int, default: bool) -> None:
         self.handle, self.device, self.logical, self.default = handle, device, logical, default
         self.streams: Dict[int, Stream] = {0: Stream(0, self)}
 
@@ -86,30 +86,18 @@ class Driver:
     def visible(self) -> Tuple[List[int], str]:
         """Physical ids visible to the process, in logical order, and the raw env text.
 
-        Read once, like the runtime does at start-up. Parsing follows the runtime: stop at the
-        first token that is not all ASCII digits or not below the physical count; a descending
-        or duplicated list is invalid as a whole (empty result).
+        Read once, like the runtime does at start-up, and parsed as it does
+        (``workers/visibility.py``).
         """
         if self._visible is None:
-            self._visible = _parse_visible(os.environ.get(VISIBLE_ENV), self.config.device_count)
+            text = os.environ.get(visibility.VISIBLE_ENV)
+            ids = visibility.visible_devices(text, self.config.device_count)
+            self._visible = (list(range(self.config.device_count)) if ids is None else ids), text or ""
         return self._visible
 
     def new_handle(self) -> int:
         """A fresh opaque handle for a context or stream."""
         return next(_handles)
-
-
-def _parse_visible(text: Optional[str], count: int) -> Tuple[List[int], str]:
-    if text is None:
-        return list(range(count)), ""
-    ids: List[int] = []
-    for token in text.split(","):
-        if not (token.isascii() and token.isdigit()) or int(token) >= count:
-            break
-        ids.append(int(token))
-    if ids != sorted(set(ids)):
-        ids = []
-    return ids, text
 
 
 _driver = Driver(from_env())  # `import acl` under acl-sim-run is configured here

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import sys
 
-import numpy as np
-
 import acl
+import numpy as np
 
 ACL_SUCCESS = 0
 SIZE = int(sys.argv[1]) if len(sys.argv) > 1 else 4096

@@ -9,9 +9,8 @@ from __future__ import annotations
 import argparse
 import logging
 
-import numpy as np
-
 import acl
+import numpy as np
 
 ACL_SUCCESS = 0
 ACL_DDR_MEM = 0

@@ -1,0 +1,92 @@
+"""What the controller does about a worker that stopped making progress: get its stack, say where."""
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+from typing import List, Optional, Sequence, Tuple
+
+from orchestrator.spec.plan import DeviceJob
+from workers import events as ev
+from workers.entry.local import STACK_SIGNAL
+
+_FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+) in (?P<func>\S+)')
+
+
+def dump_stacks(workers: Sequence[Tuple[int, Path]], wait: float) -> List[Optional[str]]:
+    """Ask each worker's faulthandler (``(pid, log)``) for every thread's stack, wait once, and
+    return the text each wrote (None where nothing could be had)."""
+    if not workers:
+        return []
+    before = [_size(log) for _, log in workers]
+    for pid, _ in workers:
+        try:
+            os.kill(pid, STACK_SIGNAL)
+        except ProcessLookupError:
+            pass
+    time.sleep(wait)
+    return [_read_from(log, offset) for (_, log), offset in zip(workers, before)]
+
+
+def _size(log: Path) -> int:
+    try:
+        return log.stat().st_size
+    except OSError:
+        return 0
+
+
+def _read_from(log: Path, offset: int) -> Optional[str]:
+    try:
+        with open(log, encoding="utf-8", errors="replace") as fh:
+            fh.seek(offset)
+            return fh.read().strip() or None
+    except OSError:  # the worker stalled before it opened its log
+        return None
+
+
+RUNTIME_FRAMES = {
+    "memcpy_h2d": "acl.rt.memcpy (H2D)", "memcpy_d2h": "acl.rt.memcpy (D2H)", "memcpy": "acl.rt.memcpy",
+    "mem_info": "acl.rt.get_mem_info", "malloc_host": "acl.rt.malloc_host", "malloc_device": "device malloc",
+    "soc_name": "acl.get_soc_name",
+}
+"""Adapter methods (``workers/runtime.py``) -> the runtime call they make; the real ``acl`` is C
+code, so the adapter's own frame is the innermost one a Python stack can show."""
+
+
+def stuck_in(stack: Optional[str]) -> Optional[str]:
+    """The runtime call a faulthandler dump is blocked in, e.g. ``acl.rt.memcpy (H2D)``."""
+    text = stack or ""
+    main = text[text.find("Current thread"):] if "Current thread" in text else text  # the signalled thread
+    frames = list(_FRAME.finditer(main))  # faulthandler lists the innermost frame first
+    for match in frames:
+        if match["file"].replace(os.sep, "/").endswith("workers/runtime.py") and match["func"] in RUNTIME_FRAMES:
+            return RUNTIME_FRAMES[match["func"]]
+    for match in frames:
+        if match["file"].replace(os.sep, "/").endswith("workers/runtime.py"):
+            return f"a runtime call (workers/runtime.py:{match['line']} in {match['func']})"
+    return f"{frames[0]['func']} ({frames[0]['file']}:{frames[0]['line']})" if frames else None
+
+
+def deadline(job: DeviceJob, started: bool, since: float, last_event: float) -> float:
+    """When silence becomes a hang: the init timeout (per open attempt) counted from ``since``
+    before the worker started, the copy timeout (plus the pause) after its last event."""
+    t, p = job.timeouts, job.params
+    if not started:
+        return since + t.init + p.open_retries * (p.open_retry_delay + t.init)
+    return last_event + t.copy + p.interval
+
+
+def where(started: bool, cycle: int, copies: int) -> str:
+    """Where a worker was: the copy after the last one it completed, or opening the device."""
+    return f"cycle {max(cycle, 1)}, copy {copies + 1}" if started else "while opening the device"
+
+
+def hung_event(job: DeviceJob, started: bool, cycle: int, copies: int, stack: Optional[str]) -> ev.Hung:
+    """The Hung event for a worker that was killed after its deadline."""
+    timeout = job.timeouts.copy if started else job.timeouts.init
+    phase = f"at {where(started, cycle, copies)}" if started else where(started, cycle, copies)
+    call = stuck_in(stack)
+    stuck = f"stuck in {call} {phase}" if call else f"stuck {phase}"
+    msg = f"no progress for {timeout:g}s, {stuck}; the worker was killed"
+    return ev.Hung(message=msg, timeout=timeout, stack=stack)

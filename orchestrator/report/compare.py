@@ -1,0 +1,94 @@
+"""``dvpp-fleet compare OLD_RUN NEW_RUN``: per device, what changed between two runs.
+
+Status, bandwidth medians, capacity reached and faults, so a regression after a driver update or a
+repair is visible at a glance. A device regressed when it no longer passes, when a median fell by
+more than ``tolerance`` (a fraction), when its capacity shrank, or when it shows a fault kind it did
+not have. Exit 1 when any device regressed, else 0.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Tuple, cast
+
+from tabulate import tabulate
+
+from orchestrator import rundir
+from orchestrator.report import fmt
+from orchestrator.report.summary import summary
+from orchestrator.results.replay import replay
+from orchestrator.results.verdict import exit_code
+
+Key = Tuple[str, int]
+DEFAULT_TOLERANCE = 0.10
+
+
+def load_summary(run_dir: Path) -> Dict[str, Any]:
+    """``summary.json`` when the run finished, else the summary rebuilt from its journal."""
+    path = run_dir / rundir.SUMMARY
+    if path.is_file():
+        return cast(Dict[str, Any], json.loads(path.read_text()))
+    run = replay(run_dir)
+    return summary(run.verdicts, run.facts, exit_code(run.verdicts, bool(run.facts.get("interrupted"))))
+
+
+def _devices(summary: Dict[str, Any]) -> Dict[Key, Dict[str, Any]]:
+    return {(d["host"], d["device"]): d for d in summary.get("devices", [])}
+
+
+def _median(d: Optional[Dict[str, Any]], direction: str) -> Optional[float]:
+    stats = (d or {}).get(f"{direction}_gbps") or {}
+    return stats.get("median")
+
+
+def _capacity(d: Optional[Dict[str, Any]]) -> Optional[int]:
+    cap = (d or {}).get("capacity") or {}
+    return cap.get("bytes")
+
+
+def _kinds(d: Optional[Dict[str, Any]]) -> List[str]:
+    return sorted({f["kind"] for f in (d or {}).get("faults", [])})
+
+
+def changes(old: Optional[Dict[str, Any]], new: Optional[Dict[str, Any]], tolerance: float) -> List[str]:
+    """The regressions of one device, each as a short phrase; empty when none."""
+    if new is None:
+        return ["missing from the new run"]
+    if old is None:
+        return [] if new["status"] == "PASS" else [f"new device, {new['status']}"]
+    out = []
+    if old["status"] == "PASS" and new["status"] != "PASS":
+        out.append(f"status {old['status']} -> {new['status']}")
+    for direction in ("h2d", "d2h"):
+        before, after = _median(old, direction), _median(new, direction)
+        if before and after is not None and after < before * (1 - tolerance):
+            out.append(f"{direction.upper()} median -{(1 - after / before) * 100:.0f}%")
+    if (_capacity(old) or 0) > (_capacity(new) or _capacity(old) or 0):
+        out.append("capacity shrank")
+    added = sorted(set(_kinds(new)) - set(_kinds(old)))
+    if added:
+        out.append("new fault kinds: " + ", ".join(added))
+    return out
+
+
+def _pair(old: Optional[float], new: Optional[float], digits: int = 2) -> str:
+    fmt: Callable[[Optional[float]], str] = lambda x: "-" if x is None else f"{x:.{digits}f}"  # noqa: E731
+    change = f" ({(new / old - 1) * 100:+.0f}%)" if old and new is not None else ""
+    return f"{fmt(old)} -> {fmt(new)}{change}"
+
+
+def compare(old_dir: Path, new_dir: Path, tolerance: float = DEFAULT_TOLERANCE) -> Tuple[str, int]:
+    """The comparison table and the exit code."""
+    old, new = _devices(load_summary(old_dir)), _devices(load_summary(new_dir))
+    rows, regressed = [], 0
+    for key in sorted(set(old) | set(new)):
+        o, n = old.get(key), new.get(key)
+        found = changes(o, n, tolerance)
+        regressed += bool(found)
+        rows.append([key[0], key[1], f"{(o or {}).get('status', '-')} -> {(n or {}).get('status', '-')}",
+                     _pair(_median(o, "h2d"), _median(n, "h2d")), _pair(_median(o, "d2h"), _median(n, "d2h")),
+                     f"{fmt.amount(_capacity(o))} -> {fmt.amount(_capacity(n))}",
+                     "REGRESSED: " + "; ".join(found) if found else "ok"])
+    table = tabulate(rows, headers=["host", "dev", "status", "H2D median GB/s", "D2H median GB/s", "capacity", "verdict"])
+    tail = f"\n\n{regressed} of {len(rows)} device(s) regressed (bandwidth tolerance {tolerance:.0%})."
+    return table + tail, 1 if regressed else 0

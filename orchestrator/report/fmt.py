@@ -1,0 +1,71 @@
+"""How every output writes a figure or a cause: one formatter, so the table, the failure summary,
+JUnit, the drill-down and the HTML page say the same thing the same way.
+
+Sizes the user wrote (block sizes) are ``spec.units.format_size`` (``64MiB``); amounts measured
+(moved, free, leaked) are ``amount`` (``64.0 MiB``); bandwidth is decimal GB/s.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+from orchestrator.results.records import Cause
+
+SIMULATED = ("SIMULATED: these devices are the built-in simulator, not real NPUs; "
+             "no hardware was tested. Use `backend: acl` on an NPU server.")
+INTERRUPTED = "INTERRUPTED: the run was stopped before every device finished."
+BINARY_UNITS = (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10))
+
+
+def amount(n: Optional[int]) -> str:
+    """A measured number of bytes: ``371.4 MiB``, ``0 B``; ``-`` when unknown."""
+    if n is None:
+        return "-"
+    for unit, size in BINARY_UNITS:
+        if abs(n) >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} B"
+
+
+def gbps(value: Optional[float]) -> str:
+    """A rate in decimal GB/s with two decimals; ``-`` when not measured."""
+    return "-" if value is None else f"{value:.2f}"
+
+
+def rate_cell(stats: Optional[Dict[str, Any]]) -> str:
+    """``median / min`` GB/s of a bandwidth statistic, or ``-`` when nothing was measured."""
+    if not stats or stats.get("median") is None:
+        return "-"
+    return f"{gbps(stats['median'])} / {gbps(stats['min'])}"
+
+
+def where(c: Cause) -> str:
+    """``cycle 2, copy 11`` where the cause happened; empty when unknown."""
+    return ", ".join(f"{k} {v}" for k, v in (("cycle", c.cycle), ("copy", c.copy)) if v is not None)
+
+
+def call(c: Cause) -> str:
+    """``acl.rt.set_device 507033 ACL_ERROR_RT_DEV_SETUP_ERROR``: the runtime call; empty when none."""
+    return " ".join(str(p) for p in (c.api, c.code, c.name) if p is not None)
+
+
+def samples(c: Cause, limit: int = 4) -> str:
+    """The first wrong bytes of a data mismatch, ``expected/actual at offset: 10: 7/6, ...``."""
+    found = [s for s in (c.detail or {}).get("samples") or [] if isinstance(s, dict)][:limit]
+    if not found:
+        return ""
+    return "expected/actual at offset: " + ", ".join(
+        f"{s.get('offset')}: {s.get('expected')}/{s.get('actual')}" for s in found)
+
+
+def describe(c: Cause) -> str:
+    """One cause on one line: ``[kind] message (where) <runtime call>; wrong bytes``."""
+    text = " ".join(p for p in (f"[{c.fault}]", str(c.message), f"({where(c)})" if where(c) else "",
+                                f"<{call(c)}>" if call(c) else "") if p)
+    extra = samples(c)
+    return f"{text}; {extra}" if extra else text
+
+
+def short(text: str, width: int = 60) -> str:
+    """``text`` on one line, cut to ``width`` characters."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[: width - 3] + "..."

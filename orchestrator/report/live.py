@@ -1,0 +1,41 @@
+"""The live status of a long run: ``status.json`` (the summary so far) refreshed every
+``status_interval`` seconds, plus any extra writers (the Prometheus file when ``--prom`` is given),
+so a monitor sees a burn-in's progress and a device that went bad hours before the end.
+
+The verdicts come from the run's own judgement (``judge_all(..., live=True)``): devices still
+running show ``RUNNING``, or ``FAIL`` once they recorded a fault; ended ones their final status.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Sequence
+
+from orchestrator import rundir
+from orchestrator.report.summary import summary, write_summary
+from orchestrator.results.records import Verdict
+
+Hook = Callable[[Sequence[Verdict], Dict[str, Any]], None]
+"""Called as ``hook(verdicts, summary_so_far)`` at every refresh."""
+
+
+class LiveStatus:
+    """Writes the run's state at most every ``interval`` seconds; ``refresh`` is cheap otherwise.
+    ``judge`` gives the verdicts of the results so far."""
+
+    def __init__(self, run_dir: Path, interval: float, judge: Callable[[], List[Verdict]],
+                 facts: Dict[str, Any], hooks: Sequence[Hook] = ()) -> None:
+        self.path = run_dir / rundir.STATUS
+        self.interval, self.judge, self.facts, self.hooks = interval, judge, facts, list(hooks)
+        self.written = 0.0
+
+    def refresh(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self.written < self.interval:
+            return
+        self.written = now
+        verdicts = self.judge()
+        data = summary(verdicts, dict(self.facts, updated=time.time()), code=-1)
+        write_summary(self.path, data)
+        for hook in self.hooks:
+            hook(verdicts, data)

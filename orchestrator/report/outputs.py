@@ -1,0 +1,83 @@
+"""The machine-readable outputs beside the table: ``--junit``, ``--prom`` and ``--html``.
+
+``dvpp-fleet run`` also writes ``report.html`` into the run directory. Every output is built
+from the same verdicts and summary as the table and the exit code, so they cannot disagree.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from orchestrator import rundir
+from orchestrator.report import html as html_report
+from orchestrator.report import junit, prom
+from orchestrator.report.summary import write_atomic
+from orchestrator.results.journal import read_journal
+from orchestrator.results.records import Verdict
+
+
+def writable_file(text: str) -> Path:
+    """argparse type: a file path whose folder exists and can be written (checked before the run)."""
+    path = Path(text)
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a directory; give a file name")
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise argparse.ArgumentTypeError(f"cannot write {text}: {folder} is not a writable directory")
+    return path
+
+
+def add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--junit``, ``--prom`` and ``--html`` on ``run`` and ``report``."""
+    parser.add_argument("--junit", type=writable_file, metavar="FILE",
+                        help="also write JUnit XML: one test case per device, for CI")
+    parser.add_argument("--prom", type=writable_file, metavar="FILE",
+                        help="also write Prometheus text for node_exporter's textfile collector (atomic)")
+    parser.add_argument("--html", type=writable_file, metavar="FILE",
+                        help=f"also write the HTML report here (run always writes {rundir.REPORT_HTML} in the run directory)")
+
+
+def write_outputs(args: argparse.Namespace, verdicts: Sequence[Verdict], data: Dict[str, Any], run_dir: Path,
+                  journal: Optional[Tuple[Dict[str, Any], List[Dict[str, Any]]]] = None) -> List[Path]:
+    """Write every output asked for (and ``report.html`` on ``run``); return the paths written.
+    ``journal``: the journal's (header, records) when the caller has read them already; None reads
+    them from ``run_dir`` (only when the HTML page needs them)."""
+    written = []
+    if getattr(args, "junit", None):
+        write_atomic(args.junit, junit.render(verdicts, data))
+        written.append(args.junit)
+    if getattr(args, "prom", None):
+        prom.write(args.prom, verdicts, data)
+        written.append(args.prom)
+    html_paths = _html_paths(args, run_dir)
+    if html_paths:
+        header, records = journal if journal is not None else _journal(run_dir)
+        page = html_report.render(verdicts, data, records, header)
+        for path in html_paths:
+            write_atomic(path, page)
+        written += html_paths
+    return written
+
+
+def _html_paths(args: argparse.Namespace, run_dir: Path) -> List[Path]:
+    paths = [run_dir / rundir.REPORT_HTML] if getattr(args, "command", None) == "run" else []
+    if getattr(args, "html", None) and args.html not in paths:
+        paths.append(args.html)
+    return paths
+
+
+def _journal(run_dir: Path) -> Tuple[Dict[str, Any], List[Dict[str, Any]]]:
+    path = run_dir / rundir.JOURNAL
+    if not path.is_file():
+        return {}, []
+    header, records, _ = read_journal(path)
+    return header, records
+
+
+def announce(paths: Sequence[Path]) -> None:
+    """Tell the operator where the outputs went (stderr: stdout may be the JSON summary)."""
+    if paths:
+        print(f"dvpp-fleet: wrote {', '.join(str(p) for p in paths)}", file=sys.stderr)

@@ -1,0 +1,121 @@
+"""Judged results -> the text a person reads: the table, the failure summary, ``report.txt``.
+
+Everything here is derived from ``Verdict`` records, so the table, the summary, the JSON and the
+exit code can never disagree.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from tabulate import tabulate
+
+from orchestrator.report import fmt, sweep
+from orchestrator.results.collect import DeviceResult
+from orchestrator.results.records import Cause, Verdict
+from orchestrator.results.status import Status
+
+
+def lowest_cell(r: DeviceResult) -> str:
+    """The lowest free memory seen, per memory kind the device has."""
+    kinds = [k for k in ("hbm", "ddr") if (r.baseline.get(k) or {}).get("total")]
+    return ", ".join(f"{k} {fmt.amount(r.lowest_free.get(k))}" for k in kinds) or "-"
+
+
+def table(verdicts: Sequence[Verdict]) -> str:
+    """One row per device."""
+    headers = ["host", "dev", "status", "cycles", "copies", "moved", "H2D GB/s\nmed / min",
+               "D2H GB/s\nmed / min", "verify\nerrors", "lowest free", "leak", "time", "first fault"]
+    rows = [[v.result.host, v.result.device, v.status.value, v.result.cycles, v.result.copies,
+             fmt.amount(v.result.bytes), fmt.rate_cell(v.result.h2d), fmt.rate_cell(v.result.d2h),
+             v.result.verify_errors, lowest_cell(v.result), fmt.amount(v.result.leak), f"{v.result.elapsed:.1f}s",
+             first_fault(v)] for v in verdicts]
+    if any(v.result.node for v in verdicts):  # a cluster run: say which node each device is on
+        headers.insert(2, "node")
+        for row, v in zip(rows, verdicts):
+            row.insert(2, v.result.node or "-")
+    extra, cells = sweep.columns([v.result for v in verdicts])
+    at = headers.index("verify\nerrors")
+    headers[at:at] = extra
+    for row, more in zip(rows, cells):
+        row[at:at] = more
+    return tabulate(rows, headers=headers, tablefmt="simple")
+
+
+def first_fault(v: Verdict, width: Optional[int] = 60) -> str:
+    """The first cause, else the first warning (``WARNING: ...``), shortened to ``width``."""
+    text = v.causes[0].message if v.causes else ("WARNING: " + v.warnings[0].message if v.warnings else "")
+    return fmt.short(text, width) if width else text
+
+
+def _group_key(c: Cause) -> Tuple[Any, ...]:
+    return (c.fault, c.api, c.code, c.name)
+
+
+def failure_summary(verdicts: Sequence[Verdict]) -> str:
+    """Failures grouped by cause (one line naming every device), then each failed device's detail."""
+    failed = [v for v in verdicts if v.status is not Status.PASS]
+    if not failed:
+        return "\n".join([f"All {len(verdicts)} device(s) passed."] + _warning_lines(verdicts))
+    groups: OrderedDict[Tuple[Any, ...], List[str]] = OrderedDict()
+    for v in failed:
+        keys = [_group_key(c) for c in v.causes] or [(v.status.value.lower(), None, None, None)]
+        for key in keys:
+            names = groups.setdefault(key, [])
+            if v.name not in names:
+                names.append(v.name)
+    lines = [f"{len(failed)} of {len(verdicts)} device(s) did not pass:"]
+    lines += [f"  {_describe_group(key)} on {len(names)} device(s): {', '.join(names)}" for key, names in groups.items()]
+    lines.append("")
+    for v in failed:
+        lines.append(f"{v.name} {v.status.value}: {v.status.meaning}")
+        lines += [f"  - {fmt.describe(c)}" for c in v.causes]
+        lines += _log_tail(v)
+    return "\n".join(lines + _warning_lines(verdicts))
+
+
+def _warning_lines(verdicts: Sequence[Verdict]) -> List[str]:
+    """One line per warning, after the failures: things that did not fail a device but look wrong."""
+    lines = [f"  {v.name} {v.status.value}: {fmt.describe(w)}" for v in verdicts for w in v.warnings]
+    return ["", f"{len(lines)} warning(s):"] + lines if lines else []
+
+
+TAIL_STATUSES = (Status.CRASHED, Status.HUNG, Status.UNAVAILABLE, Status.INCOMPLETE)
+
+
+def _log_tail(v: Verdict, lines: int = 8) -> List[str]:
+    """The last lines the worker wrote, for the statuses where its own words are the best clue."""
+    log = v.result.log
+    if v.status not in TAIL_STATUSES or not log:
+        return []
+    tail = [line for line in log["tail"] if line.strip()][-lines:]
+    return [f"  last lines of {log['path']}:"] + [f"    | {line}" for line in tail]
+
+
+def capacity_lines(verdicts: Sequence[Verdict]) -> str:
+    """The capacity each device reached when filling its memory was the point of the run."""
+    full = [(v.name, v.result.capacity) for v in verdicts if v.result.capacity and v.result.capacity.expected]
+    if not full:
+        return ""
+    lines = ["Capacity reached (device memory full: the expected end of a fill run):"]
+    lines += [f"  {name}: {cap.blocks} block(s), {fmt.amount(cap.bytes)} held when {cap.api} "
+              f"returned {cap.code} {cap.name}" for name, cap in full if cap is not None]
+    return "\n".join(lines)
+
+
+def _describe_group(key: Tuple[Any, ...]) -> str:
+    kind, api, code, name = key
+    return " ".join([kind] + [str(p) for p in (api, code, name) if p is not None])
+
+
+def report_text(verdicts: Sequence[Verdict], facts: Dict[str, Any]) -> str:
+    """Everything a run prints on stdout as a table: what ``report.txt`` holds."""
+    parts = [table(verdicts), "", failure_summary(verdicts)]
+    capacity = capacity_lines(verdicts)
+    if capacity:
+        parts[1:1] = ["", capacity]
+    if facts.get("interrupted"):
+        parts.insert(0, fmt.INTERRUPTED + "\n")
+    if facts.get("simulated"):
+        parts = [fmt.SIMULATED, ""] + parts + ["", fmt.SIMULATED]
+    return "\n".join(parts)

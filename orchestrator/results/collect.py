@@ -1,0 +1,126 @@
+"""Fold the event stream into one result per device (streaming: nothing grows per copy).
+
+One dispatch point: ``Collector.fold`` looks up ``on_<kind>`` and raises on an unknown kind.
+The collector records facts only (events as they came); ``verdict.py`` turns them into a status.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
+
+from workers import events as ev
+
+MAX_FAULTS_KEPT = 20
+"""Faults kept per device (the first ones); later ones are only counted in ``faults_total``."""
+
+Key = Tuple[str, int]
+
+
+@dataclass
+class DeviceResult:
+    """Everything known about one device's run. ``ended_by`` is the event kind that ended it
+    (``finished``, ``crashed``, ``hung``) or None while it runs / when the record stops early."""
+
+    host: str
+    device: int
+    params: Dict[str, Any] = field(default_factory=dict)
+    chip: Optional[str] = None
+    node: Optional[str] = None  # the cluster node it ran on (Ray launcher); None for a local run
+    logical_id: Optional[int] = None
+    simulated: Optional[bool] = None
+    attempts: int = 0
+    started: bool = False
+    ended_by: Optional[str] = None
+    outcome: Optional[str] = None
+    cycle: int = 0
+    cycles: int = 0
+    copies: int = 0
+    bytes: int = 0
+    h2d: Optional[Dict[str, Any]] = None
+    d2h: Optional[Dict[str, Any]] = None
+    verify_errors: int = 0
+    faults: List[ev.Fault] = field(default_factory=list)
+    faults_total: int = 0
+    capacity: Optional[ev.Capacity] = None
+    baseline: Dict[str, Any] = field(default_factory=dict)
+    memory: Dict[str, Any] = field(default_factory=dict)
+    lowest_free: Dict[str, int] = field(default_factory=dict)
+    leak: int = 0
+    elapsed: float = 0.0
+    last_gbps: Tuple[Optional[float], Optional[float]] = (None, None)
+    end: Optional[Union[ev.Crashed, ev.Hung]] = None  # the event that ended it, when the launcher made one
+    log: Optional[Dict[str, Any]] = None  # {"path": relative to the run directory, "tail": [lines]}
+    curve: Optional[List[Dict[str, Any]]] = None  # per block size measured (Finished.curve)
+
+
+class Collector:
+    """Per-device results for a fixed set of jobs, updated one event at a time."""
+
+    def __init__(self, jobs: Iterable[Tuple[str, int, Dict[str, Any]]]) -> None:
+        self.results: Dict[Key, DeviceResult] = {
+            (host, device): DeviceResult(host=host, device=device, params=params) for host, device, params in jobs
+        }
+
+    def fold(self, host: str, device: int, event: ev.Event) -> DeviceResult:
+        """Apply one event to its device's result; an unknown kind is a bug and raises."""
+        result = self.results[(host, device)]
+        handler = getattr(self, f"on_{event.kind}", None)
+        if handler is None:
+            raise ValueError(f"unknown event kind {event.kind!r} from {host}:{device}")
+        handler(result, event)
+        return result
+
+    def on_started(self, r: DeviceResult, e: ev.Started) -> None:
+        """Sent when the device is open: identity and the baseline memory sample."""
+        r.started, r.chip, r.logical_id, r.simulated = True, e.chip, e.logical_id, e.simulated
+        r.attempts, r.baseline, r.memory, r.node = e.attempts, e.memory, e.memory, e.node
+        r.params = e.params or r.params
+        _lower(r.lowest_free, e.memory)
+
+    def on_progress(self, r: DeviceResult, e: ev.Progress) -> None:
+        """Sent periodically while copies run: running totals and the latest memory sample."""
+        r.cycle, r.copies, r.bytes, r.elapsed = e.cycle, e.copies, e.bytes, e.elapsed
+        r.last_gbps, r.memory = (e.h2d_gbps, e.d2h_gbps), e.memory
+        _lower(r.lowest_free, e.memory)
+
+    def on_cycle_end(self, r: DeviceResult, e: ev.CycleEnd) -> None:
+        """Sent after a cycle released its memory: cumulative stats and the leak so far."""
+        r.cycle, r.cycles, r.copies, r.bytes, r.elapsed = e.cycle, e.cycle, e.copies, e.bytes, e.elapsed
+        r.h2d, r.d2h, r.memory, r.leak = e.h2d, e.d2h, e.memory, max(r.leak, e.leak)
+        _lower(r.lowest_free, e.lowest_free)
+
+    def on_capacity(self, r: DeviceResult, e: ev.Capacity) -> None:
+        """Sent when an allocation found the device full."""
+        r.capacity = e
+
+    def on_fault(self, r: DeviceResult, e: ev.Fault) -> None:
+        """Sent for every misbehaviour the worker saw."""
+        r.faults_total += 1
+        if e.fault == "data_mismatch":
+            r.verify_errors += 1
+        if len(r.faults) < MAX_FAULTS_KEPT:
+            r.faults.append(e)
+
+    def on_finished(self, r: DeviceResult, e: ev.Finished) -> None:
+        """The worker's end event, with exact totals."""
+        r.ended_by, r.outcome = "finished", e.outcome
+        r.cycles, r.copies, r.bytes, r.elapsed = e.cycles, e.copies, e.bytes, e.elapsed
+        r.h2d, r.d2h, r.verify_errors = e.h2d, e.d2h, max(r.verify_errors, e.verify_errors)
+        r.leak, r.memory, r.curve = max(r.leak, e.leak), e.memory or r.memory, e.curve
+        _lower(r.lowest_free, e.lowest_free)
+
+    def on_crashed(self, r: DeviceResult, e: ev.Crashed) -> None:
+        """Synthesised by the launcher: the worker process died."""
+        r.ended_by, r.end = "crashed", e
+
+    def on_hung(self, r: DeviceResult, e: ev.Hung) -> None:
+        """Synthesised by the launcher: no progress in time; the worker was killed."""
+        r.ended_by, r.end = "hung", e
+
+
+def _lower(lowest: Dict[str, int], sample: Dict[str, Any]) -> None:
+    """Keep the lowest free figure per memory kind; accepts samples or plain {kind: free} maps."""
+    for kind, value in (sample or {}).items():
+        free = value.get("free") if isinstance(value, dict) else value
+        if isinstance(free, int) and (kind not in lowest or free < lowest[kind]):
+            lowest[kind] = free

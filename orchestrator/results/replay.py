@@ -1,0 +1,78 @@
+"""A run's results from its directory alone: the journal folded again, logs attached.
+
+The run loop (``fleet.py``) and ``dvpp-fleet report``/``compare`` build their per-device results
+the same way: ``collector_for`` a journal header, fold every event, ``attach_logs``, judge.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict, List, NamedTuple, Tuple
+
+from orchestrator import rundir
+from orchestrator.errors import EnvironmentProblem
+from orchestrator.results.collect import Collector, Key
+from orchestrator.results.journal import read_journal
+from orchestrator.results.records import Verdict
+from orchestrator.results.verdict import judge_all
+from orchestrator.spec.schema import Thresholds
+from workers import events as ev
+
+LOG_TAIL_LINES = 20
+
+
+def collector_for(head: Dict[str, Any]) -> Tuple[Collector, Dict[Key, Thresholds], Thresholds]:
+    """The empty per-device results of every job a journal header lists, each job's thresholds,
+    and the fleet's (the first job's, as the spec's thresholds are fleet-wide)."""
+    jobs = head["jobs"]
+    collector = Collector((j["host"], j["device"], j["params"]) for j in jobs)
+    limits = {(j["host"], j["device"]): Thresholds.model_validate(j["thresholds"]) for j in jobs if j.get("thresholds")}
+    fleet = next(iter(limits.values()), Thresholds())
+    return collector, limits, fleet
+
+
+def attach_logs(collector: Collector, run_dir: Path) -> None:
+    """Give every result its worker log's path and last lines (the log may be absent: old runs)."""
+    for result in collector.results.values():
+        name = rundir.log_name(result.host, result.device)
+        try:
+            lines = (run_dir / name).read_text(errors="replace").splitlines()
+        except OSError:
+            continue
+        result.log = {"path": name, "tail": lines[-LOG_TAIL_LINES:]}
+
+
+def run_facts(head: Dict[str, Any], interrupted: bool, finished: Any) -> Dict[str, Any]:
+    """The run-level facts of ``summary.json`` from the journal header and the run's end."""
+    return {"run_id": head.get("run_id"), "backend": head.get("backend"), "simulated": head.get("simulated"),
+            "launcher": head.get("launcher"), "concurrency": head.get("concurrency", "all"),
+            "started": head.get("started"), "finished": finished,
+            "interrupted": interrupted, "environment": head.get("environment"), "warnings": head.get("warnings", [])}
+
+
+class Replay(NamedTuple):
+    """A run folded again from its directory alone."""
+
+    verdicts: List[Verdict]
+    facts: Dict[str, Any]
+    skipped: int  # unreadable journal lines (a torn last write)
+    header: Dict[str, Any]
+    records: List[Dict[str, Any]]
+
+
+def replay(run_dir: Path) -> Replay:
+    """Fold a run's journal again, keeping the header and records for drill-downs and plots."""
+    path = run_dir / rundir.JOURNAL
+    if not path.is_file():
+        raise EnvironmentProblem(f"{run_dir} holds no {rundir.JOURNAL}; is it a run directory?")
+    head, records, skipped = read_journal(path)
+    if not head.get("jobs"):
+        raise EnvironmentProblem(f"{path} has no header line; it is not a dvpp-fleet journal")
+    collector, limits, fleet = collector_for(head)
+    end = next((r for r in records if r.get("kind") == "run_end"), None)
+    for rec in records:
+        if rec.get("kind") in ev.EVENT_TYPES and (rec.get("host"), rec.get("device")) in collector.results:
+            collector.fold(rec["host"], rec["device"], ev.from_dict(rec))
+    attach_logs(collector, run_dir)
+    interrupted = bool(end and end.get("interrupted"))
+    verdicts = judge_all(collector, limits, fleet, interrupted)
+    return Replay(verdicts, run_facts(head, interrupted, end.get("finished") if end else None), skipped, head, records)

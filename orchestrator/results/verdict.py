@@ -1,0 +1,102 @@
+"""From recorded facts to a status: the only place that decides PASS or not.
+
+Rules for one device, first match wins: the process died -> CRASHED; it stopped making progress
+-> HUNG; the device never opened -> UNAVAILABLE; it never started -> SKIPPED; the run was
+interrupted -> ABORTED; the record stops before the end (a controller that died) -> INCOMPLETE;
+any fault or threshold not met -> FAIL; else PASS. A PASS therefore never carries a fault.
+``judge_all`` then compares each device with its fleet (``outliers.py``), and, for a run still in
+progress, ``live=True`` shows a device that has not ended as RUNNING, or FAIL once it recorded a
+fault (a monitor must see a device go bad hours before the end).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Dict, List
+
+from orchestrator.errors import EXIT_DEVICE_FAILURE, EXIT_INTERRUPTED, EXIT_PASS
+from orchestrator.results.collect import Collector, DeviceResult, Key
+from orchestrator.results.outliers import flag_outliers
+from orchestrator.results.records import Cause, Verdict, cause
+from orchestrator.results.status import Status
+from orchestrator.spec.schema import Thresholds
+from workers import events as ev
+
+UNOPENED = ("open_failed", "not_visible")
+"""Cause kinds of a device that could not be opened (UNAVAILABLE)."""
+
+
+def judge(r: DeviceResult, limits: Thresholds, interrupted: bool = False) -> tuple[Status, List[Cause]]:
+    """The status of one device and every cause that explains it (empty for PASS)."""
+    causes = list(r.faults) + _end_causes(r) + _capacity_causes(r) + _threshold_causes(r, limits)
+    return _status(r, causes, interrupted), causes
+
+
+def judge_all(collector: Collector, thresholds: Dict[Key, Thresholds], fleet: Thresholds,
+              interrupted: bool = False, live: bool = False) -> List[Verdict]:
+    """Judge every device by its own thresholds, then compare each with its fleet (``fleet``: the
+    spec's fleet-wide thresholds). ``live``: the run is still going (see the module docstring)."""
+    out = []
+    for key, result in collector.results.items():
+        status, causes = judge(result, thresholds.get(key, fleet), interrupted)
+        if live and result.ended_by is None and status in (Status.INCOMPLETE, Status.SKIPPED):
+            status = Status.FAIL if causes else Status.RUNNING
+        out.append(Verdict(result=result, status=status, causes=tuple(causes)))
+    return flag_outliers(out, fleet.max_below_fleet, fleet.outlier == "fail")
+
+
+def _status(r: DeviceResult, causes: List[Cause], interrupted: bool) -> Status:
+    if r.ended_by == "crashed":
+        return Status.CRASHED
+    if r.ended_by == "hung":
+        return Status.HUNG
+    if any(c.fault in UNOPENED for c in causes):
+        return Status.UNAVAILABLE
+    if r.ended_by is None and not r.started and not r.faults:
+        return Status.SKIPPED  # never ran: e.g. still waiting for a slot when the run was stopped
+    if r.outcome == "stopped" or (interrupted and r.ended_by is None):
+        return Status.ABORTED
+    if r.ended_by is None:
+        return Status.INCOMPLETE
+    return Status.FAIL if causes else Status.PASS
+
+
+def _end_causes(r: DeviceResult) -> List[Cause]:
+    if r.end is None:
+        return []
+    detail = {k: v for k, v in dataclasses.asdict(r.end).items() if k != "message"}
+    return [cause(r.end.kind, r.end.message, detail=detail)]
+
+
+def _capacity_causes(r: DeviceResult) -> List[Cause]:
+    cap = r.capacity
+    if cap is None or cap.expected:
+        return []
+    msg = (f"device memory full after {cap.blocks} block(s), {cap.bytes} bytes held, "
+           f"although the run should have fitted")
+    return [cause("alloc_failed", msg, api=cap.api, code=cap.code, name=cap.name, cycle=cap.cycle, copy=cap.copy)]
+
+
+def _threshold_causes(r: DeviceResult, limits: Thresholds) -> List[Cause]:
+    out: List[Cause] = []
+    for direction, floor in (("h2d", limits.min_h2d_gbps), ("d2h", limits.min_d2h_gbps)):
+        stats = getattr(r, direction)
+        if floor is not None and stats and stats.get("median") is not None and stats["median"] < floor:
+            out.append(cause("bandwidth", f"{direction.upper()} median {stats['median']:.2f} GB/s is below "
+                             f"the threshold {floor:g} GB/s", detail={"direction": direction, **stats}))
+    if r.leak > limits.max_leak:
+        out.append(cause("leak", f"free device memory after release is {r.leak} bytes below the baseline "
+                         f"(max_leak {limits.max_leak})", detail={"leak": r.leak}))
+    return out
+
+
+def not_visible(host: str, device: int, seen: int) -> ev.Fault:
+    """The cause of a device ``expect`` named that the backend cannot see (``seen`` devices are)."""
+    return ev.Fault(fault="not_visible", message=f"device {device} was expected on {host} but is not visible "
+                    f"({seen} device(s) are); a dead NPU or a driver problem", detail={"visible": seen})
+
+
+def exit_code(verdicts: List[Verdict], interrupted: bool) -> int:
+    """0 only when every device passed; 130 when the run was interrupted."""
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_PASS if verdicts and all(v.status is Status.PASS for v in verdicts) else EXIT_DEVICE_FAILURE

@@ -1,0 +1,44 @@
+"""Run the real CLI in a subprocess and read what it left."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+from tests.helpers.specs import write_spec
+
+ROOT = Path(__file__).resolve().parents[2]
+
+@dataclass
+class CliRun:
+    code: int
+    stdout: str
+    stderr: str
+    run_dir: Path
+
+    @property
+    def summary(self) -> Dict[str, Any]:
+        return json.loads((self.run_dir / "summary.json").read_text())
+
+    def device(self, device: int) -> Dict[str, Any]:
+        return next(d for d in self.summary["devices"] if d["device"] == device)
+
+    def statuses(self) -> Dict[int, str]:
+        return {d["device"]: d["status"] for d in self.summary["devices"]}
+
+
+def cli(*args: str, timeout: float = 120, cwd: Optional[Path] = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-m", "orchestrator", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env, cwd=str(cwd or ROOT))
+
+
+def run_fleet(tmp_path: Path, data: Dict[str, Any], *extra: str, timeout: float = 120) -> CliRun:
+    path = write_spec(tmp_path, data)
+    run_dir = tmp_path / "run"
+    proc = cli("run", str(path), "--out", str(run_dir), "--no-progress", *extra, timeout=timeout)
+    return CliRun(proc.returncode, proc.stdout, proc.stderr, run_dir)

@@ -1,0 +1,145 @@
+"""Real fleets of simulated devices through the real CLI, one worker process per device."""
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.helpers.cli import ROOT, cli, run_fleet
+from tests.helpers.specs import spec, write_spec
+
+pytestmark = pytest.mark.slow
+
+
+def test_all_pass_exit_0_with_table_summary_and_journal(tmp_path):
+    r = run_fleet(tmp_path, spec(devices=4))
+    assert r.code == 0, r.stderr
+    assert r.statuses() == {0: "PASS", 1: "PASS", 2: "PASS", 3: "PASS"}
+    d = r.device(2)
+    assert (d["cycles"], d["copies"]) == (2, 8)
+    assert d["bytes"] == 2 * 8 * 64 * 1024
+    assert d["h2d_gbps"]["median"] > 0 and d["d2h_gbps"]["min"] > 0
+    assert d["faults"] == [] and d["verify_errors"] == 0
+    s = r.summary
+    assert (s["backend"], s["simulated"], s["launcher"], s["exit_code"]) == ("sim", True, "local", 0)
+    assert "SIMULATED" in r.stdout and "All 4 device(s) passed." in r.stdout
+    assert (r.run_dir / "report.txt").read_text().strip() == r.stdout.strip()
+    kinds = [json.loads(x)["kind"] for x in (r.run_dir / "events.jsonl").read_text().splitlines()]
+    assert kinds[0] == "header" and kinds[-1] == "run_end" and kinds.count("finished") == 4
+
+
+def test_a_bitflip_fails_only_its_device_and_is_named(tmp_path):
+    r = run_fleet(tmp_path, spec(devices=4, faults=[{"device": 1, "kind": "bitflip", "at_copy": 3}]))
+    assert r.code == 1
+    assert r.statuses() == {0: "PASS", 1: "FAIL", 2: "PASS", 3: "PASS"}
+    fault = r.device(1)["faults"][0]
+    assert (fault["kind"], fault["copy"]) == ("data_mismatch", 3)
+    assert "data_mismatch on 1 device(s): localhost:1" in r.stdout
+
+
+def test_crash_hang_and_unavailable_are_told_apart(tmp_path):
+    data = spec(devices=4, faults=[
+        {"device": 0, "kind": "crash", "at_copy": 2},
+        {"device": 1, "kind": "hang", "at_copy": 2},
+        {"device": 2, "kind": "init_fail", "code": 507033},
+    ], timeouts={"init": "60s", "copy": "3s"})
+    data["defaults"].update(open_retries=1, open_retry_delay="100ms")
+    r = run_fleet(tmp_path, data)
+    assert r.code == 1
+    assert r.statuses() == {0: "CRASHED", 1: "HUNG", 2: "UNAVAILABLE", 3: "PASS"}
+    assert r.device(0)["faults"][0]["message"] == "worker for localhost:0 died from signal SIGSEGV during cycle 1, copy 2"
+    hung = r.device(1)["faults"][0]
+    assert hung["message"] == "no progress for 3s, stuck in acl.rt.memcpy (H2D) at cycle 1, copy 2; the worker was killed"
+    assert "memcpy" in (hung["detail"].get("stack") or "")
+    opened = r.device(2)["faults"][0]
+    assert (opened["kind"], opened["code"]) == ("open_failed", 507033)
+
+
+def test_report_re_renders_the_same_table_from_the_journal(tmp_path):
+    r = run_fleet(tmp_path, spec(devices=2, faults=[{"device": 0, "kind": "bitflip", "at_copy": 1}]))
+    again = cli("report", str(r.run_dir))
+    assert again.returncode == r.code == 1
+    assert again.stdout.strip() == r.stdout.strip()
+
+
+def test_ctrl_c_stops_every_worker_writes_the_summary_and_exits_130(tmp_path):
+    data = spec(devices=2)
+    data["defaults"].update(number_of_cycles=-1, duration="5m", interval="10ms")
+    path = write_spec(tmp_path, data)
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "orchestrator", "run", str(path), "--out", str(run_dir),
+                             "--no-progress"], cwd=str(ROOT), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    journal = run_dir / "events.jsonl"
+    deadline = time.time() + 60
+    while time.time() < deadline and (not journal.exists() or journal.read_text().count('"progress"') < 2):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert {d["status"] for d in summary["devices"]} == {"ABORTED"}
+    assert summary["interrupted"] is True and summary["exit_code"] == 130
+    assert all(d["copies"] > 0 for d in summary["devices"])
+
+
+@pytest.mark.parametrize("concurrency, most_at_once", [("serial", 1), (2, 2), ("all", 3)])
+def test_concurrency_limits_how_many_devices_run_at_once(tmp_path, concurrency, most_at_once):
+    r = run_fleet(tmp_path, spec(devices=3, concurrency=concurrency))
+    assert r.code == 0, r.stderr
+    running, peak = 0, 0
+    for line in (r.run_dir / "events.jsonl").read_text().splitlines():
+        kind = json.loads(line)["kind"]
+        running += (kind == "started") - (kind == "finished")
+        peak = max(peak, running)
+    assert peak <= most_at_once
+    if most_at_once == 1:
+        assert peak == 1
+    assert r.summary["concurrency"] == concurrency
+
+
+def test_an_expected_device_that_is_not_visible_is_unavailable(tmp_path):
+    data = spec(devices=3, expect={"devices": 4})
+    r = run_fleet(tmp_path, data)
+    assert r.code == 1
+    assert r.statuses() == {0: "PASS", 1: "PASS", 2: "PASS", 3: "UNAVAILABLE"}
+    cause = r.device(3)["faults"][0]
+    assert (cause["kind"], cause["message"]) == (
+        "not_visible", "device 3 was expected on localhost but is not visible (3 device(s) are); "
+                       "a dead NPU or a driver problem")
+    assert "not_visible on 1 device(s): localhost:3" in r.stdout
+    again = cli("report", str(r.run_dir), "--format", "json")
+    assert {d["device"]: d["status"] for d in json.loads(again.stdout)["devices"]}[3] == "UNAVAILABLE"
+
+
+def test_a_shared_link_reads_lower_when_all_devices_copy_at_once(tmp_path):
+    def medians(concurrency):
+        data = spec(devices=4, concurrency=concurrency)
+        data["sim"]["link_gbps"] = 2
+        # long enough that the workers, started one after another, really copy at the same time
+        data["defaults"].update(memory_size="4MiB", release_cycle=10, number_of_cycles=-1, duration="1s")
+        (tmp_path / concurrency).mkdir()
+        r = run_fleet(tmp_path / concurrency, data)
+        assert r.code == 0, r.stdout
+        assert (r.run_dir / "sim-link-localhost.state").exists()  # the link is this run's own
+        return [d["h2d_gbps"]["median"] for d in r.summary["devices"]]
+
+    together, alone = medians("all"), medians("serial")
+    assert all(1.5 < m <= 2.1 for m in alone), alone  # one device alone reads the link's rate
+    assert sum(together) / 4 < 0.75 * min(alone), (together, alone)
+
+
+def test_a_fill_run_reports_the_capacity_reached_as_a_pass(tmp_path):
+    data = spec(devices=2)
+    data["sim"]["memory"] = {"hbm": "8MiB"}
+    data["defaults"].update(memory_size="1MiB", release_cycle=-1, number_of_cycles=1, memory_reuse=False)
+    r = run_fleet(tmp_path, data)
+    assert r.code == 0, r.stdout
+    cap = r.device(0)["capacity"]
+    assert (cap["expected"], cap["code"], r.device(0)["outcome"]) == (True, 207001, "capacity")
+    assert cap["blocks"] == r.device(0)["copies"] and cap["bytes"] == cap["blocks"] * (1 << 20)
+    assert (f"  localhost:0: {cap['blocks']} block(s), {cap['blocks']}.0 MiB held when acl.media.dvpp_malloc "
+            "returned 207001 ACL_ERROR_RT_MEMORY_ALLOCATION") in r.stdout

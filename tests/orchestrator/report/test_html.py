@@ -1,0 +1,187 @@
+"""The HTML report: one self-contained page that parses, holds one plot pair per device and no
+external reference, bounds its points on long runs, agrees with the verdicts, and renders in a
+headless browser."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import struct
+import subprocess
+from html.parser import HTMLParser
+
+import pytest
+
+from orchestrator.report import html as html_report
+from tests.helpers.fleet_runs import MIXED_STATUSES, assert_consistent, copies, mixed_run, record_run
+from workers import events as ev
+
+EXTERNAL = re.compile(r"(?i)(https?:|ftp:|file:|data:|//[a-z0-9])")
+
+
+class Page(HTMLParser):
+    """Every start tag with its attributes, and the text, as the stdlib parser reads the page."""
+
+    def __init__(self, text):
+        super().__init__()
+        self.tags, self.text, self.stack = [], [], []
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs), tuple(self.stack)))
+        if tag not in ("meta", "br", "hr", "img", "input", "link"):  # HTML's void elements
+            self.stack.append((tag, dict(attrs)))
+
+    def handle_startendtag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs), tuple(self.stack)))
+
+    def handle_endtag(self, tag):
+        while self.stack and self.stack.pop()[0] != tag:
+            pass
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+    def find(self, tag, css=None):
+        return [(a, parents) for t, a, parents in self.tags
+                if t == tag and (css is None or css in (a.get("class") or "").split())]
+
+
+def page_of(run):
+    return html_report.render(run.verdicts, run.data, run.records, run.header)
+
+
+def test_page_parses_with_one_plot_pair_per_device(tmp_path):
+    run = mixed_run(tmp_path)
+    page = Page(page_of(run))
+    figures = page.find("figure", "device")
+    assert sorted(a["data-device"] for a, _ in figures) == sorted(MIXED_STATUSES)
+    for kind in ("memory", "bandwidth"):
+        plots = page.find("svg", kind)
+        owners = [dict(parents)["figure"]["data-device"] for _, parents in plots]
+        assert sorted(owners) == sorted(MIXED_STATUSES), kind
+    assert len(page.find("svg", "fleet")) == 1
+
+
+def test_page_is_self_contained(tmp_path):
+    text = page_of(mixed_run(tmp_path))
+    page = Page(text)
+    assert not page.find("script") and not page.find("link") and not page.find("img") and not page.find("iframe")
+    assert not [a for _, a, _ in page.tags if {"src", "href"} & set(a)]
+    assert not EXTERNAL.search(text), EXTERNAL.search(text)
+
+
+def test_statuses_warnings_and_exit_code_agree_with_the_verdicts(tmp_path):
+    run = mixed_run(tmp_path)
+    assert_consistent(run)
+    page = Page(page_of(run))
+    cells = [a["data-status"] for a, parents in page.find("td", "status")]
+    assert cells == [v.status.value for v in run.verdicts]
+    text = "".join(page.text)
+    assert "SIMULATED" in text and "4 PASS" in text
+    assert "WARNING: H2D median 9.00 GB/s is 62% below the fleet median 24.00 GB/s" in text
+    assert "3 byte(s) differ after D2H" in text and "exit code" in text
+
+
+def test_fleet_view_rings_the_outlier_and_draws_the_fleet_median(tmp_path):
+    fleet = page_of(mixed_run(tmp_path))
+    page = Page(fleet)
+    rings = re.findall(r'<circle class="outlier"[^>]*><title>([^<]*)</title>', fleet)
+    assert len(rings) == 1 and rings[0].startswith("H2D median 9.00 GB/s")
+    rules = re.findall(r'<line class="rule"[^>]*><title>([^<]*)</title>', fleet)
+    assert "Ascend910B1 fleet median H2D 24.00 GB/s" in rules and "Ascend910B1 H2D outlier line" in rules
+    assert page.find("svg", "fleet")
+
+
+def test_memory_plot_shows_a_leak_as_a_slope(tmp_path):
+    run = mixed_run(tmp_path)
+    series = html_report.collect_series(run.records)
+    after_release = [y for _, y in series[("node-a", 5)].memory["hbm"]][2::2]  # cycle ends, then the end
+    assert after_release == sorted(after_release, reverse=True) and after_release[0] > after_release[-1]
+    steady = {y for _, y in series[("node-a", 0)].memory["hbm"][2::2]}
+    assert len(steady) == 1
+    assert series[("node-a", 3)].faults  # the mismatch is marked on the plots
+
+
+def test_long_run_is_downsampled_to_a_bounded_page(tmp_path):
+    n = 6000
+    long = [copies(0)[0]] + [ev.Progress(cycle=1, copies=i, bytes=i, h2d_gbps=20.0 + (i % 7), d2h_gbps=21.0 - (i % 5),
+                                         memory={"hbm": {"free": (64 << 30) - i * 4096, "total": 64 << 30}},
+                                         elapsed=float(i)) for i in range(1, n)] + copies(0)[-1:]
+    run = record_run(tmp_path, {("h", 0): long, ("h", 1): copies(1)})
+    text = page_of(run)
+    figure = text[text.index('data-device="h:0"'):]
+    polylines = re.findall(r'<polyline points="([^"]*)"', figure)
+    counts = [len(p.split()) for p in polylines[:3]]
+    assert counts and max(counts) <= html_report.MAX_POINTS
+    assert len(text) < 200_000
+    lows = [float(y) for y in re.findall(r",([\d.]+)", polylines[0])]
+    # free memory falls copy after copy (y grows downwards) until the release at the end
+    assert lows[:-1] == sorted(lows[:-1]) and lows[-2] > lows[0] and lows[-1] == lows[0]
+
+
+def test_run_without_progress_records_still_draws_every_device(tmp_path):
+    run = record_run(tmp_path, {("h", d): [copies(d)[0], copies(d)[-1]] for d in range(2)})
+    page = Page(page_of(run))
+    assert len(page.find("figure", "device")) == 2 and len(page.find("svg", "memory")) == 2
+
+
+# --- rendered in a real browser ------------------------------------------------------------
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+def _browser():
+    """A headless-capable Chromium: on PATH, else Debian's package when apt can install it, else None."""
+    found = next((shutil.which(b) for b in BROWSERS if shutil.which(b)), None)
+    if found or os.environ.get("DVPP_FLEET_NO_BROWSER_INSTALL") or not shutil.which("apt-get") or os.geteuid() != 0:
+        return found
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
+        try:
+            subprocess.run(cmd, env=env, capture_output=True, timeout=240, check=True)
+        except (subprocess.SubprocessError, OSError):
+            return None
+    return shutil.which("chromium")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    path = _browser()
+    if path is None:
+        pytest.skip("no Chromium here and none could be installed")
+    return path
+
+
+def test_page_renders_in_headless_chromium(tmp_path, browser):
+    page = tmp_path / "report.html"
+    html_report.write(page, *_parts(mixed_run(tmp_path)))
+    shot = tmp_path / "report.png"
+    proc = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                           "--hide-scrollbars", f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1300,2400",
+                           f"--screenshot={shot}", page.resolve().as_uri()], capture_output=True, text=True, timeout=120)
+    assert shot.is_file(), proc.stderr[-2000:]
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", data[16:24]) == (1300, 2400)
+    assert len(data) > 50_000  # a blank page compresses to a few kB
+
+
+def _parts(run):
+    return run.verdicts, run.data, run.records, run.header
+
+
+def test_a_size_sweep_gets_a_bandwidth_curve_per_device():
+    from orchestrator.report.html import _curve
+    from orchestrator.report.table import Verdict
+    from orchestrator.results.collect import DeviceResult
+    from orchestrator.results.status import Status
+
+    stats = lambda m: {"count": 3, "min": m, "max": m, "median": m, "mean": m}  # noqa: E731
+    curve = [{"size": size, "h2d": stats(g), "d2h": stats(g / 2)} for size, g in ((4096, 1.0), (1 << 20, 8.0), (1 << 26, 12.0))]
+    chart = _curve(Verdict(DeviceResult(host="h", device=0, curve=curve), Status.PASS, ()))
+    assert chart.startswith("<svg") and 'class="plot curve"' in chart
+    assert [label in chart for label in ("4KiB", "1MiB", "64MiB")] == [True, True, True]
+    single = _curve(Verdict(DeviceResult(host="h", device=0, curve=curve[:1]), Status.PASS, ()))
+    assert single == ""  # one size is no curve

@@ -1,0 +1,84 @@
+""""Is this normal?": the fleet-relative outlier check, on verdicts judged from real events; the
+spec keys that drive it."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from orchestrator.results import outliers
+from orchestrator.results.status import Status
+from orchestrator.spec.plan import resolve
+from orchestrator.spec.schema import parse_spec
+from tests.helpers.fleet_runs import assert_consistent, copies, mismatch, mixed_run, record_run
+
+
+def fleet(tmp_path, medians, **thresholds):
+    """One host, one device per (h2d, d2h) pair, judged through the journal."""
+    return record_run(tmp_path, {("h", d): copies(d, h2d, d2h) for d, (h2d, d2h) in enumerate(medians)}, thresholds)
+
+
+def test_a_device_far_below_its_fleet_is_warned_and_still_passes(tmp_path):
+    run = fleet(tmp_path, [(24, 25), (24.5, 25), (23.8, 25.2), (17.0, 25)])
+    v = run.by_name()["h:3"]
+    assert v.status is Status.PASS and v.causes == () and run.code == 0
+    (w,) = v.warnings
+    assert w.fault == "outlier" and w.detail["direction"] == "h2d" and w.detail["peers"] == 4
+    assert w.message == ("H2D median 17.00 GB/s is 29% below the fleet median 23.90 GB/s of 4 Ascend910B1 "
+                            "device(s) (max_below_fleet 0.25)")
+    assert all(not x.warnings for name, x in run.by_name().items() if name != "h:3")
+
+
+def test_within_the_fraction_is_normal(tmp_path):
+    run = fleet(tmp_path, [(24, 25), (24.5, 25), (23.8, 25.2), (18.5, 19.5)])
+    assert not any(v.warnings for v in run.verdicts)
+
+
+def test_outlier_fail_turns_pass_into_fail_and_the_exit_code(tmp_path):
+    run = fleet(tmp_path, [(24, 25), (24, 25), (24, 25), (24, 9.0)], outlier="fail")
+    v = run.by_name()["h:3"]
+    assert v.status is Status.FAIL and [c.fault for c in v.causes] == ["outlier"] and not v.warnings
+    assert run.code == 1
+    assert_consistent(run)
+
+
+def test_a_failed_device_keeps_fail_and_gains_the_outlier_cause(tmp_path):
+    devices = {("h", d): copies(d) for d in range(3)}
+    devices[("h", 3)] = copies(3, h2d=5.0, faults=[mismatch()])
+    run = record_run(tmp_path, devices, {"outlier": "fail"})
+    assert [c.fault for c in run.by_name()["h:3"].causes] == ["data_mismatch", "outlier"]
+
+
+def test_other_statuses_are_never_compared_nor_changed(tmp_path):
+    run = mixed_run(tmp_path, outlier="fail", max_below_fleet=0.01)
+    for name in ("node-a:4", "node-b:1", "node-b:2", "node-b:3", "node-b:4", "node-b:5"):
+        v = run.by_name()[name]
+        assert v.status is not Status.FAIL and not any(c.fault == "outlier" for c in v.causes + v.warnings)
+
+
+def test_too_few_peers_or_a_null_fraction_means_no_comparison(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    assert not any(v.warnings for v in fleet(tmp_path / "a", [(24, 25), (2, 2)]).verdicts)
+    run = fleet(tmp_path / "b", [(24, 25), (24, 25), (24, 25), (2, 2)], max_below_fleet=None)
+    assert not any(v.warnings for v in run.verdicts)
+
+
+def test_chips_are_compared_only_with_their_own_kind(tmp_path):
+    devices = {("h", d): copies(d) for d in range(3)}
+    other = copies(9, h2d=8.0, d2h=8.0)
+    devices[("h", 9)] = [dataclasses.replace(other[0], chip="Ascend310P3")] + other[1:]
+    run = record_run(tmp_path, devices)
+    assert not any(v.warnings for v in run.verdicts)
+    assert set(outliers.fleet_medians(run.verdicts)) == {("Ascend910B1", "h2d"), ("Ascend910B1", "d2h")}
+
+
+def test_spec_keys_reach_the_plan_and_are_checked():
+    spec = parse_spec({"version": 1, "backend": "sim", "thresholds": {"max_below_fleet": 0.4, "outlier": "fail"},
+                       "sim": {"device_count": 2}})
+    inventory = {"backend": "sim", "simulated": True, "device_count": 2,
+                 "devices": [{"id": i, "logical_id": i, "chip": "Ascend910B1", "memory": {}} for i in range(2)]}
+    plan = resolve(spec, inventory, hostname="localhost")
+    assert {(j.thresholds.max_below_fleet, j.thresholds.outlier) for j in plan.jobs} == {(0.4, "fail")}
+    with pytest.raises(Exception, match="thresholds.max_below_fleet: must be < 1"):
+        parse_spec({"version": 1, "thresholds": {"max_below_fleet": 1}})

@@ -1,0 +1,88 @@
+"""From folded events to statuses: every rule of verdict.py, on real events through the collector."""
+from __future__ import annotations
+
+import pytest
+
+from orchestrator.results.collect import Collector
+from orchestrator.results.status import Status
+from orchestrator.results.verdict import judge
+from orchestrator.spec.schema import Thresholds
+from workers import events as ev
+
+MEM = {"hbm": {"free": 1000, "total": 2000}, "ddr": {"free": 0, "total": 0}}
+STATS = {"count": 4, "min": 9.0, "max": 12.0, "median": 10.0, "mean": 10.5}
+
+
+def started():
+    return ev.Started(physical_id=0, logical_id=0, chip="Ascend910B1", backend="sim", simulated=True,
+                      pid=1, params={}, memory=MEM)
+
+
+def finished(outcome="completed", leak=0, verify_errors=0):
+    return ev.Finished(outcome=outcome, cycles=2, copies=8, bytes=16, h2d=STATS, d2h=STATS,
+                       verify_errors=verify_errors, leak=leak, lowest_free={"hbm": 900}, memory=MEM, elapsed=1.5)
+
+
+def run(*events, thresholds=Thresholds(max_leak=0), interrupted=False):
+    c = Collector([("h", 0, {})])
+    for e in events:
+        c.fold("h", 0, e)
+    return judge(c.results[("h", 0)], thresholds, interrupted)
+
+
+def test_clean_run_passes_with_no_cause():
+    status, causes = run(started(), finished())
+    assert (status, causes) == (Status.PASS, [])
+
+
+def test_data_mismatch_fails_and_is_the_cause():
+    bad = ev.Fault(fault="data_mismatch", message="3 bytes differ", cycle=1, copy=2, detail={"first_bad_offset": 8})
+    status, causes = run(started(), bad, finished(verify_errors=1))
+    assert status is Status.FAIL
+    assert [(c.fault, c.cycle, c.copy) for c in causes] == [("data_mismatch", 1, 2)]
+
+
+def test_crash_hang_and_open_failure_map_to_their_statuses():
+    assert run(started(), ev.Crashed(message="died", exitcode=-11, signal="SIGSEGV"))[0] is Status.CRASHED
+    assert run(started(), ev.Hung(message="stuck", timeout=3.0))[0] is Status.HUNG
+    opened = ev.Fault(fault="open_failed", message="set_device failed", api="acl.rt.set_device", code=507033)
+    assert run(opened, finished(outcome="error"))[0] is Status.UNAVAILABLE
+
+
+def test_thresholds_turn_a_slow_or_leaking_device_into_fail():
+    status, causes = run(started(), finished(), thresholds=Thresholds(min_h2d_gbps=20.0, min_d2h_gbps=None, max_leak=0))
+    assert status is Status.FAIL
+    assert causes[0].message == "H2D median 10.00 GB/s is below the threshold 20 GB/s"
+    status, causes = run(started(), finished(leak=4096), thresholds=Thresholds(max_leak=1024))
+    assert [c.fault for c in causes] == ["leak"]
+    assert run(started(), finished(leak=512), thresholds=Thresholds(max_leak=1024))[0] is Status.PASS
+
+
+def test_capacity_is_a_pass_only_when_filling_was_the_point():
+    def cap(expected):
+        return ev.Capacity(cycle=1, copy=5, blocks=5, bytes=50, api="acl.media.dvpp_malloc", code=207001,
+                           name="ACL_ERROR_RT_MEMORY_ALLOCATION", expected=expected)
+    assert run(started(), cap(True), finished(outcome="capacity"))[0] is Status.PASS
+    status, causes = run(started(), cap(False), finished(outcome="error"))
+    assert status is Status.FAIL and causes[0].code == 207001
+
+
+@pytest.mark.parametrize("interrupted, expected", [(True, Status.ABORTED), (False, Status.INCOMPLETE)])
+def test_a_run_without_its_end_is_aborted_or_incomplete(interrupted, expected):
+    assert run(started(), interrupted=interrupted)[0] is expected
+
+
+def test_stopped_outcome_is_aborted_and_never_pass():
+    assert run(started(), finished(outcome="stopped"))[0] is Status.ABORTED
+
+
+def test_unknown_event_kind_raises():
+    class Odd(ev.Event):
+        kind = "odd"
+    with pytest.raises(ValueError, match="unknown event kind 'odd' from h:0"):
+        Collector([("h", 0, {})]).fold("h", 0, Odd())
+
+
+def test_a_device_that_never_started_is_skipped_even_when_interrupted():
+    assert run(interrupted=True)[0] is Status.SKIPPED
+    assert run()[0] is Status.SKIPPED

@@ -1,0 +1,78 @@
+"""What runs first inside a local worker process, around ``workers.main.run_device``.
+
+It routes the process's stdout/stderr (vendor runtime output included) into the device's log file,
+arms ``faulthandler`` so the controller can ask for the stack of a hung worker (``STACK_SIGNAL``),
+turns SIGINT/SIGTERM into a clean stop, and watches the controller: if it dies, the worker stops,
+releases its device, and exits within ``ORPHAN_GRACE`` seconds even if the device call never returns.
+"""
+from __future__ import annotations
+
+import faulthandler
+import os
+import signal
+import sys
+import threading
+import time
+from multiprocessing.connection import Connection
+from typing import IO, Any, Optional
+
+from workers.entry.position import Position
+from workers.job import WorkerJob
+
+STACK_SIGNAL = signal.SIGUSR1
+ORPHAN_POLL = 0.5
+ORPHAN_GRACE = 5.0
+ORPHAN_EXIT_CODE = 3
+
+_log: Optional[IO[str]] = None  # kept open for faulthandler for the life of the process
+
+
+def worker_entry(job: WorkerJob, log_path: str, conn: Connection, parent_pid: int,
+                 position: Optional[str] = None) -> None:
+    """Process target of the local launcher; ``position`` is the path of the ``Position`` file, or None."""
+    _redirect_output(log_path)
+    stop = threading.Event()
+    _on_stop_signals(stop)
+    threading.Thread(target=_watch_parent, args=(parent_pid, stop), daemon=True).start()
+    from workers.main import run_device  # after the redirect: imports may print
+
+    def emit(event: Any) -> None:
+        try:
+            conn.send(event.to_dict())
+        except (BrokenPipeError, EOFError, OSError):
+            if not stop.is_set():  # nobody is listening any more: finish quickly
+                print("controller is gone (its pipe closed): stopping and releasing the device", flush=True)
+            stop.set()
+
+    print(f"worker pid {os.getpid()}: {job.host}:{job.device} backend {job.backend}", flush=True)
+    watch = Position(position) if position is not None else None
+    run_device(job.params, emit, backend=job.backend, sim_config=job.sim, stop=stop, watch=watch)
+    conn.close()
+
+
+def _redirect_output(log_path: str) -> None:
+    global _log
+    _log = open(log_path, "a", buffering=1, encoding="utf-8", errors="replace")
+    for fd in (1, 2):
+        os.dup2(_log.fileno(), fd)
+    sys.stdout = sys.stderr = _log
+    faulthandler.enable(file=_log, all_threads=True)
+    faulthandler.register(STACK_SIGNAL, file=_log, all_threads=True, chain=False)
+
+
+def _on_stop_signals(stop: threading.Event) -> None:
+    def handler(signum: int, frame: object) -> None:
+        print(f"received {signal.Signals(signum).name}: stopping after the current copy", flush=True)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def _watch_parent(parent_pid: int, stop: threading.Event) -> None:
+    while os.getppid() == parent_pid:
+        time.sleep(ORPHAN_POLL)
+    print("controller is gone: stopping and releasing the device", flush=True)
+    stop.set()
+    time.sleep(ORPHAN_GRACE)
+    os._exit(ORPHAN_EXIT_CODE)  # the device call did not return in time; the OS frees the rest

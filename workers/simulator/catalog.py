@@ -1,0 +1,112 @@
+"""What the simulator can play, defined once for the simulator and the fleet spec: the chips, and
+the fault kinds with their settings.
+
+Pure data, no dependencies: the fleet spec (``orchestrator/spec/schema.py``) builds its ``sim:``
+schema from it, and the simulator (``acl/_config.py``, ``acl/_faults.py``) validates its own
+config and runs its faults from the same tables.
+
+Chip profiles. Public product specs give the physical sizes (8 GB DDR on Ascend310, 24 GB DDR on
+Ascend310P3, 32 GB HBM on Ascend910, 64 GB HBM on Ascend910B1-B3, 32 GB on 910B4). How much the
+system keeps for itself and how much DVPP may use are not published per chip; the figures below
+are assumptions, chosen to look like what ``get_mem_info`` reports on such parts:
+
+- ``reserved``: memory the device OS and firmware keep; ``get_mem_info`` totals exclude it.
+- ``dvpp_limit``: the per-process DVPP address space, 16 GiB on 310P / 910B (documented); 16 GiB
+  assumed on 910 too; 4 GiB on 310 (the commonly cited DVPP window, not confirmed).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict
+
+GIB = 1 << 30
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One chip. Sizes in bytes; ``hbm == 0`` means the chip has no HBM."""
+
+    name: str
+    soc_name: str
+    ddr: int
+    hbm: int
+    reserved: int
+    dvpp_limit: int
+    dvpp_pool: str  # "hbm" or "ddr": where dvpp_malloc memory comes from
+    hbm_maps_to_ddr: bool  # get_mem_info answers HBM attributes with the DDR figures (310P)
+
+    @property
+    def main_pool(self) -> str:
+        """The pool ``acl.rt.malloc`` draws from."""
+        return "hbm" if self.hbm else "ddr"
+
+
+PROFILES: Dict[str, Profile] = {
+    p.name: p
+    for p in (
+        Profile("Ascend310", "Ascend310", 8 * GIB, 0, 1 * GIB, 4 * GIB, "ddr", False),
+        Profile("Ascend310P3", "Ascend310P3", 24 * GIB, 0, 3 * GIB, 16 * GIB, "ddr", True),
+        Profile("Ascend910", "Ascend910A", 0, 32 * GIB, 2 * GIB, 16 * GIB, "hbm", False),
+        Profile("Ascend910B", "Ascend910B1", 0, 64 * GIB, 3 * GIB, 16 * GIB, "hbm", False),
+        Profile("Ascend910B4", "Ascend910B4", 0, 32 * GIB, 2 * GIB, 16 * GIB, "hbm", False),
+    )
+}
+"""Known chips by profile name (what the ``chip`` key takes)."""
+CHIPS = tuple(PROFILES)
+DEFAULT_CHIP = "Ascend910B"
+DEFAULT_DEVICE_COUNT = 8
+MAX_DEVICES = 1024
+"""Most simulated devices one host may have."""
+
+REQUIRED = "required"
+"""The ``default`` of a setting that has none."""
+
+VALUE_KINDS = {
+    "position": "an integer >= 1 (copy or allocation numbers count from 1)",
+    "size": "a number of bytes > 0",
+    "factor": "a number > 1",
+    "signal": "a signal name such as SIGSEGV or KILL, or its number",
+    "code": "a runtime return code, an integer from 1 to 2**31-1",
+    "times": "-1 (every time) or an integer >= 1",
+}
+"""What each kind of setting value is; the spec and the simulator each check it their way."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting of a fault kind: its value kind (a key of ``VALUE_KINDS``) and its default."""
+
+    kind: str
+    default: Any = REQUIRED
+
+
+@dataclass(frozen=True)
+class FaultKind:
+    """A fault the simulator can inject: what it does, and its settings beside ``host``/``device``."""
+
+    name: str
+    doc: str
+    settings: Dict[str, Setting] = field(default_factory=dict)
+
+
+FAULTS: Dict[str, FaultKind] = {
+    k.name: k
+    for k in (
+        FaultKind("bitflip", "flips `bits` distinct bits of the destination right after H2D copy `at_copy`",
+                  {"at_copy": Setting("position", 1), "bits": Setting("position", 1)}),
+        FaultKind("alloc_fail", "allocation `at_alloc` fails with the driver's out-of-memory code",
+                  {"at_alloc": Setting("position", 1)}),
+        FaultKind("crash", "the process dies by `signal` at H2D copy `at_copy`",
+                  {"at_copy": Setting("position", 1), "signal": Setting("signal", "SIGSEGV")}),
+        FaultKind("hang", "H2D copy `at_copy` never returns", {"at_copy": Setting("position", 1)}),
+        FaultKind("leak", "every free on the device keeps `bytes` bytes", {"bytes": Setting("size")}),
+        FaultKind("slow", "copies touching the device take `factor` times as long", {"factor": Setting("factor")}),
+        FaultKind("init_fail", "opening the device fails with `code` for the first `times` attempts (-1: all)",
+                  {"code": Setting("code", 507033), "times": Setting("times", -1)}),
+    )
+}
+"""Every fault kind by its config name."""
+FAULT_KINDS = tuple(FAULTS)
+FAULT_COMMON_KEYS = ("host", "device", "kind")
+"""Keys every fault takes: ``host`` (fleet spec only: which host's device), ``device`` (physical
+id), ``kind``."""
