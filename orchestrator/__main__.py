@@ -1,4 +1,5 @@
 """``python -m orchestrator``: the same as ``dvpp-fleet``."""
+
 from __future__ import annotations
 
 import sys

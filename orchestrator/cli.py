@@ -1,5 +1,6 @@
 """``dvpp-fleet``: the command line (also ``python -m orchestrator``): the parser and the table of
 commands; each command is a module of ``orchestrator/commands/``."""
+
 from __future__ import annotations
 
 import argparse
@@ -30,14 +31,21 @@ exit codes: 0 every device PASS, 1 any device not PASS, 2 bad spec or usage,
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="dvpp-fleet", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Validate Ascend NPUs with verified Host <-> Device (DVPP) transfer cycles, one worker per device.")
+        prog="dvpp-fleet",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Validate Ascend NPUs with verified Host <-> Device (DVPP) transfer cycles, one worker per device.",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     run = sub.add_parser("run", help="run a fleet spec and report every device")
     run.add_argument("spec", type=Path, help="fleet spec (YAML), e.g. configs/demo-sim.yaml")
     run.add_argument("--out", type=Path, help="run directory (default: runs/<UTC time>-<id>/); must not hold a run")
-    run.add_argument("--format", choices=("table", "json"), default="table",
-                     help="stdout: the table and failure summary, or summary.json (default: table)")
+    run.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="stdout: the table and failure summary, or summary.json (default: table)",
+    )
     run.add_argument("--no-progress", action="store_true", help="no live progress on stderr")
     outputs.add_output_arguments(run)
     _backend_options(run)
@@ -47,14 +55,22 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="re-render table and summary from a run's journal")
     rep.add_argument("run_dir", type=Path, help="a run directory (holds events.jsonl)")
     rep.add_argument("--format", choices=("table", "json"), default="table")
-    rep.add_argument("--device", metavar="HOST:ID", help="everything recorded for one device: parameters, "
-                     "per-cycle figures, memory samples, faults with detail, log tail")
+    rep.add_argument(
+        "--device",
+        metavar="HOST:ID",
+        help="everything recorded for one device: parameters, "
+        "per-cycle figures, memory samples, faults with detail, log tail",
+    )
     outputs.add_output_arguments(rep)
     cmp = sub.add_parser("compare", help="per device, what changed between two runs (exit 1 on a regression)")
     cmp.add_argument("old_run", type=Path, help="the earlier run directory")
     cmp.add_argument("new_run", type=Path, help="the later run directory")
-    cmp.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
-                     help="bandwidth drop counted as a regression, as a fraction (default %(default)s)")
+    cmp.add_argument(
+        "--tolerance",
+        type=float,
+        default=DEFAULT_TOLERANCE,
+        help="bandwidth drop counted as a regression, as a fraction (default %(default)s)",
+    )
     dev = sub.add_parser("devices", help="list the devices this machine can see")
     dev.add_argument("--backend", choices=BACKENDS, default="auto")
     return parser

@@ -4,6 +4,7 @@ What a vendor support case asks for: host, OS, Python and package versions, and 
 runtime is installed, the CANN and driver versions and ``npu-smi``'s health per device. Absent
 files and tools are recorded as absent (``None``); nothing here ever raises.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,8 +19,11 @@ from typing import Any, Dict, List, Optional
 
 PACKAGES = ("dvpp-fleet", "numpy", "PyYAML", "tabulate", "pydantic", "ray")
 ASCEND_HOME = Path(os.environ.get("ASCEND_HOME_PATH", "/usr/local/Ascend"))
-CANN_VERSION_FILES = ("ascend-toolkit/latest/version.cfg", "ascend-toolkit/latest/compiler/version.info",
-                      "nnrt/latest/version.info")
+CANN_VERSION_FILES = (
+    "ascend-toolkit/latest/version.cfg",
+    "ascend-toolkit/latest/compiler/version.info",
+    "nnrt/latest/version.info",
+)
 DRIVER_VERSION_FILE = "driver/version.info"
 NPU_SMI_TIMEOUT = 20.0
 _HEALTH = re.compile(r"^\|\s*(?P<npu>\d+)\s+\S+.*?\|\s*(?P<health>OK|Warning|Alarm|Critical|UNKNOWN)\s*\|", re.M)
@@ -28,8 +32,12 @@ _HEALTH = re.compile(r"^\|\s*(?P<npu>\d+)\s+\S+.*?\|\s*(?P<health>OK|Warning|Ala
 def environment() -> Dict[str, Any]:
     """Everything this module knows; every key is present, unknown values are ``None``."""
     return {
-        "hostname": socket.gethostname(), "os": platform.platform(), "python": platform.python_version(),
-        "packages": package_versions(), "cann_version": cann_version(), "driver_version": driver_version(),
+        "hostname": socket.gethostname(),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "packages": package_versions(),
+        "cann_version": cann_version(),
+        "driver_version": driver_version(),
         "npu_smi": npu_smi_health(),
     }
 
@@ -50,7 +58,9 @@ def _version_in(path: Path) -> Optional[str]:
         text = path.read_text(errors="replace")
     except OSError:
         return None
-    match = re.search(r"(?:^|\n)\s*(?:Version|version|runtime_running_version|package_version)\s*=\s*\[?([^\]\n]+)", text)
+    match = re.search(
+        r"(?:^|\n)\s*(?:Version|version|runtime_running_version|package_version)\s*=\s*\[?([^\]\n]+)", text
+    )
     return match.group(1).strip() if match else None
 
 

@@ -4,6 +4,7 @@ Anything else that escapes is a bug: it is logged with its traceback and exits 1
 silently. Exit codes: 0 every device PASS, 1 any device not PASS, 2 bad spec or usage,
 3 environment problem, 130 interrupted.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -40,14 +41,14 @@ def error_handler(prog: str = "dvpp-fleet") -> Iterator[None]:
     except SpecError as exc:
         for line in exc.problems:
             print(f"{prog}: error: {line}", file=sys.stderr)
-        raise SystemExit(EXIT_BAD_SPEC)
+        raise SystemExit(EXIT_BAD_SPEC) from None
     except EnvironmentProblem as exc:
         print(f"{prog}: environment error: {exc}", file=sys.stderr)
-        raise SystemExit(EXIT_ENVIRONMENT)
+        raise SystemExit(EXIT_ENVIRONMENT) from None
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
-        raise SystemExit(EXIT_INTERRUPTED)
+        raise SystemExit(EXIT_INTERRUPTED) from None
     except Exception:  # a bug in dvpp-fleet itself: say so, with the traceback
         print(f"{prog}: internal error (please report):", file=sys.stderr)
         traceback.print_exc()
-        raise SystemExit(EXIT_DEVICE_FAILURE)
+        raise SystemExit(EXIT_DEVICE_FAILURE) from None

@@ -13,6 +13,7 @@
 
 ``results/replay.py`` runs the same fold and judgement from a journal alone, for ``dvpp-fleet report``.
 """
+
 from __future__ import annotations
 
 import functools
@@ -39,13 +40,30 @@ from workers import events as ev
 
 def header(plan: FleetPlan, inventory: Dict[str, Any], run_id: str) -> Dict[str, Any]:
     """The journal's first line: enough to re-render the report from the journal alone."""
-    missing = [{"host": host, "device": device, "params": {}, "thresholds": plan.thresholds.model_dump(),
-                "timeouts": {}, "missing": True} for host, device in plan.missing]
+    missing = [
+        {
+            "host": host,
+            "device": device,
+            "params": {},
+            "thresholds": plan.thresholds.model_dump(),
+            "timeouts": {},
+            "missing": True,
+        }
+        for host, device in plan.missing
+    ]
     return {
-        "kind": "header", "schema_version": ev.SCHEMA_VERSION, "run_id": run_id, "started": now(),
-        "backend": plan.runtime, "simulated": plan.runtime == "sim", "launcher": plan.launcher,
-        "concurrency": plan.concurrency, "environment": environment(), "resolved": plan.resolved,
-        "warnings": list(plan.warnings), "inventory": inventory,
+        "kind": "header",
+        "schema_version": ev.SCHEMA_VERSION,
+        "run_id": run_id,
+        "started": now(),
+        "backend": plan.runtime,
+        "simulated": plan.runtime == "sim",
+        "launcher": plan.launcher,
+        "concurrency": plan.concurrency,
+        "environment": environment(),
+        "resolved": plan.resolved,
+        "warnings": list(plan.warnings),
+        "inventory": inventory,
         "jobs": [j.to_dict() for j in plan.jobs] + missing,
     }
 
@@ -54,16 +72,22 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def run_fleet(plan: FleetPlan, inventory: Dict[str, Any], run_dir: Path, live: bool = True,
-              status_hooks: Sequence[Hook] = ()) -> Tuple[List[Verdict], Dict[str, Any]]:
+def run_fleet(
+    plan: FleetPlan, inventory: Dict[str, Any], run_dir: Path, live: bool = True, status_hooks: Sequence[Hook] = ()
+) -> Tuple[List[Verdict], Dict[str, Any]]:
     """Run every job; return the verdicts and the run-level facts (``summary.json`` top level).
     ``status_hooks`` are called with the state so far every ``plan.status_interval`` seconds."""
     head = header(plan, inventory, run_dir.name)
     collector, limits, fleet = collector_for(head)
     view = ProgressView(len(plan.jobs), enabled=live)
     stop = threading.Event()
-    status = LiveStatus(run_dir, plan.status_interval, functools.partial(judge_all, collector, limits, fleet, live=True),
-                        run_facts(head, False, None), status_hooks)
+    status = LiveStatus(
+        run_dir,
+        plan.status_interval,
+        functools.partial(judge_all, collector, limits, fleet, live=True),
+        run_facts(head, False, None),
+        status_hooks,
+    )
     with Journal(run_dir) as journal, _stop_on_signals(stop):
         journal.write(head)
         status.refresh(force=True)
@@ -87,6 +111,7 @@ def run_fleet(plan: FleetPlan, inventory: Dict[str, Any], run_dir: Path, live: b
 @contextmanager
 def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
     """SIGINT (Ctrl-C) and SIGTERM (schedulers, services) both mean: stop cleanly, keep results."""
+
     def handler(signum: int, frame: object) -> None:
         if stop.is_set():
             print("dvpp-fleet: stopping; waiting for workers to release their devices", file=sys.stderr)

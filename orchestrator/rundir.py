@@ -1,15 +1,16 @@
 """The run directory: every file name in it, and making a new one.
 
-    runs/<UTC time>-<id>/
-      events.jsonl      the journal (results/journal.py)
-      status.json       the summary so far, refreshed during the run (report/live.py)
-      summary.json      the final summary (report/summary.py)
-      report.txt        the table and failure summary as printed
-      report.html       the plots (report/html.py)
-      logs/<host>-<device>.log        each worker's stdout and stderr
-      logs/.<host>-<device>.position  where each local worker is (workers/entry/position.py)
-      sim-link-<host>.state           the simulated host link of one host (simulator only)
+runs/<UTC time>-<id>/
+  events.jsonl      the journal (results/journal.py)
+  status.json       the summary so far, refreshed during the run (report/live.py)
+  summary.json      the final summary (report/summary.py)
+  report.txt        the table and failure summary as printed
+  report.html       the plots (report/html.py)
+  logs/<host>-<device>.log        each worker's stdout and stderr
+  logs/.<host>-<device>.position  where each local worker is (workers/entry/position.py)
+  sim-link-<host>.state           the simulated host link of one host (simulator only)
 """
+
 from __future__ import annotations
 
 import uuid

@@ -9,6 +9,7 @@ medians on the simulator (``run_device`` with one reused block), and the verific
 faster of the two memmove medians; the target is
 at least 0.8x at 10 and 64 MiB. Figures are decimal GB/s medians.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,8 +51,10 @@ def median_gbps(nbytes: int, action: Callable[[], object], repeat: int) -> float
 
 def memmove_figures(size: int, repeat: int) -> Dict[str, List[float]]:
     src, dst = np.full(size, 7, np.uint8), np.zeros(size, np.uint8)
-    return {"copyto": timings(lambda: np.copyto(dst, src), repeat),
-            "memmove": timings(lambda: ctypes.memmove(dst.ctypes.data, src.ctypes.data, size), repeat)}
+    return {
+        "copyto": timings(lambda: np.copyto(dst, src), repeat),
+        "memmove": timings(lambda: ctypes.memmove(dst.ctypes.data, src.ctypes.data, size), repeat),
+    }
 
 
 def worker_figures(size: int, repeat: int) -> Dict[str, float]:
@@ -83,9 +86,11 @@ def bench(size: int, repeat: int) -> Dict[str, float]:
 
 def report(size: int, f: Dict[str, float]) -> bool:
     ratios = {k: f[k] / f["reference"] for k in ("h2d", "d2h", "verify")}
-    print(f"{size // MIB:>3} MiB  memmove {f['memmove']:6.2f}  copyto {f['copyto']:6.2f}  "
-          f"H2D {f['h2d']:6.2f} ({ratios['h2d']:.2f}x)  D2H {f['d2h']:6.2f} ({ratios['d2h']:.2f}x)  "
-          f"verify {f['verify']:6.2f} ({ratios['verify']:.2f}x)")
+    print(
+        f"{size // MIB:>3} MiB  memmove {f['memmove']:6.2f}  copyto {f['copyto']:6.2f}  "
+        f"H2D {f['h2d']:6.2f} ({ratios['h2d']:.2f}x)  D2H {f['d2h']:6.2f} ({ratios['d2h']:.2f}x)  "
+        f"verify {f['verify']:6.2f} ({ratios['verify']:.2f}x)"
+    )
     return size < 10 * MIB or min(ratios.values()) >= TARGET
 
 

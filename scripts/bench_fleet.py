@@ -10,6 +10,7 @@
 
 The controller runs as a child process and its RSS is sampled every 0.1 s with psutil.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,9 +29,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def fleet_spec(devices: int, defaults: Dict[str, Any]) -> Dict[str, Any]:
-    return {"version": 1, "backend": "sim", "defaults": defaults, "timeouts": {"init": "5m", "copy": "60s"},
-            "hosts": [{"name": "localhost", "devices": "all"}],
-            "sim": {"chip": "Ascend910B", "device_count": devices, "memory": {"hbm": "1GiB"}}}
+    return {
+        "version": 1,
+        "backend": "sim",
+        "defaults": defaults,
+        "timeouts": {"init": "5m", "copy": "60s"},
+        "hosts": [{"name": "localhost", "devices": "all"}],
+        "sim": {"chip": "Ascend910B", "device_count": devices, "memory": {"hbm": "1GiB"}},
+    }
 
 
 def run(spec: Dict[str, Any], work: Path) -> Dict[str, Any]:
@@ -38,8 +44,18 @@ def run(spec: Dict[str, Any], work: Path) -> Dict[str, Any]:
     path = work / "spec.yaml"
     path.write_text(yaml.safe_dump(spec))
     out = work / "run"
-    cmd = [sys.executable, "-m", "orchestrator", "run", str(path), "--out", str(out), "--no-progress",
-           "--format", "json"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "orchestrator",
+        "run",
+        str(path),
+        "--out",
+        str(out),
+        "--no-progress",
+        "--format",
+        "json",
+    ]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=str(ROOT), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     rss: List[int] = []
@@ -66,14 +82,21 @@ def bench_fleet(devices: int, work: Path) -> None:
     j = journal_facts(r["out"])
     reported = len(summary["devices"])
     print(f"fleet: {devices} devices, {reported} reported, counts {summary['counts']}, exit {r['code']}")
-    print(f"  wall {r['wall']:.1f} s, controller peak RSS {max(r['rss']) / 2**20:.1f} MiB, "
-          f"journal {j['lines']} lines / {j['bytes'] / 1024:.1f} KiB")
+    print(
+        f"  wall {r['wall']:.1f} s, controller peak RSS {max(r['rss']) / 2**20:.1f} MiB, "
+        f"journal {j['lines']} lines / {j['bytes'] / 1024:.1f} KiB"
+    )
 
 
 def bench_soak(copies: int, work: Path) -> None:
     per_cycle = 1000
-    defaults = {"memory_size": "64B", "release_cycle": per_cycle, "number_of_cycles": copies // per_cycle,
-                "memory_reuse": True, "patterns": ["constant"]}
+    defaults = {
+        "memory_size": "64B",
+        "release_cycle": per_cycle,
+        "number_of_cycles": copies // per_cycle,
+        "memory_reuse": True,
+        "patterns": ["constant"],
+    }
     r = run(fleet_spec(1, defaults), work)
     d = json.loads((r["out"] / "summary.json").read_text())["devices"][0]
     j = journal_facts(r["out"])
@@ -82,11 +105,15 @@ def bench_soak(copies: int, work: Path) -> None:
     early, late = max(rss[:quarter]), max(rss[-quarter:])
     print(f"soak: 1 device, {d['copies']} copies of 64 B (asked {copies}), status {d['status']}, exit {r['code']}")
     print(f"  wall {r['wall']:.1f} s ({d['copies'] / max(r['wall'], 1e-9):,.0f} copies/s end to end)")
-    print(f"  controller RSS: peak {max(rss) / 2**20:.1f} MiB, first quarter {early / 2**20:.1f} MiB, "
-          f"last quarter {late / 2**20:.1f} MiB, ratio last/first {late / early:.2f}")
-    print(f"  journal {j['lines']} lines / {j['bytes'] / 1024:.1f} KiB "
-          f"({j['bytes'] / max(d['copies'], 1):.3f} bytes per copy); totals exact: "
-          f"{d['copies'] == copies and d['bytes'] == 2 * 64 * copies}")
+    print(
+        f"  controller RSS: peak {max(rss) / 2**20:.1f} MiB, first quarter {early / 2**20:.1f} MiB, "
+        f"last quarter {late / 2**20:.1f} MiB, ratio last/first {late / early:.2f}"
+    )
+    print(
+        f"  journal {j['lines']} lines / {j['bytes'] / 1024:.1f} KiB "
+        f"({j['bytes'] / max(d['copies'], 1):.3f} bytes per copy); totals exact: "
+        f"{d['copies'] == copies and d['bytes'] == 2 * 64 * copies}"
+    )
 
 
 def main() -> None:

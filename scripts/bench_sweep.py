@@ -8,6 +8,7 @@ from pinned memory, sync copies with ``host_memory: both`` (pinned and pageable,
 ratio) and bidirectional async copies (each direction and the sum), each run as one worker with
 a reused block, one warm-up copy per size. Figures are decimal GB/s; ratios are to memmove.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,10 +54,12 @@ def row(size: int, ref: float, runs: Dict[str, Dict[int, Dict[str, Any]]]) -> st
         return f"{stats['median']:6.2f} {stats['median'] / ref:4.2f}x"
 
     sync, asyn, both, bidir = (runs[k][size] for k in MODES)
-    return (f"{format_size(size):>6} {ref:6.2f} | {m(sync['h2d'])} {m(sync['d2h'])} | {m(asyn['h2d'])} "
-            f"{m(asyn['d2h'])} | {m(both['pageable']['h2d'])} {m(both['pageable']['d2h'])} "
-            f"{both['ratio']['h2d']:5.2f} {both['ratio']['d2h']:5.2f} | {m(bidir['h2d'])} {m(bidir['d2h'])} "
-            f"{m(bidir['sum'])}")
+    return (
+        f"{format_size(size):>6} {ref:6.2f} | {m(sync['h2d'])} {m(sync['d2h'])} | {m(asyn['h2d'])} "
+        f"{m(asyn['d2h'])} | {m(both['pageable']['h2d'])} {m(both['pageable']['d2h'])} "
+        f"{both['ratio']['h2d']:5.2f} {both['ratio']['d2h']:5.2f} | {m(bidir['h2d'])} {m(bidir['d2h'])} "
+        f"{m(bidir['sum'])}"
+    )
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -69,8 +72,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     refs = {size: memmove(size, args.repeat) for size in sizes}
     runs = {name: curve(sizes, args.repeat, mode) for name, mode in MODES.items()}
     print("decimal GB/s medians (ratio to memmove); simulator backend; pinned/pageable = both's ratio")
-    print("  size memmove |  sync H2D      sync D2H     | async H2D     async D2H     | pageable H2D  "
-          "pageable D2H  pin/pg h2d d2h | bidir H2D     bidir D2H     bidir sum")
+    print(
+        "  size memmove |  sync H2D      sync D2H     | async H2D     async D2H     | pageable H2D  "
+        "pageable D2H  pin/pg h2d d2h | bidir H2D     bidir D2H     bidir sum"
+    )
     for size in sizes:
         print(row(size, refs[size], runs))
     return 0

@@ -10,6 +10,7 @@ after each release, and the data seen at each step (abbreviated); then a one-lin
 figures. Exit 0 on a clean pass (filling memory in the default run counts as a pass), 1 on any
 fault, leak or early end, 3 when ``--backend acl`` is asked for and missing, 130 on Ctrl-C.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,19 +43,58 @@ SEED = WorkerParams()
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="Host <-> Device (DVPP) transfer cycles, verified.")
-    p.add_argument("--release_cycle", type=int, default=SEED.release_cycle, help="copies per allocate/release cycle (-1: until memory is full)")
-    p.add_argument("--number_of_cycles", type=int, default=SEED.number_of_cycles, help="number of release cycles (-1: unbounded)")
+    p.add_argument(
+        "--release_cycle",
+        type=int,
+        default=SEED.release_cycle,
+        help="copies per allocate/release cycle (-1: until memory is full)",
+    )
+    p.add_argument(
+        "--number_of_cycles", type=int, default=SEED.number_of_cycles, help="number of release cycles (-1: unbounded)"
+    )
     p.add_argument("--device_id", type=int, default=SEED.device_id, help="physical device id")
     p.add_argument("--memory_size", type=int, default=SEED.memory_size, help="bytes per block")
     p.add_argument("--memory_reuse", action="store_true", help="one block per cycle instead of one per copy")
-    p.add_argument("--backend", choices=BACKENDS, default="auto", help="acl: the real runtime; sim: the simulator; auto: acl when importable")
-    p.add_argument("--interval", type=float, default=SEED.interval, help="seconds to pause after each copy (the seed slept 1)")
+    p.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="auto",
+        help="acl: the real runtime; sim: the simulator; auto: acl when importable",
+    )
+    p.add_argument(
+        "--interval", type=float, default=SEED.interval, help="seconds to pause after each copy (the seed slept 1)"
+    )
     p.add_argument("--duration", type=float, default=SEED.duration, help="wall-clock cap in seconds")
-    p.add_argument("--pattern", action="append", choices=PATTERNS, help=f"data pattern, repeatable (default: {', '.join(SEED.patterns)})")
-    p.add_argument("--memory_kind", choices=MEMORY_KINDS, default=SEED.memory_kind, help="dvpp: acl.media.dvpp_malloc; device: acl.rt.malloc")
-    p.add_argument("--host_memory", choices=HOST_MEMORIES, default=SEED.host_memory, help="pinned: acl.rt.malloc_host; pageable: process memory; both: each copy from both")
-    p.add_argument("--copy_mode", choices=COPY_MODES, default=SEED.copy_mode, help="sync: acl.rt.memcpy; async: memcpy_async on a stream")
-    p.add_argument("--sim_config", type=json.loads, default=None, help=f"simulator config as JSON (default: {{\"memory\": {{\"hbm\": {SIM_MEMORY}}}}})")
+    p.add_argument(
+        "--pattern",
+        action="append",
+        choices=PATTERNS,
+        help=f"data pattern, repeatable (default: {', '.join(SEED.patterns)})",
+    )
+    p.add_argument(
+        "--memory_kind",
+        choices=MEMORY_KINDS,
+        default=SEED.memory_kind,
+        help="dvpp: acl.media.dvpp_malloc; device: acl.rt.malloc",
+    )
+    p.add_argument(
+        "--host_memory",
+        choices=HOST_MEMORIES,
+        default=SEED.host_memory,
+        help="pinned: acl.rt.malloc_host; pageable: process memory; both: each copy from both",
+    )
+    p.add_argument(
+        "--copy_mode",
+        choices=COPY_MODES,
+        default=SEED.copy_mode,
+        help="sync: acl.rt.memcpy; async: memcpy_async on a stream",
+    )
+    p.add_argument(
+        "--sim_config",
+        type=json.loads,
+        default=None,
+        help=f'simulator config as JSON (default: {{"memory": {{"hbm": {SIM_MEMORY}}}}})',
+    )
     args = p.parse_args(argv)
     for key, _, why in conflicts(vars(args)):
         p.error(f"--{key}: {why}")
@@ -62,17 +102,31 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 
 def params_of(args: argparse.Namespace) -> WorkerParams:
-    return WorkerParams(device_id=args.device_id, memory_size=args.memory_size,
-                        release_cycle=args.release_cycle, number_of_cycles=args.number_of_cycles,
-                        memory_reuse=args.memory_reuse, memory_kind=args.memory_kind,
-                        patterns=tuple(args.pattern or SEED.patterns), interval=args.interval,
-                        duration=args.duration, host_memory=args.host_memory, copy_mode=args.copy_mode)
+    return WorkerParams(
+        device_id=args.device_id,
+        memory_size=args.memory_size,
+        release_cycle=args.release_cycle,
+        number_of_cycles=args.number_of_cycles,
+        memory_reuse=args.memory_reuse,
+        memory_kind=args.memory_kind,
+        patterns=tuple(args.pattern or SEED.patterns),
+        interval=args.interval,
+        duration=args.duration,
+        host_memory=args.host_memory,
+        copy_mode=args.copy_mode,
+    )
 
 
 def memory_lines(where: str, memory: Dict[str, Dict[str, int]]) -> None:
     for kind, figures in memory.items():
-        log.info("%s, %s free memory:%d Byte, %s total memory:%d Byte.", where, kind.upper(),
-                 figures["free"], kind.upper(), figures["total"])
+        log.info(
+            "%s, %s free memory:%d Byte, %s total memory:%d Byte.",
+            where,
+            kind.upper(),
+            figures["free"],
+            kind.upper(),
+            figures["total"],
+        )
 
 
 class Printer:
@@ -86,21 +140,40 @@ class Printer:
 
     def __call__(self, event: ev.Event) -> None:
         if isinstance(event, ev.Started):
-            log.info("Device %d opened (logical id %d, chip %s, backend %s).", event.physical_id,
-                     event.logical_id, event.chip, event.backend)
+            log.info(
+                "Device %d opened (logical id %d, chip %s, backend %s).",
+                event.physical_id,
+                event.logical_id,
+                event.chip,
+                event.backend,
+            )
             memory_lines("At number_of_cycles = 0, release_cycle = 0", event.memory)
         elif isinstance(event, ev.Fault):
             self.faults.append(event)
             log.error("%s at cycle %s, copy %s: %s", event.fault, event.cycle, event.copy, event.message)
         elif isinstance(event, ev.Capacity):
             self.capacity = event
-            log.warning("Memory full at copy %d: %s returned %d %s; held %d blocks, %d bytes.",
-                        event.copy, event.api, event.code, event.name, event.blocks, event.bytes)
+            log.warning(
+                "Memory full at copy %d: %s returned %d %s; held %d blocks, %d bytes.",
+                event.copy,
+                event.api,
+                event.code,
+                event.name,
+                event.blocks,
+                event.bytes,
+            )
         elif isinstance(event, ev.Finished):
             self.finished = event
 
-    def copied(self, cycle: int, copy: int, pattern: str, sent: np.ndarray,
-               received: np.ndarray, memory: Dict[str, Dict[str, int]]) -> None:
+    def copied(
+        self,
+        cycle: int,
+        copy: int,
+        pattern: str,
+        sent: np.ndarray,
+        received: np.ndarray,
+        memory: Dict[str, Dict[str, int]],
+    ) -> None:
         self.in_cycle += 1
         log.info("At copy %d host data (%s) is %s", copy, pattern, np.array2string(sent, threshold=8, edgeitems=3))
         log.info("At copy %d data back from device is %s", copy, np.array2string(received, threshold=8, edgeitems=3))
@@ -130,8 +203,10 @@ def verdict(printer: Printer) -> str:
     if end is None:  # pragma: no cover - run_device always finishes
         return "FAIL: the worker ended without a result"
     word = "PASS" if passed(printer) else "FAIL"
-    line = (f"{word}: outcome {end.outcome}, {end.copies} copies verified, {end.bytes} bytes moved (H2D + D2H), "
-            f"H2D {_gbps(end.h2d)}, D2H {_gbps(end.d2h)}, {len(printer.faults)} faults")
+    line = (
+        f"{word}: outcome {end.outcome}, {end.copies} copies verified, {end.bytes} bytes moved (H2D + D2H), "
+        f"H2D {_gbps(end.h2d)}, D2H {_gbps(end.d2h)}, {len(printer.faults)} faults"
+    )
     if printer.capacity is not None:
         line += f", capacity reached at {printer.capacity.blocks} blocks ({printer.capacity.bytes} bytes)"
     return line
@@ -146,8 +221,9 @@ def figures(end: ev.Finished) -> None:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(stream=sys.stdout, level=logging.INFO,
-                        format="[%(asctime)s][%(name)s][%(levelname)s]>>> %(message)s")
+    logging.basicConfig(
+        stream=sys.stdout, level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s]>>> %(message)s"
+    )
     if args.backend == "acl" and not acl_available():
         print("memcpy_host_dvpp: the real acl module is not importable (source CANN's set_env.sh)", file=sys.stderr)
         return EXIT_BACKEND_MISSING
@@ -155,15 +231,27 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if simulated:
         print(SIMULATED)
     params = params_of(args)
-    log.info("Using params are as follows.\n  device id : %d\n  release cycle : %d\n  number of cycles : %d\n"
-             "  memory size : %d Bytes\n  memory_reuse : %s\n  patterns : %s\n  backend : %s",
-             params.device_id, params.release_cycle, params.number_of_cycles, params.memory_size,
-             params.memory_reuse, ", ".join(params.patterns), "sim" if simulated else "acl")
+    log.info(
+        "Using params are as follows.\n  device id : %d\n  release cycle : %d\n  number of cycles : %d\n"
+        "  memory size : %d Bytes\n  memory_reuse : %s\n  patterns : %s\n  backend : %s",
+        params.device_id,
+        params.release_cycle,
+        params.number_of_cycles,
+        params.memory_size,
+        params.memory_reuse,
+        ", ".join(params.patterns),
+        "sim" if simulated else "acl",
+    )
     printer = Printer()
     code = None
     try:
-        run_device(params, printer, backend="sim" if simulated else "acl",
-                   sim_config=args.sim_config or {"memory": {"hbm": SIM_MEMORY}}, watch=printer)
+        run_device(
+            params,
+            printer,
+            backend="sim" if simulated else "acl",
+            sim_config=args.sim_config or {"memory": {"hbm": SIM_MEMORY}},
+            watch=printer,
+        )
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
     print(verdict(printer))

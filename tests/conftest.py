@@ -1,4 +1,5 @@
 """Shared fixtures: every test that starts processes must leave none behind."""
+
 from __future__ import annotations
 
 import pytest

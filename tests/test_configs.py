@@ -1,4 +1,5 @@
 """Every shipped spec loads and resolves against an 8-device inventory, as its comments promise."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -4,6 +4,7 @@
 whole import graph (an import two modules away counts). The checks below read each module's own
 import lines, so the two rules that matter most hold even where import-linter is not installed.
 """
+
 from __future__ import annotations
 
 import ast
@@ -34,8 +35,11 @@ def test_workers_never_import_orchestrator():
 
 
 def test_orchestrator_never_imports_acl():
-    bad = [(str(p), m) for p, m in _imported_modules("orchestrator")
-           if m.split(".")[0] == "acl" or m.startswith("workers.simulator.acl")]
+    bad = [
+        (str(p), m)
+        for p, m in _imported_modules("orchestrator")
+        if m.split(".")[0] == "acl" or m.startswith("workers.simulator.acl")
+    ]
     assert bad == []
 
 

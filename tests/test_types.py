@@ -1,4 +1,5 @@
 """``mypy --strict`` over the package stays clean (settings: ``[tool.mypy]`` in pyproject.toml)."""
+
 from __future__ import annotations
 
 import subprocess

@@ -3,6 +3,7 @@
 Values from the CANN headers (``acl_base.h``, ``acl_rt.h``, ``rt_error_codes.h``); every Huawei
 sample defines them itself in the same way.
 """
+
 from __future__ import annotations
 
 from typing import Dict

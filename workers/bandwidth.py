@@ -8,6 +8,7 @@ Timing: every figure comes from ``time.perf_counter`` (monotonic, the highest-re
 Python has: nanoseconds on Linux) read around the runtime calls alone, never around fills or
 verification.
 """
+
 from __future__ import annotations
 
 import math
@@ -62,8 +63,13 @@ class Stats:
         """The stats dict of ``workers.events`` (count, min, max, median, mean), None when empty."""
         if not self.count:
             return None
-        return {"count": self.count, "min": self.min, "max": self.max,
-                "median": cast(float, self.median()), "mean": self.total / self.count}
+        return {
+            "count": self.count,
+            "min": self.min,
+            "max": self.max,
+            "median": cast(float, self.median()),
+            "mean": self.total / self.count,
+        }
 
 
 def _ratio(pinned: Stats, pageable: Stats) -> Optional[float]:

@@ -17,6 +17,7 @@ block per device block, which on a 64 GB device would pin 64 GB of host memory p
 Events are rate-limited (``PROGRESS_PERIOD``) so that millions of tiny copies send a bounded
 number of them; the totals in ``Finished`` are exact.
 """
+
 from __future__ import annotations
 
 import math
@@ -44,8 +45,9 @@ class Watch(Protocol):
     """Optional per-step observer for an in-process caller that wants to show every step (the
     seed-compatible command). Arrays are only valid during the call."""
 
-    def copied(self, cycle: int, copy: int, pattern: str, sent: np.ndarray,
-               received: np.ndarray, memory: Memory) -> None: ...
+    def copied(
+        self, cycle: int, copy: int, pattern: str, sent: np.ndarray, received: np.ndarray, memory: Memory
+    ) -> None: ...
 
     def released(self, cycle: int, memory: Memory) -> None: ...
 
@@ -58,9 +60,16 @@ def leak_of(baseline: Memory, now: Memory) -> int:
 class CycleEngine:
     """Runs the cycles of one opened device; ``run`` returns the ``Finished`` outcome."""
 
-    def __init__(self, rt: Runtime, params: WorkerParams, emit: Callable[[Event], None],
-                 baseline: Memory, *, stop: Optional[threading.Event] = None,
-                 watch: Optional[Watch] = None) -> None:
+    def __init__(
+        self,
+        rt: Runtime,
+        params: WorkerParams,
+        emit: Callable[[Event], None],
+        baseline: Memory,
+        *,
+        stop: Optional[threading.Event] = None,
+        watch: Optional[Watch] = None,
+    ) -> None:
         broken = conflicts({**params.to_dict(), "memory_size": params.sweep})
         if broken:
             raise ValueError("; ".join(f"{key}: {why}" for key, _, why in broken))
@@ -111,11 +120,20 @@ class CycleEngine:
 
     def finished(self, outcome: str) -> Finished:
         """The end event with the run's exact totals."""
-        return Finished(outcome=outcome, cycles=self.cycles, copies=self.copies, bytes=self.bytes,
-                        h2d=self.h2d.as_dict(), d2h=self.d2h.as_dict(),
-                        verify_errors=self.verify_errors, leak=self.leak,
-                        lowest_free=dict(self.lowest_free), memory=self.memory,
-                        elapsed=self.elapsed(), curve=self.curve())
+        return Finished(
+            outcome=outcome,
+            cycles=self.cycles,
+            copies=self.copies,
+            bytes=self.bytes,
+            h2d=self.h2d.as_dict(),
+            d2h=self.d2h.as_dict(),
+            verify_errors=self.verify_errors,
+            leak=self.leak,
+            lowest_free=dict(self.lowest_free),
+            memory=self.memory,
+            elapsed=self.elapsed(),
+            curve=self.curve(),
+        )
 
     def _stop_reason(self) -> Optional[str]:
         if self.stop is not None and self.stop.is_set():
@@ -188,8 +206,9 @@ class CycleEngine:
         self._sample()
         if self.watch is not None:
             sent, received = hosts[0][1]
-            self.watch.copied(self.cycle, copy, self.book.name(copy), sent.data[:size],
-                              received.data[:size], self.memory)
+            self.watch.copied(
+                self.cycle, copy, self.book.name(copy), sent.data[:size], received.data[:size], self.memory
+            )
         self._progress(*latest)
         self._pause()
 
@@ -199,9 +218,16 @@ class CycleEngine:
             return  # a device that is bad on every copy: the count in Finished stays exact
         bad["pattern"] = self.book.name(self.copies)
         bad["host_memory"], bad["size"] = self._moving
-        self.emit(Fault(fault="data_mismatch", cycle=self.cycle, copy=self.copies, detail=bad,
-                        message=f"{bad['bad_bytes']} bad bytes from offset "
-                                f"{bad['first_bad_offset']} ({bad['pattern']} pattern)"))
+        self.emit(
+            Fault(
+                fault="data_mismatch",
+                cycle=self.cycle,
+                copy=self.copies,
+                detail=bad,
+                message=f"{bad['bad_bytes']} bad bytes from offset "
+                f"{bad['first_bad_offset']} ({bad['pattern']} pattern)",
+            )
+        )
 
     def _sample(self) -> None:
         self.memory = self.rt.mem_info()
@@ -219,8 +245,17 @@ class CycleEngine:
         if now - self._last_progress < PROGRESS_PERIOD:
             return
         self._last_progress = now
-        self.emit(Progress(cycle=self.cycle, copies=self.copies, bytes=self.bytes, h2d_gbps=h2d,
-                           d2h_gbps=d2h, memory=self.memory, elapsed=now - self.start))
+        self.emit(
+            Progress(
+                cycle=self.cycle,
+                copies=self.copies,
+                bytes=self.bytes,
+                h2d_gbps=h2d,
+                d2h_gbps=d2h,
+                memory=self.memory,
+                elapsed=now - self.start,
+            )
+        )
 
     def _pause(self) -> None:
         wait = self.p.interval
@@ -236,11 +271,21 @@ class CycleEngine:
     def _capacity(self, exc: AclError, mem: Allocations) -> str:
         # Filling device memory is the point of an unbounded run without reuse; but a device that
         # takes no block at all, or pinned host memory running out, is no capacity measurement.
-        expected = (self.p.release_cycle < 0 and not self.p.memory_reuse and mem.blocks > 0
-                    and exc.api != "acl.rt.malloc_host")
-        self.emit(Capacity(cycle=self.cycle, copy=self.copies + 1, blocks=mem.blocks,
-                           bytes=mem.bytes, api=exc.api, code=exc.code, name=exc.name,
-                           expected=expected))
+        expected = (
+            self.p.release_cycle < 0 and not self.p.memory_reuse and mem.blocks > 0 and exc.api != "acl.rt.malloc_host"
+        )
+        self.emit(
+            Capacity(
+                cycle=self.cycle,
+                copy=self.copies + 1,
+                blocks=mem.blocks,
+                bytes=mem.bytes,
+                api=exc.api,
+                code=exc.code,
+                name=exc.name,
+                expected=expected,
+            )
+        )
         return "capacity" if expected else "error"
 
     def _end_cycle(self) -> None:
@@ -255,10 +300,20 @@ class CycleEngine:
             self._send_cycle_end(now)
 
     def _send_cycle_end(self, now: float) -> None:
-        self.emit(CycleEnd(cycle=self._last_ended, cycles=self._unsent_cycles, copies=self.copies,
-                           bytes=self.bytes, h2d=self.h2d.as_dict(), d2h=self.d2h.as_dict(),
-                           memory=self.memory, leak=self.leak, lowest_free=dict(self.lowest_free),
-                           elapsed=now - self.start))
+        self.emit(
+            CycleEnd(
+                cycle=self._last_ended,
+                cycles=self._unsent_cycles,
+                copies=self.copies,
+                bytes=self.bytes,
+                h2d=self.h2d.as_dict(),
+                d2h=self.d2h.as_dict(),
+                memory=self.memory,
+                leak=self.leak,
+                lowest_free=dict(self.lowest_free),
+                elapsed=now - self.start,
+            )
+        )
         self._unsent_cycles, self._sent_leak, self._last_cycle_end = 0, self.leak, now
 
     def _flush_cycle_end(self) -> None:

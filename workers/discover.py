@@ -9,6 +9,7 @@ physical id, "logical_id": i, "chip": str|None, "memory": {"ddr": {...}, "hbm": 
 itself is reported in the top-level ``error`` (exit 0, with the devices found so far); only a
 missing backend exits 3 (the controller's environment-error code).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,7 +17,8 @@ import json
 import sys
 from typing import Any, Dict, Optional, Sequence
 
-from workers.runtime import BACKENDS, AclError, BackendMissing, Runtime, init, load_acl, physical_id
+from workers.job import BACKENDS
+from workers.runtime import AclError, BackendMissing, Runtime, init, load_acl, physical_id
 
 EXIT_BACKEND_MISSING = 3
 
@@ -40,15 +42,21 @@ def _devices(rt: Runtime, report: Dict[str, Any]) -> None:
         try:
             report["devices"].append(_probe(rt, logical))
         except AclError as exc:  # one device that will not open must not hide the others
-            report["devices"].append({"id": physical_id(logical), "logical_id": logical, "chip": None,
-                                      "memory": None, "error": str(exc)})
+            report["devices"].append(
+                {"id": physical_id(logical), "logical_id": logical, "chip": None, "memory": None, "error": str(exc)}
+            )
 
 
 def discover(backend: str, sim_config: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """The discovery report (see the module docstring); raises ``BackendMissing``."""
     rt = Runtime(*load_acl(backend, sim_config))
-    report: Dict[str, Any] = {"backend": rt.backend, "simulated": rt.simulated, "device_count": 0,
-                              "devices": [], "error": None}
+    report: Dict[str, Any] = {
+        "backend": rt.backend,
+        "simulated": rt.simulated,
+        "device_count": 0,
+        "devices": [],
+        "error": None,
+    }
     try:
         init(rt)
     except AclError as exc:
@@ -72,8 +80,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         report = discover(args.backend, args.sim_config)
         code = 0
     except (BackendMissing, ValueError) as exc:
-        report = {"backend": args.backend, "simulated": args.backend == "sim", "device_count": 0,
-                  "devices": [], "error": str(exc)}
+        report = {
+            "backend": args.backend,
+            "simulated": args.backend == "sim",
+            "device_count": 0,
+            "devices": [],
+            "error": str(exc),
+        }
         code = EXIT_BACKEND_MISSING if isinstance(exc, BackendMissing) else 0
     print(json.dumps(report))
     return code

@@ -9,9 +9,10 @@ Vocabulary, in the order a worker sends it::
 ``Crashed`` and ``Hung`` are never sent by a worker: the launcher synthesises them when a worker
 process dies or stops making progress, so a dead worker is just another event in the same stream.
 
-Units everywhere: sizes in bytes (``bytes`` totals count both directions, H2D + D2H), bandwidth in decimal GB/s (1e9 bytes per second), times in
-seconds. ``cycle`` and ``copy`` indexes count from 1; ``copy`` counts host-to-device copies within
-the run (not within the cycle). ``None`` means "not known / not applicable", never zero.
+Units everywhere: sizes in bytes (``bytes`` totals count both directions, H2D + D2H), bandwidth in
+decimal GB/s (1e9 bytes per second), times in seconds. ``cycle`` and ``copy`` indexes count from 1;
+``copy`` counts host-to-device copies within the run (not within the cycle). ``None`` means "not
+known / not applicable", never zero.
 
 Memory samples (``memory`` fields) are dicts keyed by memory kind, ``{"ddr": {"free": int,
 "total": int}, "hbm": {...}}``, exactly as ``acl.rt.get_mem_info`` reported them.
@@ -19,6 +20,7 @@ Bandwidth statistics (``h2d``/``d2h`` fields) are dicts ``{"count": int, "min": 
 "max": float, "median": float, "mean": float}`` over the copies of the run so far at the largest
 block size (a size sweep's last), warm-up copies left out, or ``None`` before the first such copy.
 """
+
 from __future__ import annotations
 
 import dataclasses

@@ -3,6 +3,7 @@
 The controller builds a ``WorkerJob`` per device and hands it to the launcher as it is (both
 launchers pickle it to the worker); ``to_dict``/``from_dict`` are its one plain-data form.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -43,5 +44,9 @@ class WorkerJob:
 
     @classmethod
     def from_dict(cls, data: Dict[str, Any]) -> WorkerJob:
-        return cls(host=data["host"], params=WorkerParams.from_dict(data["params"]), backend=data["backend"],
-                   sim=data.get("sim"))
+        return cls(
+            host=data["host"],
+            params=WorkerParams.from_dict(data["params"]),
+            backend=data["backend"],
+            sim=data.get("sim"),
+        )

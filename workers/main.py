@@ -1,5 +1,6 @@
 """One device's run, start to end: the entry point a worker process (or the seed-compatible
 command) calls. It emits events and never prints or decides PASS/FAIL."""
+
 from __future__ import annotations
 
 import os
@@ -24,9 +25,15 @@ from workers.runtime import (
 )
 
 
-def run_device(params: WorkerParams, emit: Callable[[Event], None], *, backend: str = "auto",
-               sim_config: Optional[Dict[str, Any]] = None,
-               stop: Optional[threading.Event] = None, watch: Optional[Watch] = None) -> None:
+def run_device(
+    params: WorkerParams,
+    emit: Callable[[Event], None],
+    *,
+    backend: str = "auto",
+    sim_config: Optional[Dict[str, Any]] = None,
+    stop: Optional[threading.Event] = None,
+    watch: Optional[Watch] = None,
+) -> None:
     """Open ``params.device_id``, emit ``Started``, run the cycles, and always emit exactly one
     ``Finished`` last (also after a fault, an unexpected exception or Ctrl-C, which is re-raised).
 
@@ -46,8 +53,13 @@ def run_device(params: WorkerParams, emit: Callable[[Event], None], *, backend: 
         run.outcome = "stopped"
         raise
     except Exception as exc:
-        emit(Fault(fault="worker_error", message=f"{type(exc).__name__}: {exc}",
-                   detail={"traceback": traceback.format_exc()}))
+        emit(
+            Fault(
+                fault="worker_error",
+                message=f"{type(exc).__name__}: {exc}",
+                detail={"traceback": traceback.format_exc()},
+            )
+        )
     finally:
         emit(run.finished(time.perf_counter() - start))
 
@@ -55,8 +67,13 @@ def run_device(params: WorkerParams, emit: Callable[[Event], None], *, backend: 
 class _Run:
     """The state ``run_device`` needs to emit a correct ``Finished`` however the run ends."""
 
-    def __init__(self, params: WorkerParams, emit: Callable[[Event], None],
-                 stop: Optional[threading.Event], watch: Optional[Watch]) -> None:
+    def __init__(
+        self,
+        params: WorkerParams,
+        emit: Callable[[Event], None],
+        stop: Optional[threading.Event],
+        watch: Optional[Watch],
+    ) -> None:
         self.params, self.emit, self.stop, self.watch = params, emit, stop, watch
         self.engine: Optional[CycleEngine] = None
         self.outcome = "error"
@@ -67,10 +84,19 @@ class _Run:
         try:
             with open_device(rt, p.device_id, p.open_retries, p.open_retry_delay) as device:
                 baseline = rt.mem_info()
-                self.emit(Started(physical_id=device.physical_id, logical_id=device.logical_id,
-                                  chip=rt.soc_name(), backend=rt.backend, simulated=rt.simulated,
-                                  pid=os.getpid(), params=p.to_dict(), memory=baseline,
-                                  attempts=device.attempts))
+                self.emit(
+                    Started(
+                        physical_id=device.physical_id,
+                        logical_id=device.logical_id,
+                        chip=rt.soc_name(),
+                        backend=rt.backend,
+                        simulated=rt.simulated,
+                        pid=os.getpid(),
+                        params=p.to_dict(),
+                        memory=baseline,
+                        attempts=device.attempts,
+                    )
+                )
                 self.engine = CycleEngine(rt, p, self.emit, baseline, stop=self.stop, watch=self.watch)
                 return self.engine.run()
         finally:
@@ -84,12 +110,30 @@ class _Run:
     def open_failed(self, exc: Exception) -> None:
         detail: Dict[str, Any] = {"attempts": getattr(exc, "attempts", 0)}
         error = getattr(exc, "error", None)
-        self.emit(Fault(fault="open_failed", message=str(exc), api=getattr(error, "api", None),
-                        code=getattr(error, "code", None), name=getattr(error, "name", None),
-                        detail=detail))
+        self.emit(
+            Fault(
+                fault="open_failed",
+                message=str(exc),
+                api=getattr(error, "api", None),
+                code=getattr(error, "code", None),
+                name=getattr(error, "name", None),
+                detail=detail,
+            )
+        )
 
     def finished(self, elapsed: float) -> Finished:
         if self.engine is not None:
             return self.engine.finished(self.outcome)
-        return Finished(outcome=self.outcome, cycles=0, copies=0, bytes=0, h2d=None, d2h=None,
-                        verify_errors=0, leak=0, lowest_free={}, memory={}, elapsed=elapsed)
+        return Finished(
+            outcome=self.outcome,
+            cycles=0,
+            copies=0,
+            bytes=0,
+            h2d=None,
+            d2h=None,
+            verify_errors=0,
+            leak=0,
+            lowest_free={},
+            memory={},
+            elapsed=elapsed,
+        )

@@ -4,6 +4,7 @@ Defaults are the seed sample's (``memcpy_host_dvpp.py``): 10 MiB blocks, never r
 (``release_cycle=-1``), one cycle, no reuse; so the bare default fills device memory and reports
 the capacity reached.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -103,10 +104,16 @@ class WorkerParams:
 
 RULES: Tuple[Tuple[str, str, str], ...] = (
     ("bidirectional", "copy_mode", "needs copy_mode: async, since H2D and D2H overlap on two streams"),
-    ("host_memory", "copy_mode", "pageable host memory needs copy_mode: sync, since memcpy_async "
-                                 "takes host memory from malloc_host only"),
-    ("memory_size", "release_cycle", "a size sweep needs release_cycle >= 1, the copies made at "
-                                     "each size in every cycle"),
+    (
+        "host_memory",
+        "copy_mode",
+        "pageable host memory needs copy_mode: sync, since memcpy_async takes host memory from malloc_host only",
+    ),
+    (
+        "memory_size",
+        "release_cycle",
+        "a size sweep needs release_cycle >= 1, the copies made at each size in every cycle",
+    ),
 )
 """Combinations of worker keys that cannot run together: (key, the other key, what is wrong)."""
 

@@ -5,6 +5,7 @@ The random pattern is generated once (seeded) with a spare window behind it; eac
 slice starting at an offset derived from the seed and the copy index, so consecutive copies send
 different, reproducible bytes without generating new random data per copy.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -76,7 +77,7 @@ class PatternBook:
         smaller block of a sweep gets the start of the pattern); a read-only view, no copy."""
         name = self.name(copy)
         start = random_offset(self.seed, copy) if name == "random" else 0
-        return self._data[name][start:start + min(self.size, self.size if size is None else size)]
+        return self._data[name][start : start + min(self.size, self.size if size is None else size)]
 
     def fill(self, host: np.ndarray, copy: int) -> np.ndarray:
         """Write copy ``copy``'s pattern into ``host`` (``host.size`` bytes, at most the book's

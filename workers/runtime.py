@@ -5,6 +5,7 @@ above this module looks at ``ret``. Return shapes follow pyACL's convention: a b
 tuple with the value(s) first and the code last. Lifetimes (the open device, the buffers of a cycle)
 are context managers that release on exit and never raise from cleanup after another error.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -83,6 +84,7 @@ def load_acl(backend: str, sim_config: Optional[Dict[str, Any]] = None) -> Tuple
         backend = "acl" if acl_available() else "sim"
     if backend == "sim":
         from workers import simulator
+
         return simulator.load(sim_config), "sim"
     if backend != "acl":
         raise ValueError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
@@ -112,11 +114,20 @@ def physical_id(logical: int, env: Optional[Mapping[str, str]] = None) -> int:
     return logical if ids is None or logical >= len(ids) else ids[logical]
 
 
-def api_fault(exc: AclError, message: Optional[str] = None, cycle: Optional[int] = None,
-              copy: Optional[int] = None) -> Fault:
+def api_fault(
+    exc: AclError, message: Optional[str] = None, cycle: Optional[int] = None, copy: Optional[int] = None
+) -> Fault:
     """The ``api_error`` fault event for a runtime error, with where it happened."""
-    return Fault(fault="api_error", message=message or str(exc), api=exc.api, code=exc.code, name=exc.name,
-                 cycle=cycle, copy=copy, detail={"runtime_message": exc.message})
+    return Fault(
+        fault="api_error",
+        message=message or str(exc),
+        api=exc.api,
+        code=exc.code,
+        name=exc.name,
+        cycle=cycle,
+        copy=copy,
+        detail={"runtime_message": exc.message},
+    )
 
 
 class Runtime:
@@ -236,9 +247,11 @@ def _open_once(rt: Runtime, physical: int, logical: int, attempt: int) -> Device
 
 def close_device(rt: Runtime, device: Device) -> List[AclError]:
     """destroy_context -> reset_device -> finalize, each tried even when one before failed."""
-    errors = [rt.quietly("acl.rt.destroy_context", device.context),
-              rt.quietly("acl.rt.reset_device", device.logical_id),
-              rt.quietly("acl.finalize")]
+    errors = [
+        rt.quietly("acl.rt.destroy_context", device.context),
+        rt.quietly("acl.rt.reset_device", device.logical_id),
+        rt.quietly("acl.finalize"),
+    ]
     return [e for e in errors if e is not None]
 
 

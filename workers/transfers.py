@@ -21,6 +21,7 @@ Pageable host memory is an ordinary (64-aligned) numpy array whose address comes
 ``acl.util.numpy_to_ptr`` (``bytes_to_ptr`` where that is missing), as pyACL programs do; it is
 only for sync copies, since ``memcpy_async`` takes host memory from ``malloc_host`` alone.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -57,7 +58,7 @@ def pageable_buffer(rt: Runtime, size: int) -> Buffer:
     """``size`` bytes of ordinary process memory, 64-aligned, with the runtime's pointer to it."""
     raw = np.empty(size + ASYNC_ALIGN, dtype=np.uint8)
     skip = -raw.ctypes.data % ASYNC_ALIGN
-    array = raw[skip:skip + size]
+    array = raw[skip : skip + size]
     util = rt.acl.util
     # numpy_to_ptr takes the array itself; bytes_to_ptr on an ndarray is UNCONFIRMED on real pyACL.
     to_ptr = util.numpy_to_ptr if hasattr(util, "numpy_to_ptr") else util.bytes_to_ptr
@@ -101,7 +102,7 @@ class Verifier:
         """Compare ``received`` with the expected bytes; ``device`` is the block it came from."""
         if not self.enabled:
             return
-        data, size = received.data[:self.expected.size], self.expected.size
+        data, size = received.data[: self.expected.size], self.expected.size
         bad = compare(data, self.expected)
         if bad is None:
             return
@@ -121,8 +122,9 @@ class Transfer(Protocol):
 
     blocks: int
 
-    def round_trip(self, sent: Buffer, received: Buffer, devices: Sequence[int], size: int,
-                   check: Verifier) -> Timing: ...
+    def round_trip(
+        self, sent: Buffer, received: Buffer, devices: Sequence[int], size: int, check: Verifier
+    ) -> Timing: ...
 
 
 class SyncCopy:
@@ -133,8 +135,7 @@ class SyncCopy:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
 
-    def round_trip(self, sent: Buffer, received: Buffer, devices: Sequence[int], size: int,
-                   check: Verifier) -> Timing:
+    def round_trip(self, sent: Buffer, received: Buffer, devices: Sequence[int], size: int, check: Verifier) -> Timing:
         device, clock = devices[0], time.perf_counter
         check.before(received, device)
         t0 = clock()
@@ -164,8 +165,7 @@ class AsyncCopy:
     def __init__(self, rt: Runtime, stream: int) -> None:
         self.rt, self.stream = rt, stream
 
-    def round_trip(self, sent: Buffer, received: Buffer, devices: Sequence[int], size: int,
-                   check: Verifier) -> Timing:
+    def round_trip(self, sent: Buffer, received: Buffer, devices: Sequence[int], size: int, check: Verifier) -> Timing:
         rt, device, stream, clock = self.rt, devices[0], self.stream, time.perf_counter
         check.before(received, device)
         t0 = clock()
@@ -187,8 +187,7 @@ class BidirectionalCopy:
     def __init__(self, rt: Runtime, h2d_stream: int, d2h_stream: int) -> None:
         self.rt, self.streams = rt, (h2d_stream, d2h_stream)
 
-    def round_trip(self, sent: Buffer, received: Buffer, devices: Sequence[int], size: int,
-                   check: Verifier) -> Timing:
+    def round_trip(self, sent: Buffer, received: Buffer, devices: Sequence[int], size: int, check: Verifier) -> Timing:
         rt, (write, read), (up, down), clock = self.rt, devices, self.streams, time.perf_counter
         rt.memcpy_h2d(read, sent.ptr, size)  # untimed: what the timed D2H reads
         check.before(received, write)

@@ -1,4 +1,5 @@
 """Byte-for-byte verification at memory speed; the details are worked out only on a mismatch."""
+
 from __future__ import annotations
 
 import ctypes
@@ -43,7 +44,7 @@ def mismatch(actual: np.ndarray, expected: np.ndarray) -> Dict[str, Any]:
     differs = actual != expected
     count = int(np.count_nonzero(differs))
     # samples from the first bad chunk only: no index array as large as the whole block
-    first_chunk = np.flatnonzero(differs[:_first_bad_chunk(differs)])[:MAX_SAMPLES]
+    first_chunk = np.flatnonzero(differs[: _first_bad_chunk(differs)])[:MAX_SAMPLES]
     samples: List[Dict[str, int]] = [
         {"offset": int(i), "expected": int(expected[i]), "actual": int(actual[i])} for i in first_chunk
     ]
@@ -54,7 +55,7 @@ def mismatch(actual: np.ndarray, expected: np.ndarray) -> Dict[str, Any]:
 def _first_bad_chunk(differs: np.ndarray, chunk: int = 1 << 16) -> int:
     """The end of the first 64 KiB chunk holding a difference (where the samples are taken)."""
     for start in range(0, differs.size, chunk):
-        if differs[start:start + chunk].any():
+        if differs[start : start + chunk].any():
             return start + chunk
     return 0
 

@@ -3,6 +3,7 @@
 Defined once for the worker's adapter (``runtime.py``), the Ray entry (which reports what Ray set)
 and the simulator (``simulator/acl``), which must parse it exactly as the runtime does.
 """
+
 from __future__ import annotations
 
 from typing import List, Optional

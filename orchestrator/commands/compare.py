@@ -1,4 +1,5 @@
 """``dvpp-fleet compare OLD_RUN NEW_RUN``: what changed per device (exit 1 on a regression)."""
+
 from __future__ import annotations
 
 import argparse

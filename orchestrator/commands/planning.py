@@ -1,4 +1,5 @@
 """Spec + this machine (or the Ray cluster) -> the plan: what ``run`` and ``validate`` share."""
+
 from __future__ import annotations
 
 import argparse
@@ -17,10 +18,11 @@ def make_plan(args: argparse.Namespace) -> Tuple[FleetPlan, Dict[str, Any]]:
     hostname, memory = socket.gethostname(), host_memory_available()
     if (args.launcher or spec.launcher) == "ray":  # the cluster's nodes, not this machine, are the inventory
         from orchestrator.launch.ray.cluster import plan_on_cluster
-        return plan_on_cluster(spec, hostname=hostname, host_memory=memory, backend=args.backend,
-                               launcher=args.launcher)
+
+        return plan_on_cluster(
+            spec, hostname=hostname, host_memory=memory, backend=args.backend, launcher=args.launcher
+        )
     backend = args.backend or spec.backend
     inventory = discover(backend, spec.sim_config(faults=False) if backend != "acl" else None)
-    plan = resolve(spec, inventory, hostname=hostname, host_memory=memory, backend=args.backend,
-                   launcher=args.launcher)
+    plan = resolve(spec, inventory, hostname=hostname, host_memory=memory, backend=args.backend, launcher=args.launcher)
     return plan, inventory

@@ -1,4 +1,5 @@
 """``dvpp-fleet report RUN_DIR``: re-render a run from its journal (or one device with ``--device``)."""
+
 from __future__ import annotations
 
 import argparse

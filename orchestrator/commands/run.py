@@ -1,4 +1,5 @@
 """``dvpp-fleet run SPEC``: plan, run every device, write and print the outputs."""
+
 from __future__ import annotations
 
 import argparse

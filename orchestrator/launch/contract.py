@@ -5,6 +5,7 @@ A launcher starts one worker per job, streams every event to ``sink`` as it arri
 has ended. When ``stop`` is set it asks every worker to stop, waits a short grace period, then kills
 what is left. It never decides a status and never raises for a device's failure.
 """
+
 from __future__ import annotations
 
 import threading
@@ -21,8 +22,7 @@ Sink = Callable[[str, int, Event], None]
 
 
 class Launcher(Protocol):
-    def run(self, jobs: Sequence[DeviceJob], run_dir: Path, sink: Sink, stop: threading.Event,
-            slots: int = 0) -> None:
+    def run(self, jobs: Sequence[DeviceJob], run_dir: Path, sink: Sink, stop: threading.Event, slots: int = 0) -> None:
         """Run ``jobs`` (each names its runtime: ``job.worker.backend``); worker logs go under
         ``run_dir``. At most ``slots`` workers run at the same time (0: all at once); the others
         wait their turn."""

@@ -1,4 +1,5 @@
 """What the controller does about a worker that stopped making progress: get its stack, say where."""
+
 from __future__ import annotations
 
 import os
@@ -46,8 +47,12 @@ def _read_from(log: Path, offset: int) -> Optional[str]:
 
 
 RUNTIME_FRAMES = {
-    "memcpy_h2d": "acl.rt.memcpy (H2D)", "memcpy_d2h": "acl.rt.memcpy (D2H)", "memcpy": "acl.rt.memcpy",
-    "mem_info": "acl.rt.get_mem_info", "malloc_host": "acl.rt.malloc_host", "malloc_device": "device malloc",
+    "memcpy_h2d": "acl.rt.memcpy (H2D)",
+    "memcpy_d2h": "acl.rt.memcpy (D2H)",
+    "memcpy": "acl.rt.memcpy",
+    "mem_info": "acl.rt.get_mem_info",
+    "malloc_host": "acl.rt.malloc_host",
+    "malloc_device": "device malloc",
     "soc_name": "acl.get_soc_name",
 }
 """Adapter methods (``workers/runtime.py``) -> the runtime call they make; the real ``acl`` is C
@@ -57,7 +62,7 @@ code, so the adapter's own frame is the innermost one a Python stack can show.""
 def stuck_in(stack: Optional[str]) -> Optional[str]:
     """The runtime call a faulthandler dump is blocked in, e.g. ``acl.rt.memcpy (H2D)``."""
     text = stack or ""
-    main = text[text.find("Current thread"):] if "Current thread" in text else text  # the signalled thread
+    main = text[text.find("Current thread") :] if "Current thread" in text else text  # the signalled thread
     frames = list(_FRAME.finditer(main))  # faulthandler lists the innermost frame first
     for match in frames:
         if match["file"].replace(os.sep, "/").endswith("workers/runtime.py") and match["func"] in RUNTIME_FRAMES:

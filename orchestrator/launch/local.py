@@ -11,6 +11,7 @@
 
 The ``spawn`` start method keeps the real runtime from ever seeing a forked copy of the controller.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -66,8 +67,7 @@ class _Worker(Tracked):
 class LocalLauncher:
     """Runs every job as a child process of this controller, at most ``slots`` at once."""
 
-    def run(self, jobs: Sequence[DeviceJob], run_dir: Path, sink: Sink, stop: threading.Event,
-            slots: int = 0) -> None:
+    def run(self, jobs: Sequence[DeviceJob], run_dir: Path, sink: Sink, stop: threading.Event, slots: int = 0) -> None:
         ctx = mp.get_context("spawn")
         (run_dir / rundir.LOGS).mkdir(parents=True, exist_ok=True)
         pending = list(jobs)
@@ -95,23 +95,30 @@ class LocalLauncher:
         reader, writer = ctx.Pipe(duplex=False)
         position = Position.create(str(rundir.position_path(run_dir, job.host, job.device)))
         log = rundir.log_path(run_dir, job.host, job.device)
-        proc = ctx.Process(target=worker_entry, name=f"dvpp-worker-{job.worker.name}",
-                           args=(_worker(job, run_dir), str(log), writer, os.getpid(), position.path), daemon=False)
+        proc = ctx.Process(
+            target=worker_entry,
+            name=f"dvpp-worker-{job.worker.name}",
+            args=(_worker(job, run_dir), str(log), writer, os.getpid(), position.path),
+            daemon=False,
+        )
         proc.start()
         writer.close()  # the child holds the only writer: EOF on our side means it is gone
         now = time.monotonic()
         return _Worker(job=job, since=now, last_event=now, proc=proc, conn=reader, log=log, position=position)
 
-    def _supervise(self, workers: List[_Worker], sink: Sink, stop: threading.Event,
-                   spawn_more: Callable[[], None]) -> bool:
+    def _supervise(
+        self, workers: List[_Worker], sink: Sink, stop: threading.Event, spawn_more: Callable[[], None]
+    ) -> bool:
         """Until every worker has ended: deliver events, notice deaths and hangs, keep the slots full.
         Returns whether it gave up waiting on a stop (the survivors are then killed at once)."""
         stopping = Stopping()
         spawn_more()
         while any(not w.ended for w in workers):
             live = [w for w in workers if not w.ended]
-            ready = wait([w.conn for w in live if not w.closed and w.conn is not None]
-                         + [w.proc.sentinel for w in live], timeout=TICK)
+            ready = wait(
+                [w.conn for w in live if not w.closed and w.conn is not None] + [w.proc.sentinel for w in live],
+                timeout=TICK,
+            )
             for w in live:
                 if w.conn in ready:
                     self._drain(w, sink)
@@ -157,8 +164,11 @@ class LocalLauncher:
             return  # asked to stop and ended by that signal: the verdict says ABORTED
         name = signal.Signals(-code).name if code is not None and code < 0 else None
         how = f"from signal {name}" if name else f"with exit code {code}"
-        sink(w.job.host, w.job.device, ev.Crashed(message=f"worker for {w.name} died {how} during {w.where()}",
-                                                  exitcode=code, signal=name))
+        sink(
+            w.job.host,
+            w.job.device,
+            ev.Crashed(message=f"worker for {w.name} died {how} during {w.where()}", exitcode=code, signal=name),
+        )
 
     def _check_hangs(self, live: List[_Worker], sink: Sink) -> None:
         """Overdue workers: ask all of them for their stacks at once, wait once, then kill each."""

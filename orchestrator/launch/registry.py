@@ -3,6 +3,7 @@
 Each entry builds its launcher from the spec's options and imports its module only when chosen,
 so a local run never imports Ray.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable, Dict, Mapping

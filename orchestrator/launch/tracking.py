@@ -5,6 +5,7 @@ position it reported and when it last sent anything, hence when its silence beco
 ``Stopping`` is the stop sequence both follow: ask every worker to stop once, then give up on the
 ones still there after ``GRACE`` seconds.
 """
+
 from __future__ import annotations
 
 import time

@@ -5,6 +5,7 @@ repair is visible at a glance. A device regressed when it no longer passes, when
 more than ``tolerance`` (a fraction), when its capacity shrank, or when it shows a fault kind it did
 not have. Exit 1 when any device regressed, else 0.
 """
+
 from __future__ import annotations
 
 import json
@@ -85,10 +86,19 @@ def compare(old_dir: Path, new_dir: Path, tolerance: float = DEFAULT_TOLERANCE) 
         o, n = old.get(key), new.get(key)
         found = changes(o, n, tolerance)
         regressed += bool(found)
-        rows.append([key[0], key[1], f"{(o or {}).get('status', '-')} -> {(n or {}).get('status', '-')}",
-                     _pair(_median(o, "h2d"), _median(n, "h2d")), _pair(_median(o, "d2h"), _median(n, "d2h")),
-                     f"{fmt.amount(_capacity(o))} -> {fmt.amount(_capacity(n))}",
-                     "REGRESSED: " + "; ".join(found) if found else "ok"])
-    table = tabulate(rows, headers=["host", "dev", "status", "H2D median GB/s", "D2H median GB/s", "capacity", "verdict"])
+        rows.append(
+            [
+                key[0],
+                key[1],
+                f"{(o or {}).get('status', '-')} -> {(n or {}).get('status', '-')}",
+                _pair(_median(o, "h2d"), _median(n, "h2d")),
+                _pair(_median(o, "d2h"), _median(n, "d2h")),
+                f"{fmt.amount(_capacity(o))} -> {fmt.amount(_capacity(n))}",
+                "REGRESSED: " + "; ".join(found) if found else "ok",
+            ]
+        )
+    table = tabulate(
+        rows, headers=["host", "dev", "status", "H2D median GB/s", "D2H median GB/s", "capacity", "verdict"]
+    )
     tail = f"\n\n{regressed} of {len(rows)} device(s) regressed (bandwidth tolerance {tolerance:.0%})."
     return table + tail, 1 if regressed else 0

@@ -3,6 +3,7 @@
 Parameters, identity, per-cycle figures, memory samples, faults with their detail, and the tail of
 the worker's log, all from the run directory alone.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,21 +45,33 @@ def thin(rows: List[Any], limit: int = MAX_ROWS) -> List[Any]:
 def render(v: Verdict, records: Sequence[Dict[str, Any]], started_at: float) -> str:
     """The whole drill-down text for one device."""
     mine = [r for r in records if (r.get("host"), r.get("device")) == (v.result.host, v.result.device)]
-    parts = [_identity(v), _params(v), _cycles(mine, started_at), _memory(mine, started_at),
-             _faults(v.causes, "Faults and causes"), _faults(v.warnings, "Warnings"), _log(v)]
+    parts = [
+        _identity(v),
+        _params(v),
+        _cycles(mine, started_at),
+        _memory(mine, started_at),
+        _faults(v.causes, "Faults and causes"),
+        _faults(v.warnings, "Warnings"),
+        _log(v),
+    ]
     return "\n\n".join(p for p in parts if p)
 
 
 def _identity(v: Verdict) -> str:
     r = v.result
-    lines = [f"{v.name}  {v.status.value}: {v.status.meaning}",
-             f"  chip {r.chip or '-'}, logical id {r.logical_id}, simulated {r.simulated}, opened after {r.attempts} attempt(s)",
-             f"  outcome {r.outcome or '-'}, {r.cycles} cycle(s), {r.copies} copies, {fmt.amount(r.bytes)} moved, "
-             f"{r.verify_errors} verification error(s), leak {fmt.amount(r.leak)}, {r.elapsed:.2f}s"]
+    lines = [
+        f"{v.name}  {v.status.value}: {v.status.meaning}",
+        f"  chip {r.chip or '-'}, logical id {r.logical_id}, simulated {r.simulated}, "
+        f"opened after {r.attempts} attempt(s)",
+        f"  outcome {r.outcome or '-'}, {r.cycles} cycle(s), {r.copies} copies, {fmt.amount(r.bytes)} moved, "
+        f"{r.verify_errors} verification error(s), leak {fmt.amount(r.leak)}, {r.elapsed:.2f}s",
+    ]
     for name, stats in (("H2D", r.h2d), ("D2H", r.d2h)):
         if stats:
-            lines.append(f"  {name} GB/s: median {stats['median']:.3f}, min {stats['min']:.3f}, "
-                         f"max {stats['max']:.3f} over {stats['count']} copies")
+            lines.append(
+                f"  {name} GB/s: median {stats['median']:.3f}, min {stats['min']:.3f}, "
+                f"max {stats['max']:.3f} over {stats['count']} copies"
+            )
     return "\n".join(lines)
 
 
@@ -67,19 +80,34 @@ def _params(v: Verdict) -> str:
 
 
 def _cycles(mine: Sequence[Dict[str, Any]], t0: float) -> str:
-    rows = [[round(r.get("t", t0) - t0, 2), r["cycle"], r["copies"], fmt.amount(r["bytes"]),
-             _median(r.get("h2d")), _median(r.get("d2h")), fmt.amount(r["leak"]), _free(r.get("memory"))]
-            for r in mine if r.get("kind") == "cycle_end"]
+    rows = [
+        [
+            round(r.get("t", t0) - t0, 2),
+            r["cycle"],
+            r["copies"],
+            fmt.amount(r["bytes"]),
+            _median(r.get("h2d")),
+            _median(r.get("d2h")),
+            fmt.amount(r["leak"]),
+            _free(r.get("memory")),
+        ]
+        for r in mine
+        if r.get("kind") == "cycle_end"
+    ]
     if not rows:
         return ""
     note = "" if len(rows) <= MAX_ROWS else f" ({len(rows)} records, {MAX_ROWS} shown)"
-    return f"Cycles{note}\n" + tabulate(thin(rows), headers=["t (s)", "cycle", "copies", "moved", "H2D med",
-                                                              "D2H med", "leak", "free memory"])
+    return f"Cycles{note}\n" + tabulate(
+        thin(rows), headers=["t (s)", "cycle", "copies", "moved", "H2D med", "D2H med", "leak", "free memory"]
+    )
 
 
 def _memory(mine: Sequence[Dict[str, Any]], t0: float) -> str:
-    rows = [[round(r.get("t", t0) - t0, 2), r.get("kind"), r.get("copies", "-"), _free(r.get("memory"))]
-            for r in mine if r.get("memory") and r.get("kind") in ("started", "progress", "finished")]
+    rows = [
+        [round(r.get("t", t0) - t0, 2), r.get("kind"), r.get("copies", "-"), _free(r.get("memory"))]
+        for r in mine
+        if r.get("memory") and r.get("kind") in ("started", "progress", "finished")
+    ]
     if not rows:
         return ""
     return "Memory samples\n" + tabulate(thin(rows), headers=["t (s)", "event", "copies", "free memory"])
@@ -113,5 +141,8 @@ def _median(stats: Any) -> str:
 def _free(memory: Any) -> str:
     if not isinstance(memory, dict):
         return "-"
-    return ", ".join(f"{k} {fmt.amount(m['free'])}" for k, m in memory.items()
-                     if isinstance(m, dict) and m.get("total") and isinstance(m.get("free"), int))
+    return ", ".join(
+        f"{k} {fmt.amount(m['free'])}"
+        for k, m in memory.items()
+        if isinstance(m, dict) and m.get("total") and isinstance(m.get("free"), int)
+    )

@@ -4,14 +4,17 @@ JUnit, the drill-down and the HTML page say the same thing the same way.
 Sizes the user wrote (block sizes) are ``spec.units.format_size`` (``64MiB``); amounts measured
 (moved, free, leaked) are ``amount`` (``64.0 MiB``); bandwidth is decimal GB/s.
 """
+
 from __future__ import annotations
 
 from typing import Any, Dict, Optional
 
 from orchestrator.results.records import Cause
 
-SIMULATED = ("SIMULATED: these devices are the built-in simulator, not real NPUs; "
-             "no hardware was tested. Use `backend: acl` on an NPU server.")
+SIMULATED = (
+    "SIMULATED: these devices are the built-in simulator, not real NPUs; "
+    "no hardware was tested. Use `backend: acl` on an NPU server."
+)
 INTERRUPTED = "INTERRUPTED: the run was stopped before every device finished."
 BINARY_UNITS = (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10))
 
@@ -54,13 +57,22 @@ def samples(c: Cause, limit: int = 4) -> str:
     if not found:
         return ""
     return "expected/actual at offset: " + ", ".join(
-        f"{s.get('offset')}: {s.get('expected')}/{s.get('actual')}" for s in found)
+        f"{s.get('offset')}: {s.get('expected')}/{s.get('actual')}" for s in found
+    )
 
 
 def describe(c: Cause) -> str:
     """One cause on one line: ``[kind] message (where) <runtime call>; wrong bytes``."""
-    text = " ".join(p for p in (f"[{c.fault}]", str(c.message), f"({where(c)})" if where(c) else "",
-                                f"<{call(c)}>" if call(c) else "") if p)
+    text = " ".join(
+        p
+        for p in (
+            f"[{c.fault}]",
+            str(c.message),
+            f"({where(c)})" if where(c) else "",
+            f"<{call(c)}>" if call(c) else "",
+        )
+        if p
+    )
     extra = samples(c)
     return f"{text}; {extra}" if extra else text
 

@@ -7,6 +7,7 @@ copy bandwidth. Points come from the journal's ``progress``/``cycle_end``/``star
 records; each series keeps at most ``MAX_POINTS`` (``svg.downsample``), so a week-long run makes a
 page of the same size as a minute-long one.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -74,22 +75,34 @@ def _add(s: DeviceSeries, rec: Dict[str, Any], x: float) -> None:
         s.faults.append(x)
 
 
-def render(verdicts: Sequence[Verdict], data: Dict[str, Any], records: Sequence[Dict[str, Any]],
-           header: Optional[Dict[str, Any]] = None) -> str:
+def render(
+    verdicts: Sequence[Verdict],
+    data: Dict[str, Any],
+    records: Sequence[Dict[str, Any]],
+    header: Optional[Dict[str, Any]] = None,
+) -> str:
     """The page for one run. ``header`` (the journal's first line) supplies the outlier threshold."""
     medians = outliers.fleet_medians(verdicts)
     series = collect_series(records)
     span = max((x for s in series.values() for x in s.last()), default=1.0)
-    sections = [_facts(verdicts, data), _fleet(verdicts, medians, data, _fraction(header)),
-                _table(verdicts, medians), _failures(verdicts),
-                "<h2>Devices</h2>" + "".join(_device(v, series.get((v.result.host, v.result.device)), span)
-                                             for v in verdicts)]
+    sections = [
+        _facts(verdicts, data),
+        _fleet(verdicts, medians, data, _fraction(header)),
+        _table(verdicts, medians),
+        _failures(verdicts),
+        "<h2>Devices</h2>" + "".join(_device(v, series.get((v.result.host, v.result.device)), span) for v in verdicts),
+    ]
     title = f"dvpp-fleet {data.get('run_id') or ''}".strip()
     return PAGE.format(title=escape(title), style=STYLE, body="\n".join(sections))
 
 
-def write(path: Path, verdicts: Sequence[Verdict], data: Dict[str, Any], records: Sequence[Dict[str, Any]],
-          header: Optional[Dict[str, Any]] = None) -> None:
+def write(
+    path: Path,
+    verdicts: Sequence[Verdict],
+    data: Dict[str, Any],
+    records: Sequence[Dict[str, Any]],
+    header: Optional[Dict[str, Any]] = None,
+) -> None:
     write_atomic(path, render(verdicts, data, records, header))
 
 
@@ -101,28 +114,48 @@ def _fraction(header: Optional[Dict[str, Any]]) -> Optional[float]:
 
 def _facts(verdicts: Sequence[Verdict], data: Dict[str, Any]) -> str:
     counts = ", ".join(f"{n} {k}" for k, n in (data.get("counts") or {}).items())
-    rows = [("run", data.get("run_id")), ("backend", data.get("backend")), ("launcher", data.get("launcher")),
-            ("started", data.get("started")), ("finished", data.get("finished")),
-            ("devices", f"{len(verdicts)} ({counts})"), ("exit code", data.get("exit_code"))]
+    rows = [
+        ("run", data.get("run_id")),
+        ("backend", data.get("backend")),
+        ("launcher", data.get("launcher")),
+        ("started", data.get("started")),
+        ("finished", data.get("finished")),
+        ("devices", f"{len(verdicts)} ({counts})"),
+        ("exit code", data.get("exit_code")),
+    ]
     shown = [fmt.SIMULATED] * bool(data.get("simulated")) + [fmt.INTERRUPTED] * bool(data.get("interrupted"))
     banner = "".join(f'<p class="banner">{escape(text)}</p>' for text in shown)
     cells = "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in rows)
     return f"<h1>{escape(str(data.get('run_id') or 'dvpp-fleet run'))}</h1>{banner}<table class=facts>{cells}</table>"
 
 
-def _fleet(verdicts: Sequence[Verdict], medians: outliers.FleetMedians, data: Dict[str, Any],
-           fraction: Optional[float]) -> str:
+def _fleet(
+    verdicts: Sequence[Verdict], medians: outliers.FleetMedians, data: Dict[str, Any], fraction: Optional[float]
+) -> str:
     order = sorted(verdicts, key=lambda v: (v.result.chip or "", v.result.host, v.result.device))
     dots, whiskers, rings = _fleet_points(order)
     hosts = len({v.result.host for v in order})
     labels = [(i, v.name if hosts > 1 else str(v.result.device)) for i, v in enumerate(order, start=1)]
-    chart = svg.Chart("Median bandwidth per device (whiskers: min to max)", "GB/s",
-                      [svg.Series("H2D", COLORS["h2d"], dots["h2d"], dots=True),
-                       svg.Series("D2H", COLORS["d2h"], dots["d2h"], dots=True)],
-                      rules=_fleet_rules(order, medians, fraction, data), x_labels=labels, css="plot fleet",
-                      size=(max(520, (80 if hosts > 1 else 40) * len(order)), 240), x_max=len(order) + 1, whiskers=whiskers, rings=rings)
-    return ("<h2>Fleet view: is this normal?</h2>" + svg.render(chart)
-            + "".join(f"<p class=note>{escape(n)}</p>" for n in _fleet_notes(order, medians, fraction, data)))
+    chart = svg.Chart(
+        "Median bandwidth per device (whiskers: min to max)",
+        "GB/s",
+        [
+            svg.Series("H2D", COLORS["h2d"], dots["h2d"], dots=True),
+            svg.Series("D2H", COLORS["d2h"], dots["d2h"], dots=True),
+        ],
+        rules=_fleet_rules(order, medians, fraction, data),
+        x_labels=labels,
+        css="plot fleet",
+        size=(max(520, (80 if hosts > 1 else 40) * len(order)), 240),
+        x_max=len(order) + 1,
+        whiskers=whiskers,
+        rings=rings,
+    )
+    return (
+        "<h2>Fleet view: is this normal?</h2>"
+        + svg.render(chart)
+        + "".join(f"<p class=note>{escape(n)}</p>" for n in _fleet_notes(order, medians, fraction, data))
+    )
 
 
 def _fleet_points(order: Sequence[Verdict]) -> Tuple[Dict[str, List[svg.Point]], List[Any], List[Any]]:
@@ -144,26 +177,42 @@ def _outliers(v: Verdict) -> List[Cause]:
     return [c for c in v.warnings + v.causes if c.fault == "outlier"]
 
 
-def _fleet_rules(order: Sequence[Verdict], medians: outliers.FleetMedians, fraction: Optional[float],
-                 data: Dict[str, Any]) -> List[svg.Rule]:
+def _fleet_rules(
+    order: Sequence[Verdict], medians: outliers.FleetMedians, fraction: Optional[float], data: Dict[str, Any]
+) -> List[svg.Rule]:
     rules = []
     for chip in dict.fromkeys(v.result.chip or "unknown" for v in order):
         xs = [i for i, v in enumerate(order, start=1) if (v.result.chip or "unknown") == chip]
         for d in outliers.DIRECTIONS:
             if (chip, d) in medians:
                 m = medians[(chip, d)][0]
-                rules.append(svg.Rule(m, f"{chip} fleet median {d.upper()} {m:.2f} GB/s", COLORS[d], "6 3", xs[0] - .4, xs[-1] + .4))
+                rules.append(
+                    svg.Rule(
+                        m, f"{chip} fleet median {d.upper()} {m:.2f} GB/s", COLORS[d], "6 3", xs[0] - 0.4, xs[-1] + 0.4
+                    )
+                )
                 if fraction is not None:
-                    rules.append(svg.Rule(m * (1 - fraction), f"{chip} {d.upper()} outlier line", "#d62728", "2 3",
-                                          xs[0] - .4, xs[-1] + .4))
+                    rules.append(
+                        svg.Rule(
+                            m * (1 - fraction),
+                            f"{chip} {d.upper()} outlier line",
+                            "#d62728",
+                            "2 3",
+                            xs[0] - 0.4,
+                            xs[-1] + 0.4,
+                        )
+                    )
         ref = reference.reference(chip)
         if ref is not None and not data.get("simulated"):
-            rules.append(svg.Rule(ref.expected_gbps, f"{chip} expected (estimate)", "#2ca02c", "8 4", xs[0] - .4, xs[-1] + .4))
+            rules.append(
+                svg.Rule(ref.expected_gbps, f"{chip} expected (estimate)", "#2ca02c", "8 4", xs[0] - 0.4, xs[-1] + 0.4)
+            )
     return rules
 
 
-def _fleet_notes(order: Sequence[Verdict], medians: outliers.FleetMedians, fraction: Optional[float],
-                 data: Dict[str, Any]) -> List[str]:
+def _fleet_notes(
+    order: Sequence[Verdict], medians: outliers.FleetMedians, fraction: Optional[float], data: Dict[str, Any]
+) -> List[str]:
     notes = []
     for chip in dict.fromkeys(v.result.chip or "unknown" for v in order):
         found = [f"{d.upper()} {medians[(chip, d)][0]:.2f} GB/s" for d in outliers.DIRECTIONS if (chip, d) in medians]
@@ -174,28 +223,61 @@ def _fleet_notes(order: Sequence[Verdict], medians: outliers.FleetMedians, fract
             notes.append(f"{chip}: fleet median {', '.join(found)}{limit}; ringed: outliers.")
         ref = reference.reference(chip)
         if ref is not None:
-            notes.append(f"{chip} reference: {ref.link} link, {ref.link_gbps:g} GB/s raw per direction"
-                         f"{' (estimated link)' if ref.link_estimated else ''}; expected about {ref.expected_gbps:g} "
-                         f"GB/s (an estimate){'; does not apply to simulated devices' if data.get('simulated') else ''}."
-                         f" Source: {ref.source}.")
+            notes.append(
+                f"{chip} reference: {ref.link} link, {ref.link_gbps:g} GB/s raw per direction"
+                f"{' (estimated link)' if ref.link_estimated else ''}; expected about {ref.expected_gbps:g} "
+                f"GB/s (an estimate){'; does not apply to simulated devices' if data.get('simulated') else ''}."
+                f" Source: {ref.source}."
+            )
     return notes
 
 
 def _table(verdicts: Sequence[Verdict], medians: outliers.FleetMedians) -> str:
-    head = ["device", "chip", "status", "cycles", "copies", "moved", "H2D GB/s med / min", "D2H GB/s med / min",
-            "vs fleet H2D / D2H", "verify errors", "leak", "lowest free", "time", "first fault or warning"]
+    head = [
+        "device",
+        "chip",
+        "status",
+        "cycles",
+        "copies",
+        "moved",
+        "H2D GB/s med / min",
+        "D2H GB/s med / min",
+        "vs fleet H2D / D2H",
+        "verify errors",
+        "leak",
+        "lowest free",
+        "time",
+        "first fault or warning",
+    ]
     rows = [_row(v, medians) for v in verdicts]
-    return ("<h2>Devices at a glance</h2><table class=devices><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>"
-            + "".join(rows) + "</table>")
+    return (
+        "<h2>Devices at a glance</h2><table class=devices><tr>"
+        + "".join(f"<th>{h}</th>" for h in head)
+        + "</tr>"
+        + "".join(rows)
+        + "</table>"
+    )
 
 
 def _row(v: Verdict, medians: outliers.FleetMedians) -> str:
     r = v.result
     ratios = " / ".join(_ratio(outliers.fleet_ratio(v, d, medians)) for d in outliers.DIRECTIONS)
-    cells: List[Any] = [v.name, r.chip or "-", _status(v), r.cycles, r.copies, fmt.amount(r.bytes),
-                        fmt.rate_cell(r.h2d), fmt.rate_cell(r.d2h), ratios, r.verify_errors,
-                        fmt.amount(r.leak), table.lowest_cell(r), f"{r.elapsed:.1f}s",
-                        table.first_fault(v, width=None)]
+    cells: List[Any] = [
+        v.name,
+        r.chip or "-",
+        _status(v),
+        r.cycles,
+        r.copies,
+        fmt.amount(r.bytes),
+        fmt.rate_cell(r.h2d),
+        fmt.rate_cell(r.d2h),
+        ratios,
+        r.verify_errors,
+        fmt.amount(r.leak),
+        table.lowest_cell(r),
+        f"{r.elapsed:.1f}s",
+        table.first_fault(v, width=None),
+    ]
     return "<tr>" + "".join(c if i == 2 else f"<td>{escape(str(c))}</td>" for i, c in enumerate(cells)) + "</tr>"
 
 
@@ -216,20 +298,40 @@ def _failures(verdicts: Sequence[Verdict]) -> str:
 def _device(v: Verdict, s: Optional[DeviceSeries], span: float) -> str:
     s = s or DeviceSeries()
     first = table.first_fault(v, width=None)
-    memory = svg.Chart(f"{v.name}: free device memory", "GiB free",
-                       [svg.Series(k.upper(), COLORS.get(k, "#444"), svg.downsample(pts, MAX_POINTS))
-                        for k, pts in sorted(s.memory.items())],
-                       rules=[svg.Rule(t / GIB, f"{k.upper()} total", COLORS.get(k, "#444")) for k, t in s.totals.items()],
-                       marks=s.faults, css="plot memory", x_max=span, zero_based=False)
-    rates, label = (s.rate, "") if sum(len(p) for p in s.rate.values()) >= 2 * len(s.rate) > 0 else (s.median, " median")
-    bandwidth = svg.Chart(f"{v.name}: copy bandwidth", "GB/s",
-                          [svg.Series(d.upper() + label, COLORS[d], svg.downsample(rates[d], MAX_POINTS))
-                           for d in outliers.DIRECTIONS if rates.get(d)], marks=s.faults, css="plot bandwidth",
-                          x_max=span)
-    return (f'<figure class="device" data-device="{escape(v.name)}"><figcaption><b>{escape(v.name)}</b> '
-            f'{_status(v).replace("<td", "<span").replace("</td>", "</span>")} {escape(v.result.chip or "")} '
-            f'<span class=why>{escape(first)}</span></figcaption>{svg.render(memory)}{svg.render(bandwidth)}'
-            f'{_curve(v)}</figure>')
+    memory = svg.Chart(
+        f"{v.name}: free device memory",
+        "GiB free",
+        [
+            svg.Series(k.upper(), COLORS.get(k, "#444"), svg.downsample(pts, MAX_POINTS))
+            for k, pts in sorted(s.memory.items())
+        ],
+        rules=[svg.Rule(t / GIB, f"{k.upper()} total", COLORS.get(k, "#444")) for k, t in s.totals.items()],
+        marks=s.faults,
+        css="plot memory",
+        x_max=span,
+        zero_based=False,
+    )
+    rates, label = (
+        (s.rate, "") if sum(len(p) for p in s.rate.values()) >= 2 * len(s.rate) > 0 else (s.median, " median")
+    )
+    bandwidth = svg.Chart(
+        f"{v.name}: copy bandwidth",
+        "GB/s",
+        [
+            svg.Series(d.upper() + label, COLORS[d], svg.downsample(rates[d], MAX_POINTS))
+            for d in outliers.DIRECTIONS
+            if rates.get(d)
+        ],
+        marks=s.faults,
+        css="plot bandwidth",
+        x_max=span,
+    )
+    return (
+        f'<figure class="device" data-device="{escape(v.name)}"><figcaption><b>{escape(v.name)}</b> '
+        f"{_status(v).replace('<td', '<span').replace('</td>', '</span>')} {escape(v.result.chip or '')} "
+        f"<span class=why>{escape(first)}</span></figcaption>{svg.render(memory)}{svg.render(bandwidth)}"
+        f"{_curve(v)}</figure>"
+    )
 
 
 def _curve(v: Verdict) -> str:
@@ -238,11 +340,24 @@ def _curve(v: Verdict) -> str:
     if len(curve) < 2:
         return ""
     labels = [(float(i), format_size(e["size"])) for i, e in enumerate(curve)]
-    series = [svg.Series(f"{d.upper()} median", COLORS[d], [(float(i), e[d]["median"]) for i, e in enumerate(curve)
-                                                            if (e.get(d) or {}).get("median") is not None], dots=True)
-              for d in outliers.DIRECTIONS]
-    chart = svg.Chart(f"{v.name}: bandwidth by block size", "GB/s", [s for s in series if s.points],
-                      x_unit="", x_labels=labels, css="plot curve", x_max=float(len(curve) - 1))
+    series = [
+        svg.Series(
+            f"{d.upper()} median",
+            COLORS[d],
+            [(float(i), e[d]["median"]) for i, e in enumerate(curve) if (e.get(d) or {}).get("median") is not None],
+            dots=True,
+        )
+        for d in outliers.DIRECTIONS
+    ]
+    chart = svg.Chart(
+        f"{v.name}: bandwidth by block size",
+        "GB/s",
+        [s for s in series if s.points],
+        x_unit="",
+        x_labels=labels,
+        css="plot curve",
+        x_max=float(len(curve) - 1),
+    )
     return svg.render(chart)
 
 

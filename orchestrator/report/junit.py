@@ -13,6 +13,7 @@ case), which the laxer readers accept too:
 Warnings (e.g. a bandwidth outlier on a device that still passed) have no place in a test case of
 that schema: they go to the suite's ``<system-out>`` and its properties.
 """
+
 from __future__ import annotations
 
 import re
@@ -57,13 +58,21 @@ class _Counts(TypedDict):
 def _counts(verdicts: Sequence[Verdict]) -> _Counts:
     def n(statuses: Sequence[Status]) -> str:
         return str(sum(1 for v in verdicts if v.status in statuses))
+
     return {"tests": str(len(verdicts)), "failures": n(FAILURE), "errors": n(ERROR), "skipped": n(SKIPPED)}
 
 
 def _suite(index: int, host: str, verdicts: List[Verdict], run: Dict[str, Any]) -> ET.Element:
-    suite = ET.Element("testsuite", name=clean(host), package="dvpp-fleet", id=str(index),
-                       hostname=clean(host) or "localhost", timestamp=_timestamp(run.get("started")),
-                       **_counts(verdicts), time=_secs(max((v.result.elapsed for v in verdicts), default=0.0)))
+    suite = ET.Element(
+        "testsuite",
+        name=clean(host),
+        package="dvpp-fleet",
+        id=str(index),
+        hostname=clean(host) or "localhost",
+        timestamp=_timestamp(run.get("started")),
+        **_counts(verdicts),
+        time=_secs(max((v.result.elapsed for v in verdicts), default=0.0)),
+    )
     props = ET.SubElement(suite, "properties")
     for name, value in _properties(run, verdicts):
         ET.SubElement(props, "property", name=name, value=clean(value))

@@ -5,6 +5,7 @@ so a monitor sees a burn-in's progress and a device that went bad hours before t
 The verdicts come from the run's own judgement (``judge_all(..., live=True)``): devices still
 running show ``RUNNING``, or ``FAIL`` once they recorded a fault; ended ones their final status.
 """
+
 from __future__ import annotations
 
 import time
@@ -23,8 +24,14 @@ class LiveStatus:
     """Writes the run's state at most every ``interval`` seconds; ``refresh`` is cheap otherwise.
     ``judge`` gives the verdicts of the results so far."""
 
-    def __init__(self, run_dir: Path, interval: float, judge: Callable[[], List[Verdict]],
-                 facts: Dict[str, Any], hooks: Sequence[Hook] = ()) -> None:
+    def __init__(
+        self,
+        run_dir: Path,
+        interval: float,
+        judge: Callable[[], List[Verdict]],
+        facts: Dict[str, Any],
+        hooks: Sequence[Hook] = (),
+    ) -> None:
         self.path = run_dir / rundir.STATUS
         self.interval, self.judge, self.facts, self.hooks = interval, judge, facts, list(hooks)
         self.written = 0.0

@@ -3,6 +3,7 @@
 ``dvpp-fleet run`` also writes ``report.html`` into the run directory. Every output is built
 from the same verdicts and summary as the table and the exit code, so they cannot disagree.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,16 +33,30 @@ def writable_file(text: str) -> Path:
 
 def add_output_arguments(parser: argparse.ArgumentParser) -> None:
     """``--junit``, ``--prom`` and ``--html`` on ``run`` and ``report``."""
-    parser.add_argument("--junit", type=writable_file, metavar="FILE",
-                        help="also write JUnit XML: one test case per device, for CI")
-    parser.add_argument("--prom", type=writable_file, metavar="FILE",
-                        help="also write Prometheus text for node_exporter's textfile collector (atomic)")
-    parser.add_argument("--html", type=writable_file, metavar="FILE",
-                        help=f"also write the HTML report here (run always writes {rundir.REPORT_HTML} in the run directory)")
+    parser.add_argument(
+        "--junit", type=writable_file, metavar="FILE", help="also write JUnit XML: one test case per device, for CI"
+    )
+    parser.add_argument(
+        "--prom",
+        type=writable_file,
+        metavar="FILE",
+        help="also write Prometheus text for node_exporter's textfile collector (atomic)",
+    )
+    parser.add_argument(
+        "--html",
+        type=writable_file,
+        metavar="FILE",
+        help=f"also write the HTML report here (run always writes {rundir.REPORT_HTML} in the run directory)",
+    )
 
 
-def write_outputs(args: argparse.Namespace, verdicts: Sequence[Verdict], data: Dict[str, Any], run_dir: Path,
-                  journal: Optional[Tuple[Dict[str, Any], List[Dict[str, Any]]]] = None) -> List[Path]:
+def write_outputs(
+    args: argparse.Namespace,
+    verdicts: Sequence[Verdict],
+    data: Dict[str, Any],
+    run_dir: Path,
+    journal: Optional[Tuple[Dict[str, Any], List[Dict[str, Any]]]] = None,
+) -> List[Path]:
     """Write every output asked for (and ``report.html`` on ``run``); return the paths written.
     ``journal``: the journal's (header, records) when the caller has read them already; None reads
     them from ``run_dir`` (only when the HTML page needs them)."""

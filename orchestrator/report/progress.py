@@ -4,6 +4,7 @@ On a terminal: one line per device (copies, bytes, current GB/s, state), redrawn
 every ``REDRAW`` seconds. Elsewhere (cron, CI logs): a line when a device ends and a fleet line
 every ``PLAIN_EVERY`` seconds, so logs stay short but never silent on a long run.
 """
+
 from __future__ import annotations
 
 import sys
@@ -28,7 +29,9 @@ def _state(r: DeviceResult) -> str:
 def _line(r: DeviceResult) -> str:
     h2d, d2h = r.last_gbps
     rate = f"H2D {h2d:6.2f} D2H {d2h:6.2f} GB/s" if h2d and d2h else " " * 27
-    return f"{r.host}:{r.device:<3} cycle {r.cycle:>4} copies {r.copies:>8} {r.bytes / 1e9:9.3f} GB  {rate}  {_state(r)}"
+    return (
+        f"{r.host}:{r.device:<3} cycle {r.cycle:>4} copies {r.copies:>8} {r.bytes / 1e9:9.3f} GB  {rate}  {_state(r)}"
+    )
 
 
 class ProgressView:
@@ -55,7 +58,9 @@ class ProgressView:
             if ended or time.monotonic() - self.drawn_at >= REDRAW:
                 self._redraw()
         elif ended:
-            self._print(f"{result.host}:{result.device} {_state(result)} after {result.copies} copies, {result.elapsed:.1f}s")
+            self._print(
+                f"{result.host}:{result.device} {_state(result)} after {result.copies} copies, {result.elapsed:.1f}s"
+            )
         elif time.monotonic() - self.drawn_at >= PLAIN_EVERY:
             self._fleet_line()
 

@@ -8,6 +8,7 @@ rule that also holds during a run (live refreshes show healthy devices as RUNNIN
 is left out rather than written as 0. The file is replaced atomically: the collector never reads
 half of it.
 """
+
 from __future__ import annotations
 
 import time
@@ -38,7 +39,9 @@ HELP = {
     "leak_bytes": "Free device memory missing after release, against the baseline (worst memory kind).",
     "lowest_free_bytes": "Lowest free device memory seen in the last run, by memory kind.",
     "duration_seconds": "How long the device's worker ran in the last run.",
-    "reference_bytes_per_second": "Reference host link bandwidth for the chip: raw link rate and estimated achievable rate.",
+    "reference_bytes_per_second": (
+        "Reference host link bandwidth for the chip: raw link rate and estimated achievable rate."
+    ),
     "last_run_timestamp_seconds": "Unix time the last run finished.",
     "last_run_exit_code": "Exit code of the last run: 0 every device passed, 1 a device did not, 130 interrupted.",
     "last_run_simulated": "1 when the last run used the simulator (no hardware was tested).",
@@ -69,16 +72,31 @@ def _device_families(verdicts: Sequence[Verdict]) -> List[Tuple[str, List[Sample
         ("device_pass", [(ids, float(v.status is Status.PASS)) for v, ids in per]),
         ("device_warnings", [(ids, len(v.warnings)) for v, ids in per]),
         ("bandwidth_bytes_per_second", list(_bandwidth(per))),
-        ("bandwidth_fleet_ratio", [(dict(ids, direction=d), r) for v, ids in per for d in outliers.DIRECTIONS
-                                   for r in [outliers.fleet_ratio(v, d, medians)] if r is not None]),
+        (
+            "bandwidth_fleet_ratio",
+            [
+                (dict(ids, direction=d), r)
+                for v, ids in per
+                for d in outliers.DIRECTIONS
+                for r in [outliers.fleet_ratio(v, d, medians)]
+                if r is not None
+            ],
+        ),
         ("copied_bytes", [(ids, v.result.bytes) for v, ids in per if v.result.started]),
         ("copies", [(ids, v.result.copies) for v, ids in per if v.result.started]),
         ("cycles", [(ids, v.result.cycles) for v, ids in per if v.result.started]),
         ("verify_errors", [(ids, v.result.verify_errors) for v, ids in per if v.result.started]),
         ("faults", [(ids, max(v.result.faults_total, len(v.causes))) for v, ids in per]),
         ("leak_bytes", [(ids, v.result.leak) for v, ids in per if v.result.started]),
-        ("lowest_free_bytes", [(dict(ids, memory=k), free) for v, ids in per
-                               for k, free in sorted(v.result.lowest_free.items()) if _has(v, k)]),
+        (
+            "lowest_free_bytes",
+            [
+                (dict(ids, memory=k), free)
+                for v, ids in per
+                for k, free in sorted(v.result.lowest_free.items())
+                if _has(v, k)
+            ],
+        ),
         ("duration_seconds", [(ids, v.result.elapsed) for v, ids in per if v.result.started]),
     ]
 

@@ -1,6 +1,7 @@
 """Every output of a judged run, written in one place: ``summary.json``, ``status.json`` and
 ``report.txt`` in the run directory (on ``run``), the files asked for with ``--junit``/``--prom``/
 ``--html`` (``outputs.py``), and what stdout shows (the table, or ``summary.json`` as JSON)."""
+
 from __future__ import annotations
 
 import argparse
@@ -19,8 +20,14 @@ from orchestrator.results.verdict import exit_code
 Journal = Tuple[Dict[str, Any], List[Dict[str, Any]]]
 
 
-def publish(verdicts: Sequence[Verdict], facts: Dict[str, Any], run_dir: Path, args: argparse.Namespace,
-            write: bool, journal: Optional[Journal] = None) -> int:
+def publish(
+    verdicts: Sequence[Verdict],
+    facts: Dict[str, Any],
+    run_dir: Path,
+    args: argparse.Namespace,
+    write: bool,
+    journal: Optional[Journal] = None,
+) -> int:
     """Write and print the outputs of a run; return its exit code. ``write``: also the run
     directory's own files (a run that just ended; ``report`` re-renders without touching them)."""
     code = exit_code(list(verdicts), bool(facts.get("interrupted")))

@@ -1,5 +1,6 @@
 """Judged results -> ``summary.json`` (its JSON Schema: ``summary.schema.json`` beside this file),
 and the one way any output file is written: atomically."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -20,14 +21,28 @@ def device_summary(v: Verdict) -> Dict[str, Any]:
     """The per-device record of ``summary.json``."""
     r = v.result
     return {
-        "host": r.host, "device": r.device, "node": r.node, "chip": r.chip, "status": v.status.value, "outcome": r.outcome,
-        "cycles": r.cycles, "copies": r.copies, "bytes": r.bytes,
-        "h2d_gbps": _stats(r.h2d), "d2h_gbps": _stats(r.d2h), "verify_errors": r.verify_errors,
-        "faults": [fault_record(c) for c in v.causes], "faults_total": max(r.faults_total, len(v.causes)),
+        "host": r.host,
+        "device": r.device,
+        "node": r.node,
+        "chip": r.chip,
+        "status": v.status.value,
+        "outcome": r.outcome,
+        "cycles": r.cycles,
+        "copies": r.copies,
+        "bytes": r.bytes,
+        "h2d_gbps": _stats(r.h2d),
+        "d2h_gbps": _stats(r.d2h),
+        "verify_errors": r.verify_errors,
+        "faults": [fault_record(c) for c in v.causes],
+        "faults_total": max(r.faults_total, len(v.causes)),
         "warnings": [fault_record(w) for w in v.warnings],
         "memory": {"baseline": r.baseline, "lowest_free": r.lowest_free, "last": r.memory, "leak": r.leak},
-        "capacity": dataclasses.asdict(r.capacity) if r.capacity else None, "duration": round(r.elapsed, 3),
-        "attempts": r.attempts, "params": r.params, "log": r.log, "curve": r.curve,
+        "capacity": dataclasses.asdict(r.capacity) if r.capacity else None,
+        "duration": round(r.elapsed, 3),
+        "attempts": r.attempts,
+        "params": r.params,
+        "log": r.log,
+        "curve": r.curve,
     }
 
 
@@ -39,15 +54,28 @@ def _stats(stats: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
 
 def fault_record(c: Cause) -> Dict[str, Any]:
     """A cause as ``summary.json`` holds it (``kind`` is the fault kind)."""
-    return {"kind": c.fault, "api": c.api, "code": c.code, "name": c.name, "message": c.message,
-            "cycle": c.cycle, "copy": c.copy, "detail": c.detail or {}}
+    return {
+        "kind": c.fault,
+        "api": c.api,
+        "code": c.code,
+        "name": c.name,
+        "message": c.message,
+        "cycle": c.cycle,
+        "copy": c.copy,
+        "detail": c.detail or {},
+    }
 
 
 def summary(verdicts: Sequence[Verdict], run: Dict[str, Any], code: int) -> Dict[str, Any]:
     """The whole ``summary.json``: run-level facts, counts per status, one record per device."""
     counts = {s.value: sum(1 for v in verdicts if v.status is s) for s in Status}
-    return {"schema_version": SCHEMA_VERSION, **run, "exit_code": code,
-            "counts": {k: n for k, n in counts.items() if n}, "devices": [device_summary(v) for v in verdicts]}
+    return {
+        "schema_version": SCHEMA_VERSION,
+        **run,
+        "exit_code": code,
+        "counts": {k: n for k, n in counts.items() if n},
+        "devices": [device_summary(v) for v in verdicts],
+    }
 
 
 def _umask() -> int:

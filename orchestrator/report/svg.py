@@ -4,6 +4,7 @@ A chart is drawn from plain data: ``Series`` (a label, a colour, ``(x, y)`` poin
 horizontal ``Rule`` lines and vertical ``marks`` (e.g. faults). ``downsample`` bounds the points
 per series while keeping every bucket's lowest and highest value, so dips and slopes survive.
 """
+
 from __future__ import annotations
 
 import math
@@ -60,7 +61,7 @@ def downsample(points: Sequence[Point], limit: int) -> List[Point]:
     step = len(points) / buckets
     out: List[Point] = []
     for i in range(buckets):
-        chunk = points[int(i * step):int((i + 1) * step)]
+        chunk = points[int(i * step) : int((i + 1) * step)]
         if chunk:
             lo, hi = min(chunk, key=lambda p: p[1]), max(chunk, key=lambda p: p[1])
             out += [lo] if lo == hi else sorted((lo, hi))
@@ -84,17 +85,28 @@ def render(chart: Chart) -> str:
     x_max = chart.x_max or max(xs, default=1.0) or 1.0
     y_min, y_max = y_range(ys, chart.zero_based)
     fx, fy = _scale(0.0, x_max, MARGIN[0], width - MARGIN[1]), _scale(y_min, y_max, height - MARGIN[3], MARGIN[2])
-    parts = [f'<svg class="{chart.css}" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-             f'role="img"><title>{escape(chart.title)}</title>']
+    parts = [
+        f'<svg class="{chart.css}" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        f'role="img"><title>{escape(chart.title)}</title>'
+    ]
     parts += _axes(chart, width, height, x_max, (y_min, y_max), fx, fy)
     parts += [_rule(r, fx, fy, x_max) for r in chart.rules]
-    parts += [f'<line class="mark" x1="{fx(m):.1f}" x2="{fx(m):.1f}" y1="{MARGIN[2]}" y2="{height - MARGIN[3]}" '
-              f'stroke="#d62728" stroke-width="1.5"/>' for m in chart.marks]
-    parts += [f'<line class="whisker" x1="{fx(x):.1f}" x2="{fx(x):.1f}" y1="{fy(lo):.1f}" y2="{fy(hi):.1f}" '
-              f'stroke="{color}" stroke-width="1" opacity="0.6"/>' for x, lo, hi, color in chart.whiskers]
+    parts += [
+        f'<line class="mark" x1="{fx(m):.1f}" x2="{fx(m):.1f}" y1="{MARGIN[2]}" y2="{height - MARGIN[3]}" '
+        f'stroke="#d62728" stroke-width="1.5"/>'
+        for m in chart.marks
+    ]
+    parts += [
+        f'<line class="whisker" x1="{fx(x):.1f}" x2="{fx(x):.1f}" y1="{fy(lo):.1f}" y2="{fy(hi):.1f}" '
+        f'stroke="{color}" stroke-width="1" opacity="0.6"/>'
+        for x, lo, hi, color in chart.whiskers
+    ]
     parts += [_series(s, fx, fy) for s in chart.series]
-    parts += [f'<circle class="outlier" cx="{fx(x):.1f}" cy="{fy(y):.1f}" r="8" fill="none" stroke="#d62728" '
-              f'stroke-width="2"><title>{escape(why)}</title></circle>' for x, y, why in chart.rings]
+    parts += [
+        f'<circle class="outlier" cx="{fx(x):.1f}" cy="{fy(y):.1f}" r="8" fill="none" stroke="#d62728" '
+        f'stroke-width="2"><title>{escape(why)}</title></circle>'
+        for x, y, why in chart.rings
+    ]
     parts.append(_legend(chart, width))
     return "".join(parts) + "</svg>"
 
@@ -116,26 +128,35 @@ def y_range(ys: Sequence[float], zero_based: bool) -> Tuple[float, float]:
     return max(lo - pad, 0.0), hi + pad
 
 
-def _axes(chart: Chart, width: int, height: int, x_max: float, y_span: Tuple[float, float],
-          fx: Scale, fy: Scale) -> List[str]:
+def _axes(
+    chart: Chart, width: int, height: int, x_max: float, y_span: Tuple[float, float], fx: Scale, fy: Scale
+) -> List[str]:
     left, bottom = MARGIN[0], height - MARGIN[3]
-    out = [f'<rect x="{left}" y="{MARGIN[2]}" width="{width - left - MARGIN[1]}" height="{bottom - MARGIN[2]}" '
-           f'fill="#fafafa" stroke="#ccc"/>']
+    out = [
+        f'<rect x="{left}" y="{MARGIN[2]}" width="{width - left - MARGIN[1]}" height="{bottom - MARGIN[2]}" '
+        f'fill="#fafafa" stroke="#ccc"/>'
+    ]
     for i in range(5):
         y = y_span[0] + (y_span[1] - y_span[0]) * i / 4
-        out.append(f'<line x1="{left}" x2="{width - MARGIN[1]}" y1="{fy(y):.1f}" y2="{fy(y):.1f}" stroke="#e4e4e4"/>'
-                   f'<text x="{left - 4}" y="{fy(y) + 4:.1f}" text-anchor="end" class="tick">{y:.4g}</text>')
+        out.append(
+            f'<line x1="{left}" x2="{width - MARGIN[1]}" y1="{fy(y):.1f}" y2="{fy(y):.1f}" stroke="#e4e4e4"/>'
+            f'<text x="{left - 4}" y="{fy(y) + 4:.1f}" text-anchor="end" class="tick">{y:.4g}</text>'
+        )
     ticks = chart.x_labels or [(x_max * i / 4, f"{x_max * i / 4:.3g}{chart.x_unit}") for i in range(5)]
-    out += [f'<text x="{fx(x):.1f}" y="{bottom + 14}" text-anchor="middle" class="tick">{escape(t)}</text>'
-            for x, t in ticks]
+    out += [
+        f'<text x="{fx(x):.1f}" y="{bottom + 14}" text-anchor="middle" class="tick">{escape(t)}</text>'
+        for x, t in ticks
+    ]
     out.append(f'<text x="6" y="{MARGIN[2] - 2}" class="unit">{escape(chart.y_unit)}</text>')
     return out
 
 
 def _rule(r: Rule, fx: Scale, fy: Scale, x_max: float) -> str:
     x0, x1 = fx(r.x0 if r.x0 is not None else 0.0), fx(r.x1 if r.x1 is not None else x_max)
-    return (f'<line class="rule" x1="{x0:.1f}" x2="{x1:.1f}" y1="{fy(r.y):.1f}" y2="{fy(r.y):.1f}" '
-            f'stroke="{r.color}" stroke-dasharray="{r.dash}"><title>{escape(r.label)}</title></line>')
+    return (
+        f'<line class="rule" x1="{x0:.1f}" x2="{x1:.1f}" y1="{fy(r.y):.1f}" y2="{fy(r.y):.1f}" '
+        f'stroke="{r.color}" stroke-dasharray="{r.dash}"><title>{escape(r.label)}</title></line>'
+    )
 
 
 def _series(s: Series, fx: Scale, fy: Scale) -> str:
@@ -149,6 +170,8 @@ def _legend(chart: Chart, width: int) -> str:
     x, out = width - MARGIN[1], []
     for s in reversed(list(chart.series)):
         x -= 7 * len(s.label) + 18
-        out.append(f'<rect x="{x}" y="2" width="10" height="10" fill="{s.color}"/>'
-                   f'<text x="{x + 13}" y="11" class="legend">{escape(s.label)}</text>')
+        out.append(
+            f'<rect x="{x}" y="2" width="10" height="10" fill="{s.color}"/>'
+            f'<text x="{x + 13}" y="11" class="legend">{escape(s.label)}</text>'
+        )
     return "".join(out)

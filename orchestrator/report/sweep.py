@@ -4,6 +4,7 @@ A size sweep adds the peak median and the size it was reached at (the H2D/D2H co
 the largest size); ``bidirectional`` adds the summed median; ``host_memory: both`` adds the
 pinned/pageable ratio of the medians. Columns appear only when some device ran that mode.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple

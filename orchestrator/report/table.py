@@ -3,6 +3,7 @@
 Everything here is derived from ``Verdict`` records, so the table, the summary, the JSON and the
 exit code can never disagree.
 """
+
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -24,12 +25,39 @@ def lowest_cell(r: DeviceResult) -> str:
 
 def table(verdicts: Sequence[Verdict]) -> str:
     """One row per device."""
-    headers = ["host", "dev", "status", "cycles", "copies", "moved", "H2D GB/s\nmed / min",
-               "D2H GB/s\nmed / min", "verify\nerrors", "lowest free", "leak", "time", "first fault"]
-    rows = [[v.result.host, v.result.device, v.status.value, v.result.cycles, v.result.copies,
-             fmt.amount(v.result.bytes), fmt.rate_cell(v.result.h2d), fmt.rate_cell(v.result.d2h),
-             v.result.verify_errors, lowest_cell(v.result), fmt.amount(v.result.leak), f"{v.result.elapsed:.1f}s",
-             first_fault(v)] for v in verdicts]
+    headers = [
+        "host",
+        "dev",
+        "status",
+        "cycles",
+        "copies",
+        "moved",
+        "H2D GB/s\nmed / min",
+        "D2H GB/s\nmed / min",
+        "verify\nerrors",
+        "lowest free",
+        "leak",
+        "time",
+        "first fault",
+    ]
+    rows = [
+        [
+            v.result.host,
+            v.result.device,
+            v.status.value,
+            v.result.cycles,
+            v.result.copies,
+            fmt.amount(v.result.bytes),
+            fmt.rate_cell(v.result.h2d),
+            fmt.rate_cell(v.result.d2h),
+            v.result.verify_errors,
+            lowest_cell(v.result),
+            fmt.amount(v.result.leak),
+            f"{v.result.elapsed:.1f}s",
+            first_fault(v),
+        ]
+        for v in verdicts
+    ]
     if any(v.result.node for v in verdicts):  # a cluster run: say which node each device is on
         headers.insert(2, "node")
         for row, v in zip(rows, verdicts):
@@ -65,7 +93,9 @@ def failure_summary(verdicts: Sequence[Verdict]) -> str:
             if v.name not in names:
                 names.append(v.name)
     lines = [f"{len(failed)} of {len(verdicts)} device(s) did not pass:"]
-    lines += [f"  {_describe_group(key)} on {len(names)} device(s): {', '.join(names)}" for key, names in groups.items()]
+    lines += [
+        f"  {_describe_group(key)} on {len(names)} device(s): {', '.join(names)}" for key, names in groups.items()
+    ]
     lines.append("")
     for v in failed:
         lines.append(f"{v.name} {v.status.value}: {v.status.meaning}")
@@ -98,8 +128,11 @@ def capacity_lines(verdicts: Sequence[Verdict]) -> str:
     if not full:
         return ""
     lines = ["Capacity reached (device memory full: the expected end of a fill run):"]
-    lines += [f"  {name}: {cap.blocks} block(s), {fmt.amount(cap.bytes)} held when {cap.api} "
-              f"returned {cap.code} {cap.name}" for name, cap in full if cap is not None]
+    lines += [
+        f"  {name}: {cap.blocks} block(s), {fmt.amount(cap.bytes)} held when {cap.api} returned {cap.code} {cap.name}"
+        for name, cap in full
+        if cap is not None
+    ]
     return "\n".join(lines)
 
 

@@ -3,6 +3,7 @@
 One dispatch point: ``Collector.fold`` looks up ``on_<kind>`` and raises on an unknown kind.
 The collector records facts only (events as they came); ``verdict.py`` turns them into a status.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

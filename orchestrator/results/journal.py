@@ -5,6 +5,7 @@ had received on disk (the OS keeps written data of a killed process); an ``fsync
 ``SYNC_PERIOD`` also covers a power cut. A torn last line (the controller died mid-write) is
 skipped when reading. An existing journal is never overwritten.
 """
+
 from __future__ import annotations
 
 import json

@@ -1,10 +1,11 @@
-""""Is this normal?": the fleet-relative outlier check.
+""" "Is this normal?": the fleet-relative outlier check.
 
 A device whose median H2D or D2H is more than a fraction below the median of the devices with the
 same chip in the same run. Peers share the host, driver, firmware and test, so this catches a link
 trained at a lower width or generation, a slot behind a congested switch, or a throttled device,
 without needing a trustworthy absolute figure (``reference.py`` has those, for display only).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -43,8 +44,7 @@ def fleet_medians(verdicts: Sequence[Verdict]) -> FleetMedians:
             value = median_gbps(v, direction)
             if value is not None:
                 groups.setdefault((v.result.chip or "unknown", direction), []).append(value)
-    return {key: (statistics.median(values), len(values)) for key, values in groups.items()
-            if len(values) >= MIN_PEERS}
+    return {key: (statistics.median(values), len(values)) for key, values in groups.items() if len(values) >= MIN_PEERS}
 
 
 def fleet_ratio(v: Verdict, direction: str, medians: FleetMedians) -> Optional[float]:
@@ -81,8 +81,20 @@ def _outlier(v: Verdict, direction: str, medians: FleetMedians, fraction: float)
     chip = v.result.chip or "unknown"
     fleet, peers = medians[(chip, direction)]
     value = median_gbps(v, direction)
-    message = (f"{direction.upper()} median {value:.2f} GB/s is {1 - ratio:.0%} below the fleet median "
-               f"{fleet:.2f} GB/s of {peers} {chip} device(s) (max_below_fleet {fraction:g})")
-    return cause("outlier", message, detail={"direction": direction, "median": value, "fleet_median": fleet,
-                                             "ratio": round(ratio, 4), "peers": peers, "chip": chip,
-                                             "max_below_fleet": fraction})
+    message = (
+        f"{direction.upper()} median {value:.2f} GB/s is {1 - ratio:.0%} below the fleet median "
+        f"{fleet:.2f} GB/s of {peers} {chip} device(s) (max_below_fleet {fraction:g})"
+    )
+    return cause(
+        "outlier",
+        message,
+        detail={
+            "direction": direction,
+            "median": value,
+            "fleet_median": fleet,
+            "ratio": round(ratio, 4),
+            "peers": peers,
+            "chip": chip,
+            "max_below_fleet": fraction,
+        },
+    )

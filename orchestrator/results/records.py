@@ -4,6 +4,7 @@ A cause has the shape of a worker's ``Fault`` event (kind, message, runtime call
 happened, detail), whether the worker recorded it or the judgement found it (a leak, a bandwidth
 floor, a crash), so every output describes both the same way.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -16,12 +17,21 @@ from workers.events import Fault
 Cause = Fault
 
 
-def cause(kind: str, message: str, *, api: Optional[str] = None, code: Optional[int] = None,
-          name: Optional[str] = None, cycle: Optional[int] = None, copy: Optional[int] = None,
-          detail: Optional[Any] = None) -> Cause:
+def cause(
+    kind: str,
+    message: str,
+    *,
+    api: Optional[str] = None,
+    code: Optional[int] = None,
+    name: Optional[str] = None,
+    cycle: Optional[int] = None,
+    copy: Optional[int] = None,
+    detail: Optional[Any] = None,
+) -> Cause:
     """A cause found by the judgement rather than recorded by the worker."""
-    return Fault(fault=kind, message=message, api=api, code=code, name=name, cycle=cycle, copy=copy,
-                 detail=dict(detail or {}))
+    return Fault(
+        fault=kind, message=message, api=api, code=code, name=name, cycle=cycle, copy=copy, detail=dict(detail or {})
+    )
 
 
 @dataclass(frozen=True)

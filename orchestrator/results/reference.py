@@ -5,6 +5,7 @@ The link rate is the PCIe generation and width of the product (raw rate per dire
 share that DMA copies of pinned host memory typically reach once packet overhead is paid; no vendor
 publishes it per chip). It is shown next to measured figures, never used to fail a device.
 """
+
 from __future__ import annotations
 
 import re
@@ -38,18 +39,40 @@ class Reference:
 
 
 REFERENCES: Tuple[Reference, ...] = (
-    Reference("Ascend910B", "Atlas 800T A2, Atlas 900 A2 PoD, Atlas 300T A2", "PCIe 5.0 x16", 63.0, True,
-              "product pages list a PCIe 5.0 x16 host link per NPU; a host whose root port is PCIe 4.0 "
-              "trains at 31.5 GB/s, so read this as an upper estimate"),
-    Reference("Ascend910", "Atlas 300T training card (model 9000), Atlas 800 training server (model 9000)",
-              "PCIe 4.0 x16", 31.5, False, "product pages: PCIe 4.0 x16 host interface"),
-    Reference("Ascend310P", "Atlas 300I Pro, Atlas 300V Pro inference cards", "PCIe 4.0 x16", 31.5, False,
-              "product pages: PCIe 4.0 x16 card interface, one chip per card (the two-chip Atlas 300I "
-              "Duo shares it)"),
-    Reference("Ascend310", "Atlas 200 AI accelerator module, Atlas 300I inference card (model 3000)",
-              "PCIe 3.0 x4", 3.94, True,
-              "Atlas 200 module: PCIe 3.0 x4 per chip; on the four-chip Atlas 300I (model 3000) the chips "
-              "share one PCIe 3.0 x16 card interface through a switch (per-chip width assumed x4)"),
+    Reference(
+        "Ascend910B",
+        "Atlas 800T A2, Atlas 900 A2 PoD, Atlas 300T A2",
+        "PCIe 5.0 x16",
+        63.0,
+        True,
+        "product pages list a PCIe 5.0 x16 host link per NPU; a host whose root port is PCIe 4.0 "
+        "trains at 31.5 GB/s, so read this as an upper estimate",
+    ),
+    Reference(
+        "Ascend910",
+        "Atlas 300T training card (model 9000), Atlas 800 training server (model 9000)",
+        "PCIe 4.0 x16",
+        31.5,
+        False,
+        "product pages: PCIe 4.0 x16 host interface",
+    ),
+    Reference(
+        "Ascend310P",
+        "Atlas 300I Pro, Atlas 300V Pro inference cards",
+        "PCIe 4.0 x16",
+        31.5,
+        False,
+        "product pages: PCIe 4.0 x16 card interface, one chip per card (the two-chip Atlas 300I Duo shares it)",
+    ),
+    Reference(
+        "Ascend310",
+        "Atlas 200 AI accelerator module, Atlas 300I inference card (model 3000)",
+        "PCIe 3.0 x4",
+        3.94,
+        True,
+        "Atlas 200 module: PCIe 3.0 x4 per chip; on the four-chip Atlas 300I (model 3000) the chips "
+        "share one PCIe 3.0 x16 card interface through a switch (per-chip width assumed x4)",
+    ),
 )
 """Longest matching prefix wins: ``Ascend910B`` before ``Ascend910``, ``Ascend310P`` before ``Ascend310``."""
 
@@ -57,6 +80,6 @@ REFERENCES: Tuple[Reference, ...] = (
 def reference(chip: Optional[str]) -> Optional[Reference]:
     """The reference for a reported SoC name, or None for an unknown or missing one."""
     for ref in sorted(REFERENCES, key=lambda r: -len(r.chip)):
-        if chip and chip.startswith(ref.chip) and re.fullmatch(r"[A-Za-z0-9]*", chip[len(ref.chip):]):
+        if chip and chip.startswith(ref.chip) and re.fullmatch(r"[A-Za-z0-9]*", chip[len(ref.chip) :]):
             return ref
     return None

@@ -3,6 +3,7 @@
 The run loop (``fleet.py``) and ``dvpp-fleet report``/``compare`` build their per-device results
 the same way: ``collector_for`` a journal header, fold every event, ``attach_logs``, judge.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -43,10 +44,18 @@ def attach_logs(collector: Collector, run_dir: Path) -> None:
 
 def run_facts(head: Dict[str, Any], interrupted: bool, finished: Any) -> Dict[str, Any]:
     """The run-level facts of ``summary.json`` from the journal header and the run's end."""
-    return {"run_id": head.get("run_id"), "backend": head.get("backend"), "simulated": head.get("simulated"),
-            "launcher": head.get("launcher"), "concurrency": head.get("concurrency", "all"),
-            "started": head.get("started"), "finished": finished,
-            "interrupted": interrupted, "environment": head.get("environment"), "warnings": head.get("warnings", [])}
+    return {
+        "run_id": head.get("run_id"),
+        "backend": head.get("backend"),
+        "simulated": head.get("simulated"),
+        "launcher": head.get("launcher"),
+        "concurrency": head.get("concurrency", "all"),
+        "started": head.get("started"),
+        "finished": finished,
+        "interrupted": interrupted,
+        "environment": head.get("environment"),
+        "warnings": head.get("warnings", []),
+    }
 
 
 class Replay(NamedTuple):

@@ -1,4 +1,5 @@
 """The status vocabulary of a device's run, in one place; reports and exit codes derive from it."""
+
 from __future__ import annotations
 
 import enum

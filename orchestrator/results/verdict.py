@@ -8,6 +8,7 @@ any fault or threshold not met -> FAIL; else PASS. A PASS therefore never carrie
 progress, ``live=True`` shows a device that has not ended as RUNNING, or FAIL once it recorded a
 fault (a monitor must see a device go bad hours before the end).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -31,8 +32,13 @@ def judge(r: DeviceResult, limits: Thresholds, interrupted: bool = False) -> tup
     return _status(r, causes, interrupted), causes
 
 
-def judge_all(collector: Collector, thresholds: Dict[Key, Thresholds], fleet: Thresholds,
-              interrupted: bool = False, live: bool = False) -> List[Verdict]:
+def judge_all(
+    collector: Collector,
+    thresholds: Dict[Key, Thresholds],
+    fleet: Thresholds,
+    interrupted: bool = False,
+    live: bool = False,
+) -> List[Verdict]:
     """Judge every device by its own thresholds, then compare each with its fleet (``fleet``: the
     spec's fleet-wide thresholds). ``live``: the run is still going (see the module docstring)."""
     out = []
@@ -71,8 +77,7 @@ def _capacity_causes(r: DeviceResult) -> List[Cause]:
     cap = r.capacity
     if cap is None or cap.expected:
         return []
-    msg = (f"device memory full after {cap.blocks} block(s), {cap.bytes} bytes held, "
-           f"although the run should have fitted")
+    msg = f"device memory full after {cap.blocks} block(s), {cap.bytes} bytes held, although the run should have fitted"
     return [cause("alloc_failed", msg, api=cap.api, code=cap.code, name=cap.name, cycle=cap.cycle, copy=cap.copy)]
 
 
@@ -81,18 +86,32 @@ def _threshold_causes(r: DeviceResult, limits: Thresholds) -> List[Cause]:
     for direction, floor in (("h2d", limits.min_h2d_gbps), ("d2h", limits.min_d2h_gbps)):
         stats = getattr(r, direction)
         if floor is not None and stats and stats.get("median") is not None and stats["median"] < floor:
-            out.append(cause("bandwidth", f"{direction.upper()} median {stats['median']:.2f} GB/s is below "
-                             f"the threshold {floor:g} GB/s", detail={"direction": direction, **stats}))
+            out.append(
+                cause(
+                    "bandwidth",
+                    f"{direction.upper()} median {stats['median']:.2f} GB/s is below the threshold {floor:g} GB/s",
+                    detail={"direction": direction, **stats},
+                )
+            )
     if r.leak > limits.max_leak:
-        out.append(cause("leak", f"free device memory after release is {r.leak} bytes below the baseline "
-                         f"(max_leak {limits.max_leak})", detail={"leak": r.leak}))
+        out.append(
+            cause(
+                "leak",
+                f"free device memory after release is {r.leak} bytes below the baseline (max_leak {limits.max_leak})",
+                detail={"leak": r.leak},
+            )
+        )
     return out
 
 
 def not_visible(host: str, device: int, seen: int) -> ev.Fault:
     """The cause of a device ``expect`` named that the backend cannot see (``seen`` devices are)."""
-    return ev.Fault(fault="not_visible", message=f"device {device} was expected on {host} but is not visible "
-                    f"({seen} device(s) are); a dead NPU or a driver problem", detail={"visible": seen})
+    return ev.Fault(
+        fault="not_visible",
+        message=f"device {device} was expected on {host} but is not visible "
+        f"({seen} device(s) are); a dead NPU or a driver problem",
+        detail={"visible": seen},
+    )
 
 
 def exit_code(verdicts: List[Verdict], interrupted: bool) -> int:

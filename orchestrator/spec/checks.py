@@ -2,6 +2,7 @@
 anything is launched. Each check returns problem lines (``path: what is wrong``) or warnings;
 ``plan.resolve`` collects them all and raises once.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union, cast
@@ -40,20 +41,24 @@ def visible_ids(name: str, inventory: Dict[str, Any], hostname: str) -> Tuple[in
     return tuple(d["id"] for d in inventory_for(name, inventory, hostname).get("devices") or [])
 
 
-def select_all(spec: FleetSpec, inventory: Dict[str, Any], hostname: str, launcher: str,
-               problems: List[str]) -> Dict[int, Tuple[int, ...]]:
+def select_all(
+    spec: FleetSpec, inventory: Dict[str, Any], hostname: str, launcher: str, problems: List[str]
+) -> Dict[int, Tuple[int, ...]]:
     """Host index -> the physical ids it runs."""
     selected: Dict[int, Tuple[int, ...]] = {}
     here: Optional[int] = None
     for index, host in enumerate(spec.hosts):
         local = is_here(host.name, hostname)
         if launcher == "local" and not local:
-            problems.append(f"hosts[{index}].name: {host.name!r} is not this machine ({hostname}); the local "
-                            "launcher runs only here: use the Ray launcher (launcher: ray) for other hosts")
+            problems.append(
+                f"hosts[{index}].name: {host.name!r} is not this machine ({hostname}); the local "
+                "launcher runs only here: use the Ray launcher (launcher: ray) for other hosts"
+            )
             continue
         if local and here is not None:
-            problems.append(f"hosts[{index}].name: {host.name!r} is this machine again (also hosts[{here}]); "
-                            "list each machine once")
+            problems.append(
+                f"hosts[{index}].name: {host.name!r} is this machine again (also hosts[{here}]); list each machine once"
+            )
             continue
         here = index if local else here
         where = "this host" if local else host.name
@@ -71,15 +76,21 @@ def _select(index: int, host: Host, inventory: Dict[str, Any], where: str, probl
         return tuple(sorted(visible))
     devices = cast(Tuple[int, ...], host.devices)  # anything but "all" is a tuple of ids
     for device in [d for d in devices if d not in visible]:
-        problems.append(f"hosts[{index}].devices: device {device} does not exist on {where} "
-                        f"({len(visible)} visible: {units.format_ids(visible)})")
+        problems.append(
+            f"hosts[{index}].devices: device {device} does not exist on {where} "
+            f"({len(visible)} visible: {units.format_ids(visible)})"
+        )
     return tuple(d for d in devices if d in visible)
 
 
 def overrides(spec: FleetSpec, selected: Dict[int, Tuple[int, ...]]) -> List[str]:
     """Every override names a selected device."""
-    return [f"hosts[{index}].overrides.{device}: device {device} is not selected on this host ({_shown_ids(ids)})"
-            for index, ids in selected.items() for device in spec.hosts[index].overrides if device not in ids]
+    return [
+        f"hosts[{index}].overrides.{device}: device {device} is not selected on this host ({_shown_ids(ids)})"
+        for index, ids in selected.items()
+        for device in spec.hosts[index].overrides
+        if device not in ids
+    ]
 
 
 def faults(spec: FleetSpec, selected: Dict[int, Tuple[int, ...]]) -> List[str]:
@@ -89,11 +100,14 @@ def faults(spec: FleetSpec, selected: Dict[int, Tuple[int, ...]]) -> List[str]:
     for n, fault in enumerate(spec.sim.faults):
         name = fault.host or spec.hosts[0].name
         if name not in index_of:
-            problems.append(f"sim.faults[{n}].host: no host named {name!r} in hosts "
-                            f"({', '.join(h.name for h in spec.hosts)})")
+            problems.append(
+                f"sim.faults[{n}].host: no host named {name!r} in hosts ({', '.join(h.name for h in spec.hosts)})"
+            )
         elif index_of[name] in selected and fault.device not in selected[index_of[name]]:
-            problems.append(f"sim.faults[{n}].device: device {fault.device} is not selected on host "
-                            f"{name} ({_shown_ids(selected[index_of[name]])})")
+            problems.append(
+                f"sim.faults[{n}].device: device {fault.device} is not selected on host "
+                f"{name} ({_shown_ids(selected[index_of[name]])})"
+            )
     return problems
 
 
@@ -110,8 +124,14 @@ def _size_path(spec: FleetSpec, job: DeviceJob) -> str:
     return "defaults.memory_size"
 
 
-def memory(spec: FleetSpec, jobs: Sequence[DeviceJob], inventory: Dict[str, Any], hostname: str, runtime: str,
-           host_memory: Optional[int]) -> List[str]:
+def memory(
+    spec: FleetSpec,
+    jobs: Sequence[DeviceJob],
+    inventory: Dict[str, Any],
+    hostname: str,
+    runtime: str,
+    host_memory: Optional[int],
+) -> List[str]:
     """A block fits in its device; the workers running at once fit in this host's ``host_memory``."""
     too_big: Dict[Tuple[str, str, int, int], List[int]] = {}
     for job in jobs:
@@ -119,9 +139,12 @@ def memory(spec: FleetSpec, jobs: Sequence[DeviceJob], inventory: Dict[str, Any]
         if capacity is not None and job.params.memory_size > capacity:
             key = (_size_path(spec, job), job.host, job.params.memory_size, capacity)
             too_big.setdefault(key, []).append(job.device)
-    problems = [f"{path}: {units.format_size(size)} does not fit in device{'s' if len(ids) > 1 else ''} "
-                f"{units.format_ids(ids)} of {host} ({units.format_size(capacity)} of device memory"
-                f"{' each' if len(ids) > 1 else ''})" for (path, host, size, capacity), ids in too_big.items()]
+    problems = [
+        f"{path}: {units.format_size(size)} does not fit in device{'s' if len(ids) > 1 else ''} "
+        f"{units.format_ids(ids)} of {host} ({units.format_size(capacity)} of device memory"
+        f"{' each' if len(ids) > 1 else ''})"
+        for (path, host, size, capacity), ids in too_big.items()
+    ]
     here = [j for j in jobs if is_here(j.host, hostname)]
     index = next((i for i, h in enumerate(spec.hosts) if here and h.name == here[0].host), 0)
     slots = slots_for(spec.concurrency, len(here))
@@ -144,17 +167,20 @@ def buffers(params: WorkerParams, runtime: str) -> int:
     return host + ((2 if params.bidirectional else 1) if runtime == "sim" else 0)
 
 
-def _host_memory(index: int, jobs: Sequence[DeviceJob], runtime: str, slots: int,
-                 available: Optional[int]) -> List[str]:
+def _host_memory(
+    index: int, jobs: Sequence[DeviceJob], runtime: str, slots: int, available: Optional[int]
+) -> List[str]:
     """The workers that run at the same time (``concurrency``) must fit in this host's free memory."""
     needs = sorted((buffers(j.params, runtime) * j.params.memory_size for j in jobs), reverse=True)
     need = sum(needs[:slots])
     if available is None or need <= available:
         return []
     extra = ", plus the simulated device blocks" if runtime == "sim" else ""
-    return [f"hosts[{index}]: the {min(slots, len(jobs))} workers running at once on this host would hold at least "
-            f"{units.format_size(need)} of host memory ({HOST_BUFFERS_PER_WORKER} or more host buffers of "
-            f"memory_size each{extra}), more than the {units.format_size(available)} available here"]
+    return [
+        f"hosts[{index}]: the {min(slots, len(jobs))} workers running at once on this host would hold at least "
+        f"{units.format_size(need)} of host memory ({HOST_BUFFERS_PER_WORKER} or more host buffers of "
+        f"memory_size each{extra}), more than the {units.format_size(available)} available here"
+    ]
 
 
 def warnings(spec: FleetSpec, jobs: Sequence[DeviceJob], launcher: str, runtime: str) -> List[str]:
@@ -166,8 +192,10 @@ def warnings(spec: FleetSpec, jobs: Sequence[DeviceJob], launcher: str, runtime:
         if reason:
             endless.setdefault((job.host, reason), []).append(job.device)
     for (host, reason), ids in endless.items() if spec.unattended else ():
-        found.append(f"unattended: {reason} and no duration is set ({host}, devices {units.format_ids(ids)}): "
-                     "this run never ends on its own (set defaults.duration, e.g. 12h)")
+        found.append(
+            f"unattended: {reason} and no duration is set ({host}, devices {units.format_ids(ids)}): "
+            "this run never ends on its own (set defaults.duration, e.g. 12h)"
+        )
     if spec.sim.faults and runtime != "sim":
         found.append(f"sim.faults: ignored: the backend is the real acl ({len(spec.sim.faults)} faults)")
     if "ray" in spec.model_fields_set and launcher != "ray":

@@ -3,6 +3,7 @@
 Fewer devices than expected is a failure of the run (the missing ones are reported UNAVAILABLE);
 more than expected is only worth a warning.
 """
+
 from __future__ import annotations
 
 from typing import Dict, List, Sequence, Tuple
@@ -39,9 +40,12 @@ def _absent(ids: Sequence[int], count: int) -> List[int]:
 
 
 def surplus(spec: FleetSpec, visible: Dict[int, Tuple[int, ...]]) -> List[str]:
-    notes = [f"hosts[{i}].expect.devices: {expected.devices} expected on {spec.hosts[i].name}, "
-             f"{len(ids)} visible ({units.format_ids(ids)})"
-             for i, ids in visible.items() if (expected := spec.hosts[i].expect) and expected.devices < len(ids)]
+    notes = [
+        f"hosts[{i}].expect.devices: {expected.devices} expected on {spec.hosts[i].name}, "
+        f"{len(ids)} visible ({units.format_ids(ids)})"
+        for i, ids in visible.items()
+        if (expected := spec.hosts[i].expect) and expected.devices < len(ids)
+    ]
     total = sum(len(ids) for ids in visible.values())
     if spec.expect and spec.expect.devices < total:
         notes.append(f"expect.devices: {spec.expect.devices} expected in the fleet, {total} visible")

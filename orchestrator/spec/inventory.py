@@ -4,6 +4,7 @@ The controller never imports ``acl`` itself: ``python -m workers.discover`` does
 process, and answers with one JSON object (see ``workers/discover.py``). Used to resolve
 ``devices: all``, to check ids and sizes before launching, and by ``dvpp-fleet devices``.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,10 @@ from orchestrator.errors import EnvironmentProblem
 DISCOVER_TIMEOUT = 120.0
 EXIT_BACKEND_MISSING = 3
 
-INSTALL_HINT = ("the real `acl` module (Huawei CANN) is not importable here; on an NPU server run "
-                "`source /usr/local/Ascend/ascend-toolkit/set_env.sh` first, or use `--backend sim`")
+INSTALL_HINT = (
+    "the real `acl` module (Huawei CANN) is not importable here; on an NPU server run "
+    "`source /usr/local/Ascend/ascend-toolkit/set_env.sh` first, or use `--backend sim`"
+)
 
 
 def discover(backend: str, sim_config: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:

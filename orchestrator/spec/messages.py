@@ -4,6 +4,7 @@ Paths are rebuilt from pydantic's ``loc`` by walking the schema, so list items r
 mapping keys ``.key`` (``hosts[0].overrides.3.memory_size``), and an unknown key gets a "did you
 mean" from the keys its model really has.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -42,16 +43,27 @@ def problems(errors: Sequence[Mapping[str, Any]], schema: Schema) -> List[str]:
 
 
 _TYPE_WORDS = {
-    "int_type": "must be an integer", "int_parsing": "must be an integer",
-    "int_from_float": "must be an integer", "float_type": "must be a number",
-    "float_parsing": "must be a number", "finite_number": "must be a finite number",
-    "bool_type": "must be true or false", "bool_parsing": "must be true or false",
-    "string_type": "must be a string", "list_type": "must be a list", "tuple_type": "must be a list",
-    "dict_type": "must be a mapping", "model_type": "must be a mapping",
+    "int_type": "must be an integer",
+    "int_parsing": "must be an integer",
+    "int_from_float": "must be an integer",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "finite_number": "must be a finite number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "string_type": "must be a string",
+    "list_type": "must be a list",
+    "tuple_type": "must be a list",
+    "dict_type": "must be a mapping",
+    "model_type": "must be a mapping",
     "model_attributes_type": "must be a mapping",
 }
-_BOUNDS = {"greater_than": ("gt", ">"), "greater_than_equal": ("ge", ">="),
-           "less_than": ("lt", "<"), "less_than_equal": ("le", "<=")}
+_BOUNDS = {
+    "greater_than": ("gt", ">"),
+    "greater_than_equal": ("ge", ">="),
+    "less_than": ("lt", "<"),
+    "less_than_equal": ("le", "<="),
+}
 
 
 def _one_of(ctx: Dict[str, Any]) -> str:

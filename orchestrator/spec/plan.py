@@ -7,6 +7,7 @@ tell: that the devices exist, that a block fits in a device and the workers' buf
 host's memory. Every problem is collected and raised at once as ``SpecError``; doubts become
 ``warnings``. It does no I/O: the inventory and the host's free memory are given to it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -49,8 +50,13 @@ class DeviceJob:
 
     def to_dict(self) -> Dict[str, Any]:
         """The journal header's record of the job: enough to judge the device again."""
-        return {"host": self.host, "device": self.device, "params": self.params.to_dict(),
-                "thresholds": self.thresholds.model_dump(), "timeouts": self.timeouts.model_dump()}
+        return {
+            "host": self.host,
+            "device": self.device,
+            "params": self.params.to_dict(),
+            "thresholds": self.thresholds.model_dump(),
+            "timeouts": self.timeouts.model_dump(),
+        }
 
 
 @dataclass(frozen=True)
@@ -81,8 +87,15 @@ class FleetPlan:
         return checks.slots_for(self.concurrency, len(self.jobs))
 
 
-def resolve(spec: FleetSpec, inventory: Dict[str, Any], *, hostname: str, host_memory: Optional[int] = None,
-            backend: Optional[str] = None, launcher: Optional[str] = None) -> FleetPlan:
+def resolve(
+    spec: FleetSpec,
+    inventory: Dict[str, Any],
+    *,
+    hostname: str,
+    host_memory: Optional[int] = None,
+    backend: Optional[str] = None,
+    launcher: Optional[str] = None,
+) -> FleetPlan:
     """The plan for ``spec`` on the devices of ``inventory``; raises ``SpecError`` with every problem.
 
     ``inventory`` describes this machine; with the Ray launcher it may instead hold
@@ -91,8 +104,9 @@ def resolve(spec: FleetSpec, inventory: Dict[str, Any], *, hostname: str, host_m
     """
     backend, launcher = _choices(spec, backend, launcher)
     if launcher == "local":  # `hosts: all` is every node of a cluster; with the local launcher, this one
-        spec = spec.model_copy(update={"hosts": [h.model_copy(update={"name": "localhost"}) if h.name == "all"
-                                                 else h for h in spec.hosts]})
+        spec = spec.model_copy(
+            update={"hosts": [h.model_copy(update={"name": "localhost"}) if h.name == "all" else h for h in spec.hosts]}
+        )
     runtime = str(inventory.get("backend") or "sim") if backend == "auto" else backend
     problems: List[str] = []
     selected = checks.select_all(spec, inventory, hostname, launcher, problems)
@@ -102,13 +116,20 @@ def resolve(spec: FleetSpec, inventory: Dict[str, Any], *, hostname: str, host_m
     if problems:
         raise SpecError(problems)
     visible = {i: checks.visible_ids(spec.hosts[i].name, inventory, hostname) for i in selected}
-    return FleetPlan(backend=backend, launcher=launcher, jobs=jobs,
-                     warnings=tuple(checks.warnings(spec, jobs, launcher, runtime) + surplus(spec, visible)),
-                     resolved=_resolved(spec, selected, backend, launcher, runtime),
-                     ray=spec.ray.model_dump() if launcher == "ray" else None, runtime=runtime,
-                     concurrency=spec.concurrency, status_interval=spec.status_interval,
-                     thresholds=spec.thresholds, missing=missing(spec, visible),
-                     visible={spec.hosts[i].name: len(ids) for i, ids in visible.items()})
+    return FleetPlan(
+        backend=backend,
+        launcher=launcher,
+        jobs=jobs,
+        warnings=tuple(checks.warnings(spec, jobs, launcher, runtime) + surplus(spec, visible)),
+        resolved=_resolved(spec, selected, backend, launcher, runtime),
+        ray=spec.ray.model_dump() if launcher == "ray" else None,
+        runtime=runtime,
+        concurrency=spec.concurrency,
+        status_interval=spec.status_interval,
+        thresholds=spec.thresholds,
+        missing=missing(spec, visible),
+        visible={spec.hosts[i].name: len(ids) for i, ids in visible.items()},
+    )
 
 
 def _choices(spec: FleetSpec, backend: Optional[str], launcher: Optional[str]) -> Tuple[str, str]:
@@ -129,17 +150,23 @@ def _job(spec: FleetSpec, index: int, device: int, runtime: str) -> DeviceJob:
     if override is not None:
         values.update(override.model_dump(exclude_unset=True))
     values["patterns"] = tuple(values["patterns"])
-    worker = WorkerJob(host=host.name, params=WorkerParams(device_id=device, **values), backend=runtime,
-                       sim=spec.sim_config(host.name) if runtime == "sim" else None)
+    worker = WorkerJob(
+        host=host.name,
+        params=WorkerParams(device_id=device, **values),
+        backend=runtime,
+        sim=spec.sim_config(host.name) if runtime == "sim" else None,
+    )
     return DeviceJob(worker=worker, timeouts=spec.timeouts, thresholds=spec.thresholds)
 
 
-def _resolved(spec: FleetSpec, selected: Dict[int, Tuple[int, ...]], backend: str, launcher: str,
-              runtime: str) -> Dict[str, Any]:
+def _resolved(
+    spec: FleetSpec, selected: Dict[int, Tuple[int, ...]], backend: str, launcher: str, runtime: str
+) -> Dict[str, Any]:
     data = spec.model_dump(mode="json")
     for index, host in enumerate(data["hosts"]):
         host["devices"] = list(selected.get(index, ()))
-        host["overrides"] = {str(d): o.model_dump(mode="json", exclude_unset=True)
-                             for d, o in spec.hosts[index].overrides.items()}
+        host["overrides"] = {
+            str(d): o.model_dump(mode="json", exclude_unset=True) for d, o in spec.hosts[index].overrides.items()
+        }
     data.update(backend=backend, launcher=launcher, runtime=runtime)
     return data

@@ -6,6 +6,7 @@ located by a path such as ``hosts[0].overrides.3.memory_size``. The worker param
 ``WORKER_KEYS``, from which both ``defaults:`` and the per-device ``overrides:`` are built.
 This module does no I/O beyond ``yaml_io``; ``plan.resolve`` turns a spec into device jobs.
 """
+
 from __future__ import annotations
 
 import functools
@@ -62,10 +63,12 @@ def _concurrency(value: object) -> Union[str, int]:
 
 def _one_of(names: Sequence[str]) -> Callable[[object], object]:
     """A check that the value is one of ``names`` (the one list each name set is defined in)."""
+
     def check(value: object) -> object:
         if isinstance(value, str) and value in names:
             return value
         raise ValueError(f"must be one of {', '.join(names)}")
+
     return check
 
 
@@ -117,20 +120,26 @@ FLEET_DEFAULTS: Dict[str, Any] = {"release_cycle": 10, "memory_reuse": True, "pa
 the seed-compatible command keeps): cycles that release and reuse their memory, every pattern,
 and one warm-up copy per size."""
 WORKER_KEYS: Dict[str, Tuple[Any, Any]] = {
-    key: (check, FLEET_DEFAULTS.get(key, getattr(WorkerParams(), key))) for key, check in WORKER_CHECKS.items()}
+    key: (check, FLEET_DEFAULTS.get(key, getattr(WorkerParams(), key))) for key, check in WORKER_CHECKS.items()
+}
 """The worker parameters: key -> (check, default). ``defaults:`` takes these defaults; an
 override starts from nothing and keeps only the keys it sets (``model_fields_set``)."""
-assert set(WORKER_KEYS) | {"device_id", "sizes"} == set(WorkerParams.__dataclass_fields__), "spec keys follow WorkerParams"
+assert set(WORKER_KEYS) | {"device_id", "sizes"} == set(WorkerParams.__dataclass_fields__), (
+    "spec keys follow WorkerParams"
+)
 
 if TYPE_CHECKING:  # built from WORKER_KEYS at run time; to a type checker, sections like the others
+
     class Defaults(Section): ...
 
     class Override(Section): ...
 else:
     Defaults: Type[Section] = create_model(
-        "Defaults", __base__=Section, **{key: (check, default) for key, (check, default) in WORKER_KEYS.items()})
+        "Defaults", __base__=Section, **{key: (check, default) for key, (check, default) in WORKER_KEYS.items()}
+    )
     Override: Type[Section] = create_model(
-        "Override", __base__=Section, **{key: (check, None) for key, (check, _) in WORKER_KEYS.items()})
+        "Override", __base__=Section, **{key: (check, None) for key, (check, _) in WORKER_KEYS.items()}
+    )
 
 
 with warnings.catch_warnings():  # the spec's key is ``copy``, which BaseModel.copy() predates
@@ -166,9 +175,12 @@ class FaultBase(Section):
 
 
 SETTING_TYPES: Dict[str, Any] = {
-    "position": Position, "size": Size, "factor": Annotated[float, Field(gt=1, allow_inf_nan=False)],
+    "position": Position,
+    "size": Size,
+    "factor": Annotated[float, Field(gt=1, allow_inf_nan=False)],
     "signal": Annotated[Union[int, str], BeforeValidator(_signal)],
-    "code": Annotated[int, Field(ge=1, le=2**31 - 1)], "times": LoopCount,
+    "code": Annotated[int, Field(ge=1, le=2**31 - 1)],
+    "times": LoopCount,
 }
 """The spec's type for each of the catalog's ``VALUE_KINDS`` (sizes take units here)."""
 
@@ -229,9 +241,12 @@ class FleetSpec(Section):
         kinds set, bytes), ``link_gbps`` and ``faults``. With ``host``, only that host's faults and
         without their ``host`` key; without it, every fault with its host filled in. ``faults=False``
         leaves the faults out (device discovery must see the devices as they are)."""
-        config: Dict[str, Any] = {"chip": self.sim.chip, "device_count": self.sim.device_count,
-                                  "memory": self.sim.memory.model_dump(exclude_none=True),
-                                  "link_gbps": self.sim.link_gbps}
+        config: Dict[str, Any] = {
+            "chip": self.sim.chip,
+            "device_count": self.sim.device_count,
+            "memory": self.sim.memory.model_dump(exclude_none=True),
+            "link_gbps": self.sim.link_gbps,
+        }
         if faults:
             first = self.hosts[0].name
             listed = [dict(f.model_dump(), host=f.host or first) for f in self.sim.faults]
@@ -252,8 +267,9 @@ def load_spec(path: Union[str, Path]) -> FleetSpec:
 def parse_spec(data: object, source: str = "spec") -> FleetSpec:
     """Validate plain data (as YAML gives it); raises ``SpecError`` listing every problem."""
     if not isinstance(data, dict):
-        raise SpecError([f"{source}: must be a mapping of keys such as version, defaults, hosts "
-                         f"(got {messages.shown(data)})"])
+        raise SpecError(
+            [f"{source}: must be a mapping of keys such as version, defaults, hosts (got {messages.shown(data)})"]
+        )
     try:
         spec = FleetSpec.model_validate(data)
     except ValidationError as exc:
@@ -269,8 +285,7 @@ def _duplicate_hosts(spec: FleetSpec) -> List[str]:
     problems = []
     for index, host in enumerate(spec.hosts):
         if host.name in first:
-            problems.append(f"hosts[{index}].name: host {host.name!r} is listed twice "
-                            f"(also hosts[{first[host.name]}])")
+            problems.append(f"hosts[{index}].name: host {host.name!r} is listed twice (also hosts[{first[host.name]}])")
         first.setdefault(host.name, index)
     return problems
 
@@ -293,8 +308,7 @@ def _conflicts(spec: FleetSpec) -> List[str]:
 
 
 def _conflict(where: str, key: str, other: str, why: str, values: Dict[str, Any]) -> str:
-    return (f"{where}.{key}: {why} (got {key}: {_shown_value(values[key])} with {other}: "
-            f"{_shown_value(values[other])})")
+    return f"{where}.{key}: {why} (got {key}: {_shown_value(values[key])} with {other}: {_shown_value(values[other])})"
 
 
 def _shown_value(value: object) -> str:

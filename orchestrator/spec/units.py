@@ -4,6 +4,7 @@ Each parser takes what YAML produced and returns the canonical value (bytes as `
 ``float``, device ids as a sorted ``tuple``), or raises ``ValueError`` whose message says what is
 wrong in words; the spec adds the key path and the value given.
 """
+
 from __future__ import annotations
 
 import math
@@ -12,8 +13,14 @@ from typing import Iterable, List, Tuple, Union, cast
 
 SIZE_UNITS = {
     "b": 1,
-    "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
-    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
 }
 DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 MAX_SIZE = 2**50

@@ -3,6 +3,7 @@
 ``yaml.safe_load`` builds plain data (mappings, lists, strings, numbers, booleans, null); a tag that
 would construct a Python object (``!!python/object``...) is refused with its position.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

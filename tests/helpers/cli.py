@@ -1,4 +1,5 @@
 """Run the real CLI in a subprocess and read what it left."""
+
 from __future__ import annotations
 
 import json
@@ -12,6 +13,7 @@ from typing import Any, Dict, Optional
 from tests.helpers.specs import write_spec
 
 ROOT = Path(__file__).resolve().parents[2]
+
 
 @dataclass
 class CliRun:
@@ -33,8 +35,14 @@ class CliRun:
 
 def cli(*args: str, timeout: float = 120, cwd: Optional[Path] = None) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, "-m", "orchestrator", *args], capture_output=True, text=True,
-                          timeout=timeout, env=env, cwd=str(cwd or ROOT))
+    return subprocess.run(
+        [sys.executable, "-m", "orchestrator", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=str(cwd or ROOT),
+    )
 
 
 def run_fleet(tmp_path: Path, data: Dict[str, Any], *extra: str, timeout: float = 120) -> CliRun:

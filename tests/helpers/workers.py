@@ -1,4 +1,5 @@
 """Shared helpers for the worker tests: small simulator configs, event collection, subprocesses."""
+
 from __future__ import annotations
 
 import contextlib
@@ -56,6 +57,7 @@ def finished(got: List[events.Event]) -> events.Finished:
 def live_allocations() -> List[Any]:
     """Host, device and DVPP buffers the simulator still holds."""
     from workers.simulator.acl import _state
+
     return [r for r in _state.driver().memory.regions.values() if r.kind in ("host", "device", "dvpp")]
 
 
@@ -84,5 +86,10 @@ run_device(p, lambda e: print(json.dumps(e.to_dict()), flush=True), backend="sim
 
 def worker_process(p: WorkerParams, config: Dict[str, Any]) -> subprocess.Popen[str]:
     """``run_device`` in a child process printing one JSON event per line."""
-    return subprocess.Popen([sys.executable, "-c", WORKER, json.dumps(p.to_dict()), json.dumps(config)],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", WORKER, json.dumps(p.to_dict()), json.dumps(config)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )

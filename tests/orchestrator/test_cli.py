@@ -1,4 +1,5 @@
 """The CLI's non-running commands and its error boundary (real subprocesses, the simulator)."""
+
 from __future__ import annotations
 
 from tests.helpers.cli import cli
@@ -29,7 +30,9 @@ def test_validate_lists_every_problem_with_exit_2(tmp_path):
     data["defaults"]["memory_size"] = "1MiB"
     r = cli("validate", str(write_spec(tmp_path, data)))
     assert r.returncode == 2
-    assert r.stderr.splitlines() == ["dvpp-fleet: error: hosts[0].devices: device 7 does not exist on this host (2 visible: 0-1)"]
+    assert r.stderr.splitlines() == [
+        "dvpp-fleet: error: hosts[0].devices: device 7 does not exist on this host (2 visible: 0-1)"
+    ]
 
 
 def test_devices_lists_the_simulated_devices():

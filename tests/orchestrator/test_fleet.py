@@ -1,5 +1,6 @@
 """What is guaranteed when things go wrong around the devices: the controller dies, is stopped,
 is given bad input, or runs big fleets. Real processes throughout."""
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,13 @@ pytestmark = pytest.mark.slow
 def _start(tmp_path: Path, data):
     path = write_spec(tmp_path, data)
     run_dir = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "orchestrator", "run", str(path), "--out", str(run_dir),
-                             "--no-progress"], cwd=str(ROOT), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "orchestrator", "run", str(path), "--out", str(run_dir), "--no-progress"],
+        cwd=str(ROOT),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     return proc, run_dir
 
 
@@ -51,7 +57,9 @@ def test_workers_exit_within_seconds_when_the_controller_is_killed(tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=10)
     deadline = time.time() + 10
-    while time.time() < deadline and any(psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in pids):
+    while time.time() < deadline and any(
+        psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in pids
+    ):
         time.sleep(0.2)
     alive = [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
     assert alive == [], "workers outlived their controller"
@@ -122,16 +130,36 @@ def test_every_fault_kind_at_once_each_on_its_own_device(tmp_path):
         {"device": 5, "kind": "slow", "factor": 50},
         {"device": 6, "kind": "init_fail"},
     ]
-    data = spec(devices=8, faults=faults, timeouts={"init": "60s", "copy": "3s"},
-                thresholds={"min_h2d_gbps": 0.5}, concurrency="serial")  # serial: no CPU contention in the figures
+    data = spec(
+        devices=8,
+        faults=faults,
+        timeouts={"init": "60s", "copy": "3s"},
+        thresholds={"min_h2d_gbps": 0.5},
+        concurrency="serial",
+    )  # serial: no CPU contention in the figures
     data["defaults"].update(open_retries=1, open_retry_delay="100ms", memory_size="1MiB")
     r = run_fleet(tmp_path, data, timeout=180)
     assert r.code == 1
-    assert r.statuses() == {0: "FAIL", 1: "FAIL", 2: "CRASHED", 3: "HUNG", 4: "FAIL", 5: "FAIL",
-                            6: "UNAVAILABLE", 7: "PASS"}
+    assert r.statuses() == {
+        0: "FAIL",
+        1: "FAIL",
+        2: "CRASHED",
+        3: "HUNG",
+        4: "FAIL",
+        5: "FAIL",
+        6: "UNAVAILABLE",
+        7: "PASS",
+    }
     first = {d["device"]: d["faults"][0]["kind"] for d in r.summary["devices"] if d["faults"]}
-    assert first == {0: "data_mismatch", 1: "alloc_failed", 2: "crashed", 3: "hung", 4: "leak",
-                     5: "bandwidth", 6: "open_failed"}
+    assert first == {
+        0: "data_mismatch",
+        1: "alloc_failed",
+        2: "crashed",
+        3: "hung",
+        4: "leak",
+        5: "bandwidth",
+        6: "open_failed",
+    }
 
 
 def test_an_open_failure_that_clears_is_retried_and_passes(tmp_path):

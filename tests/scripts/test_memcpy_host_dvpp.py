@@ -1,4 +1,5 @@
 """The seed-compatible command, run as users run it: ``python3 scripts/memcpy_host_dvpp.py``."""
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,9 @@ SMALL_SIM = ["--sim_config", json.dumps({"memory": {"hbm": 50 << 20}})]
 
 def run(*args: str, sim: bool = True, timeout: float = 60):
     extra = list(SMALL_SIM) if sim and "--sim_config" not in args else []
-    return subprocess.run([sys.executable, str(SCRIPT), *args, *extra], cwd=ROOT.parent,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *args, *extra], cwd=ROOT.parent, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def verdict(out: str) -> str:
@@ -31,8 +33,13 @@ def test_default_run_fills_memory_and_passes_loudly_simulated():
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0].startswith("SIMULATED") and lines[-1].startswith("SIMULATED")
-    for shown in ("device id : 0", "release cycle : -1", "number of cycles : 1",
-                  "memory size : 10485760 Bytes", "memory_reuse : False"):
+    for shown in (
+        "device id : 0",
+        "release cycle : -1",
+        "number of cycles : 1",
+        "memory size : 10485760 Bytes",
+        "memory_reuse : False",
+    ):
         assert shown in proc.stdout
     assert "At number_of_cycles = 0, release_cycle = 0, HBM free memory:52428800 Byte" in proc.stdout
     assert "At copy 1 data back from device is [7 7 7 ... 7 7 7]" in proc.stdout
@@ -41,8 +48,19 @@ def test_default_run_fills_memory_and_passes_loudly_simulated():
 
 
 def test_seed_example_command_line():
-    proc = run("--release_cycle", "3", "--number_of_cycles", "2", "--device_id", "1",
-               "--memory_size", "65536", "--memory_reuse", "--backend", "sim")
+    proc = run(
+        "--release_cycle",
+        "3",
+        "--number_of_cycles",
+        "2",
+        "--device_id",
+        "1",
+        "--memory_size",
+        "65536",
+        "--memory_reuse",
+        "--backend",
+        "sim",
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert verdict(proc.stdout).startswith("PASS: outcome completed, 6 copies verified, 786432 bytes moved (H2D + D2H)")
     assert proc.stdout.count("released its memory") == 2
@@ -50,8 +68,23 @@ def test_seed_example_command_line():
 
 
 def test_unbounded_copies_with_a_duration_and_patterns():
-    proc = run("--release_cycle", "-1", "--number_of_cycles", "-1", "--memory_reuse", "--memory_size", "4096",
-               "--duration", "0.3", "--pattern", "address", "--pattern", "random", "--interval", "0.01")
+    proc = run(
+        "--release_cycle",
+        "-1",
+        "--number_of_cycles",
+        "-1",
+        "--memory_reuse",
+        "--memory_size",
+        "4096",
+        "--duration",
+        "0.3",
+        "--pattern",
+        "address",
+        "--pattern",
+        "random",
+        "--interval",
+        "0.01",
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert verdict(proc.stdout).startswith("PASS: outcome duration")
     assert "host data (address) is" in proc.stdout

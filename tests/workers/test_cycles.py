@@ -40,7 +40,7 @@ def test_every_seed_parameter_combination(release, cycles, reuse):
 
 def test_default_fill_run_reports_the_capacity_as_its_expected_end():
     got = run(params(memory_size=64 * 1024), sim(HBM))
-    cap, = of(got, events.Capacity)
+    (cap,) = of(got, events.Capacity)
     end = finished(got)
     assert cap.expected and end.outcome == "capacity"
     assert cap.blocks == end.copies == HBM // (64 * 1024 + 32)  # dvpp_malloc takes 32 bytes more
@@ -52,7 +52,7 @@ def test_default_fill_run_reports_the_capacity_as_its_expected_end():
 
 def test_memory_full_in_a_run_that_should_fit_is_an_error():
     got = run(params(memory_size=HBM, release_cycle=2, number_of_cycles=1), sim(HBM))
-    cap, = of(got, events.Capacity)
+    (cap,) = of(got, events.Capacity)
     assert not cap.expected and cap.blocks == 0
     assert finished(got).outcome == "error"
 
@@ -73,7 +73,7 @@ def test_memory_kind_device_uses_rt_malloc():
 def test_bitflip_is_a_data_mismatch_with_its_offset_and_the_run_goes_on():
     faults = [{"device": 0, "kind": "bitflip", "at_copy": 3, "bits": 2}]
     got = run(params(release_cycle=5, memory_reuse=True, patterns=PATTERNS), sim(faults=faults))
-    fault, = of(got, events.Fault)
+    (fault,) = of(got, events.Fault)
     assert fault.fault == "data_mismatch" and fault.copy == 3 and fault.cycle == 1
     assert 0 <= fault.detail["first_bad_offset"] < BLOCK
     assert 1 <= fault.detail["bad_bytes"] <= 2
@@ -95,7 +95,7 @@ def test_alloc_fail_is_an_unexpected_capacity_and_frees_everything():
     config = sim(faults=faults)
     with held(config):
         got = run(params(release_cycle=2, number_of_cycles=3, memory_reuse=True), None)
-    cap, = of(got, events.Capacity)
+    (cap,) = of(got, events.Capacity)
     assert not cap.expected and cap.cycle == 2 and cap.copy == 3
     end = finished(got)
     assert end.outcome == "error" and end.cycles == 2 and end.copies == 2
@@ -159,8 +159,9 @@ def test_a_device_bad_on_every_copy_sends_a_bounded_number_of_faults_and_the_exa
         rt = Runtime(_ShortH2D(acl, at=1), "sim")
         got = []
         with open_device(rt, 0):
-            engine = CycleEngine(rt, params(release_cycle=30, number_of_cycles=1, memory_reuse=True),
-                                 got.append, rt.mem_info())
+            engine = CycleEngine(
+                rt, params(release_cycle=30, number_of_cycles=1, memory_reuse=True), got.append, rt.mem_info()
+            )
             outcome = engine.run()
     assert len([f for f in of(got, events.Fault) if f.fault == "data_mismatch"]) == 20
     assert engine.finished(outcome).verify_errors == 30
@@ -174,10 +175,14 @@ def test_api_error_is_a_fault_with_cycle_and_copy_and_cleans_up():
             engine = CycleEngine(rt, params(release_cycle=2, number_of_cycles=3), got.append, rt.mem_info())
             outcome = engine.run()
         assert device.close_errors == []
-    fault, = of(got, events.Fault)
+    (fault,) = of(got, events.Fault)
     assert outcome == "error"
     assert (fault.fault, fault.api, fault.code, fault.name) == (
-        "api_error", "acl.rt.memcpy", 507899, "ACL_ERROR_RT_DRV_INTERNAL_ERROR")
+        "api_error",
+        "acl.rt.memcpy",
+        507899,
+        "ACL_ERROR_RT_DRV_INTERNAL_ERROR",
+    )
     assert (fault.cycle, fault.copy) == (2, 3)  # the 5th memcpy is the H2D of copy 3
     assert engine.finished(outcome).copies == 3
 
@@ -228,6 +233,6 @@ def test_leak_is_the_worst_memory_kind_below_baseline():
 def test_a_fill_run_whose_first_allocation_fails_is_no_capacity_measurement():
     faults = [{"device": 0, "kind": "alloc_fail", "at_alloc": 1}]
     got = run(params(memory_size=64 * 1024), sim(HBM, faults=faults))
-    cap, = of(got, events.Capacity)
+    (cap,) = of(got, events.Capacity)
     assert (cap.blocks, cap.expected) == (0, False)
     assert finished(got).outcome == "error"

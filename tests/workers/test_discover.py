@@ -33,8 +33,13 @@ def test_the_command_prints_one_json_object(capsys):
 
 @pytest.mark.skipif(acl_available(), reason="the real acl is installed here")
 def test_missing_real_backend_exits_3():
-    proc = subprocess.run([sys.executable, "-m", "workers.discover", "--backend", "acl"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "workers.discover", "--backend", "acl"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 3
     report = json.loads(proc.stdout)
     assert report["device_count"] == 0 and "not importable" in report["error"]

@@ -67,12 +67,15 @@ def test_missing_real_backend_is_open_failed():
     assert finished(got).outcome == "error"
 
 
-@pytest.mark.parametrize("faults,p", [
-    ([{"device": 0, "kind": "bitflip", "at_copy": 2}], params(release_cycle=3)),
-    ([{"device": 0, "kind": "alloc_fail", "at_alloc": 3}], params(release_cycle=4, number_of_cycles=2)),
-    ([], params()),  # the fill run: memory full
-    ([{"device": 0, "kind": "leak", "bytes": 100}], params(release_cycle=2, number_of_cycles=2)),
-])
+@pytest.mark.parametrize(
+    "faults,p",
+    [
+        ([{"device": 0, "kind": "bitflip", "at_copy": 2}], params(release_cycle=3)),
+        ([{"device": 0, "kind": "alloc_fail", "at_alloc": 3}], params(release_cycle=4, number_of_cycles=2)),
+        ([], params()),  # the fill run: memory full
+        ([{"device": 0, "kind": "leak", "bytes": 100}], params(release_cycle=2, number_of_cycles=2)),
+    ],
+)
 def test_no_buffer_outlives_the_run_whatever_the_fault(faults, p):
     with held(sim(faults=faults)):
         got = run(p, None)

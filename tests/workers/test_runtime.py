@@ -32,7 +32,11 @@ def test_logical_id_is_the_index_among_visible_devices():
 def test_acl_error_carries_api_code_name_and_message():
     err = AclError("acl.rt.memcpy", 507899, "driver said no")
     assert (err.api, err.code, err.name, err.message) == (
-        "acl.rt.memcpy", 507899, "ACL_ERROR_RT_DRV_INTERNAL_ERROR", "driver said no")
+        "acl.rt.memcpy",
+        507899,
+        "ACL_ERROR_RT_DRV_INTERNAL_ERROR",
+        "driver said no",
+    )
     assert str(err) == "acl.rt.memcpy failed: 507899 ACL_ERROR_RT_DRV_INTERNAL_ERROR (driver said no)"
     assert AclError("x", 123).name == "ACL_ERROR_UNKNOWN_123"
     assert AclError("x", 207018).out_of_memory and not err.out_of_memory
@@ -73,6 +77,7 @@ def test_load_acl_backends():
 
 def test_the_simulator_on_sys_path_is_not_the_real_acl(monkeypatch):
     from workers import simulator
+
     monkeypatch.syspath_prepend(simulator.SIM_PATH)
     assert not acl_available()
 

@@ -1,5 +1,6 @@
 """The copy strategies and host memories on the simulator: sync, async, bidirectional, pageable,
 both, size sweeps and warm-up; figures asserted, alignment errors as the runtime's codes."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,21 +21,22 @@ def _clean(got):
     return end
 
 
-@pytest.mark.parametrize("mode", [{}, {"copy_mode": "async"}, {"host_memory": "pageable"},
-                                  {"copy_mode": "async", "bidirectional": True}])
+@pytest.mark.parametrize(
+    "mode", [{}, {"copy_mode": "async"}, {"host_memory": "pageable"}, {"copy_mode": "async", "bidirectional": True}]
+)
 def test_each_mode_round_trips_every_pattern_and_reports_both_directions(mode):
     p = params(release_cycle=4, number_of_cycles=2, patterns=("random", "address"), **mode)
     end = _clean(run(p, sim(HBM)))
     assert end.copies == 8 and end.bytes == 8 * 2 * BLOCK and end.verify_errors == 0
     assert end.h2d["count"] == end.d2h["count"] == 8  # the worker's own default: no warm-up
     assert 0 < end.h2d["min"] <= end.h2d["median"] <= end.h2d["max"]
-    point, = end.curve
+    (point,) = end.curve
     assert point["size"] == BLOCK and point["h2d"] == end.h2d and point["d2h"] == end.d2h
 
 
 def test_bidirectional_reports_each_direction_and_their_sum():
     end = _clean(run(params(release_cycle=5, memory_reuse=True, copy_mode="async", bidirectional=True), sim(HBM)))
-    point, = end.curve
+    (point,) = end.curve
     assert set(point) == {"size", "h2d", "d2h", "sum"}
     assert set(point["sum"]) == STATS and point["sum"]["count"] == 5
     # Each direction's time runs from the common start; the sum moved both blocks in the longer one.
@@ -53,24 +55,25 @@ def test_bidirectional_catches_a_flipped_bit_in_either_h2d(at_copy, copy):
     reads, then the timed one; a flip in either is found and blamed on H2D."""
     faults = [{"device": 0, "kind": "bitflip", "at_copy": at_copy}]
     got = run(params(release_cycle=2, memory_reuse=True, copy_mode="async", bidirectional=True), sim(faults=faults))
-    fault, = of(got, events.Fault)
+    (fault,) = of(got, events.Fault)
     assert (fault.fault, fault.copy, fault.detail["direction"]) == ("data_mismatch", copy, "h2d")
 
 
 def test_host_memory_both_reports_pageable_figures_and_the_ratio():
     end = _clean(run(params(release_cycle=3, memory_reuse=True, host_memory="both"), sim(HBM)))
-    point, = end.curve
+    (point,) = end.curve
     assert end.bytes == 3 * 2 * 2 * BLOCK  # each copy makes the round trip from both memories
     assert set(point["pageable"]) == {"h2d", "d2h"} and point["pageable"]["h2d"]["count"] == 3
     for direction in ("h2d", "d2h"):
         assert point["ratio"][direction] == pytest.approx(
-            point[direction]["median"] / point["pageable"][direction]["median"])
+            point[direction]["median"] / point["pageable"][direction]["median"]
+        )
 
 
 def test_pageable_catches_a_flipped_bit_and_names_the_host_memory():
     faults = [{"device": 0, "kind": "bitflip", "at_copy": 2}]
     got = run(params(release_cycle=2, memory_reuse=True, host_memory="both"), sim(faults=faults))
-    fault, = of(got, events.Fault)
+    (fault,) = of(got, events.Fault)
     assert (fault.copy, fault.detail["host_memory"], fault.detail["direction"]) == (1, "pageable", "h2d")
 
 
@@ -100,9 +103,10 @@ def test_warmup_copies_are_made_and_verified_but_left_out_of_the_figures():
 
 def test_a_conflicting_combination_is_a_worker_error_not_a_run():
     got = run(params(bidirectional=True))
-    fault, = of(got, events.Fault)
+    (fault,) = of(got, events.Fault)
     assert fault.fault == "worker_error" and fault.message == (
-        "ValueError: bidirectional: needs copy_mode: async, since H2D and D2H overlap on two streams")
+        "ValueError: bidirectional: needs copy_mode: async, since H2D and D2H overlap on two streams"
+    )
 
 
 def test_params_normalise_a_sweep_and_survive_json():
@@ -110,9 +114,18 @@ def test_params_normalise_a_sweep_and_survive_json():
     assert (p.memory_size, p.sizes, p.sweep) == (1 << 20, (4096, 65536, 1 << 20), (4096, 65536, 1 << 20))
     assert WorkerParams.from_dict(p.to_dict()) == p
     assert WorkerParams(memory_size=[4096]).sweep == (4096,) and WorkerParams().sweep == (10 << 20,)
-    assert [k for k, _, _ in conflicts({"memory_size": (1, 2), "release_cycle": -1, "host_memory": "both",
-                                        "copy_mode": "async", "bidirectional": False})] == [
-        "host_memory", "memory_size"]
+    assert [
+        k
+        for k, _, _ in conflicts(
+            {
+                "memory_size": (1, 2),
+                "release_cycle": -1,
+                "host_memory": "both",
+                "copy_mode": "async",
+                "bidirectional": False,
+            }
+        )
+    ] == ["host_memory", "memory_size"]
 
 
 def _async_call(offset_host: int, offset_device: int) -> AclError:
@@ -122,8 +135,9 @@ def _async_call(offset_host: int, offset_device: int) -> AclError:
             host, device = mem.host(BLOCK), mem.device(BLOCK)
             sent = received = pinned_buffer(host + offset_host, BLOCK - 64)
             with pytest.raises(AclError) as info:
-                AsyncCopy(rt, handle).round_trip(sent, received, [device + offset_device], BLOCK - 64,
-                                                 Verifier(rt, False, print))
+                AsyncCopy(rt, handle).round_trip(
+                    sent, received, [device + offset_device], BLOCK - 64, Verifier(rt, False, print)
+                )
     return info.value
 
 
@@ -156,6 +170,7 @@ def test_pageable_buffers_come_from_acl_util_and_are_64_aligned():
 
 def test_streams_are_destroyed_with_the_run():
     from workers.simulator.acl import _state
+
     with held(sim()):
         run(params(release_cycle=2, copy_mode="async", bidirectional=True), None)
         assert _state.driver().streams == {}

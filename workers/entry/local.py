@@ -5,6 +5,7 @@ arms ``faulthandler`` so the controller can ask for the stack of a hung worker (
 turns SIGINT/SIGTERM into a clean stop, and watches the controller: if it dies, the worker stops,
 releases its device, and exits within ``ORPHAN_GRACE`` seconds even if the device call never returns.
 """
+
 from __future__ import annotations
 
 import faulthandler
@@ -27,8 +28,9 @@ ORPHAN_EXIT_CODE = 3
 _log: Optional[IO[str]] = None  # kept open for faulthandler for the life of the process
 
 
-def worker_entry(job: WorkerJob, log_path: str, conn: Connection, parent_pid: int,
-                 position: Optional[str] = None) -> None:
+def worker_entry(
+    job: WorkerJob, log_path: str, conn: Connection, parent_pid: int, position: Optional[str] = None
+) -> None:
     """Process target of the local launcher; ``position`` is the path of the ``Position`` file, or None."""
     _redirect_output(log_path)
     stop = threading.Event()

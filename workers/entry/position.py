@@ -5,6 +5,7 @@ same file, so it can place a hang or crash exactly although progress events are 
 file rather than multiprocessing shared memory: it also tells a post-mortem reader (a task on a
 Ray node whose actor died) where the worker was.
 """
+
 from __future__ import annotations
 
 import mmap

@@ -15,6 +15,7 @@ worker's runtime maps the physical id to logical id 0 exactly as it does for a l
 that variable. The actor is threaded (``max_concurrency``): ``drain`` and ``stop`` are served while
 the device thread runs. It never decides a status.
 """
+
 from __future__ import annotations
 
 import faulthandler
@@ -69,9 +70,14 @@ class DeviceActor:
 
         context = ray.get_runtime_context()
         ids = context.get_accelerator_ids().get("NPU") or []
-        return {"node_id": context.get_node_id(), "ip": ray.util.get_node_ip_address(),
-                "hostname": socket.gethostname(), "npu_ids": [int(i) for i in ids],
-                "visible": os.environ.get(VISIBLE_ENV), "pid": os.getpid()}
+        return {
+            "node_id": context.get_node_id(),
+            "ip": ray.util.get_node_ip_address(),
+            "hostname": socket.gethostname(),
+            "npu_ids": [int(i) for i in ids],
+            "visible": os.environ.get(VISIBLE_ENV),
+            "pid": os.getpid(),
+        }
 
     def start(self, job: WorkerJob, run_id: Optional[str] = None) -> None:
         """Run ``job`` in a thread. With ``run_id``, this process's stdout and stderr (vendor runtime

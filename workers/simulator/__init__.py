@@ -4,6 +4,7 @@ Two ways in, with separate state: a process that puts ``SIM_PATH`` on ``sys.path
 ``scripts/acl-sim-run``) gets it from ``import acl``; code inside dvpp-fleet calls ``load()`` and
 uses the module object it returns (``workers.simulator.acl``).
 """
+
 from __future__ import annotations
 
 import os

@@ -14,6 +14,7 @@ are assumptions, chosen to look like what ``get_mem_info`` reports on such parts
 - ``dvpp_limit``: the per-process DVPP address space, 16 GiB on 310P / 910B (documented); 16 GiB
   assumed on 910 too; 4 GiB on 310 (the commonly cited DVPP window, not confirmed).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -92,17 +93,29 @@ class FaultKind:
 FAULTS: Dict[str, FaultKind] = {
     k.name: k
     for k in (
-        FaultKind("bitflip", "flips `bits` distinct bits of the destination right after H2D copy `at_copy`",
-                  {"at_copy": Setting("position", 1), "bits": Setting("position", 1)}),
-        FaultKind("alloc_fail", "allocation `at_alloc` fails with the driver's out-of-memory code",
-                  {"at_alloc": Setting("position", 1)}),
-        FaultKind("crash", "the process dies by `signal` at H2D copy `at_copy`",
-                  {"at_copy": Setting("position", 1), "signal": Setting("signal", "SIGSEGV")}),
+        FaultKind(
+            "bitflip",
+            "flips `bits` distinct bits of the destination right after H2D copy `at_copy`",
+            {"at_copy": Setting("position", 1), "bits": Setting("position", 1)},
+        ),
+        FaultKind(
+            "alloc_fail",
+            "allocation `at_alloc` fails with the driver's out-of-memory code",
+            {"at_alloc": Setting("position", 1)},
+        ),
+        FaultKind(
+            "crash",
+            "the process dies by `signal` at H2D copy `at_copy`",
+            {"at_copy": Setting("position", 1), "signal": Setting("signal", "SIGSEGV")},
+        ),
         FaultKind("hang", "H2D copy `at_copy` never returns", {"at_copy": Setting("position", 1)}),
         FaultKind("leak", "every free on the device keeps `bytes` bytes", {"bytes": Setting("size")}),
         FaultKind("slow", "copies touching the device take `factor` times as long", {"factor": Setting("factor")}),
-        FaultKind("init_fail", "opening the device fails with `code` for the first `times` attempts (-1: all)",
-                  {"code": Setting("code", 507033), "times": Setting("times", -1)}),
+        FaultKind(
+            "init_fail",
+            "opening the device fails with `code` for the first `times` attempts (-1: all)",
+            {"code": Setting("code", 507033), "times": Setting("times", -1)},
+        ),
     )
 }
 """Every fault kind by its config name."""

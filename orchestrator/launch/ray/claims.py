@@ -12,6 +12,7 @@ missing are held by other Ray work and their jobs end UNAVAILABLE at their init 
 Ray hands out free ids lowest first, so the first batch asks for enough holders to reach the
 highest wanted id; with ``devices: all`` that is exactly one holder per device and nothing extra.
 """
+
 from __future__ import annotations
 
 import time
@@ -29,16 +30,23 @@ def open_failed(message: str) -> ev.Fault:
     return ev.Fault(fault="open_failed", message=message, detail={"launcher": "ray"})
 
 
-def plan_claims(ray: Any, actor_class: Any, jobs: Sequence[DeviceJob], nodes: List[Node],
-                here_ip: Optional[str], sink: Sink) -> List[Claim]:
+def plan_claims(
+    ray: Any, actor_class: Any, jobs: Sequence[DeviceJob], nodes: List[Node], here_ip: Optional[str], sink: Sink
+) -> List[Claim]:
     """One claim per node; a job whose host is no longer one alive node fails at once."""
     by_node: Dict[str, Tuple[Node, List[DeviceJob]]] = {}
     for job in jobs:
         found = matching(job.host, nodes, here_ip)
         if len(found) != 1:
             why = "is no longer an alive node" if not found else f"names {len(found)} nodes"
-            sink(job.host, job.device, open_failed(f"host {job.host} {why} of the Ray cluster (nodes: "
-                                                   f"{', '.join(describe(n) for n in nodes) or 'none'})"))
+            sink(
+                job.host,
+                job.device,
+                open_failed(
+                    f"host {job.host} {why} of the Ray cluster (nodes: "
+                    f"{', '.join(describe(n) for n in nodes) or 'none'})"
+                ),
+            )
             continue
         by_node.setdefault(found[0]["node_id"], (found[0], []))[1].append(job)
     return [Claim(ray, actor_class, node, node_jobs) for node, node_jobs in by_node.values()]
@@ -76,8 +84,12 @@ class Claim:
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         actor = self.actor_class.options(
-            resources={"NPU": 1}, num_cpus=0, max_concurrency=MAX_CONCURRENCY, max_restarts=0,
-            scheduling_strategy=NodeAffinitySchedulingStrategy(self.node["node_id"], soft=False)).remote()
+            resources={"NPU": 1},
+            num_cpus=0,
+            max_concurrency=MAX_CONCURRENCY,
+            max_restarts=0,
+            scheduling_strategy=NodeAffinitySchedulingStrategy(self.node["node_id"], soft=False),
+        ).remote()
         self.pending[actor.where.remote()] = actor
         self.asked += 1
 
@@ -114,8 +126,10 @@ class Claim:
 
     def _not_placed(self, job: DeviceJob) -> str:
         given = ", ".join(str(i) for i in sorted(self.given)) or "none"
-        return (f"no free NPU {job.device} on node {describe(self.node)} within {job.timeouts.init:g}s: Ray gave "
-                f"this run NPU(s) {given} of the node's {self.node['npus']}; the others are held by other Ray work")
+        return (
+            f"no free NPU {job.device} on node {describe(self.node)} within {job.timeouts.init:g}s: Ray gave "
+            f"this run NPU(s) {given} of the node's {self.node['npus']}; the others are held by other Ray work"
+        )
 
     def fail(self, message: str, sink: Sink) -> None:
         """Every job still waiting ends UNAVAILABLE with ``message``."""

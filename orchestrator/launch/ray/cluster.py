@@ -11,6 +11,7 @@ detected, or declared with ``ray start --resources``). On the simulator they are
 ``sim.device_count``. ``backend: auto`` means the real ``acl`` when Ray detected an Ascend chip
 type on an NPU node (it reads it through ``acl``), else the simulator.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -53,8 +54,10 @@ def connect(address: str, sim_npus: Optional[int] = None) -> ModuleType:
         with _quiet_npu_detection():
             ray.init(**options)
     except ConnectionError as exc:
-        raise EnvironmentProblem(f"cannot join the Ray cluster at {address!r}: {str(exc).rstrip('.')}. Start one with "
-                                 "`ray start --head` (see README), or use `ray: {address: local}`") from None
+        raise EnvironmentProblem(
+            f"cannot join the Ray cluster at {address!r}: {str(exc).rstrip('.')}. Start one with "
+            "`ray start --head` (see README), or use `ray: {address: local}`"
+        ) from None
     return ray
 
 
@@ -87,9 +90,17 @@ def alive_nodes(ray: ModuleType) -> List[Node]:
             continue
         res = n.get("Resources") or {}
         chip = next((k.split(":", 1)[1] for k in res if k.startswith("accelerator_type:")), None)
-        nodes.append({"node_id": n["NodeID"], "node_name": n.get("NodeName") or n["NodeManagerAddress"],
-                      "hostname": n.get("NodeManagerHostname") or "", "ip": n["NodeManagerAddress"],
-                      "npus": int(res.get("NPU", 0)), "chip": chip, "head": "node:__internal_head__" in res})
+        nodes.append(
+            {
+                "node_id": n["NodeID"],
+                "node_name": n.get("NodeName") or n["NodeManagerAddress"],
+                "hostname": n.get("NodeManagerHostname") or "",
+                "ip": n["NodeManagerAddress"],
+                "npus": int(res.get("NPU", 0)),
+                "chip": chip,
+                "head": "node:__internal_head__" in res,
+            }
+        )
     nodes.sort(key=lambda n: (not n["head"], n["node_name"], n["node_id"]))
     for node in nodes:
         node["label"] = _label(node, nodes)
@@ -117,8 +128,11 @@ def matching(name: str, nodes: List[Node], here_ip: Optional[str]) -> List[Node]
     if exact:
         return exact
     prefix = len(name) >= NODE_ID_PREFIX and all(c in "0123456789abcdef" for c in name)
-    return [n for n in nodes if name in (n["hostname"], n["hostname"].split(".")[0], n["ip"])
-            or (prefix and n["node_id"].startswith(name))]
+    return [
+        n
+        for n in nodes
+        if name in (n["hostname"], n["hostname"].split(".")[0], n["ip"]) or (prefix and n["node_id"].startswith(name))
+    ]
 
 
 def find_node(name: str, nodes: List[Node], here_ip: Optional[str], path: str) -> Node:
@@ -128,10 +142,18 @@ def find_node(name: str, nodes: List[Node], here_ip: Optional[str], path: str) -
         return found[0]
     known = ", ".join(describe(n) for n in nodes) or "none"
     if not found:
-        raise SpecError([f"{path}: no alive node of the Ray cluster is named {name!r} (nodes: {known}); name a "
-                         "node by its hostname, IP, Ray node name or node id"])
-    raise SpecError([f"{path}: {name!r} names {len(found)} nodes of the Ray cluster "
-                     f"({', '.join(describe(n) for n in found)}); name one by its Ray node name or node id"])
+        raise SpecError(
+            [
+                f"{path}: no alive node of the Ray cluster is named {name!r} (nodes: {known}); name a "
+                "node by its hostname, IP, Ray node name or node id"
+            ]
+        )
+    raise SpecError(
+        [
+            f"{path}: {name!r} names {len(found)} nodes of the Ray cluster "
+            f"({', '.join(describe(n) for n in found)}); name one by its Ray node name or node id"
+        ]
+    )
 
 
 def runtime_for(backend: str, nodes: List[Node]) -> str:
@@ -141,13 +163,17 @@ def runtime_for(backend: str, nodes: List[Node]) -> str:
     return "acl" if any(n["npus"] and (n["chip"] or "").startswith("Ascend") for n in nodes) else "sim"
 
 
-def cluster_inventory(address: str, backend: str = "auto", sim_config: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+def cluster_inventory(
+    address: str, backend: str = "auto", sim_config: Optional[Dict[str, Any]] = None
+) -> Dict[str, Any]:
     """The cluster at ``address``: ``{"address", "backend", "simulated", "nodes": [node + "devices"]}``.
 
     Each node's ``devices`` is a list in ``workers.discover``'s shape (``id``, ``chip``, ``memory``;
     memory is known for the simulator only). ``sim_config`` (without faults) sizes the simulator.
     """
-    local_sim = address == "local" and (backend == "sim" or (backend == "auto" and importlib.util.find_spec("acl") is None))
+    local_sim = address == "local" and (
+        backend == "sim" or (backend == "auto" and importlib.util.find_spec("acl") is None)
+    )
     ray = connect(address, sim_npus=int((sim_config or {}).get("device_count", 8)) if local_sim else None)
     nodes = alive_nodes(ray)
     runtime = runtime_for(backend, nodes)
@@ -155,8 +181,13 @@ def cluster_inventory(address: str, backend: str = "auto", sim_config: Optional[
     for node in nodes:
         count = min(node["npus"], len(simulated)) if runtime == "sim" else node["npus"]
         node["devices"] = [simulated.get(i) or {"id": i, "chip": node["chip"], "memory": {}} for i in range(count)]
-    return {"address": address, "backend": runtime, "simulated": runtime == "sim", "nodes": nodes,
-            "here_ip": ray.util.get_node_ip_address()}
+    return {
+        "address": address,
+        "backend": runtime,
+        "simulated": runtime == "sim",
+        "nodes": nodes,
+        "here_ip": ray.util.get_node_ip_address(),
+    }
 
 
 def _sim_devices(sim_config: Optional[Dict[str, Any]]) -> Dict[int, Dict[str, Any]]:
@@ -198,18 +229,32 @@ def plan_inventory(spec: FleetSpec, cluster: Dict[str, Any], hostname: str) -> D
     return dict(top, hosts=hosts)
 
 
-def plan_on_cluster(spec: FleetSpec, *, hostname: str, host_memory: Optional[int] = None,
-                    backend: Optional[str] = None, launcher: Optional[str] = None) -> Tuple[FleetPlan, Dict[str, Any]]:
+def plan_on_cluster(
+    spec: FleetSpec,
+    *,
+    hostname: str,
+    host_memory: Optional[int] = None,
+    backend: Optional[str] = None,
+    launcher: Optional[str] = None,
+) -> Tuple[FleetPlan, Dict[str, Any]]:
     """``plan.resolve`` against the live cluster named by ``spec.ray.address``: hosts and devices are
     checked against the alive nodes before anything is launched. Returns the plan and the cluster."""
     chosen = backend or spec.backend
     sim = None if chosen == "acl" else spec.sim_config(faults=False)
     cluster = cluster_inventory(spec.ray.address, chosen, sim)
     if not any(n["npus"] for n in cluster["nodes"]):
-        raise EnvironmentProblem(f"no node of the Ray cluster at {spec.ray.address!r} offers an NPU resource "
-                                 f"({', '.join(describe(n) for n in cluster['nodes'])}); start Ray with the CANN "
-                                 "environment sourced so it detects the NPUs, or declare them with --resources")
+        raise EnvironmentProblem(
+            f"no node of the Ray cluster at {spec.ray.address!r} offers an NPU resource "
+            f"({', '.join(describe(n) for n in cluster['nodes'])}); start Ray with the CANN "
+            "environment sourced so it detects the NPUs, or declare them with --resources"
+        )
     spec = expand_hosts(spec, cluster["nodes"])
-    plan = resolve(spec, plan_inventory(spec, cluster, hostname), hostname=hostname, host_memory=host_memory,
-                   backend=backend, launcher=launcher or "ray")
+    plan = resolve(
+        spec,
+        plan_inventory(spec, cluster, hostname),
+        hostname=hostname,
+        host_memory=host_memory,
+        backend=backend,
+        launcher=launcher or "ray",
+    )
     return plan, cluster

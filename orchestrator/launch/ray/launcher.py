@@ -15,6 +15,7 @@ Explicit device ids are honoured exactly with Ray's own NPU accounting (see ``ra
 every actor holds ``NPU: 1`` on the node its job names, so two runs, or a training job, never
 share a device, and a job runs only on the actor Ray gave that very id.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -53,8 +54,7 @@ class RayLauncher:
     def __init__(self, options: Optional[Mapping[str, Any]] = None) -> None:
         self.address = str((options or {}).get("address") or "auto")
 
-    def run(self, jobs: Sequence[DeviceJob], run_dir: Path, sink: Sink, stop: threading.Event,
-            slots: int = 0) -> None:
+    def run(self, jobs: Sequence[DeviceJob], run_dir: Path, sink: Sink, stop: threading.Event, slots: int = 0) -> None:
         simulated = any(j.worker.backend == "sim" for j in jobs)
         self.ray = connect(self.address, sim_npus=_sim_npus(jobs) if simulated else None)
         self.sink, self.stop, self.run_dir = sink, stop, run_dir
@@ -72,7 +72,7 @@ class RayLauncher:
     def _fill(self) -> None:
         """Claim NPUs for the next jobs while fewer than ``slots`` are placing or running."""
         busy = sum(len(c.wanted) for c in self.claims) + sum(not w.ended for w in self.workers)
-        batch, self.waiting = self.waiting[:max(0, self.slots - busy)], self.waiting[max(0, self.slots - busy):]
+        batch, self.waiting = self.waiting[: max(0, self.slots - busy)], self.waiting[max(0, self.slots - busy) :]
         if batch:
             here = self.ray.util.get_node_ip_address()
             self.claims += plan_claims(self.ray, self.actor_class, batch, alive_nodes(self.ray), here, self.sink)
@@ -185,7 +185,8 @@ class RayLauncher:
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         task = self.ray.remote(num_cpus=0)(remains).options(
-            scheduling_strategy=NodeAffinitySchedulingStrategy(w.node["node_id"], soft=False))
+            scheduling_strategy=NodeAffinitySchedulingStrategy(w.node["node_id"], soft=False)
+        )
         return task.remote(self.run_dir.name, w.job.worker.name, LOG_LINES)
 
     def _keep_remains(self, w: _Worker, from_actor: bool = True) -> Dict[str, Any]:
@@ -219,5 +220,7 @@ def _ray_reason(exc: Exception) -> str:
 
 
 def _sim_npus(jobs: Sequence[DeviceJob]) -> int:
-    return max([int((j.sim or {}).get("device_count", catalog.DEFAULT_DEVICE_COUNT)) for j in jobs]
-               or [catalog.DEFAULT_DEVICE_COUNT])
+    return max(
+        [int((j.sim or {}).get("device_count", catalog.DEFAULT_DEVICE_COUNT)) for j in jobs]
+        or [catalog.DEFAULT_DEVICE_COUNT]
+    )

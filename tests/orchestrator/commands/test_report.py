@@ -1,4 +1,5 @@
 """What a run leaves for diagnosis: log tails, drill-down, live status, compare (real fleets)."""
+
 from __future__ import annotations
 
 import json
@@ -38,13 +39,20 @@ def test_drill_down_prints_one_device(tmp_path):
     out = cli("report", str(r.run_dir), "--device", "localhost:1")
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("localhost:1  FAIL")
-    for section in ("Parameters", "Cycles", "Memory samples", "Faults and causes", "Last lines of logs/localhost-1.log"):
+    for section in (
+        "Parameters",
+        "Cycles",
+        "Memory samples",
+        "Faults and causes",
+        "Last lines of logs/localhost-1.log",
+    ):
         assert section in out.stdout
     assert "data_mismatch at cycle 1, copy 3" in out.stdout and "first_bad_offset" in out.stdout
     bad = cli("report", str(r.run_dir), "--device", "localhost:9")
     assert bad.returncode == 2
-    assert bad.stderr.strip() == ("dvpp-fleet: error: --device: localhost:9 was not part of this run "
-                                  "(devices: localhost:0, localhost:1)")
+    assert bad.stderr.strip() == (
+        "dvpp-fleet: error: --device: localhost:9 was not part of this run (devices: localhost:0, localhost:1)"
+    )
 
 
 def test_status_and_prometheus_files_change_during_a_run(tmp_path):
@@ -52,14 +60,31 @@ def test_status_and_prometheus_files_change_during_a_run(tmp_path):
     data["defaults"].update(number_of_cycles=-1, duration="4s", interval="2ms")
     path = write_spec(tmp_path, data)
     run_dir, prom = tmp_path / "run", tmp_path / "fleet.prom"
-    proc = subprocess.Popen([sys.executable, "-m", "orchestrator", "run", str(path), "--out", str(run_dir),
-                             "--no-progress", "--prom", str(prom)], cwd=str(ROOT),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "orchestrator",
+            "run",
+            str(path),
+            "--out",
+            str(run_dir),
+            "--no-progress",
+            "--prom",
+            str(prom),
+        ],
+        cwd=str(ROOT),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     seen_copies, seen_prom = set(), set()
     while proc.poll() is None:
         try:
             status = json.loads((run_dir / "status.json").read_text())
-            seen_copies.add((tuple(d["status"] for d in status["devices"]), sum(d["copies"] for d in status["devices"])))
+            seen_copies.add(
+                (tuple(d["status"] for d in status["devices"]), sum(d["copies"] for d in status["devices"]))
+            )
             seen_prom.add(prom.read_text())
         except (OSError, ValueError):
             pass

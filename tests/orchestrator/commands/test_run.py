@@ -1,4 +1,5 @@
 """Real fleets of simulated devices through the real CLI, one worker process per device."""
+
 from __future__ import annotations
 
 import json
@@ -42,18 +43,26 @@ def test_a_bitflip_fails_only_its_device_and_is_named(tmp_path):
 
 
 def test_crash_hang_and_unavailable_are_told_apart(tmp_path):
-    data = spec(devices=4, faults=[
-        {"device": 0, "kind": "crash", "at_copy": 2},
-        {"device": 1, "kind": "hang", "at_copy": 2},
-        {"device": 2, "kind": "init_fail", "code": 507033},
-    ], timeouts={"init": "60s", "copy": "3s"})
+    data = spec(
+        devices=4,
+        faults=[
+            {"device": 0, "kind": "crash", "at_copy": 2},
+            {"device": 1, "kind": "hang", "at_copy": 2},
+            {"device": 2, "kind": "init_fail", "code": 507033},
+        ],
+        timeouts={"init": "60s", "copy": "3s"},
+    )
     data["defaults"].update(open_retries=1, open_retry_delay="100ms")
     r = run_fleet(tmp_path, data)
     assert r.code == 1
     assert r.statuses() == {0: "CRASHED", 1: "HUNG", 2: "UNAVAILABLE", 3: "PASS"}
-    assert r.device(0)["faults"][0]["message"] == "worker for localhost:0 died from signal SIGSEGV during cycle 1, copy 2"
+    assert (
+        r.device(0)["faults"][0]["message"] == "worker for localhost:0 died from signal SIGSEGV during cycle 1, copy 2"
+    )
     hung = r.device(1)["faults"][0]
-    assert hung["message"] == "no progress for 3s, stuck in acl.rt.memcpy (H2D) at cycle 1, copy 2; the worker was killed"
+    assert (
+        hung["message"] == "no progress for 3s, stuck in acl.rt.memcpy (H2D) at cycle 1, copy 2; the worker was killed"
+    )
     assert "memcpy" in (hung["detail"].get("stack") or "")
     opened = r.device(2)["faults"][0]
     assert (opened["kind"], opened["code"]) == ("open_failed", 507033)
@@ -71,8 +80,13 @@ def test_ctrl_c_stops_every_worker_writes_the_summary_and_exits_130(tmp_path):
     data["defaults"].update(number_of_cycles=-1, duration="5m", interval="10ms")
     path = write_spec(tmp_path, data)
     run_dir = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "orchestrator", "run", str(path), "--out", str(run_dir),
-                             "--no-progress"], cwd=str(ROOT), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "orchestrator", "run", str(path), "--out", str(run_dir), "--no-progress"],
+        cwd=str(ROOT),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     journal = run_dir / "events.jsonl"
     deadline = time.time() + 60
     while time.time() < deadline and (not journal.exists() or journal.read_text().count('"progress"') < 2):
@@ -108,8 +122,9 @@ def test_an_expected_device_that_is_not_visible_is_unavailable(tmp_path):
     assert r.statuses() == {0: "PASS", 1: "PASS", 2: "PASS", 3: "UNAVAILABLE"}
     cause = r.device(3)["faults"][0]
     assert (cause["kind"], cause["message"]) == (
-        "not_visible", "device 3 was expected on localhost but is not visible (3 device(s) are); "
-                       "a dead NPU or a driver problem")
+        "not_visible",
+        "device 3 was expected on localhost but is not visible (3 device(s) are); a dead NPU or a driver problem",
+    )
     assert "not_visible on 1 device(s): localhost:3" in r.stdout
     again = cli("report", str(r.run_dir), "--format", "json")
     assert {d["device"]: d["status"] for d in json.loads(again.stdout)["devices"]}[3] == "UNAVAILABLE"
@@ -141,5 +156,7 @@ def test_a_fill_run_reports_the_capacity_reached_as_a_pass(tmp_path):
     cap = r.device(0)["capacity"]
     assert (cap["expected"], cap["code"], r.device(0)["outcome"]) == (True, 207001, "capacity")
     assert cap["blocks"] == r.device(0)["copies"] and cap["bytes"] == cap["blocks"] * (1 << 20)
-    assert (f"  localhost:0: {cap['blocks']} block(s), {cap['blocks']}.0 MiB held when acl.media.dvpp_malloc "
-            "returned 207001 ACL_ERROR_RT_MEMORY_ALLOCATION") in r.stdout
+    assert (
+        f"  localhost:0: {cap['blocks']} block(s), {cap['blocks']}.0 MiB held when acl.media.dvpp_malloc "
+        "returned 207001 ACL_ERROR_RT_MEMORY_ALLOCATION"
+    ) in r.stdout

@@ -3,6 +3,7 @@
 Each test drives ``get_launcher(name).run`` directly with a recording sink, on the simulator. The Ray
 variant runs on a private cluster (Ray's ``Cluster`` test utility, fake ``NPU`` resources).
 """
+
 from __future__ import annotations
 
 import logging
@@ -36,8 +37,10 @@ def launcher(request: Any) -> Iterator[Dict[str, Any]]:
     from ray.cluster_utils import Cluster
 
     logging.getLogger("ray._private.accelerators.npu").setLevel(logging.CRITICAL)
-    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "resources": {"NPU": NPUS},
-                                                      "node_name": "head", "include_dashboard": False})
+    c = Cluster(
+        initialize_head=True,
+        head_node_args={"num_cpus": 2, "resources": {"NPU": NPUS}, "node_name": "head", "include_dashboard": False},
+    )
     c.wait_for_nodes()
     yield {"name": "ray", "address": c.address}
     ray.shutdown()
@@ -45,9 +48,15 @@ def launcher(request: Any) -> Iterator[Dict[str, Any]]:
 
 
 def make_plan(launcher: Dict[str, Any], faults=(), **top: Any) -> FleetPlan:
-    data = {"version": 1, "backend": "sim", "launcher": launcher["name"], "defaults": dict(SMALL_DEFAULTS),
-            "hosts": [{"name": "all"}], "timeouts": {"init": "60s", "copy": "3s"},
-            "sim": {"device_count": NPUS, "memory": {"hbm": "1GiB"}, "faults": list(faults)}}
+    data = {
+        "version": 1,
+        "backend": "sim",
+        "launcher": launcher["name"],
+        "defaults": dict(SMALL_DEFAULTS),
+        "hosts": [{"name": "all"}],
+        "timeouts": {"init": "60s", "copy": "3s"},
+        "sim": {"device_count": NPUS, "memory": {"hbm": "1GiB"}, "faults": list(faults)},
+    }
     for key, value in top.items():
         data[key] = dict(data[key], **value) if isinstance(value, dict) and key in data else value
     if launcher["address"]:
@@ -55,13 +64,13 @@ def make_plan(launcher: Dict[str, Any], faults=(), **top: Any) -> FleetPlan:
     spec = parse_spec(data)
     if launcher["name"] == "ray":
         from orchestrator.launch.ray.cluster import plan_on_cluster
+
         return plan_on_cluster(spec, hostname=socket.gethostname())[0]
     inventory = discover("sim", {k: v for k, v in spec.sim_config().items() if k != "faults"})
     return resolve(spec, inventory, hostname=socket.gethostname())
 
 
-def launch(launcher: Dict[str, Any], plan: FleetPlan, run_dir: Path, stop_after: int = 0,
-           order: Any = None) -> Seen:
+def launch(launcher: Dict[str, Any], plan: FleetPlan, run_dir: Path, stop_after: int = 0, order: Any = None) -> Seen:
     """Run the plan; with ``stop_after``, set ``stop`` once that many progress events arrived;
     ``order`` (a list) receives ``(kind, device)`` of every event in arrival order."""
     seen: Seen = {}

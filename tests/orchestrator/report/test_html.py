@@ -1,6 +1,7 @@
 """The HTML report: one self-contained page that parses, holds one plot pair per device and no
 external reference, bounds its points on long runs, agrees with the verdicts, and renders in a
 headless browser."""
+
 from __future__ import annotations
 
 import os
@@ -44,8 +45,11 @@ class Page(HTMLParser):
         self.text.append(data)
 
     def find(self, tag, css=None):
-        return [(a, parents) for t, a, parents in self.tags
-                if t == tag and (css is None or css in (a.get("class") or "").split())]
+        return [
+            (a, parents)
+            for t, a, parents in self.tags
+            if t == tag and (css is None or css in (a.get("class") or "").split())
+        ]
 
 
 def page_of(run):
@@ -106,12 +110,25 @@ def test_memory_plot_shows_a_leak_as_a_slope(tmp_path):
 
 def test_long_run_is_downsampled_to_a_bounded_page(tmp_path):
     n = 6000
-    long = [copies(0)[0]] + [ev.Progress(cycle=1, copies=i, bytes=i, h2d_gbps=20.0 + (i % 7), d2h_gbps=21.0 - (i % 5),
-                                         memory={"hbm": {"free": (64 << 30) - i * 4096, "total": 64 << 30}},
-                                         elapsed=float(i)) for i in range(1, n)] + copies(0)[-1:]
+    long = (
+        [copies(0)[0]]
+        + [
+            ev.Progress(
+                cycle=1,
+                copies=i,
+                bytes=i,
+                h2d_gbps=20.0 + (i % 7),
+                d2h_gbps=21.0 - (i % 5),
+                memory={"hbm": {"free": (64 << 30) - i * 4096, "total": 64 << 30}},
+                elapsed=float(i),
+            )
+            for i in range(1, n)
+        ]
+        + copies(0)[-1:]
+    )
     run = record_run(tmp_path, {("h", 0): long, ("h", 1): copies(1)})
     text = page_of(run)
-    figure = text[text.index('data-device="h:0"'):]
+    figure = text[text.index('data-device="h:0"') :]
     polylines = re.findall(r'<polyline points="([^"]*)"', figure)
     counts = [len(p.split()) for p in polylines[:3]]
     assert counts and max(counts) <= html_report.MAX_POINTS
@@ -158,9 +175,23 @@ def test_page_renders_in_headless_chromium(tmp_path, browser):
     page = tmp_path / "report.html"
     html_report.write(page, *_parts(mixed_run(tmp_path)))
     shot = tmp_path / "report.png"
-    proc = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                           "--hide-scrollbars", f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1300,2400",
-                           f"--screenshot={shot}", page.resolve().as_uri()], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--hide-scrollbars",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--window-size=1300,2400",
+            f"--screenshot={shot}",
+            page.resolve().as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert shot.is_file(), proc.stderr[-2000:]
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
@@ -179,7 +210,10 @@ def test_a_size_sweep_gets_a_bandwidth_curve_per_device():
     from orchestrator.results.status import Status
 
     stats = lambda m: {"count": 3, "min": m, "max": m, "median": m, "mean": m}  # noqa: E731
-    curve = [{"size": size, "h2d": stats(g), "d2h": stats(g / 2)} for size, g in ((4096, 1.0), (1 << 20, 8.0), (1 << 26, 12.0))]
+    curve = [
+        {"size": size, "h2d": stats(g), "d2h": stats(g / 2)}
+        for size, g in ((4096, 1.0), (1 << 20, 8.0), (1 << 26, 12.0))
+    ]
     chart = _curve(Verdict(DeviceResult(host="h", device=0, curve=curve), Status.PASS, ()))
     assert chart.startswith("<svg") and 'class="plot curve"' in chart
     assert [label in chart for label in ("4KiB", "1MiB", "64MiB")] == [True, True, True]

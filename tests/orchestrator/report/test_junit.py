@@ -1,5 +1,6 @@
 """JUnit XML: valid against the Ant JUnit report schema, read back by junitparser (the reader the
 GitHub test-result actions use), and consistent with the verdicts and the exit code."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -33,8 +34,11 @@ def outcomes(path):
     for suite in junitparser.JUnitXml.fromfile(str(path)):
         for case in suite:
             result = case.result[0] if case.result else None
-            out[case.name] = ("passed", None, None, None) if result is None else (
-                result._tag, result.type, result.message, result.text)
+            out[case.name] = (
+                ("passed", None, None, None)
+                if result is None
+                else (result._tag, result.type, result.message, result.text)
+            )
     return out
 
 
@@ -48,8 +52,16 @@ def test_one_test_case_per_device_named_host_device_with_each_status_mapped(tmp_
     got = outcomes(write(tmp_path, run))
     assert sorted(got) == sorted(MIXED_STATUSES)
     tags = {name: got[name][0] for name in got}
-    expected = {"PASS": "passed", "FAIL": "failure", "CRASHED": "error", "HUNG": "error", "UNAVAILABLE": "error",
-                "INCOMPLETE": "error", "SKIPPED": "skipped", "ABORTED": "skipped"}
+    expected = {
+        "PASS": "passed",
+        "FAIL": "failure",
+        "CRASHED": "error",
+        "HUNG": "error",
+        "UNAVAILABLE": "error",
+        "INCOMPLETE": "error",
+        "SKIPPED": "skipped",
+        "ABORTED": "skipped",
+    }
     assert tags == {name: expected[status] for name, status in MIXED_STATUSES.items()}
 
 

@@ -1,5 +1,6 @@
 """The output options through the real CLI: path checks before a run, re-rendering from a journal,
 and one simulated fleet end to end with a slowed device, every output read by its consumer."""
+
 from __future__ import annotations
 
 import json
@@ -22,7 +23,9 @@ SCHEMA = SCHEMA_FILE
 
 
 def test_an_unwritable_output_path_is_a_usage_error_before_anything_runs(tmp_path):
-    proc = cli("run", "configs/demo-sim.yaml", "--out", str(tmp_path / "run"), "--junit", str(tmp_path / "no" / "x.xml"))
+    proc = cli(
+        "run", "configs/demo-sim.yaml", "--out", str(tmp_path / "run"), "--junit", str(tmp_path / "no" / "x.xml")
+    )
     assert proc.returncode == 2
     assert f"argument --junit: cannot write {tmp_path / 'no' / 'x.xml'}" in proc.stderr
     assert not (tmp_path / "run").exists()
@@ -31,8 +34,9 @@ def test_an_unwritable_output_path_is_a_usage_error_before_anything_runs(tmp_pat
 def test_report_rerenders_every_output_from_the_journal(tmp_path):
     run = mixed_run(tmp_path)
     out = {k: tmp_path / f"out.{k}" for k in ("xml", "prom", "html")}
-    proc = cli("report", str(run.run_dir), "--junit", str(out["xml"]), "--prom", str(out["prom"]),
-               "--html", str(out["html"]))
+    proc = cli(
+        "report", str(run.run_dir), "--junit", str(out["xml"]), "--prom", str(out["prom"]), "--html", str(out["html"])
+    )
     assert proc.returncode == 1, proc.stderr
     assert all(p.is_file() for p in out.values())
     assert not (run.run_dir / "report.html").exists()  # report reads a run, it does not change it
@@ -43,12 +47,25 @@ def test_report_rerenders_every_output_from_the_journal(tmp_path):
 
 @pytest.mark.slow
 def test_simulated_fleet_with_a_slow_device_end_to_end(tmp_path):
-    data = spec(devices=4, faults=[{"device": 2, "kind": "slow", "factor": 20}],
-                thresholds={"max_below_fleet": 0.5, "outlier": "fail"}, concurrency="serial")
+    data = spec(
+        devices=4,
+        faults=[{"device": 2, "kind": "slow", "factor": 20}],
+        thresholds={"max_below_fleet": 0.5, "outlier": "fail"},
+        concurrency="serial",
+    )
     data["defaults"].update(memory_size="1MiB", release_cycle=8, number_of_cycles=2)
     files = {k: tmp_path / f"fleet.{k}" for k in ("xml", "prom", "html")}
-    r = run_fleet(tmp_path, data, "--junit", str(files["xml"]), "--prom", str(files["prom"]),
-                  "--html", str(files["html"]), timeout=240)
+    r = run_fleet(
+        tmp_path,
+        data,
+        "--junit",
+        str(files["xml"]),
+        "--prom",
+        str(files["prom"]),
+        "--html",
+        str(files["html"]),
+        timeout=240,
+    )
     summary = r.summary
     jsonschema.validate(summary, json.loads(SCHEMA.read_text()))
     slowed = r.device(2)
@@ -65,8 +82,11 @@ def test_simulated_fleet_with_a_slow_device_end_to_end(tmp_path):
     families = {f.name: f.samples for f in parser.text_string_to_metric_families(files["prom"].read_text())}
     passing = {s.labels["device"]: s.value for s in families["dvpp_fleet_device_pass"]}
     assert passing == {str(d): float(s == "PASS") for d, s in r.statuses().items()}
-    ratio = {s.labels["device"]: s.value for s in families["dvpp_fleet_bandwidth_fleet_ratio"]
-             if s.labels["direction"] == "h2d"}
+    ratio = {
+        s.labels["device"]: s.value
+        for s in families["dvpp_fleet_bandwidth_fleet_ratio"]
+        if s.labels["direction"] == "h2d"
+    }
     assert ratio["2"] < 0.5
     assert [s.value for s in families["dvpp_fleet_last_run_exit_code"]] == [1]
 

@@ -17,13 +17,25 @@ class Tty(io.StringIO):
 def feed(view: ProgressView) -> None:
     c = Collector([("h", 0, {}), ("h", 1, {})])
     for device in (0, 1):
-        started = ev.Started(physical_id=device, logical_id=device, chip="c", backend="sim", simulated=True,
-                             pid=1, params={}, memory=MEM)
+        started = ev.Started(
+            physical_id=device, logical_id=device, chip="c", backend="sim", simulated=True, pid=1, params={}, memory=MEM
+        )
         view.update(c.fold("h", device, started), started)
     prog = ev.Progress(cycle=1, copies=5, bytes=5_000_000_000, h2d_gbps=7.5, d2h_gbps=8.25, memory=MEM, elapsed=1.0)
     view.update(c.fold("h", 0, prog), prog)
-    end = ev.Finished(outcome="completed", cycles=1, copies=5, bytes=5_000_000_000, h2d=None, d2h=None,
-                      verify_errors=0, leak=0, lowest_free={}, memory=MEM, elapsed=1.25)
+    end = ev.Finished(
+        outcome="completed",
+        cycles=1,
+        copies=5,
+        bytes=5_000_000_000,
+        h2d=None,
+        d2h=None,
+        verify_errors=0,
+        leak=0,
+        lowest_free={},
+        memory=MEM,
+        elapsed=1.25,
+    )
     view.update(c.fold("h", 0, end), end)
     view.close()
 
@@ -40,7 +52,11 @@ def test_a_terminal_gets_one_line_per_device_redrawn_in_place():
     text = out.getvalue()
     assert "\x1b[3F" in text  # moved back up over the 2 device lines and the fleet line
     last = text.rsplit("\x1b[3F", 1)[1].split("\n")
-    assert last[0].replace("\x1b[2K", "").startswith("h:0   cycle    1 copies        5     5.000 GB  H2D   7.50 D2H   8.25 GB/s  done (completed)")
+    assert (
+        last[0]
+        .replace("\x1b[2K", "")
+        .startswith("h:0   cycle    1 copies        5     5.000 GB  H2D   7.50 D2H   8.25 GB/s  done (completed)")
+    )
     assert last[1].replace("\x1b[2K", "").endswith("running")
     assert "1/2 device(s) done, 5.000 GB moved" in last[2]
 

@@ -1,5 +1,6 @@
 """Prometheus text: parsed by prometheus_client's own parser, every family with HELP and TYPE,
 labels host/device/chip, written atomically, and consistent with the verdicts and exit code."""
+
 from __future__ import annotations
 
 import os
@@ -12,10 +13,26 @@ from tests.helpers.fleet_runs import MIXED_STATUSES, assert_consistent, copies, 
 
 parser = pytest.importorskip("prometheus_client.parser")
 
-FAMILIES = {"device_status", "device_pass", "device_warnings", "bandwidth_bytes_per_second", "bandwidth_fleet_ratio",
-            "copied_bytes", "copies", "cycles", "verify_errors", "faults", "leak_bytes", "lowest_free_bytes",
-            "duration_seconds", "reference_bytes_per_second", "last_run_timestamp_seconds", "last_run_exit_code",
-            "last_run_simulated", "last_run_devices"}
+FAMILIES = {
+    "device_status",
+    "device_pass",
+    "device_warnings",
+    "bandwidth_bytes_per_second",
+    "bandwidth_fleet_ratio",
+    "copied_bytes",
+    "copies",
+    "cycles",
+    "verify_errors",
+    "faults",
+    "leak_bytes",
+    "lowest_free_bytes",
+    "duration_seconds",
+    "reference_bytes_per_second",
+    "last_run_timestamp_seconds",
+    "last_run_exit_code",
+    "last_run_simulated",
+    "last_run_devices",
+}
 
 
 def parse(text):
@@ -24,8 +41,11 @@ def parse(text):
 
 
 def samples(families, name, **match):
-    return [(labels, value) for labels, value in families["dvpp_fleet_" + name]
-            if all(labels.get(k) == v for k, v in match.items())]
+    return [
+        (labels, value)
+        for labels, value in families["dvpp_fleet_" + name]
+        if all(labels.get(k) == v for k, v in match.items())
+    ]
 
 
 def one(families, name, **match):
@@ -49,7 +69,9 @@ def test_status_is_one_hot_per_device(tmp_path):
     families = parse(prom.render(*_mixed(tmp_path)))
     for name, status in MIXED_STATUSES.items():
         host, device = name.split(":")
-        row = {labels["status"]: value for labels, value in samples(families, "device_status", host=host, device=device)}
+        row = {
+            labels["status"]: value for labels, value in samples(families, "device_status", host=host, device=device)
+        }
         assert sum(row.values()) == 1 and row[status] == 1
         assert one(families, "device_pass", host=host, device=device) == (status == "PASS")
 
@@ -109,8 +131,8 @@ def test_consistent_with_verdicts_and_exit_code(tmp_path):
         run = mixed_run(tmp_path / str(i), **thresholds)
         assert_consistent(run)
         families = parse(prom.render(run.verdicts, run.data))
-        passing = {(l["host"], l["device"]) for l, v in families["dvpp_fleet_device_pass"] if v == 1}
-        faulty = {(l["host"], l["device"]) for l, v in families["dvpp_fleet_faults"] if v > 0}
+        passing = {(lab["host"], lab["device"]) for lab, v in families["dvpp_fleet_device_pass"] if v == 1}
+        faulty = {(lab["host"], lab["device"]) for lab, v in families["dvpp_fleet_faults"] if v > 0}
         assert not passing & faulty
         assert (one(families, "last_run_exit_code") == 0) == (len(passing) == len(run.verdicts))
     assert ("node-a", "2") not in passing  # outlier: fail

@@ -1,5 +1,6 @@
 """summary.json against the JSON Schema shipped in the package: real summaries validate, and the
 schema is strict enough to catch a key that drifted."""
+
 from __future__ import annotations
 
 import copy
@@ -69,6 +70,7 @@ def test_summary_agrees_with_the_recorded_faults_and_exit_code(tmp_path):
     for v in run.verdicts:
         d = by_device[v.name]
         assert d["status"] == v.status.value
-        assert (d["status"] == "PASS") == (not d["faults"] and d["faults_total"] == 0 and d["verify_errors"] == 0
-                                          and v.status.value == "PASS")
+        assert (d["status"] == "PASS") == (
+            not d["faults"] and d["faults_total"] == 0 and d["verify_errors"] == 0 and v.status.value == "PASS"
+        )
     assert run.data["exit_code"] == run.code == 1

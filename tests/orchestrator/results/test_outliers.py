@@ -1,5 +1,6 @@
-""""Is this normal?": the fleet-relative outlier check, on verdicts judged from real events; the
+""" "Is this normal?": the fleet-relative outlier check, on verdicts judged from real events; the
 spec keys that drive it."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -24,8 +25,10 @@ def test_a_device_far_below_its_fleet_is_warned_and_still_passes(tmp_path):
     assert v.status is Status.PASS and v.causes == () and run.code == 0
     (w,) = v.warnings
     assert w.fault == "outlier" and w.detail["direction"] == "h2d" and w.detail["peers"] == 4
-    assert w.message == ("H2D median 17.00 GB/s is 29% below the fleet median 23.90 GB/s of 4 Ascend910B1 "
-                            "device(s) (max_below_fleet 0.25)")
+    assert w.message == (
+        "H2D median 17.00 GB/s is 29% below the fleet median 23.90 GB/s of 4 Ascend910B1 "
+        "device(s) (max_below_fleet 0.25)"
+    )
     assert all(not x.warnings for name, x in run.by_name().items() if name != "h:3")
 
 
@@ -74,10 +77,20 @@ def test_chips_are_compared_only_with_their_own_kind(tmp_path):
 
 
 def test_spec_keys_reach_the_plan_and_are_checked():
-    spec = parse_spec({"version": 1, "backend": "sim", "thresholds": {"max_below_fleet": 0.4, "outlier": "fail"},
-                       "sim": {"device_count": 2}})
-    inventory = {"backend": "sim", "simulated": True, "device_count": 2,
-                 "devices": [{"id": i, "logical_id": i, "chip": "Ascend910B1", "memory": {}} for i in range(2)]}
+    spec = parse_spec(
+        {
+            "version": 1,
+            "backend": "sim",
+            "thresholds": {"max_below_fleet": 0.4, "outlier": "fail"},
+            "sim": {"device_count": 2},
+        }
+    )
+    inventory = {
+        "backend": "sim",
+        "simulated": True,
+        "device_count": 2,
+        "devices": [{"id": i, "logical_id": i, "chip": "Ascend910B1", "memory": {}} for i in range(2)],
+    }
     plan = resolve(spec, inventory, hostname="localhost")
     assert {(j.thresholds.max_below_fleet, j.thresholds.outlier) for j in plan.jobs} == {(0.4, "fail")}
     with pytest.raises(Exception, match="thresholds.max_below_fleet: must be < 1"):

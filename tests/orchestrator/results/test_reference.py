@@ -1,4 +1,5 @@
 """Reference figures per chip: which profile a reported SoC name gets, and what each row states."""
+
 from __future__ import annotations
 
 import pytest
@@ -6,11 +7,21 @@ import pytest
 from orchestrator.results import reference
 
 
-@pytest.mark.parametrize("soc, profile", [
-    ("Ascend910B1", "Ascend910B"), ("Ascend910B4", "Ascend910B"), ("Ascend910A", "Ascend910"),
-    ("Ascend910ProB", "Ascend910"), ("Ascend310P3", "Ascend310P"), ("Ascend310", "Ascend310"),
-    ("Ascend910_9392", None), ("Ascend950", None), (None, None), ("", None),
-])
+@pytest.mark.parametrize(
+    "soc, profile",
+    [
+        ("Ascend910B1", "Ascend910B"),
+        ("Ascend910B4", "Ascend910B"),
+        ("Ascend910A", "Ascend910"),
+        ("Ascend910ProB", "Ascend910"),
+        ("Ascend310P3", "Ascend310P"),
+        ("Ascend310", "Ascend310"),
+        ("Ascend910_9392", None),
+        ("Ascend950", None),
+        (None, None),
+        ("", None),
+    ],
+)
 def test_reference_matches_the_longest_chip_prefix(soc, profile):
     ref = reference.reference(soc)
     assert (ref.chip if ref else None) == profile

@@ -1,4 +1,5 @@
 """From folded events to statuses: every rule of verdict.py, on real events through the collector."""
+
 from __future__ import annotations
 
 import pytest
@@ -14,16 +15,31 @@ STATS = {"count": 4, "min": 9.0, "max": 12.0, "median": 10.0, "mean": 10.5}
 
 
 def started():
-    return ev.Started(physical_id=0, logical_id=0, chip="Ascend910B1", backend="sim", simulated=True,
-                      pid=1, params={}, memory=MEM)
+    return ev.Started(
+        physical_id=0, logical_id=0, chip="Ascend910B1", backend="sim", simulated=True, pid=1, params={}, memory=MEM
+    )
 
 
 def finished(outcome="completed", leak=0, verify_errors=0):
-    return ev.Finished(outcome=outcome, cycles=2, copies=8, bytes=16, h2d=STATS, d2h=STATS,
-                       verify_errors=verify_errors, leak=leak, lowest_free={"hbm": 900}, memory=MEM, elapsed=1.5)
+    return ev.Finished(
+        outcome=outcome,
+        cycles=2,
+        copies=8,
+        bytes=16,
+        h2d=STATS,
+        d2h=STATS,
+        verify_errors=verify_errors,
+        leak=leak,
+        lowest_free={"hbm": 900},
+        memory=MEM,
+        elapsed=1.5,
+    )
 
 
-def run(*events, thresholds=Thresholds(max_leak=0), interrupted=False):
+NO_LIMITS = Thresholds(max_leak=0)
+
+
+def run(*events, thresholds=NO_LIMITS, interrupted=False):
     c = Collector([("h", 0, {})])
     for e in events:
         c.fold("h", 0, e)
@@ -60,8 +76,17 @@ def test_thresholds_turn_a_slow_or_leaking_device_into_fail():
 
 def test_capacity_is_a_pass_only_when_filling_was_the_point():
     def cap(expected):
-        return ev.Capacity(cycle=1, copy=5, blocks=5, bytes=50, api="acl.media.dvpp_malloc", code=207001,
-                           name="ACL_ERROR_RT_MEMORY_ALLOCATION", expected=expected)
+        return ev.Capacity(
+            cycle=1,
+            copy=5,
+            blocks=5,
+            bytes=50,
+            api="acl.media.dvpp_malloc",
+            code=207001,
+            name="ACL_ERROR_RT_MEMORY_ALLOCATION",
+            expected=expected,
+        )
+
     assert run(started(), cap(True), finished(outcome="capacity"))[0] is Status.PASS
     status, causes = run(started(), cap(False), finished(outcome="error"))
     assert status is Status.FAIL and causes[0].code == 207001
@@ -79,6 +104,7 @@ def test_stopped_outcome_is_aborted_and_never_pass():
 def test_unknown_event_kind_raises():
     class Odd(ev.Event):
         kind = "odd"
+
     with pytest.raises(ValueError, match="unknown event kind 'odd' from h:0"):
         Collector([("h", 0, {})]).fold("h", 0, Odd())
 

@@ -1,4 +1,5 @@
 """The fleet spec: safe YAML, every default, and one full message per kind of mistake."""
+
 from __future__ import annotations
 
 import pydantic
@@ -9,7 +10,10 @@ from orchestrator.spec.schema import WORKER_KEYS, FleetSpec, load_spec, parse_sp
 from workers.params import PATTERNS
 
 MiB = 2**20
-TOP_KEYS = "version, backend, launcher, unattended, concurrency, status_interval, defaults, timeouts, thresholds, hosts, sim, ray, expect"
+TOP_KEYS = (
+    "version, backend, launcher, unattended, concurrency, status_interval, defaults, timeouts, thresholds, "
+    "hosts, sim, ray, expect"
+)
 OVERRIDE_KEYS = ", ".join(WORKER_KEYS)
 FAULT_KINDS = "bitflip, alloc_fail, crash, hang, leak, slow, init_fail"
 
@@ -30,15 +34,18 @@ def problems_in_file(tmp_path, text: str) -> list:
 
 # --- YAML -----------------------------------------------------------------------------------
 
+
 def test_malformed_yaml_names_line_and_column(tmp_path):
     text = "version: 1\nhosts:\n  - name: a\n   devices: all\n"
     assert problems_in_file(tmp_path, text) == [
-        "fleet.yaml:4:4: expected <block end>, but found '<block mapping start>' (while parsing a block collection)"]
+        "fleet.yaml:4:4: expected <block end>, but found '<block mapping start>' (while parsing a block collection)"
+    ]
 
 
 def test_unclosed_list(tmp_path):
     assert problems_in_file(tmp_path, "version: 1\nhosts: [a, b\n") == [
-        "fleet.yaml:3:1: expected ',' or ']', but got '<stream end>' (while parsing a flow sequence)"]
+        "fleet.yaml:3:1: expected ',' or ']', but got '<stream end>' (while parsing a flow sequence)"
+    ]
 
 
 def test_python_object_tag_is_refused(tmp_path):
@@ -46,7 +53,8 @@ def test_python_object_tag_is_refused(tmp_path):
     assert problems_in_file(tmp_path, text) == [
         "fleet.yaml:2:10: could not determine a constructor for the tag "
         "'tag:yaml.org,2002:python/object/apply:os.system'; only plain data is allowed "
-        "(tags that build objects are refused)"]
+        "(tags that build objects are refused)"
+    ]
 
 
 def test_empty_file(tmp_path):
@@ -66,32 +74,55 @@ def test_directory_instead_of_file(tmp_path):
 
 
 def test_not_a_mapping():
-    assert problems([1, 2]) == [
-        "fleet.yaml: must be a mapping of keys such as version, defaults, hosts (got [1, 2])"]
+    assert problems([1, 2]) == ["fleet.yaml: must be a mapping of keys such as version, defaults, hosts (got [1, 2])"]
 
 
 # --- defaults -------------------------------------------------------------------------------
+
 
 def test_minimal_spec_takes_every_default():
     spec = parse_spec({"version": 1})
     assert (spec.backend, spec.launcher, spec.unattended) == ("auto", "local", False)
     assert spec.defaults.model_dump() == {
-        "memory_size": 10 * MiB, "release_cycle": 10, "number_of_cycles": 1, "memory_reuse": True,
-        "memory_kind": "dvpp", "patterns": list(PATTERNS), "verify": True, "interval": 0.0,
-        "duration": None, "seed": 0, "open_retries": 2, "open_retry_delay": 1.0,
-        "host_memory": "pinned", "copy_mode": "sync", "bidirectional": False, "warmup": 1}
+        "memory_size": 10 * MiB,
+        "release_cycle": 10,
+        "number_of_cycles": 1,
+        "memory_reuse": True,
+        "memory_kind": "dvpp",
+        "patterns": list(PATTERNS),
+        "verify": True,
+        "interval": 0.0,
+        "duration": None,
+        "seed": 0,
+        "open_retries": 2,
+        "open_retry_delay": 1.0,
+        "host_memory": "pinned",
+        "copy_mode": "sync",
+        "bidirectional": False,
+        "warmup": 1,
+    }
     assert (spec.timeouts.init, spec.timeouts.copy) == (60.0, 30.0)
-    assert spec.thresholds.model_dump() == {"min_h2d_gbps": None, "min_d2h_gbps": None, "max_leak": 0,
-                                            "max_below_fleet": 0.25, "outlier": "warn"}
+    assert spec.thresholds.model_dump() == {
+        "min_h2d_gbps": None,
+        "min_d2h_gbps": None,
+        "max_leak": 0,
+        "max_below_fleet": 0.25,
+        "outlier": "warn",
+    }
     assert [(h.name, h.devices) for h in spec.hosts] == [("localhost", "all")]
     assert (spec.sim.chip, spec.sim.device_count, spec.sim.faults) == ("Ascend910B", 8, [])
     assert spec.ray.address == "auto" and spec.expect is None
 
 
 def test_units_are_parsed():
-    spec = parse_spec({"version": 1, "defaults": {"memory_size": "4 KiB", "duration": "1h30m",
-                                                  "interval": "500ms"},
-                       "timeouts": {"init": "2m"}, "hosts": [{"name": "localhost", "devices": "0-3,6"}]})
+    spec = parse_spec(
+        {
+            "version": 1,
+            "defaults": {"memory_size": "4 KiB", "duration": "1h30m", "interval": "500ms"},
+            "timeouts": {"init": "2m"},
+            "hosts": [{"name": "localhost", "devices": "0-3,6"}],
+        }
+    )
     assert (spec.defaults.memory_size, spec.defaults.duration, spec.defaults.interval) == (4096, 5400.0, 0.5)
     assert spec.timeouts.init == 120.0 and spec.hosts[0].devices == (0, 1, 2, 3, 6)
 
@@ -103,12 +134,12 @@ def test_spec_is_frozen():
 
 
 def test_override_keeps_only_what_it_sets():
-    spec = parse_spec({"version": 1, "hosts": [{"name": "localhost", "overrides": {3: {"duration": None,
-                                                                                        "seed": 4}}}]})
+    spec = parse_spec({"version": 1, "hosts": [{"name": "localhost", "overrides": {3: {"duration": None, "seed": 4}}}]})
     assert spec.hosts[0].overrides[3].model_fields_set == {"duration", "seed"}
 
 
 # --- one message per mistake ----------------------------------------------------------------
+
 
 def test_top_level_mistakes():
     assert problems({"version": 2, "backend": "foo", "launcher": "ssh", "unattended": "yes", "hsots": []}) == [
@@ -130,18 +161,32 @@ def test_unknown_key_lists_the_valid_ones():
 
 
 def test_defaults_mistakes():
-    assert problems({"version": 1, "defaults": {
-        "memroy_size": 5, "memory_size": -5, "release_cycle": 0, "number_of_cycles": -2,
-        "memory_reuse": "no", "memory_kind": "hbm", "patterns": [], "interval": "soon", "duration": 0,
-        "seed": 1.5, "open_retries": 11, "open_retry_delay": -1}}) == [
+    assert problems(
+        {
+            "version": 1,
+            "defaults": {
+                "memroy_size": 5,
+                "memory_size": -5,
+                "release_cycle": 0,
+                "number_of_cycles": -2,
+                "memory_reuse": "no",
+                "memory_kind": "hbm",
+                "patterns": [],
+                "interval": "soon",
+                "duration": 0,
+                "seed": 1.5,
+                "open_retries": 11,
+                "open_retry_delay": -1,
+            },
+        }
+    ) == [
         "defaults.memory_size: must be > 0 (got -5)",
         "defaults.release_cycle: must be -1 (unbounded) or >= 1 (got 0)",
         "defaults.number_of_cycles: must be -1 (unbounded) or >= 1 (got -2)",
         "defaults.memory_reuse: must be true or false (got 'no')",
         "defaults.memory_kind: must be one of dvpp, device (got 'hbm')",
         "defaults.patterns: must not be empty (got [])",
-        "defaults.interval: not a duration: use seconds or a duration such as 30s, 5m, 2h, 1h30m, 500ms "
-        "(got 'soon')",
+        "defaults.interval: not a duration: use seconds or a duration such as 30s, 5m, 2h, 1h30m, 500ms (got 'soon')",
         "defaults.duration: must be > 0 (got 0)",
         "defaults.seed: must be an integer (got 1.5)",
         "defaults.open_retries: must be <= 10 (got 11)",
@@ -151,8 +196,15 @@ def test_defaults_mistakes():
 
 
 def test_wrong_types():
-    assert problems({"version": 1, "defaults": 5, "hosts": "localhost", "timeouts": [],
-                     "sim": {"device_count": "8", "faults": {"device": 1}}}) == [
+    assert problems(
+        {
+            "version": 1,
+            "defaults": 5,
+            "hosts": "localhost",
+            "timeouts": [],
+            "sim": {"device_count": "8", "faults": {"device": 1}},
+        }
+    ) == [
         "defaults: must be a mapping (got 5)",
         "timeouts: must be a mapping (got [])",
         "hosts: must be a list (got 'localhost')",
@@ -170,11 +222,17 @@ def test_bad_pattern_and_absurd_size():
 
 
 def test_host_mistakes():
-    assert problems({"version": 1, "hosts": [
-        {"name": "a", "overrides": {3: {"memory_size": -5, "bogus": 1}, "4": {}}},
-        {"devices": [1, 1]},
-        {"name": "", "devices": "7-0", "expect": {"devices": 0}},
-        {"name": "b", "devices": [0, 5000], "nmae": "x"}]}) == [
+    assert problems(
+        {
+            "version": 1,
+            "hosts": [
+                {"name": "a", "overrides": {3: {"memory_size": -5, "bogus": 1}, "4": {}}},
+                {"devices": [1, 1]},
+                {"name": "", "devices": "7-0", "expect": {"devices": 0}},
+                {"name": "b", "devices": [0, 5000], "nmae": "x"},
+            ],
+        }
+    ) == [
         "hosts[0].overrides.3.memory_size: must be > 0 (got -5)",
         f"hosts[0].overrides.3.bogus: unknown key (valid keys: {OVERRIDE_KEYS})",
         "hosts[0].overrides.4: device ids must be integers (got '4')",
@@ -189,10 +247,14 @@ def test_host_mistakes():
 
 
 def test_device_ids_out_of_range():
-    assert problems({"version": 1, "defaults": {"seed": -1},
-                     "hosts": [{"name": "localhost", "overrides": {-1: {}, 2000: {}}}],
-                     "sim": {"faults": [{"device": 10**9, "kind": "hang"}, {"device": 0, "kind": "init_fail",
-                                                                              "code": 2**40}]}}) == [
+    assert problems(
+        {
+            "version": 1,
+            "defaults": {"seed": -1},
+            "hosts": [{"name": "localhost", "overrides": {-1: {}, 2000: {}}}],
+            "sim": {"faults": [{"device": 10**9, "kind": "hang"}, {"device": 0, "kind": "init_fail", "code": 2**40}]},
+        }
+    ) == [
         "defaults.seed: must be >= 0 (got -1)",
         "hosts[0].overrides.-1: must be >= 0 (got -1)",
         "hosts[0].overrides.2000: must be <= 1023 (got 2000)",
@@ -207,13 +269,20 @@ def test_empty_hosts():
 
 def test_duplicate_host_names():
     assert problems({"version": 1, "launcher": "ray", "hosts": [{"name": "n1"}, {"name": "n2"}, {"name": "n1"}]}) == [
-        "hosts[2].name: host 'n1' is listed twice (also hosts[0])"]
+        "hosts[2].name: host 'n1' is listed twice (also hosts[0])"
+    ]
 
 
 def test_sections_mistakes():
-    assert problems({"version": 1, "timeouts": {"init": 0, "copy": "5x", "hang": 1},
-                     "thresholds": {"min_h2d_gbps": -1, "min_d2h_gbps": "fast", "max_leak": -1},
-                     "ray": {"address": "bad address"}, "expect": {"devices": 0}}) == [
+    assert problems(
+        {
+            "version": 1,
+            "timeouts": {"init": 0, "copy": "5x", "hang": 1},
+            "thresholds": {"min_h2d_gbps": -1, "min_d2h_gbps": "fast", "max_leak": -1},
+            "ray": {"address": "bad address"},
+            "expect": {"devices": 0},
+        }
+    ) == [
         "timeouts.init: must be > 0 (got 0)",
         "timeouts.copy: not a duration: use seconds or a duration such as 30s, 5m, 2h, 1h30m, 500ms (got '5x')",
         "timeouts.hang: unknown key (valid keys: init, copy)",
@@ -231,8 +300,12 @@ def test_ray_addresses(address):
 
 
 def test_sim_mistakes():
-    assert problems({"version": 1, "sim": {"chip": "Ascend950", "device_count": 0,
-                                           "memory": {"hbm": "1XB", "ssd": 1}, "link_gbps": 0}}) == [
+    assert problems(
+        {
+            "version": 1,
+            "sim": {"chip": "Ascend950", "device_count": 0, "memory": {"hbm": "1XB", "ssd": 1}, "link_gbps": 0},
+        }
+    ) == [
         "sim.chip: must be one of Ascend310, Ascend310P3, Ascend910, Ascend910B, Ascend910B4 (got 'Ascend950')",
         "sim.device_count: must be >= 1 (got 0)",
         "sim.memory.hbm: not a size: use a number of bytes or a number with a unit: "
@@ -243,10 +316,16 @@ def test_sim_mistakes():
 
 
 def test_fault_mistakes():
-    faults = [{"device": 1}, {"device": 1, "kind": "boom"}, {"device": 1, "kind": "bitflip", "bytes": 5, "at_copy": 0},
-              {"device": -1, "kind": "leak"}, {"device": 1, "kind": "slow", "factor": 1},
-              {"device": 1, "kind": "crash", "signal": "SIGNOPE"}, {"device": 1, "kind": "init_fail", "times": 0},
-              "crash"]
+    faults = [
+        {"device": 1},
+        {"device": 1, "kind": "boom"},
+        {"device": 1, "kind": "bitflip", "bytes": 5, "at_copy": 0},
+        {"device": -1, "kind": "leak"},
+        {"device": 1, "kind": "slow", "factor": 1},
+        {"device": 1, "kind": "crash", "signal": "SIGNOPE"},
+        {"device": 1, "kind": "init_fail", "times": 0},
+        "crash",
+    ]
     assert problems({"version": 1, "sim": {"faults": faults}}) == [
         f"sim.faults[0].kind: required key is missing (one of {FAULT_KINDS})",
         f"sim.faults[1].kind: must be one of {FAULT_KINDS} (got 'boom')",
@@ -262,9 +341,15 @@ def test_fault_mistakes():
 
 
 def test_every_fault_kind_with_its_defaults():
-    kinds = [{"device": 0, "kind": "bitflip"}, {"device": 1, "kind": "alloc_fail"}, {"device": 2, "kind": "crash"},
-             {"device": 3, "kind": "hang", "host": "localhost"}, {"device": 4, "kind": "leak", "bytes": "1MiB"},
-             {"device": 5, "kind": "slow", "factor": 4}, {"device": 6, "kind": "init_fail"}]
+    kinds = [
+        {"device": 0, "kind": "bitflip"},
+        {"device": 1, "kind": "alloc_fail"},
+        {"device": 2, "kind": "crash"},
+        {"device": 3, "kind": "hang", "host": "localhost"},
+        {"device": 4, "kind": "leak", "bytes": "1MiB"},
+        {"device": 5, "kind": "slow", "factor": 4},
+        {"device": 6, "kind": "init_fail"},
+    ]
     spec = parse_spec({"version": 1, "sim": {"faults": kinds}})
     assert spec.sim_config("localhost")["faults"] == [
         {"device": 0, "kind": "bitflip", "at_copy": 1, "bits": 1},
@@ -278,11 +363,24 @@ def test_every_fault_kind_with_its_defaults():
 
 
 def test_sim_config_for_one_host():
-    spec = parse_spec({"version": 1, "launcher": "ray", "hosts": [{"name": "n1"}, {"name": "n2"}],
-                       "sim": {"memory": {"hbm": "4GiB"}, "faults": [{"device": 1, "kind": "hang"},
-                                                                     {"host": "n2", "device": 2, "kind": "crash"}]}})
-    assert spec.sim_config("n1") == {"chip": "Ascend910B", "device_count": 8, "memory": {"hbm": 4 * 2**30},
-                                     "link_gbps": None, "faults": [{"device": 1, "kind": "hang", "at_copy": 1}]}
+    spec = parse_spec(
+        {
+            "version": 1,
+            "launcher": "ray",
+            "hosts": [{"name": "n1"}, {"name": "n2"}],
+            "sim": {
+                "memory": {"hbm": "4GiB"},
+                "faults": [{"device": 1, "kind": "hang"}, {"host": "n2", "device": 2, "kind": "crash"}],
+            },
+        }
+    )
+    assert spec.sim_config("n1") == {
+        "chip": "Ascend910B",
+        "device_count": 8,
+        "memory": {"hbm": 4 * 2**30},
+        "link_gbps": None,
+        "faults": [{"device": 1, "kind": "hang", "at_copy": 1}],
+    }
     assert [f["host"] for f in spec.sim_config()["faults"]] == ["n1", "n2"]
 
 
@@ -302,7 +400,9 @@ def test_concurrency_and_status_interval():
     assert parse_spec({"version": 1}).concurrency == "all"
     assert parse_spec({"version": 1, "concurrency": 4, "status_interval": "5s"}).status_interval == 5.0
     assert problems({"version": 1, "concurrency": "fast"}) == [
-        "concurrency: must be all, serial or a number of devices from 1 to 1024 (got 'fast')"]
+        "concurrency: must be all, serial or a number of devices from 1 to 1024 (got 'fast')"
+    ]
     assert problems({"version": 1, "concurrency": 0, "status_interval": 0}) == [
         "concurrency: must be all, serial or a number of devices from 1 to 1024 (got 0)",
-        "status_interval: must be > 0 (got 0)"]
+        "status_interval: must be > 0 (got 0)",
+    ]

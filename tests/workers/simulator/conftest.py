@@ -1,4 +1,5 @@
 """Fixtures: a freshly configured simulator per test, and a helper to run programs under it."""
+
 from __future__ import annotations
 
 import os
@@ -48,14 +49,17 @@ def clean_env(**extra: str) -> Dict[str, str]:
     return environ
 
 
-def run_program(args: List[str], config: Optional[str] = None, timeout: float = 20, **env: str) -> subprocess.CompletedProcess:
+def run_program(
+    args: List[str], config: Optional[str] = None, timeout: float = 20, **env: str
+) -> subprocess.CompletedProcess:
     """Run ``args`` under scripts/acl-sim-run from a neutral cwd; ``config`` is YAML text."""
     environ = clean_env(**env)
     cwd = Path("/") if config is None else Path(config).parent
     if config is not None:
         environ["ACL_SIM_CONFIG"] = config
-    return subprocess.run([str(RUNNER), sys.executable, *args], cwd=str(cwd), env=environ,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [str(RUNNER), sys.executable, *args], cwd=str(cwd), env=environ, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def write_config(tmp_path: Path, text: str) -> str:

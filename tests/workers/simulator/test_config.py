@@ -1,4 +1,5 @@
 """Config validation (errors name the key path), load() and ACL_SIM_CONFIG."""
+
 from __future__ import annotations
 
 import subprocess
@@ -20,42 +21,59 @@ def test_defaults():
 
 
 def test_full_example_parses():
-    config = _config.parse({
-        "chip": "Ascend310P3", "device_count": 8, "memory": {"ddr": 1 << 30}, "link_gbps": 24,
-        "faults": [
-            {"device": 3, "kind": "bitflip", "at_copy": 5, "bits": 1},
-            {"device": 2, "kind": "alloc_fail", "at_alloc": 3},
-            {"device": 1, "kind": "crash", "at_copy": 4, "signal": "SIGKILL", "host": "node-a"},
-            {"device": 4, "kind": "hang", "at_copy": 2},
-            {"device": 5, "kind": "leak", "bytes": 4096},
-            {"device": 6, "kind": "slow", "factor": 5},
-            {"device": 7, "kind": "init_fail", "code": 507033, "times": -1},
-        ],
-    })
+    config = _config.parse(
+        {
+            "chip": "Ascend310P3",
+            "device_count": 8,
+            "memory": {"ddr": 1 << 30},
+            "link_gbps": 24,
+            "faults": [
+                {"device": 3, "kind": "bitflip", "at_copy": 5, "bits": 1},
+                {"device": 2, "kind": "alloc_fail", "at_alloc": 3},
+                {"device": 1, "kind": "crash", "at_copy": 4, "signal": "SIGKILL", "host": "node-a"},
+                {"device": 4, "kind": "hang", "at_copy": 2},
+                {"device": 5, "kind": "leak", "bytes": 4096},
+                {"device": 6, "kind": "slow", "factor": 5},
+                {"device": 7, "kind": "init_fail", "code": 507033, "times": -1},
+            ],
+        }
+    )
     assert [f.kind for f in config.faults] == list(KINDS)
     assert config.faults[2].params["signal"] == 9
     assert config.faults_for(6)[0].params == {"factor": 5.0}
 
 
-@pytest.mark.parametrize("raw,message", [
-    ({"chips": "x"}, "chips: unknown key (known: chip, device_count, memory, faults, link_gbps, link_state)"),
-    ({"chip": "Ascend999"}, "chip: unknown chip 'Ascend999'"),
-    ({"device_count": -1}, "device_count: must be an integer >= 0, got -1"),
-    ({"device_count": True}, "device_count: must be an integer >= 0, got True"),
-    ({"memory": {"sram": 1}}, "memory.sram: unknown key (known: hbm, ddr)"),
-    ({"memory": {"hbm": "1G"}}, "memory.hbm: must be an integer >= 0, got '1G'"),
-    ({"link_gbps": 0}, "link_gbps: must be a number > 0, got 0"),
-    ({"faults": {}}, "faults: must be a list"),
-    ({"faults": [{"device": 1, "kind": "melt"}]}, "faults[0].kind: unknown fault kind 'melt'"),
-    ({"faults": [{"kind": "hang", "at_copy": 1}]}, "faults[0].device: required"),
-    ({"faults": [{"device": 8, "kind": "hang", "at_copy": 1}]}, "faults[0].device: no physical device 8"),
-    ({"faults": [{"device": 0, "kind": "leak"}]}, "faults[0].bytes: required for kind leak"),
-    ({"faults": [{"device": 0, "kind": "hang", "at_copy": 0}]}, "faults[0].at_copy: must be an integer >= 1, got 0"),
-    ({"faults": [{"device": 0, "kind": "hang", "at_copy": 1, "bits": 2}]}, "faults[0].bits: unknown key"),
-    ({"faults": [{"device": 0, "kind": "slow", "factor": 0.5}]}, "faults[0].factor: must be a number > 1, got 0.5"),
-    ({"faults": [{"device": 0, "kind": "init_fail", "times": 0}]}, "faults[0].times: must be an integer >= 1, got 0"),
-    ({"faults": [{"device": 0, "kind": "crash", "at_copy": 1, "signal": "SIGFOO"}]}, "faults[0].signal: must be a signal name"),
-])
+@pytest.mark.parametrize(
+    "raw,message",
+    [
+        ({"chips": "x"}, "chips: unknown key (known: chip, device_count, memory, faults, link_gbps, link_state)"),
+        ({"chip": "Ascend999"}, "chip: unknown chip 'Ascend999'"),
+        ({"device_count": -1}, "device_count: must be an integer >= 0, got -1"),
+        ({"device_count": True}, "device_count: must be an integer >= 0, got True"),
+        ({"memory": {"sram": 1}}, "memory.sram: unknown key (known: hbm, ddr)"),
+        ({"memory": {"hbm": "1G"}}, "memory.hbm: must be an integer >= 0, got '1G'"),
+        ({"link_gbps": 0}, "link_gbps: must be a number > 0, got 0"),
+        ({"faults": {}}, "faults: must be a list"),
+        ({"faults": [{"device": 1, "kind": "melt"}]}, "faults[0].kind: unknown fault kind 'melt'"),
+        ({"faults": [{"kind": "hang", "at_copy": 1}]}, "faults[0].device: required"),
+        ({"faults": [{"device": 8, "kind": "hang", "at_copy": 1}]}, "faults[0].device: no physical device 8"),
+        ({"faults": [{"device": 0, "kind": "leak"}]}, "faults[0].bytes: required for kind leak"),
+        (
+            {"faults": [{"device": 0, "kind": "hang", "at_copy": 0}]},
+            "faults[0].at_copy: must be an integer >= 1, got 0",
+        ),
+        ({"faults": [{"device": 0, "kind": "hang", "at_copy": 1, "bits": 2}]}, "faults[0].bits: unknown key"),
+        ({"faults": [{"device": 0, "kind": "slow", "factor": 0.5}]}, "faults[0].factor: must be a number > 1, got 0.5"),
+        (
+            {"faults": [{"device": 0, "kind": "init_fail", "times": 0}]},
+            "faults[0].times: must be an integer >= 1, got 0",
+        ),
+        (
+            {"faults": [{"device": 0, "kind": "crash", "at_copy": 1, "signal": "SIGFOO"}]},
+            "faults[0].signal: must be a signal name",
+        ),
+    ],
+)
 def test_errors_name_the_key_path(raw, message):
     with pytest.raises(ValueError) as info:
         _config.parse(raw)

@@ -1,4 +1,5 @@
 """Each fault kind of the catalogue, on the configured physical device only."""
+
 from __future__ import annotations
 
 import ctypes
@@ -120,8 +121,12 @@ def test_crash_signal_is_configurable(tmp_path):
 
 def test_hang_never_returns_but_dies_on_sigterm(tmp_path):
     config = write_config(tmp_path, "faults:\n  - {device: 4, kind: hang, at_copy: 2}\n")
-    proc = subprocess.Popen([str(RUNNER), sys.executable, str(PROGRAMS / "copy_loop.py"), "4", "3", "64"],
-                            stdout=subprocess.PIPE, text=True, env=clean_env(ACL_SIM_CONFIG=config))
+    proc = subprocess.Popen(
+        [str(RUNNER), sys.executable, str(PROGRAMS / "copy_loop.py"), "4", "3", "64"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=clean_env(ACL_SIM_CONFIG=config),
+    )
     try:
         lines = [proc.stdout.readline() for _ in range(3)]
         assert lines[-1].strip() == "copy 2 start"

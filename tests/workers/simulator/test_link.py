@@ -1,4 +1,5 @@
 """The shared host link (``link_gbps``): one device alone gets the link, N at once share it."""
+
 from __future__ import annotations
 
 import json
@@ -60,11 +61,14 @@ def test_state_path_comes_from_config_then_environment(monkeypatch, tmp_path):
     assert _link.state_path(None).endswith(".state")
 
 
-@pytest.mark.parametrize("raw, message", [
-    ({"link_gbps": 0}, "link_gbps: must be a number > 0, got 0"),
-    ({"link_state": ""}, "link_state: must be a file path, got ''"),
-    ({"link_state": 3}, "link_state: must be a file path, got 3"),
-])
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ({"link_gbps": 0}, "link_gbps: must be a number > 0, got 0"),
+        ({"link_state": ""}, "link_state: must be a file path, got ''"),
+        ({"link_state": 3}, "link_state: must be a file path, got 3"),
+    ],
+)
 def test_link_settings_are_checked(raw, message):
     with pytest.raises(ValueError) as info:
         _config.parse(raw)

@@ -1,4 +1,5 @@
 """Allocation, capacity accounting, get_mem_info attributes, and the checks before bytes move."""
+
 from __future__ import annotations
 
 import ctypes
@@ -96,12 +97,15 @@ def test_free_errors(acl):
     assert acl.rt.free_host(host) == 107000
 
 
-@pytest.mark.parametrize("chip,ddr,hbm", [
-    ("Ascend910B", (0, 0), (61 * GIB, 61 * GIB)),
-    ("Ascend910", (0, 0), (30 * GIB, 30 * GIB)),
-    ("Ascend310P3", (21 * GIB, 21 * GIB), (21 * GIB, 21 * GIB)),  # HBM attrs map to DDR
-    ("Ascend310", (7 * GIB, 7 * GIB), (0, 0)),
-])
+@pytest.mark.parametrize(
+    "chip,ddr,hbm",
+    [
+        ("Ascend910B", (0, 0), (61 * GIB, 61 * GIB)),
+        ("Ascend910", (0, 0), (30 * GIB, 30 * GIB)),
+        ("Ascend310P3", (21 * GIB, 21 * GIB), (21 * GIB, 21 * GIB)),  # HBM attrs map to DDR
+        ("Ascend310", (7 * GIB, 7 * GIB), (0, 0)),
+    ],
+)
 def test_mem_info_per_chip(sim, chip, ddr, hbm):
     acl = sim({"chip": chip})
     acl.init()
@@ -135,6 +139,7 @@ def test_reset_device_releases_device_memory(acl):
 
 
 # --- copies and fills -------------------------------------------------------------------------
+
 
 @pytest.fixture
 def buffers(acl):
@@ -292,7 +297,7 @@ def test_async_copies_refuse_host_memory_that_is_not_from_malloc_host(buffers):
     assert ret == 0
     pageable = np.zeros(4096 + 64, dtype=np.uint8)
     start = (-pageable.ctypes.data) % 64  # aligned, so only the kind of memory is wrong
-    ptr = acl.util.numpy_to_ptr(pageable[start:start + 4096])
+    ptr = acl.util.numpy_to_ptr(pageable[start : start + 4096])
     assert acl.rt.memcpy_async(dev, 4096, ptr, 4096, 1, stream) == 107000
     assert "malloc_host" in acl.get_recent_err_msg()
     assert acl.rt.memcpy_async(dev, 4096, host, 4096, 1, stream) == 0

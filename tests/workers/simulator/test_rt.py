@@ -1,4 +1,5 @@
 """Devices, contexts, streams, init/finalize and error messages: shapes and exact codes."""
+
 from __future__ import annotations
 
 import threading
@@ -33,7 +34,9 @@ def test_discovery_needs_no_init(sim):
     assert acl.rt.get_run_mode() == (1, 0)
 
 
-@pytest.mark.parametrize("chip,soc", [("Ascend310", "Ascend310"), ("Ascend910", "Ascend910A"), ("Ascend910B", "Ascend910B1")])
+@pytest.mark.parametrize(
+    "chip,soc", [("Ascend310", "Ascend310"), ("Ascend910", "Ascend910A"), ("Ascend910B", "Ascend910B1")]
+)
 def test_soc_names(sim, chip, soc):
     assert sim({"chip": chip}).get_soc_name() == soc
 

@@ -1,4 +1,5 @@
 """ASCEND_RT_VISIBLE_DEVICES: parsing like the runtime, renumbering from 0, exact codes."""
+
 from __future__ import annotations
 
 import pytest
@@ -6,13 +7,16 @@ import pytest
 from .conftest import PROGRAMS, run_program, write_config
 
 
-@pytest.mark.parametrize("text,count", [
-    ("0,1,2,3,4,5,6,7", 8),
-    ("2,5", 2),
-    ("1, 2,3", 1),  # parsing stops at the first token that is not all digits
-    ("1,3,8", 2),  # ... or is not below the physical count
-    ("7", 1),
-])
+@pytest.mark.parametrize(
+    "text,count",
+    [
+        ("0,1,2,3,4,5,6,7", 8),
+        ("2,5", 2),
+        ("1, 2,3", 1),  # parsing stops at the first token that is not all digits
+        ("1,3,8", 2),  # ... or is not below the physical count
+        ("7", 1),
+    ],
+)
 def test_visible_count(sim, monkeypatch, text, count):
     monkeypatch.setenv("ASCEND_RT_VISIBLE_DEVICES", text)
     assert sim().rt.get_device_count() == (count, 0)

@@ -6,6 +6,7 @@ bare values. Memory is real process memory, every pointer is checked before a by
 failures return the runtime's error codes. Configuration (chip, device count, memory totals,
 faults) comes from ``ACL_SIM_CONFIG`` at import, or from ``workers.simulator.load``.
 """
+
 from __future__ import annotations
 
 from typing import Any, Optional

@@ -6,6 +6,7 @@ aligned start. ``malloc`` is assumed to round like ``dvpp_malloc`` (the docs say
 aclrtMalloc in some releases) and to start 512-byte aligned (UNCONFIRMED). A request that does
 not fit returns 207001 before any real memory is taken.
 """
+
 from __future__ import annotations
 
 from typing import Any, Optional, Tuple
@@ -71,7 +72,9 @@ def _device_alloc(api: str, kind: str, size: int) -> Tuple[int, int]:
     for fault in device.faults:
         code = fault.allocation(device.allocations)
         if code:
-            return 0, _state.fail(code, api, f"device {device.physical}: allocation {device.allocations} failed (injected)")
+            return 0, _state.fail(
+                code, api, f"device {device.physical}: allocation {device.allocations} failed (injected)"
+            )
     need = rounded(kind, size)
     pool = device.profile.dvpp_pool if kind == DVPP else device.profile.main_pool
     if need > device.free_bytes(pool) or (kind == DVPP and device.dvpp_used + need > device.profile.dvpp_limit):
@@ -111,7 +114,11 @@ def _free(api: str, kind: str, ptr: Any) -> int:
     memory = _state.driver().memory
     region = memory.regions.get(ptr)
     if region is None or region.kind != kind:
-        return _state.fail(_codes.RT_PARAM_INVALID, api, f"{ptr:#x} is not a live {kind} allocation (double free or wrong free function?)")
+        return _state.fail(
+            _codes.RT_PARAM_INVALID,
+            api,
+            f"{ptr:#x} is not a live {kind} allocation (double free or wrong free function?)",
+        )
     memory.remove(region)
     if region.device is not None and region.pool is not None:
         _account_free(_state.driver().devices[region.device], region)

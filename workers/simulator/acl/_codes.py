@@ -1,4 +1,5 @@
 """Return codes of the real runtime (acl_base.h / rt_error_codes.h), with their names."""
+
 from __future__ import annotations
 
 from typing import Dict

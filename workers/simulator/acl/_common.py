@@ -1,4 +1,5 @@
 """Checks shared by the API modules. Each returns 0 or the (already recorded) error code."""
+
 from __future__ import annotations
 
 from typing import Any, Optional, Tuple
@@ -32,7 +33,9 @@ def need_context(api: str) -> Tuple[Optional[Context], int]:
         return None, code
     context = _state.current_context()
     if context is None:
-        return None, _state.fail(_codes.RT_CONTEXT_NULL, api, "no current context in this thread (set_device or create_context first)")
+        return None, _state.fail(
+            _codes.RT_CONTEXT_NULL, api, "no current context in this thread (set_device or create_context first)"
+        )
     return context, 0
 
 
@@ -43,4 +46,6 @@ def logical_device(api: str, device_id: Any) -> Tuple[Optional[Device], int]:
     if 0 <= device_id < len(visible):
         return _state.driver().devices[visible[device_id]], 0
     detail = f", input visible devices:{text}" if text else f" (device count {len(visible)})"
-    return None, _state.fail(_codes.RT_INVALID_DEVICEID, api, f"Set visible device failed, invalid device={device_id}{detail}")
+    return None, _state.fail(
+        _codes.RT_INVALID_DEVICEID, api, f"Set visible device failed, invalid device={device_id}{detail}"
+    )

@@ -11,6 +11,7 @@ Shape (every key optional)::
 
 Errors are ``ValueError`` naming the key path, e.g. ``faults[1].at_copy: must be ...``.
 """
+
 from __future__ import annotations
 
 import os

@@ -6,6 +6,7 @@ Async operations are queued on the stream and really run at ``synchronize_stream
 ``synchronize_device`` (or ``destroy_stream``), the documented sync points, so a program that
 reads before synchronising sees stale data, as it could on hardware.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -19,7 +20,9 @@ from ._link import wait_until
 from ._memory import DEVICE_SIDE, HOST_SIDE, OBJECT, Region
 from ._state import Device
 
-MEMCPY_KINDS = range(0, 6)  # HOST_TO_HOST .. HOST_TO_BUF_TO_DEVICE (5, newest runtime); the kind is reserved, direction comes from addresses
+MEMCPY_KINDS = range(
+    0, 6
+)  # HOST_TO_HOST .. HOST_TO_BUF_TO_DEVICE (5, newest runtime); the kind is reserved, direction comes from addresses
 ASYNC_ALIGN = 64
 
 
@@ -27,7 +30,11 @@ def _region(api: str, addr: int, size: int, role: str) -> Tuple[Optional[Region]
     region = _state.driver().memory.find(addr, size)
     if region is None:
         # UNCONFIRMED code: a pointer the runtime does not know is a parameter error (107000).
-        return None, _state.fail(_codes.RT_PARAM_INVALID, api, f"{role} {addr:#x} (+{size} bytes) is not inside a live allocation or registered host buffer")
+        return None, _state.fail(
+            _codes.RT_PARAM_INVALID,
+            api,
+            f"{role} {addr:#x} (+{size} bytes) is not inside a live allocation or registered host buffer",
+        )
     return region, 0
 
 
@@ -130,7 +137,9 @@ def memcpy_async(dst: Any, dest_max: Any, src: Any, count: Any, kind: Any, strea
 
 def _async_checks(api: str, dst: int, src: int, count: int) -> int:
     if dst % ASYNC_ALIGN or src % ASYNC_ALIGN:
-        return _state.fail(_codes.RT_ADDR_UNALIGNED, api, f"dst {dst:#x} and src {src:#x} must be {ASYNC_ALIGN}-byte aligned")
+        return _state.fail(
+            _codes.RT_ADDR_UNALIGNED, api, f"dst {dst:#x} and src {src:#x} must be {ASYNC_ALIGN}-byte aligned"
+        )
     src_region, code = _region(api, src, count, "src")
     dst_region, code = (None, code) if code else _region(api, dst, count, "dst")
     if src_region is None or dst_region is None:

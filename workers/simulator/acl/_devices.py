@@ -1,4 +1,5 @@
 """Devices, contexts and streams: acl.rt.set_device/reset_device/create_context/... ."""
+
 from __future__ import annotations
 
 from typing import Any, Optional, Tuple
@@ -12,7 +13,9 @@ def get_device_count() -> Tuple[int, int]:
     """(count, ret): the visible device count; 207004 when none is visible. Needs no init."""
     visible, text = _state.driver().visible()
     if not visible:
-        return 0, _state.fail(_codes.RT_NO_DEVICE, "acl.rt.get_device_count", f"no visible device (ASCEND_RT_VISIBLE_DEVICES={text!r})")
+        return 0, _state.fail(
+            _codes.RT_NO_DEVICE, "acl.rt.get_device_count", f"no visible device (ASCEND_RT_VISIBLE_DEVICES={text!r})"
+        )
     return len(visible), 0
 
 
@@ -118,7 +121,9 @@ def _user_context(api: str, handle: Any) -> Tuple[Optional[Context], int]:
     context = _state.driver().contexts.get(as_int(handle, "context"))
     if context is None or context.default:
         # UNCONFIRMED code; a default context or a stale handle is a bad parameter here.
-        return None, _state.fail(_codes.RT_PARAM_INVALID, api, f"context {handle:#x} is not a live context made by create_context")
+        return None, _state.fail(
+            _codes.RT_PARAM_INVALID, api, f"context {handle:#x} is not a live context made by create_context"
+        )
     return context, 0
 
 
@@ -174,7 +179,9 @@ def find_stream(api: str, context: Context, handle: Any) -> Tuple[Optional[Strea
     """The stream ``handle`` (0: the default stream) of ``context``; 107003 if it is not there."""
     stream = context.streams.get(as_int(handle, "stream"))
     if stream is None:
-        return None, _state.fail(_codes.RT_STREAM_CONTEXT, api, f"stream {handle:#x} does not belong to the current context")
+        return None, _state.fail(
+            _codes.RT_STREAM_CONTEXT, api, f"stream {handle:#x} does not belong to the current context"
+        )
     return stream, 0
 
 

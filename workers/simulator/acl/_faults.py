@@ -5,6 +5,7 @@ are the catalog's (``catalog.FAULTS``), which ``_config`` validates with ``CHECK
 count host-to-device copies on the device from 1; allocation numbers count
 ``malloc``/``dvpp_malloc`` calls on the device from 1.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -174,12 +175,16 @@ class InitFail(Fault):
         return self.params["code"] if times == -1 or attempt <= times else 0
 
 
-KINDS: Dict[str, Type[Fault]] = {
-    cls.kind: cls for cls in (BitFlip, AllocFail, Crash, Hang, Leak, Slow, InitFail)
-}
+KINDS: Dict[str, Type[Fault]] = {cls.kind: cls for cls in (BitFlip, AllocFail, Crash, Hang, Leak, Slow, InitFail)}
 """Every fault kind by its config name (the catalog's ``FAULT_KINDS``)."""
 assert tuple(KINDS) == catalog.FAULT_KINDS, "every catalog fault kind needs its class here"
 
-CHECKS: Dict[str, Check] = {"position": positive_int, "size": positive_int, "factor": factor,
-                            "signal": signal_number, "code": return_code, "times": times_count}
+CHECKS: Dict[str, Check] = {
+    "position": positive_int,
+    "size": positive_int,
+    "factor": factor,
+    "signal": signal_number,
+    "code": return_code,
+    "times": times_count,
+}
 """How the simulator checks each of the catalog's ``VALUE_KINDS``."""

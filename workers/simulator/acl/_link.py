@@ -19,6 +19,7 @@ Not modelled: that a PCIe link is full duplex (here both directions share ``link
 generations and lane widths, switches and their topology, NUMA distance, DMA engines, and the
 latency of small transfers.
 """
+
 from __future__ import annotations
 
 import fcntl

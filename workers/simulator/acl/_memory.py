@@ -4,6 +4,7 @@ Regions never overlap, so one bisect on the sorted start addresses finds the onl
 can contain an address: lookups are O(log n), which keeps the copy path at memmove speed.
 Device memory is ordinary process memory (numpy buffers) tagged with the device it belongs to.
 """
+
 from __future__ import annotations
 
 import bisect

@@ -7,6 +7,7 @@ Imported as ``workers.simulator.acl`` they are ordinary imports; imported as the
 (``SIM_PATH`` on ``sys.path``, as pyACL programs import it) this package has no parent, so the
 same files are loaded by their paths.
 """
+
 from __future__ import annotations
 
 import importlib.util

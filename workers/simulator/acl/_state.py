@@ -6,6 +6,7 @@ Every public API function runs under ``LOCK``. A sync copy's ``slow``/link delay
 a ``hang`` fault and delays at ``synchronize_stream`` keep it, so other threads of that process block
 on the simulator as they would on a wedged driver.
 """
+
 from __future__ import annotations
 
 import itertools

@@ -1,4 +1,5 @@
 """acl.media: DVPP memory (the only part of the media API the simulator models)."""
+
 from __future__ import annotations
 
 from ._alloc import dvpp_free, dvpp_malloc

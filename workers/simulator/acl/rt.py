@@ -1,4 +1,5 @@
 """acl.rt: devices, contexts, streams, memory, copies (same signatures and returns as pyACL)."""
+
 from __future__ import annotations
 
 from ._alloc import free, free_host, get_mem_info, malloc, malloc_host
@@ -18,8 +19,26 @@ from ._devices import (
 )
 
 __all__ = [
-    "create_context", "create_stream", "destroy_context", "destroy_stream", "free", "free_host",
-    "get_context", "get_device", "get_device_count", "get_mem_info", "get_run_mode", "malloc",
-    "malloc_host", "memcpy", "memcpy_async", "memset", "memset_async", "reset_device", "set_context",
-    "set_device", "synchronize_device", "synchronize_stream",
+    "create_context",
+    "create_stream",
+    "destroy_context",
+    "destroy_stream",
+    "free",
+    "free_host",
+    "get_context",
+    "get_device",
+    "get_device_count",
+    "get_mem_info",
+    "get_run_mode",
+    "malloc",
+    "malloc_host",
+    "memcpy",
+    "memcpy_async",
+    "memset",
+    "memset_async",
+    "reset_device",
+    "set_context",
+    "set_device",
+    "synchronize_device",
+    "synchronize_stream",
 ]

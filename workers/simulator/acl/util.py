@@ -1,4 +1,5 @@
 """acl.util: pointers to and from Python objects (bare return values, no ret codes)."""
+
 from __future__ import annotations
 
 import ctypes

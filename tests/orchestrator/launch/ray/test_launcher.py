@@ -1,5 +1,6 @@
 """The Ray launcher on a real multi-node Ray cluster on this machine (Ray's ``Cluster`` test utility):
 a head and two nodes, each declaring 4 fake ``NPU`` resources, running the simulator."""
+
 from __future__ import annotations
 
 import json
@@ -42,10 +43,18 @@ def cluster():
 
 
 def _spec(c, hosts: List[Dict[str, Any]], faults=(), concurrency="all", **defaults: Any):
-    return parse_spec({
-        "version": 1, "backend": "sim", "launcher": "ray", "ray": {"address": c.address}, "concurrency": concurrency,
-        "defaults": dict(SMALL_DEFAULTS, **defaults), "hosts": hosts,
-        "sim": {"chip": "Ascend910B", "device_count": NPUS, "memory": {"hbm": "1GiB"}, "faults": list(faults)}})
+    return parse_spec(
+        {
+            "version": 1,
+            "backend": "sim",
+            "launcher": "ray",
+            "ray": {"address": c.address},
+            "concurrency": concurrency,
+            "defaults": dict(SMALL_DEFAULTS, **defaults),
+            "hosts": hosts,
+            "sim": {"chip": "Ascend910B", "device_count": NPUS, "memory": {"hbm": "1GiB"}, "faults": list(faults)},
+        }
+    )
 
 
 def _plan(spec):
@@ -83,9 +92,19 @@ def test_every_npu_of_every_node_passes_and_the_table_names_the_node(cluster, tm
     from orchestrator import cli
 
     path = tmp_path / "fleet.yaml"
-    path.write_text(json.dumps({
-        "version": 1, "backend": "sim", "launcher": "ray", "ray": {"address": cluster.address},
-        "defaults": SMALL_DEFAULTS, "hosts": [{"name": "all"}], "sim": {"device_count": NPUS, "memory": {"hbm": "1GiB"}}}))
+    path.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "backend": "sim",
+                "launcher": "ray",
+                "ray": {"address": cluster.address},
+                "defaults": SMALL_DEFAULTS,
+                "hosts": [{"name": "all"}],
+                "sim": {"device_count": NPUS, "memory": {"hbm": "1GiB"}},
+            }
+        )
+    )
     assert cli.main(["run", str(path), "--out", str(tmp_path / "run"), "--no-progress"]) == 0
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     devices = summary["devices"]
@@ -131,8 +150,16 @@ def test_a_fault_on_one_device_of_one_node_fails_only_that_device(cluster, tmp_p
 @pytest.mark.ray
 @pytest.mark.slow
 def test_a_killed_actor_is_crashed_and_the_others_carry_on(cluster, tmp_path):
-    plan, _ = _plan(_spec(cluster, [{"name": n} for n in NODES], faults=[{"host": "node-b", "device": 3, "kind": "crash"}],
-                          number_of_cycles=-1, duration="4s", interval="20ms"))
+    plan, _ = _plan(
+        _spec(
+            cluster,
+            [{"name": n} for n in NODES],
+            faults=[{"host": "node-b", "device": 3, "kind": "crash"}],
+            number_of_cycles=-1,
+            duration="4s",
+            interval="20ms",
+        )
+    )
 
     pids: Dict[str, int] = {}
 
@@ -208,8 +235,10 @@ def test_an_npu_held_by_other_ray_work_is_unavailable_at_the_init_timeout(cluste
         def npu(self):
             return ray.get_runtime_context().get_accelerator_ids()["NPU"]
 
-    holders = [Holder.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node_a, soft=False)).remote()
-               for _ in range(3)]  # a training job holding NPUs 0, 1, 2 of node-a
+    holders = [
+        Holder.options(scheduling_strategy=NodeAffinitySchedulingStrategy(node_a, soft=False)).remote()
+        for _ in range(3)
+    ]  # a training job holding NPUs 0, 1, 2 of node-a
     assert sorted(ray.get([h.npu.remote() for h in holders])) == [["0"], ["1"], ["2"]]
     seen = _launch(plan, tmp_path)
     for device in (0, 2):
@@ -253,8 +282,9 @@ def test_the_table_has_a_node_column_only_when_a_device_ran_on_a_cluster_node():
 
     local = [report.Verdict(DeviceResult(host="localhost", device=0), Status.PASS, ())]
     assert "node" not in report.table(local).splitlines()[0]
-    cluster = local + [report.Verdict(DeviceResult(host="node-a", device=1, node="node-a (192.0.2.7, id 1a2b3c4d)"),
-                                      Status.PASS, ())]
+    cluster = local + [
+        report.Verdict(DeviceResult(host="node-a", device=1, node="node-a (192.0.2.7, id 1a2b3c4d)"), Status.PASS, ())
+    ]
     lines = report.table(cluster).splitlines()
     assert lines[0].split()[:3] == ["host", "dev", "node"]
     assert "node-a (192.0.2.7, id 1a2b3c4d)" in lines[-1] and lines[-2].split()[2] == "-"

@@ -2,6 +2,7 @@
 
 Prints the data read back before and after synchronising the stream.
 """
+
 from __future__ import annotations
 
 import sys

@@ -2,6 +2,7 @@
 
 Usage: copy_loop.py DEVICE_ID COPIES SIZE
 """
+
 from __future__ import annotations
 
 import sys

@@ -4,6 +4,7 @@ Allocates per copy (or once per cycle with --memory_reuse), fills the host buffe
 copies it to DVPP memory, reads the DVPP memory back into a bytes object and prints it,
 and prints DDR/HBM memory info after every copy and cycle.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,7 +58,9 @@ def one_cycle(args, cycle):
             held.append((host, device))
         host, device = held[-1]
         check("acl.rt.memset", acl.rt.memset(host, args.memory_size, 7, args.memory_size))
-        check("acl.rt.memcpy", acl.rt.memcpy(device, args.memory_size, host, args.memory_size, ACL_MEMCPY_HOST_TO_DEVICE))
+        check(
+            "acl.rt.memcpy", acl.rt.memcpy(device, args.memory_size, host, args.memory_size, ACL_MEMCPY_HOST_TO_DEVICE)
+        )
         show_device_data(device, args.memory_size)
         show_memory(cycle, copy)
     for host, device in held:
