@@ -1,4 +1,5 @@
-"""Facts about the machine a run happened on, for the journal header and ``summary.json``.
+"""Facts about the machine a run happens on: for the journal header and ``summary.json``, and
+the host memory the plan checks the workers' buffers against.
 
 What a vendor support case asks for: host, OS, Python and package versions, and where the real
 runtime is installed, the CANN and driver versions and ``npu-smi``'s health per device. Absent
@@ -90,11 +91,14 @@ def npu_smi_health() -> Optional[Dict[str, Any]]:
     return {"available": proc.returncode == 0, "health": health, "header": header}
 
 
-def host_memory_available() -> Optional[int]:
-    """``MemAvailable`` of ``/proc/meminfo`` in bytes; ``None`` where it cannot be read."""
+MEMINFO = Path("/proc/meminfo")
+
+
+def host_memory_available(meminfo: Path = MEMINFO) -> Optional[int]:
+    """``MemAvailable`` of ``meminfo`` in bytes; ``None`` where it cannot be read."""
     try:
-        with open("/proc/meminfo", encoding="ascii") as meminfo:
-            for line in meminfo:
+        with open(meminfo, encoding="ascii") as fh:
+            for line in fh:
                 if line.startswith("MemAvailable:"):
                     return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):

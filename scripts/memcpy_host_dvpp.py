@@ -18,7 +18,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -41,60 +41,64 @@ SEED = WorkerParams()
 """The seed sample's defaults, which ``WorkerParams`` keeps (the fleet spec has its own)."""
 
 
+OPTIONS: Tuple[Tuple[str, Dict[str, Any]], ...] = (
+    (
+        "--release_cycle",
+        dict(type=int, default=SEED.release_cycle, help="copies per allocate/release cycle (-1: until memory is full)"),
+    ),
+    (
+        "--number_of_cycles",
+        dict(type=int, default=SEED.number_of_cycles, help="number of release cycles (-1: unbounded)"),
+    ),
+    ("--device_id", dict(type=int, default=SEED.device_id, help="physical device id")),
+    ("--memory_size", dict(type=int, default=SEED.memory_size, help="bytes per block")),
+    ("--memory_reuse", dict(action="store_true", help="one block per cycle instead of one per copy")),
+    (
+        "--backend",
+        dict(
+            choices=BACKENDS,
+            default="auto",
+            help="acl: the real runtime; sim: the simulator; auto: acl when importable",
+        ),
+    ),
+    ("--interval", dict(type=float, default=SEED.interval, help="seconds to pause after each copy (the seed slept 1)")),
+    ("--duration", dict(type=float, default=SEED.duration, help="wall-clock cap in seconds")),
+    (
+        "--pattern",
+        dict(action="append", choices=PATTERNS, help=f"data pattern, repeatable (default: {', '.join(SEED.patterns)})"),
+    ),
+    (
+        "--memory_kind",
+        dict(choices=MEMORY_KINDS, default=SEED.memory_kind, help="dvpp: acl.media.dvpp_malloc; device: acl.rt.malloc"),
+    ),
+    (
+        "--host_memory",
+        dict(
+            choices=HOST_MEMORIES,
+            default=SEED.host_memory,
+            help="pinned: acl.rt.malloc_host; pageable: process memory; both: each copy from both",
+        ),
+    ),
+    (
+        "--copy_mode",
+        dict(choices=COPY_MODES, default=SEED.copy_mode, help="sync: acl.rt.memcpy; async: memcpy_async on a stream"),
+    ),
+    (
+        "--sim_config",
+        dict(
+            type=json.loads,
+            default=None,
+            help=f'simulator config as JSON (default: {{"memory": {{"hbm": {SIM_MEMORY}}}}})',
+        ),
+    ),
+)
+"""The seed's flags (same names and defaults) and the worker's extra ones: flag -> argparse settings."""
+
+
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="Host <-> Device (DVPP) transfer cycles, verified.")
-    p.add_argument(
-        "--release_cycle",
-        type=int,
-        default=SEED.release_cycle,
-        help="copies per allocate/release cycle (-1: until memory is full)",
-    )
-    p.add_argument(
-        "--number_of_cycles", type=int, default=SEED.number_of_cycles, help="number of release cycles (-1: unbounded)"
-    )
-    p.add_argument("--device_id", type=int, default=SEED.device_id, help="physical device id")
-    p.add_argument("--memory_size", type=int, default=SEED.memory_size, help="bytes per block")
-    p.add_argument("--memory_reuse", action="store_true", help="one block per cycle instead of one per copy")
-    p.add_argument(
-        "--backend",
-        choices=BACKENDS,
-        default="auto",
-        help="acl: the real runtime; sim: the simulator; auto: acl when importable",
-    )
-    p.add_argument(
-        "--interval", type=float, default=SEED.interval, help="seconds to pause after each copy (the seed slept 1)"
-    )
-    p.add_argument("--duration", type=float, default=SEED.duration, help="wall-clock cap in seconds")
-    p.add_argument(
-        "--pattern",
-        action="append",
-        choices=PATTERNS,
-        help=f"data pattern, repeatable (default: {', '.join(SEED.patterns)})",
-    )
-    p.add_argument(
-        "--memory_kind",
-        choices=MEMORY_KINDS,
-        default=SEED.memory_kind,
-        help="dvpp: acl.media.dvpp_malloc; device: acl.rt.malloc",
-    )
-    p.add_argument(
-        "--host_memory",
-        choices=HOST_MEMORIES,
-        default=SEED.host_memory,
-        help="pinned: acl.rt.malloc_host; pageable: process memory; both: each copy from both",
-    )
-    p.add_argument(
-        "--copy_mode",
-        choices=COPY_MODES,
-        default=SEED.copy_mode,
-        help="sync: acl.rt.memcpy; async: memcpy_async on a stream",
-    )
-    p.add_argument(
-        "--sim_config",
-        type=json.loads,
-        default=None,
-        help=f'simulator config as JSON (default: {{"memory": {{"hbm": {SIM_MEMORY}}}}})',
-    )
+    for flag, settings in OPTIONS:
+        p.add_argument(flag, **settings)
     args = p.parse_args(argv)
     for key, _, why in conflicts(vars(args)):
         p.error(f"--{key}: {why}")

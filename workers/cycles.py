@@ -118,21 +118,27 @@ class CycleEngine:
         both, bidirectional = self.p.host_memory == "both", self.p.bidirectional
         return [self.points[s].entry(self.primary, both, bidirectional) for s in self.p.sweep]
 
+    def _totals(self) -> Dict[str, Any]:
+        """The run totals every ``CycleEnd`` and the ``Finished`` event carry."""
+        return {
+            "copies": self.copies,
+            "bytes": self.bytes,
+            "h2d": self.h2d.as_dict(),
+            "d2h": self.d2h.as_dict(),
+            "memory": self.memory,
+            "leak": self.leak,
+            "lowest_free": dict(self.lowest_free),
+        }
+
     def finished(self, outcome: str) -> Finished:
         """The end event with the run's exact totals."""
         return Finished(
             outcome=outcome,
             cycles=self.cycles,
-            copies=self.copies,
-            bytes=self.bytes,
-            h2d=self.h2d.as_dict(),
-            d2h=self.d2h.as_dict(),
             verify_errors=self.verify_errors,
-            leak=self.leak,
-            lowest_free=dict(self.lowest_free),
-            memory=self.memory,
             elapsed=self.elapsed(),
             curve=self.curve(),
+            **self._totals(),
         )
 
     def _stop_reason(self) -> Optional[str]:
@@ -300,20 +306,8 @@ class CycleEngine:
             self._send_cycle_end(now)
 
     def _send_cycle_end(self, now: float) -> None:
-        self.emit(
-            CycleEnd(
-                cycle=self._last_ended,
-                cycles=self._unsent_cycles,
-                copies=self.copies,
-                bytes=self.bytes,
-                h2d=self.h2d.as_dict(),
-                d2h=self.d2h.as_dict(),
-                memory=self.memory,
-                leak=self.leak,
-                lowest_free=dict(self.lowest_free),
-                elapsed=now - self.start,
-            )
-        )
+        end = CycleEnd(cycle=self._last_ended, cycles=self._unsent_cycles, elapsed=now - self.start, **self._totals())
+        self.emit(end)
         self._unsent_cycles, self._sent_leak, self._last_cycle_end = 0, self.leak, now
 
     def _flush_cycle_end(self) -> None:

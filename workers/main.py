@@ -124,16 +124,7 @@ class _Run:
     def finished(self, elapsed: float) -> Finished:
         if self.engine is not None:
             return self.engine.finished(self.outcome)
+        nothing: Dict[str, Any] = {"h2d": None, "d2h": None, "lowest_free": {}, "memory": {}}
         return Finished(
-            outcome=self.outcome,
-            cycles=0,
-            copies=0,
-            bytes=0,
-            h2d=None,
-            d2h=None,
-            verify_errors=0,
-            leak=0,
-            lowest_free={},
-            memory={},
-            elapsed=elapsed,
+            outcome=self.outcome, cycles=0, copies=0, bytes=0, verify_errors=0, leak=0, elapsed=elapsed, **nothing
         )

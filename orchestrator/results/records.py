@@ -8,7 +8,7 @@ floor, a crash), so every output describes both the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional, Tuple
+from typing import Any, Tuple
 
 from orchestrator.results.collect import DeviceResult
 from orchestrator.results.status import Status
@@ -17,21 +17,10 @@ from workers.events import Fault
 Cause = Fault
 
 
-def cause(
-    kind: str,
-    message: str,
-    *,
-    api: Optional[str] = None,
-    code: Optional[int] = None,
-    name: Optional[str] = None,
-    cycle: Optional[int] = None,
-    copy: Optional[int] = None,
-    detail: Optional[Any] = None,
-) -> Cause:
-    """A cause found by the judgement rather than recorded by the worker."""
-    return Fault(
-        fault=kind, message=message, api=api, code=code, name=name, cycle=cycle, copy=copy, detail=dict(detail or {})
-    )
+def cause(kind: str, message: str, **fields: Any) -> Cause:
+    """A cause found by the judgement rather than recorded by the worker; ``fields`` are the other
+    fields of a ``Fault`` (``api``, ``code``, ``name``, ``cycle``, ``copy``, ``detail``)."""
+    return Fault(fault=kind, message=message, **fields)
 
 
 @dataclass(frozen=True)

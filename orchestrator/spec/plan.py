@@ -50,13 +50,8 @@ class DeviceJob:
 
     def to_dict(self) -> Dict[str, Any]:
         """The journal header's record of the job: enough to judge the device again."""
-        return {
-            "host": self.host,
-            "device": self.device,
-            "params": self.params.to_dict(),
-            "thresholds": self.thresholds.model_dump(),
-            "timeouts": self.timeouts.model_dump(),
-        }
+        record = {"host": self.host, "device": self.device, "params": self.params.to_dict()}
+        return dict(record, thresholds=self.thresholds.model_dump(), timeouts=self.timeouts.model_dump())
 
 
 @dataclass(frozen=True)

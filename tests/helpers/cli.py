@@ -50,3 +50,18 @@ def run_fleet(tmp_path: Path, data: Dict[str, Any], *extra: str, timeout: float 
     run_dir = tmp_path / "run"
     proc = cli("run", str(path), "--out", str(run_dir), "--no-progress", *extra, timeout=timeout)
     return CliRun(proc.returncode, proc.stdout, proc.stderr, run_dir)
+
+
+def start_run(tmp_path: Path, data: Dict[str, Any], *extra: str) -> tuple[subprocess.Popen, Path]:
+    """``dvpp-fleet run`` in the background (its own process, output piped): the process and its run directory."""
+    path = write_spec(tmp_path, data)
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "orchestrator", "run", str(path), "--out", str(run_dir), "--no-progress", *extra],
+        cwd=str(ROOT),
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    return proc, run_dir

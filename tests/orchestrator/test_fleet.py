@@ -5,31 +5,16 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import psutil
 import pytest
 
-from tests.helpers.cli import ROOT, cli, run_fleet
+from tests.helpers.cli import cli, run_fleet, start_run
 from tests.helpers.specs import spec, write_spec
 
 pytestmark = pytest.mark.slow
-
-
-def _start(tmp_path: Path, data):
-    path = write_spec(tmp_path, data)
-    run_dir = tmp_path / "run"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "orchestrator", "run", str(path), "--out", str(run_dir), "--no-progress"],
-        cwd=str(ROOT),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    return proc, run_dir
 
 
 def _wait_for_progress(run_dir: Path, devices: int, timeout: float = 60) -> list:
@@ -45,6 +30,25 @@ def _wait_for_progress(run_dir: Path, devices: int, timeout: float = 60) -> list
     raise AssertionError("workers never made progress")
 
 
+def _running(pids: list) -> list:
+    alive = []
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                alive.append(pid)
+        except psutil.NoSuchProcess:
+            pass
+    return alive
+
+
+def _wait_gone(pids: list, timeout: float = 10.0) -> list:
+    """Wait until none of ``pids`` runs any more; the ones still running after ``timeout``."""
+    deadline = time.time() + timeout
+    while time.time() < deadline and _running(pids):
+        time.sleep(0.1)
+    return _running(pids)
+
+
 def _unbounded(devices: int):
     data = spec(devices=devices)
     data["defaults"].update(number_of_cycles=-1, duration="5m", interval="5ms")
@@ -52,24 +56,18 @@ def _unbounded(devices: int):
 
 
 def test_workers_exit_within_seconds_when_the_controller_is_killed(tmp_path):
-    proc, run_dir = _start(tmp_path, _unbounded(2))
+    proc, run_dir = start_run(tmp_path, _unbounded(2))
     pids = _wait_for_progress(run_dir, 2)
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=10)
-    deadline = time.time() + 10
-    while time.time() < deadline and any(
-        psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE for p in pids
-    ):
-        time.sleep(0.2)
-    alive = [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
-    assert alive == [], "workers outlived their controller"
+    assert _wait_gone(pids) == [], "workers outlived their controller"
     logs = "".join(p.read_text() for p in (run_dir / "logs").glob("*.log"))
     assert "controller is gone" in logs
 
 
 def test_the_journal_of_a_killed_controller_reports_incomplete_devices(tmp_path):
-    proc, run_dir = _start(tmp_path, _unbounded(2))
-    _wait_for_progress(run_dir, 2)
+    proc, run_dir = start_run(tmp_path, _unbounded(2))
+    pids = _wait_for_progress(run_dir, 2)
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=10)
     with open(run_dir / "events.jsonl", "a") as fh:
@@ -80,11 +78,11 @@ def test_the_journal_of_a_killed_controller_reports_incomplete_devices(tmp_path)
     assert {d["status"] for d in summary["devices"]} == {"INCOMPLETE"}
     assert all(d["copies"] > 0 and d["bytes"] > 0 for d in summary["devices"])
     assert "skipped 1 unreadable journal line" in r.stderr
-    time.sleep(6)  # let the orphaned workers finish exiting before the leftover-process check
+    assert _wait_gone(pids) == []  # the orphaned workers end by themselves (the leftover check follows)
 
 
 def test_sigterm_is_handled_like_ctrl_c(tmp_path):
-    proc, run_dir = _start(tmp_path, _unbounded(2))
+    proc, run_dir = start_run(tmp_path, _unbounded(2))
     _wait_for_progress(run_dir, 2)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)

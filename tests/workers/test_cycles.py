@@ -203,6 +203,7 @@ def test_stop_is_checked_between_copies():
     assert end.outcome == "stopped" and end.copies == 3 and end.cycles == 1
 
 
+@pytest.mark.slow  # wall-clock timing: a loaded machine stretches it
 def test_interval_pauses_after_each_copy_and_duration_cuts_it_short():
     got = run(params(release_cycle=3, memory_reuse=True, interval=0.05))
     assert finished(got).elapsed >= 0.15

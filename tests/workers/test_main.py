@@ -80,7 +80,10 @@ def test_no_buffer_outlives_the_run_whatever_the_fault(faults, p):
     with held(sim(faults=faults)):
         got = run(p, None)
         assert live_allocations() == []
-    assert finished(got)
+    end = finished(got)
+    expected = {"bitflip": ("completed", 1), "alloc_fail": ("error", 0), "leak": ("completed", 0)}
+    kind = faults[0]["kind"] if faults else None
+    assert (end.outcome, end.verify_errors) == expected.get(kind, ("capacity", 0))
 
 
 def _events(out: str):

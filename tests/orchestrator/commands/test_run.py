@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
 
-from tests.helpers.cli import ROOT, cli, run_fleet
-from tests.helpers.specs import spec, write_spec
+from tests.helpers.cli import cli, run_fleet, start_run
+from tests.helpers.specs import spec
 
 pytestmark = pytest.mark.slow
 
@@ -78,15 +76,7 @@ def test_report_re_renders_the_same_table_from_the_journal(tmp_path):
 def test_ctrl_c_stops_every_worker_writes_the_summary_and_exits_130(tmp_path):
     data = spec(devices=2)
     data["defaults"].update(number_of_cycles=-1, duration="5m", interval="10ms")
-    path = write_spec(tmp_path, data)
-    run_dir = tmp_path / "run"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "orchestrator", "run", str(path), "--out", str(run_dir), "--no-progress"],
-        cwd=str(ROOT),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc, run_dir = start_run(tmp_path, data)
     journal = run_dir / "events.jsonl"
     deadline = time.time() + 60
     while time.time() < deadline and (not journal.exists() or journal.read_text().count('"progress"') < 2):

@@ -41,7 +41,13 @@ def test_report_rerenders_every_output_from_the_journal(tmp_path):
     assert all(p.is_file() for p in out.values())
     assert not (run.run_dir / "report.html").exists()  # report reads a run, it does not change it
     xmlschema.XMLSchema(str(XSD)).validate(str(out["xml"]))
-    assert list(parser.text_string_to_metric_families(out["prom"].read_text()))
+    families = {f.name: f for f in parser.text_string_to_metric_families(out["prom"].read_text())}
+    statuses = {
+        s.labels["host"] + ":" + s.labels["device"]: s.labels["status"]
+        for s in families["dvpp_fleet_device_status"].samples
+        if s.value == 1
+    }
+    assert statuses == {v.name: v.status.value for v in run.verdicts}  # the text says what the verdicts say
     assert out["html"].read_text().count('<figure class="device"') == 12
 
 

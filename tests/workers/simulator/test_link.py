@@ -21,6 +21,7 @@ def _copy_time(link: _link.Link, nbytes: int) -> float:
     return time.monotonic() - start
 
 
+@pytest.mark.slow  # wall-clock timing: a loaded machine stretches it
 def test_one_copy_alone_takes_its_bytes_over_the_rate(tmp_path):
     link = _link.Link(0.1, str(tmp_path / "link"))  # 100 MB/s
     assert _copy_time(link, 5 * MB) == pytest.approx(0.05, abs=0.02)
@@ -37,6 +38,7 @@ def test_copies_at_once_queue_one_behind_the_other(tmp_path):
         link.close()
 
 
+@pytest.mark.slow  # wall-clock timing: a loaded machine stretches it
 def test_idle_time_is_not_saved_up(tmp_path):
     link = _link.Link(1.0, str(tmp_path / "link"))
     link.reserve(1000)

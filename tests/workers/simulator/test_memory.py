@@ -275,6 +275,7 @@ def _best(func, rounds=30):
     return best
 
 
+@pytest.mark.slow  # a speed ratio: measured against memmove in the same run
 def test_big_copies_run_at_memmove_speed(sim):
     acl = sim()
     acl.init()

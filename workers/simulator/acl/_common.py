@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional, Tuple
+from typing import Any, Optional, Tuple, TypeVar
 
 from . import _codes, _state
 from ._state import Context, Device
+
+T = TypeVar("T")
 
 
 def as_int(value: Any, name: str) -> int:
@@ -26,17 +28,18 @@ def check_init(api: str) -> int:
     return _state.fail(_codes.UNINITIALIZE, api, "acl.init has not been called")
 
 
+def found(value: Optional[T], api: str, code: int, message: str) -> Tuple[Optional[T], int]:
+    """``(value, 0)``; when ``value`` is None, ``(None, code)`` with ``message`` as the thread's error."""
+    return (value, 0) if value is not None else (None, _state.fail(code, api, message))
+
+
 def need_context(api: str) -> Tuple[Optional[Context], int]:
     """The thread's current context, or 107002 when it has none."""
     code = check_init(api)
     if code:
         return None, code
-    context = _state.current_context()
-    if context is None:
-        return None, _state.fail(
-            _codes.RT_CONTEXT_NULL, api, "no current context in this thread (set_device or create_context first)"
-        )
-    return context, 0
+    no_context = "no current context in this thread (set_device or create_context first)"
+    return found(_state.current_context(), api, _codes.RT_CONTEXT_NULL, no_context)
 
 
 def logical_device(api: str, device_id: Any) -> Tuple[Optional[Device], int]:

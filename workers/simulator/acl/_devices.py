@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Optional, Tuple
 
 from . import _codes, _state
-from ._common import as_int, check_init, logical_device, need_context
+from ._common import as_int, check_init, found, logical_device, need_context
 from ._state import Context, Device, Stream
 
 
@@ -119,12 +119,11 @@ def _user_context(api: str, handle: Any) -> Tuple[Optional[Context], int]:
     if code:
         return None, code
     context = _state.driver().contexts.get(as_int(handle, "context"))
-    if context is None or context.default:
-        # UNCONFIRMED code; a default context or a stale handle is a bad parameter here.
-        return None, _state.fail(
-            _codes.RT_PARAM_INVALID, api, f"context {handle:#x} is not a live context made by create_context"
-        )
-    return context, 0
+    made = context if context is not None and not context.default else None
+    # UNCONFIRMED code; a default context or a stale handle is a bad parameter here.
+    return found(
+        made, api, _codes.RT_PARAM_INVALID, f"context {handle:#x} is not a live context made by create_context"
+    )
 
 
 def destroy_context(context: Any) -> int:
@@ -178,11 +177,7 @@ def create_stream() -> Tuple[int, int]:
 def find_stream(api: str, context: Context, handle: Any) -> Tuple[Optional[Stream], int]:
     """The stream ``handle`` (0: the default stream) of ``context``; 107003 if it is not there."""
     stream = context.streams.get(as_int(handle, "stream"))
-    if stream is None:
-        return None, _state.fail(
-            _codes.RT_STREAM_CONTEXT, api, f"stream {handle:#x} does not belong to the current context"
-        )
-    return stream, 0
+    return found(stream, api, _codes.RT_STREAM_CONTEXT, f"stream {handle:#x} does not belong to the current context")
 
 
 def destroy_stream(stream: Any) -> int:
