@@ -83,7 +83,7 @@ def npu_smi_health() -> Optional[Dict[str, Any]]:
     if tool is None:
         return None
     try:
-        proc = subprocess.run([tool, "info"], capture_output=True, text=True, timeout=NPU_SMI_TIMEOUT)
+        proc = subprocess.run([tool, "info"], capture_output=True, text=True, errors="replace", timeout=NPU_SMI_TIMEOUT)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return {"available": False, "error": str(exc), "health": {}, "header": []}
     health = {int(m["npu"]): m["health"] for m in _HEALTH.finditer(proc.stdout)}

@@ -44,18 +44,8 @@ def run(spec: Dict[str, Any], work: Path) -> Dict[str, Any]:
     path = work / "spec.yaml"
     path.write_text(yaml.safe_dump(spec))
     out = work / "run"
-    cmd = [
-        sys.executable,
-        "-m",
-        "orchestrator",
-        "run",
-        str(path),
-        "--out",
-        str(out),
-        "--no-progress",
-        "--format",
-        "json",
-    ]
+    options = ["--out", str(out), "--no-progress", "--format", "json"]
+    cmd = [sys.executable, "-m", "orchestrator", "run", str(path), *options]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=str(ROOT), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     rss: List[int] = []

@@ -17,8 +17,9 @@ import json
 import sys
 from typing import Any, Dict, Optional, Sequence
 
+from workers.backend import BackendMissing, load_acl
 from workers.job import BACKENDS
-from workers.runtime import AclError, BackendMissing, Runtime, init, load_acl, physical_id
+from workers.runtime import AclError, Runtime, init, physical_id
 
 EXIT_BACKEND_MISSING = 3
 

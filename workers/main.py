@@ -9,20 +9,11 @@ import time
 import traceback
 from typing import Any, Callable, Dict, Optional
 
+from workers.backend import BackendMissing, load_acl
 from workers.cycles import CycleEngine, Watch
 from workers.events import Event, Fault, Finished, Started
 from workers.params import WorkerParams
-from workers.runtime import (
-    AclError,
-    BackendMissing,
-    Device,
-    DeviceNotVisible,
-    OpenFailed,
-    Runtime,
-    api_fault,
-    load_acl,
-    open_device,
-)
+from workers.runtime import AclError, Device, DeviceNotVisible, OpenFailed, Runtime, api_fault, open_device
 
 
 def run_device(
@@ -37,7 +28,7 @@ def run_device(
     """Open ``params.device_id``, emit ``Started``, run the cycles, and always emit exactly one
     ``Finished`` last (also after a fault, an unexpected exception or Ctrl-C, which is re-raised).
 
-    ``backend``: ``auto``/``acl``/``sim`` (see ``runtime.load_acl``); ``sim_config`` configures the
+    ``backend``: ``auto``/``acl``/``sim`` (see ``backend.load_acl``); ``sim_config`` configures the
     simulator; ``stop`` is checked between copies (outcome ``stopped``); ``watch`` sees every copy
     and release (see ``cycles.Watch``).
     """

@@ -9,18 +9,14 @@ are context managers that release on exit and never raise from cleanup after ano
 from __future__ import annotations
 
 import contextlib
-import importlib
-import importlib.util
 import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional
 
 from workers import acl_codes as codes
 from workers.events import Fault
-from workers.job import BACKENDS
 from workers.visibility import VISIBLE_ENV, visible_devices
 
 
@@ -40,10 +36,6 @@ class AclError(Exception):
         return self.code in codes.OUT_OF_MEMORY
 
 
-class BackendMissing(Exception):
-    """``backend="acl"`` was asked for and the real ``acl`` module cannot be imported."""
-
-
 class DeviceNotVisible(Exception):
     """The physical device id is not among those ``ASCEND_RT_VISIBLE_DEVICES`` lets us see."""
 
@@ -54,46 +46,6 @@ class OpenFailed(Exception):
     def __init__(self, error: AclError, attempts: int) -> None:
         super().__init__(f"{error} (after {attempts} attempt{'s' if attempts > 1 else ''})")
         self.error, self.attempts = error, attempts
-
-
-def _simulator_path() -> Optional[Path]:
-    try:
-        from workers import simulator
-    except ImportError:
-        return None
-    return Path(simulator.SIM_PATH).resolve()
-
-
-def acl_available() -> bool:
-    """True when a real ``acl`` module can be found (without importing it); the simulator, when its
-    folder is on ``sys.path``, does not count."""
-    spec = importlib.util.find_spec("acl")
-    if spec is None or spec.origin is None:
-        return False
-    sim = _simulator_path()
-    return sim is None or sim not in Path(spec.origin).resolve().parents
-
-
-def load_acl(backend: str, sim_config: Optional[Dict[str, Any]] = None) -> Tuple[ModuleType, str]:
-    """The ``acl`` module to use and its backend name (``"acl"`` or ``"sim"``).
-
-    ``backend``: ``acl`` (the real module; ``BackendMissing`` when absent), ``sim`` (the simulator
-    configured with ``sim_config``), ``auto`` (the real module when present, else the simulator).
-    """
-    if backend == "auto":
-        backend = "acl" if acl_available() else "sim"
-    if backend == "sim":
-        from workers import simulator
-
-        return simulator.load(sim_config), "sim"
-    if backend != "acl":
-        raise ValueError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
-    if not acl_available():
-        raise BackendMissing("the real acl module is not importable (source CANN's set_env.sh)")
-    try:
-        return importlib.import_module("acl"), "acl"
-    except ImportError as exc:
-        raise BackendMissing(f"the acl module failed to import: {exc}") from exc
 
 
 def logical_id(physical_id: int, env: Optional[Mapping[str, str]] = None) -> int:

@@ -87,6 +87,11 @@ def where(started: bool, cycle: int, copies: int) -> str:
     return f"cycle {max(cycle, 1)}, copy {copies + 1}" if started else "while opening the device"
 
 
+def during(started: bool, cycle: int, copies: int) -> str:
+    """``during cycle 2, copy 7``, or ``while opening the device``: for a sentence about a death."""
+    return f"during {where(started, cycle, copies)}" if started else where(started, cycle, copies)
+
+
 def hung_event(job: DeviceJob, started: bool, cycle: int, copies: int, stack: Optional[str]) -> ev.Hung:
     """The Hung event for a worker that was killed after its deadline."""
     timeout = job.timeouts.copy if started else job.timeouts.init

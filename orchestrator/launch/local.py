@@ -167,7 +167,7 @@ class LocalLauncher:
         sink(
             w.job.host,
             w.job.device,
-            ev.Crashed(message=f"worker for {w.name} died {how} during {w.where()}", exitcode=code, signal=name),
+            ev.Crashed(message=f"worker for {w.name} died {how} {w.during()}", exitcode=code, signal=name),
         )
 
     def _check_hangs(self, live: List[_Worker], sink: Sink) -> None:

@@ -59,6 +59,11 @@ class Tracked:
         """Where it was: the copy after the last one it completed, or opening the device."""
         return hangs.where(self.started, self.cycle, self.copies)
 
+    def during(self) -> str:
+        """Where it was, as a sentence about its death goes on: ``during cycle 2, copy 7``."""
+        self.where()  # a subclass may learn the exact position there first
+        return hangs.during(self.started, self.cycle, self.copies)
+
 
 class Stopping:
     """The stop sequence: ``begin`` is True the first time only; ``expired`` once ``GRACE`` is up."""

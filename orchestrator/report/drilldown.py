@@ -76,6 +76,8 @@ def _identity(v: Verdict) -> str:
 
 
 def _params(v: Verdict) -> str:
+    if not v.result.params:
+        return ""
     return "Parameters\n" + "\n".join(f"  {k}: {json.dumps(val)}" for k, val in sorted(v.result.params.items()))
 
 
@@ -98,7 +100,9 @@ def _cycles(mine: Sequence[Dict[str, Any]], t0: float) -> str:
         return ""
     note = "" if len(rows) <= MAX_ROWS else f" ({len(rows)} records, {MAX_ROWS} shown)"
     return f"Cycles{note}\n" + tabulate(
-        thin(rows), headers=["t (s)", "cycle", "copies", "moved", "H2D med", "D2H med", "leak", "free memory"]
+        thin(rows),
+        headers=["t (s)", "cycle", "copies", "moved", "H2D med", "D2H med", "leak", "free memory"],
+        floatfmt=".2f",
     )
 
 

@@ -55,16 +55,17 @@ class Chart:
 
 def downsample(points: Sequence[Point], limit: int) -> List[Point]:
     """At most ``limit`` points: per bucket of consecutive points, the lowest and the highest."""
-    if len(points) <= limit:
+    n = len(points)
+    if n <= limit:
         return list(points)
-    buckets = max(limit // 2, 1)
-    step = len(points) / buckets
+    if limit < 2:  # one point cannot hold a bucket's lowest and highest: keep the lowest
+        return [min(points, key=lambda p: p[1])][:limit]
+    buckets = limit // 2
     out: List[Point] = []
-    for i in range(buckets):
-        chunk = points[int(i * step) : int((i + 1) * step)]
-        if chunk:
-            lo, hi = min(chunk, key=lambda p: p[1]), max(chunk, key=lambda p: p[1])
-            out += [lo] if lo == hi else sorted((lo, hi))
+    for i in range(buckets):  # integer bounds: every point falls in exactly one bucket, the last one too
+        chunk = points[i * n // buckets : (i + 1) * n // buckets]
+        lo, hi = min(chunk, key=lambda p: p[1]), max(chunk, key=lambda p: p[1])
+        out += [lo] if lo == hi else sorted((lo, hi))
     return out
 
 

@@ -67,7 +67,7 @@ def table(verdicts: Sequence[Verdict]) -> str:
     headers[at:at] = extra
     for row, more in zip(rows, cells):
         row[at:at] = more
-    return tabulate(rows, headers=headers, tablefmt="simple")
+    return tabulate(rows, headers=headers, tablefmt="simple", floatfmt=".2f")  # 49.00, never 49
 
 
 def first_fault(v: Verdict, width: Optional[int] = 60) -> str:

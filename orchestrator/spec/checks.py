@@ -111,6 +111,12 @@ def faults(spec: FleetSpec, selected: Dict[int, Tuple[int, ...]]) -> List[str]:
     return problems
 
 
+def _count(n: int, word: str, number: bool = True) -> str:
+    """``3 workers``, ``1 worker``; without ``number`` the word alone, in the right number."""
+    noun = word if n == 1 else word + "s"
+    return f"{n} {noun}" if number else noun
+
+
 def _shown_ids(ids: Sequence[int]) -> str:
     return f"selected: {units.format_ids(ids)}" if ids else "none selected"
 
@@ -177,8 +183,8 @@ def _host_memory(
         return []
     extra = ", plus the simulated device blocks" if runtime == "sim" else ""
     return [
-        f"hosts[{index}]: the {min(slots, len(jobs))} workers running at once on this host would hold at least "
-        f"{units.format_size(need)} of host memory ({HOST_BUFFERS_PER_WORKER} or more host buffers of "
+        f"hosts[{index}]: the {_count(min(slots, len(jobs)), 'worker')} running at once on this host would hold "
+        f"at least {units.format_size(need)} of host memory ({HOST_BUFFERS_PER_WORKER} or more host buffers of "
         f"memory_size each{extra}), more than the {units.format_size(available)} available here"
     ]
 
@@ -193,11 +199,12 @@ def warnings(spec: FleetSpec, jobs: Sequence[DeviceJob], launcher: str, runtime:
             endless.setdefault((job.host, reason), []).append(job.device)
     for (host, reason), ids in endless.items() if spec.unattended else ():
         found.append(
-            f"unattended: {reason} and no duration is set ({host}, devices {units.format_ids(ids)}): "
+            f"unattended: {reason} and no duration is set ({host}, {_count(len(ids), 'device', False)} "
+            f"{units.format_ids(ids)}): "
             "this run never ends on its own (set defaults.duration, e.g. 12h)"
         )
     if spec.sim.faults and runtime != "sim":
-        found.append(f"sim.faults: ignored: the backend is the real acl ({len(spec.sim.faults)} faults)")
+        found.append(f"sim.faults: ignored: the backend is the real acl ({_count(len(spec.sim.faults), 'fault')})")
     if "ray" in spec.model_fields_set and launcher != "ray":
         found.append("ray: ignored: the launcher is local (set launcher: ray or pass --launcher ray)")
     return found

@@ -110,6 +110,14 @@ def copies(
     return out
 
 
+def ended(outcome: str = "completed", elapsed: float = 1.0, **totals: Any) -> ev.Finished:
+    """A ``Finished`` event of a run that moved nothing, unless ``totals`` say otherwise."""
+    nothing: Dict[str, Any] = {"cycles": 0, "copies": 0, "bytes": 0, "h2d": None, "d2h": None, "verify_errors": 0}
+    return ev.Finished(
+        outcome=outcome, elapsed=elapsed, **{**nothing, "leak": 0, "lowest_free": {}, "memory": {}, **totals}
+    )
+
+
 def mismatch(cycle: int = 2, copy: int = 11) -> ev.Fault:
     return ev.Fault(
         fault="data_mismatch",
@@ -144,22 +152,7 @@ def mixed_devices() -> Dict[Key, List[ev.Event]]:
         ("node-a", 5): copies(5, 24.2, 25.1, leak=2 << 20),
         ("node-b", 0): copies(0, 24.4, 24.9),
         ("node-b", 1): copies(1)[:2] + [ev.Hung(message="no progress for 30s: stuck in acl.rt.memcpy", timeout=30.0)],
-        ("node-b", 2): [
-            opened,
-            ev.Finished(
-                outcome="error",
-                cycles=0,
-                copies=0,
-                bytes=0,
-                h2d=None,
-                d2h=None,
-                verify_errors=0,
-                leak=0,
-                lowest_free={},
-                memory={},
-                elapsed=3.0,
-            ),
-        ],
+        ("node-b", 2): [opened, ended("error", elapsed=3.0)],
         ("node-b", 3): [],
         ("node-b", 4): copies(4, cycles=2, outcome="stopped"),
         ("node-b", 5): copies(5)[:3],

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from workers.runtime import acl_available
+from workers.backend import acl_available
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "memcpy_host_dvpp.py"

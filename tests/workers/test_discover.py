@@ -7,8 +7,8 @@ import sys
 import pytest
 
 from tests.helpers.workers import ROOT, sim
+from workers.backend import acl_available
 from workers.discover import discover, main
-from workers.runtime import acl_available
 
 
 def test_discover_lists_every_simulated_device():

@@ -9,8 +9,8 @@ import pytest
 
 from tests.helpers.workers import finished, held, live_allocations, of, params, run, sim, worker_process
 from workers import events
+from workers.backend import acl_available
 from workers.main import run_device
-from workers.runtime import acl_available
 
 
 def test_a_clean_run_starts_with_device_facts_and_ends_once():

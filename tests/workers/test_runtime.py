@@ -6,15 +6,13 @@ import pytest
 
 from tests.helpers.workers import held, live_allocations, sim
 from workers import acl_codes as codes
+from workers.backend import load_acl
 from workers.runtime import (
     AclError,
     Allocations,
-    BackendMissing,
     DeviceNotVisible,
     OpenFailed,
     Runtime,
-    acl_available,
-    load_acl,
     logical_id,
     open_device,
     physical_id,
@@ -62,24 +60,6 @@ def test_error_message_tolerates_odd_returns(message, expected):
     with pytest.raises(AclError) as info:
         rt.call("acl.rt.bad")
     assert info.value.code == 507033 and info.value.message == expected
-
-
-def test_load_acl_backends():
-    module, name = load_acl("sim", sim())
-    assert name == "sim" and module.SIMULATED
-    if not acl_available():
-        assert load_acl("auto", sim())[1] == "sim"
-        with pytest.raises(BackendMissing):
-            load_acl("acl")
-    with pytest.raises(ValueError, match="unknown backend"):
-        load_acl("gpu")
-
-
-def test_the_simulator_on_sys_path_is_not_the_real_acl(monkeypatch):
-    from workers import simulator
-
-    monkeypatch.syspath_prepend(simulator.SIM_PATH)
-    assert not acl_available()
 
 
 def test_open_device_opens_and_closes_cleanly():

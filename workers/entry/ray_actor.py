@@ -1,6 +1,6 @@
 """What runs inside a Ray actor process, next to one NPU: the Ray counterpart of ``local.py``.
 
-    controller (launch_ray.py)                DeviceActor (one process per device, holds NPU: 1)
+    controller (launch/ray/launcher.py)      DeviceActor (one process per device, holds NPU: 1)
     --------------------------                --------------------------------------------------
     where.remote()        ------------->      its node and the NPU id Ray assigned to it
     start.remote(job)     ------------->      a thread runs workers.main.run_device(...)
@@ -54,7 +54,7 @@ def remains(run_id: str, name: str, lines: int) -> Dict[str, Any]:
 
 
 class DeviceActor:
-    """One device's worker; created by ``launch_ray`` through ``ray.remote``."""
+    """One device's worker; created by the Ray launcher (``orchestrator/launch/ray``) through ``ray.remote``."""
 
     def __init__(self) -> None:
         self._events: List[Dict[str, Any]] = []

@@ -196,15 +196,18 @@ def _sim_devices(sim_config: Optional[Dict[str, Any]]) -> Dict[int, Dict[str, An
     return {int(d["id"]): d for d in found.get("devices") or []}
 
 
-def expand_hosts(spec: FleetSpec, nodes: List[Node]) -> FleetSpec:
-    """``name: all`` becomes one host per alive node with NPUs, each keeping its devices and overrides."""
+def expand_hosts(spec: FleetSpec, nodes: List[Node], here_ip: Optional[str] = None) -> FleetSpec:
+    """``name: all`` becomes one host per alive node with NPUs, each keeping its devices and overrides;
+    a node another host already names (by any of its names) is not added again."""
+    named = {n["node_id"] for h in spec.hosts if h.name != ALL_HOSTS for n in matching(h.name, nodes, here_ip)}
     hosts: List[Host] = []
     for host in spec.hosts:
         if host.name != ALL_HOSTS:
             hosts.append(host)
             continue
-        taken = {h.name for h in spec.hosts}
-        hosts += [host.model_copy(update={"name": n["label"]}) for n in nodes if n["npus"] and n["label"] not in taken]
+        hosts += [
+            host.model_copy(update={"name": n["label"]}) for n in nodes if n["npus"] and n["node_id"] not in named
+        ]
     return spec.model_copy(update={"hosts": hosts})
 
 
@@ -248,7 +251,7 @@ def plan_on_cluster(
             f"({', '.join(describe(n) for n in cluster['nodes'])}); start Ray with the CANN "
             "environment sourced so it detects the NPUs, or declare them with --resources"
         )
-    spec = expand_hosts(spec, cluster["nodes"])
+    spec = expand_hosts(spec, cluster["nodes"], cluster.get("here_ip"))
     plan = resolve(
         spec,
         plan_inventory(spec, cluster, hostname),

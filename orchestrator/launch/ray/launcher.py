@@ -11,7 +11,7 @@
       no progress   -> its stack, ray.kill, synthesise Hung
       stop set      -> stop() every actor, wait GRACE, ray.kill the rest
 
-Explicit device ids are honoured exactly with Ray's own NPU accounting (see ``ray_claims.py``):
+Explicit device ids are honoured exactly with Ray's own NPU accounting (see ``claims.py``):
 every actor holds ``NPU: 1`` on the node its job names, so two runs, or a training job, never
 share a device, and a job runs only on the actor Ray gave that very id.
 """
@@ -159,7 +159,7 @@ class RayLauncher:
     def _crashed(self, w: _Worker, why: str) -> None:
         w.ended = True
         w.cycle, w.copies = self._keep_remains(w, from_actor=False).get("position") or (w.cycle, w.copies)
-        msg = f"worker for {w.name} on node {describe(w.node)} died during {w.where()}: {why}"
+        msg = f"worker for {w.name} on node {describe(w.node)} died {w.during()}: {why}"
         self.sink(w.job.host, w.job.device, ev.Crashed(message=msg))
 
     def _ask_to_stop(self) -> None:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 
 import pytest
 
-from tests.helpers.cli import ROOT, cli, run_fleet
-from tests.helpers.specs import spec, write_spec
+from tests.helpers.cli import cli, run_fleet, start_run
+from tests.helpers.specs import spec
 
 pytestmark = pytest.mark.slow
 
@@ -58,26 +56,8 @@ def test_drill_down_prints_one_device(tmp_path):
 def test_status_and_prometheus_files_change_during_a_run(tmp_path):
     data = spec(devices=2, status_interval="300ms", faults=[{"device": 1, "kind": "bitflip", "at_copy": 5}])
     data["defaults"].update(number_of_cycles=-1, duration="4s", interval="2ms")
-    path = write_spec(tmp_path, data)
-    run_dir, prom = tmp_path / "run", tmp_path / "fleet.prom"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "orchestrator",
-            "run",
-            str(path),
-            "--out",
-            str(run_dir),
-            "--no-progress",
-            "--prom",
-            str(prom),
-        ],
-        cwd=str(ROOT),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    prom = tmp_path / "fleet.prom"
+    proc, run_dir = start_run(tmp_path, data, "--prom", str(prom))
     seen_copies, seen_prom = set(), set()
     while proc.poll() is None:
         try:
@@ -89,7 +69,8 @@ def test_status_and_prometheus_files_change_during_a_run(tmp_path):
         except (OSError, ValueError):
             pass
         time.sleep(0.1)
-    assert proc.returncode == 1, proc.stderr.read()
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1, err
     running = [copies for statuses, copies in seen_copies if statuses[0] == "RUNNING"]
     assert len(set(running)) >= 3, seen_copies  # refreshed several times while the devices ran
     assert ("RUNNING", "FAIL") in {statuses for statuses, _ in seen_copies}  # gone bad before the end

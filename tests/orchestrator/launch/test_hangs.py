@@ -3,7 +3,7 @@ from __future__ import annotations
 from orchestrator.launch.hangs import stuck_in
 
 DUMP = """Thread 0x00007f8ef9d146c0 (most recent call first):
-  File "/x/orchestrator/child.py", line 69 in _watch_parent
+  File "/x/workers/entry/local.py", line 69 in _watch_parent
   File "/x/threading.py", line 982 in run
 
 Current thread 0x00007f8efabf1b80 (most recent call first):

@@ -4,6 +4,7 @@ import io
 
 from orchestrator.report.progress import ProgressView
 from orchestrator.results.collect import Collector
+from tests.helpers.fleet_runs import ended
 from workers import events as ev
 
 MEM = {"hbm": {"free": 10, "total": 20}}
@@ -23,19 +24,7 @@ def feed(view: ProgressView) -> None:
         view.update(c.fold("h", device, started), started)
     prog = ev.Progress(cycle=1, copies=5, bytes=5_000_000_000, h2d_gbps=7.5, d2h_gbps=8.25, memory=MEM, elapsed=1.0)
     view.update(c.fold("h", 0, prog), prog)
-    end = ev.Finished(
-        outcome="completed",
-        cycles=1,
-        copies=5,
-        bytes=5_000_000_000,
-        h2d=None,
-        d2h=None,
-        verify_errors=0,
-        leak=0,
-        lowest_free={},
-        memory=MEM,
-        elapsed=1.25,
-    )
+    end = ended(cycles=1, copies=5, bytes=5_000_000_000, memory=MEM, elapsed=1.25)
     view.update(c.fold("h", 0, end), end)
     view.close()
 

@@ -251,7 +251,7 @@ def test_unattended_endless_loop_is_a_warning():
     assert result.warnings == (
         "unattended: number_of_cycles is -1 and no duration is set (localhost, devices 0-1): this run never "
         "ends on its own (set defaults.duration, e.g. 12h)",
-        "unattended: release_cycle is -1 with memory_reuse and no duration is set (localhost, devices 2): this "
+        "unattended: release_cycle is -1 with memory_reuse and no duration is set (localhost, device 2): this "
         "run never ends on its own (set defaults.duration, e.g. 12h)",
     )
 
@@ -276,7 +276,7 @@ def test_ignored_sections_are_warnings():
         inventory(backend="acl"),
     )
     assert result.warnings == (
-        "sim.faults: ignored: the backend is the real acl (1 faults)",
+        "sim.faults: ignored: the backend is the real acl (1 fault)",
         "ray: ignored: the launcher is local (set launcher: ray or pass --launcher ray)",
     )
 

@@ -1,0 +1,245 @@
+"""The text a person reads, from recorded runs: the table's columns and cells (a node column on a
+cluster run), the first fault, the failure summary grouped by cause with log tails, the capacity
+reached, and ``report.txt``'s SIMULATED and INTERRUPTED banners."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import List, Tuple
+
+from orchestrator.report import fmt
+from orchestrator.report.table import capacity_lines, failure_summary, first_fault, lowest_cell, report_text, table
+from orchestrator.results.replay import replay
+from tests.helpers.fleet_runs import BLOCK, MIXED_STATUSES, copies, mismatch, mixed_run, record_run, started
+from workers import events as ev
+
+HEADERS = [
+    "host",
+    "dev",
+    "status",
+    "cycles",
+    "copies",
+    "moved",
+    "H2D GB/s\nmed / min",
+    "D2H GB/s\nmed / min",
+    "verify\nerrors",
+    "lowest free",
+    "leak",
+    "time",
+    "first fault",
+]
+
+
+def parse(text: str) -> Tuple[List[str], List[List[str]]]:
+    """A ``simple`` tabulate table -> (headers, rows of cells), by the spans of its dashed rule."""
+    lines = text.splitlines()
+    rule = next(i for i, line in enumerate(lines) if set(line) <= {"-", " "} and line)
+    spans, start = [], None
+    for i, ch in enumerate(lines[rule] + " "):
+        if ch == "-" and start is None:
+            start = i
+        elif ch != "-" and start is not None:
+            spans.append((start, i))
+            start = None
+    heads = ["\n".join(line[a:b].strip() for line in lines[:rule]).strip("\n") for a, b in spans]
+    rows = [[line[a:b].strip() for a, b in spans] for line in lines[rule + 1 :]]
+    return heads, rows
+
+
+def capacity(expected: bool) -> ev.Capacity:
+    return ev.Capacity(
+        cycle=4,
+        copy=30,
+        blocks=12,
+        bytes=12 * BLOCK,
+        api="acl.rt.malloc",
+        code=207001,
+        name="ACL_ERROR_RT_MEMORY_ALLOCATION",
+        expected=expected,
+    )
+
+
+def filled(device: int, expected: bool) -> List[ev.Event]:
+    events = copies(device)
+    return events[:-1] + [capacity(expected), dataclasses.replace(events[-1], outcome="capacity")]
+
+
+def test_table_has_one_row_per_device_under_the_columns(tmp_path):
+    run = mixed_run(tmp_path)
+    heads, rows = parse(table(run.verdicts))
+    assert heads == HEADERS
+    assert [(r[0] + ":" + r[1], r[2]) for r in rows] == list(MIXED_STATUSES.items())
+    by_name = {r[0] + ":" + r[1]: r for r in rows}
+    assert by_name["node-a:3"] == [
+        "node-a",
+        "3",
+        "FAIL",
+        "4",
+        "32",
+        "512.0 MiB",
+        "24.00 / 19.20",
+        "25.00 / 20.00",
+        "1",
+        "hbm 64.0 GiB",
+        "0 B",
+        "4.0s",
+        "3 byte(s) differ after D2H",
+    ]
+    assert by_name["node-a:5"][10] == "8.0 MiB"
+    assert by_name["node-b:2"][5:] == ["0 B", "-", "-", "0", "-", "0 B", "3.0s", "acl.rt.set_device failed 3 time(s)"]
+    assert by_name["node-b:3"][-1] == ""
+
+
+def test_a_cluster_run_adds_the_node_column(tmp_path):
+    placed = [dataclasses.replace(started(0), node="worker-1")] + copies(0)[1:]
+    run = record_run(tmp_path, {("h", 0): placed, ("h", 1): copies(1)})
+    heads, rows = parse(table(run.verdicts))
+    assert heads == HEADERS[:2] + ["node"] + HEADERS[2:]
+    assert [r[:4] for r in rows] == [["h", "0", "worker-1", "PASS"], ["h", "1", "-", "PASS"]]
+
+
+def test_a_local_run_has_no_node_column(tmp_path):
+    run = record_run(tmp_path, {("h", 0): copies(0)})
+    assert "node" not in parse(table(run.verdicts))[0]
+
+
+def test_lowest_free_shows_only_the_memory_kinds_the_device_has(tmp_path):
+    by_name = mixed_run(tmp_path).by_name()
+    assert lowest_cell(by_name["node-a:5"].result) == "hbm 64.0 GiB"  # ddr has no total: not shown
+    assert lowest_cell(by_name["node-b:3"].result) == "-"  # never started: no baseline
+
+
+def test_first_fault_is_the_first_cause_else_the_first_warning(tmp_path):
+    by_name = mixed_run(tmp_path).by_name()
+    assert first_fault(by_name["node-a:3"]) == "3 byte(s) differ after D2H"
+    assert first_fault(by_name["node-a:0"]) == ""
+    warned = by_name["node-a:2"]
+    full = "WARNING: " + warned.warnings[0].message
+    assert first_fault(warned, width=None) == full
+    assert first_fault(warned) == full[:57] + "..." and len(full) > 60
+    leak = by_name["node-a:5"]
+    assert first_fault(leak, width=30) == "free device memory after re..."
+
+
+def test_all_passed_says_so_with_its_warnings(tmp_path):
+    run = record_run(tmp_path, {("h", d): copies(d, h2d=24.0 if d else 9.0) for d in range(4)})
+    assert failure_summary(run.verdicts) == (
+        "All 4 device(s) passed.\n"
+        "\n"
+        "1 warning(s):\n"
+        "  h:0 PASS: [outlier] H2D median 9.00 GB/s is 62% below the fleet median 24.00 GB/s of 4 "
+        "Ascend910B1 device(s) (max_below_fleet 0.25)"
+    )
+
+
+def test_all_passed_without_warnings_is_one_line(tmp_path):
+    run = record_run(tmp_path, {("h", d): copies(d) for d in range(3)})
+    assert failure_summary(run.verdicts) == "All 3 device(s) passed."
+
+
+def test_failures_are_grouped_by_cause_then_detailed(tmp_path):
+    lines = failure_summary(mixed_run(tmp_path).verdicts).splitlines()
+    assert lines[:10] == [
+        "8 of 12 device(s) did not pass:",
+        "  data_mismatch on 1 device(s): node-a:3",
+        "  crashed on 1 device(s): node-a:4",
+        "  leak on 1 device(s): node-a:5",
+        "  hung on 1 device(s): node-b:1",
+        "  open_failed acl.rt.set_device 507033 ACL_ERROR_RT_DEV_SETUP_ERROR on 1 device(s): node-b:2",
+        "  skipped on 1 device(s): node-b:3",
+        "  aborted on 1 device(s): node-b:4",
+        "  incomplete on 1 device(s): node-b:5",
+        "",
+    ]
+    assert lines[10:12] == [
+        "node-a:3 FAIL: a fault was recorded: data mismatch, API error, leak, or a threshold not met",
+        "  - [data_mismatch] 3 byte(s) differ after D2H (cycle 2, copy 11); expected/actual at offset: 4096: 255/254",
+    ]
+    assert "node-b:3 SKIPPED: the device was not run" in lines
+    assert lines[-2:] == [
+        "1 warning(s):",
+        "  node-a:2 PASS: [outlier] H2D median 9.00 GB/s is 62% below the fleet median 24.00 GB/s of 6 "
+        "Ascend910B1 device(s) (max_below_fleet 0.25)",
+    ]
+
+
+def test_devices_with_the_same_cause_share_one_group_line(tmp_path):
+    devices = {
+        ("h", 0): copies(0),
+        ("h", 1): copies(1, faults=[mismatch()]),
+        ("h", 2): copies(2, faults=[mismatch(cycle=1, copy=3), mismatch(cycle=3, copy=20)], leak=1 << 20),
+    }
+    lines = failure_summary(record_run(tmp_path, devices).verdicts).splitlines()
+    assert lines[:4] == [
+        "2 of 3 device(s) did not pass:",
+        "  data_mismatch on 2 device(s): h:1, h:2",  # h:2 named once despite two mismatches
+        "  leak on 1 device(s): h:2",
+        "",
+    ]
+
+
+def test_log_tails_follow_the_statuses_where_the_worker_said_why(tmp_path):
+    run = mixed_run(tmp_path)
+    logs = run.run_dir / "logs"
+    logs.mkdir()
+    words = [f"crash line {n}" for n in range(1, 13)]
+    (logs / "node-a-4.log").write_text("\n".join(words[:6] + ["", "   "] + words[6:]) + "\n")
+    (logs / "node-a-3.log").write_text("a FAIL has its causes; no tail\n")
+    text = failure_summary(replay(run.run_dir).verdicts)
+    lines = text.splitlines()
+    at = lines.index("node-a:4 CRASHED: the worker process died")
+    tail = [f"    | crash line {n}" for n in range(5, 13)]  # the last 8 lines that say something
+    assert lines[at + 1 : at + 11] == [
+        "  - [crashed] worker died from signal SIGSEGV in cycle 1, copy 4",
+        "  last lines of logs/node-a-4.log:",
+        *tail,
+    ]
+    assert lines[at + 11].startswith("node-a:5 FAIL: ")
+    assert "no tail" not in text and "logs/node-a-3.log" not in text
+
+
+def test_capacity_lines_name_the_expected_fills_only(tmp_path):
+    run = record_run(tmp_path, {("h", 0): filled(0, True), ("h", 1): filled(1, False), ("h", 2): copies(2)})
+    assert capacity_lines(run.verdicts) == (
+        "Capacity reached (device memory full: the expected end of a fill run):\n"
+        "  h:0: 12 block(s), 96.0 MiB held when acl.rt.malloc returned 207001 ACL_ERROR_RT_MEMORY_ALLOCATION"
+    )
+    by_name = run.by_name()
+    assert by_name["h:0"].status.value == "PASS"
+    assert [c.fault for c in by_name["h:1"].causes] == ["alloc_failed"]  # an unexpected fill is a failure
+
+
+def test_no_capacity_lines_without_a_fill(tmp_path):
+    assert capacity_lines(mixed_run(tmp_path).verdicts) == ""
+
+
+def test_report_text_of_a_simulated_run_opens_and_closes_with_the_banner(tmp_path):
+    run = mixed_run(tmp_path)
+    text = report_text(run.verdicts, run.data)
+    assert text == "\n".join(
+        [fmt.SIMULATED, "", table(run.verdicts), "", failure_summary(run.verdicts), "", fmt.SIMULATED]
+    )
+    assert fmt.INTERRUPTED not in text
+
+
+def test_report_text_of_real_hardware_has_no_banner(tmp_path):
+    run = record_run(tmp_path, {("h", 0): copies(0)}, simulated=False)
+    text = report_text(run.verdicts, run.data)
+    assert text == table(run.verdicts) + "\n\nAll 1 device(s) passed."
+    assert "SIMULATED" not in text
+
+
+def test_report_text_of_an_interrupted_run_says_so_first(tmp_path):
+    run = record_run(tmp_path, {("h", 0): copies(0)}, simulated=False)
+    text = report_text(run.verdicts, dict(run.data, interrupted=True))
+    assert text.splitlines()[:2] == [fmt.INTERRUPTED, ""]
+    sim = report_text(run.verdicts, dict(run.data, interrupted=True, simulated=True))
+    assert sim.splitlines()[:4] == [fmt.SIMULATED, "", fmt.INTERRUPTED, ""]
+    assert sim.splitlines()[-1] == fmt.SIMULATED
+
+
+def test_report_text_puts_the_capacity_between_table_and_summary(tmp_path):
+    run = record_run(tmp_path, {("h", 0): filled(0, True)}, simulated=False)
+    assert report_text(run.verdicts, run.data) == "\n".join(
+        [table(run.verdicts), "", capacity_lines(run.verdicts), "", "All 1 device(s) passed."]
+    )

@@ -1,0 +1,37 @@
+"""The README's layout section stays true: every package folder and module of the controller and
+the worker is named there, and nothing it names is gone."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _layout() -> str:
+    text = (ROOT / "README.md").read_text()
+    return text[text.index("<!-- section:layout -->") : text.index("<!-- /section:layout -->")]
+
+
+def _modules():
+    for package in ("orchestrator", "workers"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            rel = path.relative_to(ROOT)
+            if path.name in ("__init__.py", "__main__.py") or "acl" in rel.parts:
+                continue  # the simulator's acl package is named as a whole
+            yield rel
+
+
+def test_every_module_and_folder_is_named_in_the_layout():
+    layout = _layout()
+    missing = [str(rel) for rel in _modules() if not re.search(rf"\b{re.escape(rel.stem)}\b", layout)]
+    folders = {rel.parent.name + "/" for rel in _modules() if rel.parent.name not in ("orchestrator", "workers")}
+    missing += sorted(f for f in folders if f not in layout)
+    assert missing == []
+
+
+def test_every_file_the_layout_names_exists():
+    named = set(re.findall(r"\b([a-z_]+\.py)\b", _layout()))
+    existing = {p.name for p in ROOT.rglob("*.py") if ".venv" not in p.parts}
+    assert named - existing == set()
