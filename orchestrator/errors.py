@@ -12,10 +12,12 @@ import sys
 import traceback
 from typing import Iterator, List, Sequence
 
+from workers.job import EXIT_BACKEND_MISSING
+
 EXIT_PASS = 0
 EXIT_DEVICE_FAILURE = 1
 EXIT_BAD_SPEC = 2
-EXIT_ENVIRONMENT = 3
+EXIT_ENVIRONMENT = EXIT_BACKEND_MISSING  # the same code a worker-side program exits with
 EXIT_INTERRUPTED = 130
 
 

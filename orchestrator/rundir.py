@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from orchestrator.errors import SpecError
+from workers.job import LOG_SUFFIX, POSITION_SUFFIX, worker_name
 
 JOURNAL = "events.jsonl"
 STATUS = "status.json"
@@ -49,7 +50,7 @@ def prepare_run_dir(run_dir: Path) -> None:
 
 def log_name(host: str, device: int) -> str:
     """A worker's log, relative to the run directory (how reports name it)."""
-    return f"{LOGS}/{host}-{device}.log"
+    return f"{LOGS}/{worker_name(host, device)}{LOG_SUFFIX}"
 
 
 def log_path(run_dir: Path, host: str, device: int) -> Path:
@@ -57,7 +58,7 @@ def log_path(run_dir: Path, host: str, device: int) -> Path:
 
 
 def position_path(run_dir: Path, host: str, device: int) -> Path:
-    return run_dir / LOGS / f".{host}-{device}.position"
+    return run_dir / LOGS / f".{worker_name(host, device)}{POSITION_SUFFIX}"
 
 
 def link_state_path(run_dir: Path, host: str) -> Path:

@@ -26,6 +26,9 @@ import psutil
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from orchestrator import rundir  # noqa: E402
 
 
 def fleet_spec(devices: int, defaults: Dict[str, Any]) -> Dict[str, Any]:
@@ -61,14 +64,14 @@ def run(spec: Dict[str, Any], work: Path) -> Dict[str, Any]:
 
 
 def journal_facts(out: Path) -> Dict[str, Any]:
-    journal = out / "events.jsonl"
+    journal = out / rundir.JOURNAL
     return {"bytes": journal.stat().st_size, "lines": sum(1 for _ in open(journal))}
 
 
 def bench_fleet(devices: int, work: Path) -> None:
     defaults = {"memory_size": "1MiB", "release_cycle": 4, "number_of_cycles": 2, "memory_reuse": True}
     r = run(fleet_spec(devices, defaults), work)
-    summary = json.loads((r["out"] / "summary.json").read_text())
+    summary = json.loads((r["out"] / rundir.SUMMARY).read_text())
     j = journal_facts(r["out"])
     reported = len(summary["devices"])
     print(f"fleet: {devices} devices, {reported} reported, counts {summary['counts']}, exit {r['code']}")
@@ -88,7 +91,7 @@ def bench_soak(copies: int, work: Path) -> None:
         "patterns": ["constant"],
     }
     r = run(fleet_spec(1, defaults), work)
-    d = json.loads((r["out"] / "summary.json").read_text())["devices"][0]
+    d = json.loads((r["out"] / rundir.SUMMARY).read_text())["devices"][0]
     j = journal_facts(r["out"])
     rss = r["rss"]
     quarter = max(1, len(rss) // 4)

@@ -26,11 +26,11 @@ import numpy as np  # noqa: E402
 
 from workers import events as ev  # noqa: E402
 from workers.backend import acl_available  # noqa: E402
-from workers.job import BACKENDS  # noqa: E402
+from workers.job import BACKENDS, EXIT_BACKEND_MISSING  # noqa: E402
 from workers.main import run_device  # noqa: E402
 from workers.params import COPY_MODES, HOST_MEMORIES, MEMORY_KINDS, PATTERNS, WorkerParams, conflicts  # noqa: E402
 
-EXIT_PASS, EXIT_FAIL, EXIT_BACKEND_MISSING, EXIT_INTERRUPTED = 0, 1, 3, 130
+EXIT_PASS, EXIT_FAIL, EXIT_INTERRUPTED = 0, 1, 130
 SIM_MEMORY = 1 << 30
 """Simulated device memory when no --sim_config says otherwise: the default run fills it, in
 real RAM, so it is kept small."""

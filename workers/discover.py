@@ -18,10 +18,8 @@ import sys
 from typing import Any, Dict, Optional, Sequence
 
 from workers.backend import BackendMissing, load_acl
-from workers.job import BACKENDS
+from workers.job import BACKENDS, EXIT_BACKEND_MISSING
 from workers.runtime import AclError, Runtime, init, physical_id
-
-EXIT_BACKEND_MISSING = 3
 
 
 def _probe(rt: Runtime, logical: int) -> Dict[str, Any]:

@@ -1,6 +1,7 @@
 """The typed messages that flow from a worker to the controller (and into the journal).
 
-This module is the only thing ``workers/`` and ``orchestrator/`` share. It holds data, no logic.
+Both sides read it (with the job a worker is given, ``job.py`` and ``params.py``): it holds
+data, no logic.
 
 Vocabulary, in the order a worker sends it::
 
@@ -29,6 +30,8 @@ from typing import Any, ClassVar, Dict, List, Optional, Type
 
 SCHEMA_VERSION = 3
 """Bumped whenever a field is added, removed or changes meaning."""
+DIRECTIONS = ("h2d", "d2h")
+"""The two directions of a copy, as every field and statistic names them."""
 
 JSON = Dict[str, Any]
 

@@ -1,7 +1,8 @@
 """What a worker process is given: one device, how to run it, and on which runtime.
 
-The controller builds a ``WorkerJob`` per device and hands it to the launcher as it is (both
-launchers pickle it to the worker); ``to_dict``/``from_dict`` are its one plain-data form.
+The controller builds a ``WorkerJob`` per device and hands it to the launcher, which passes it to
+the worker process as it is (pickled by ``multiprocessing`` or by Ray); the journal records the
+job's parameters in ``WorkerParams.to_dict`` form.
 """
 
 from __future__ import annotations
@@ -14,6 +15,19 @@ from workers.params import WorkerParams
 BACKENDS = ("acl", "sim", "auto")
 """``acl``: the real module from CANN; ``sim``: the simulator; ``auto``: ``acl`` when importable,
 else ``sim`` (a job's own ``backend`` is always ``acl`` or ``sim``)."""
+EXIT_BACKEND_MISSING = 3
+"""How a worker-side program (``python -m workers.discover``, the seed-compatible command) exits
+when ``acl`` was asked for and is not there; the controller's environment-error code too."""
+
+
+LOG_SUFFIX = ".log"
+POSITION_SUFFIX = ".position"
+
+
+def worker_name(host: str, device: int) -> str:
+    """``host-device``: the stem of a worker's files, its log (``LOG_SUFFIX``) and its position
+    file (``POSITION_SUFFIX``), in a run directory and on a Ray node alike."""
+    return f"{host}-{device}"
 
 
 @dataclass(frozen=True)
@@ -36,17 +50,5 @@ class WorkerJob:
 
     @property
     def name(self) -> str:
-        """``host-device``: the stem of the worker's log and position files."""
-        return f"{self.host}-{self.device}"
-
-    def to_dict(self) -> Dict[str, Any]:
-        return {"host": self.host, "params": self.params.to_dict(), "backend": self.backend, "sim": self.sim}
-
-    @classmethod
-    def from_dict(cls, data: Dict[str, Any]) -> WorkerJob:
-        return cls(
-            host=data["host"],
-            params=WorkerParams.from_dict(data["params"]),
-            backend=data["backend"],
-            sim=data.get("sim"),
-        )
+        """``host-device``: the stem of the worker's files (``worker_name``)."""
+        return worker_name(self.host, self.device)

@@ -40,15 +40,15 @@ from workers.job import WorkerJob
 class _Worker(Tracked):
     proc: Any = None
     conn: Optional[Connection] = None
-    log: Optional[Path] = None
+    log: Path = Path()
     closed: bool = False  # its pipe reached EOF
     retired: bool = False  # process handle closed
     position: Optional[Position] = None  # (cycle, last completed copy), written by the worker
 
-    def where(self) -> str:
-        if self.position is not None:  # exact, where progress events are rate-limited
+    def refresh(self) -> None:
+        """Take the exact position from the worker's position file (progress events are rate-limited)."""
+        if self.position is not None:
             self.cycle, self.copies = self.position.cycle, self.position.copies
-        return super().where()
 
     def release(self) -> None:
         """Close what the controller holds for an ended worker (pipe, position map, process handle),
@@ -160,6 +160,7 @@ class LocalLauncher:
             return
         w.ended = True
         code = w.proc.exitcode
+        w.refresh()
         if stopping and code in (-signal.SIGTERM, -signal.SIGKILL, -signal.SIGINT):
             return  # asked to stop and ended by that signal: the verdict says ABORTED
         name = signal.Signals(-code).name if code is not None and code < 0 else None
@@ -174,9 +175,9 @@ class LocalLauncher:
         """Overdue workers: ask all of them for their stacks at once, wait once, then kill each."""
         now = time.monotonic()
         overdue = [w for w in live if now > w.deadline]
-        stacks = hangs.dump_stacks([(w.proc.pid, w.log) for w in overdue if w.log is not None], STACK_WAIT)
+        stacks = hangs.dump_stacks([(w.proc.pid, w.log) for w in overdue], STACK_WAIT)
         for w, stack in zip(overdue, stacks):
-            w.where()  # the position before the kill
+            w.refresh()  # the position before the kill
             cycle, copies = w.cycle, w.copies
             _kill(w)
             self._drain(w, sink)

@@ -61,7 +61,6 @@ class Tracked:
 
     def during(self) -> str:
         """Where it was, as a sentence about its death goes on: ``during cycle 2, copy 7``."""
-        self.where()  # a subclass may learn the exact position there first
         return hangs.during(self.started, self.cycle, self.copies)
 
 

@@ -18,10 +18,13 @@ from orchestrator import rundir
 from orchestrator.report import fmt
 from orchestrator.report.summary import summary
 from orchestrator.results.replay import replay
+from orchestrator.results.status import Status
 from orchestrator.results.verdict import exit_code
+from workers.events import DIRECTIONS
 
 Key = Tuple[str, int]
 DEFAULT_TOLERANCE = 0.10
+PASS = Status.PASS.value
 
 
 def load_summary(run_dir: Path) -> Dict[str, Any]:
@@ -56,11 +59,11 @@ def changes(old: Optional[Dict[str, Any]], new: Optional[Dict[str, Any]], tolera
     if new is None:
         return ["missing from the new run"]
     if old is None:
-        return [] if new["status"] == "PASS" else [f"new device, {new['status']}"]
+        return [] if new["status"] == PASS else [f"new device, {new['status']}"]
     out = []
-    if old["status"] == "PASS" and new["status"] != "PASS":
+    if old["status"] == PASS and new["status"] != PASS:
         out.append(f"status {old['status']} -> {new['status']}")
-    for direction in ("h2d", "d2h"):
+    for direction in DIRECTIONS:
         before, after = _median(old, direction), _median(new, direction)
         if before and after is not None and after < before * (1 - tolerance):
             out.append(f"{direction.upper()} median -{(1 - after / before) * 100:.0f}%")

@@ -19,9 +19,11 @@ from orchestrator.report.html_fleet import COLORS, fleet_view
 from orchestrator.report.summary import write_atomic
 from orchestrator.results import outliers
 from orchestrator.results.records import Verdict
+from orchestrator.results.replay import collector_for
 from orchestrator.results.status import Status
 from orchestrator.spec.schema import Thresholds
 from orchestrator.spec.units import format_size
+from workers.events import DIRECTIONS
 
 MAX_POINTS = 400
 GIB = float(1 << 30)
@@ -63,11 +65,11 @@ def _add(s: DeviceSeries, rec: Dict[str, Any], x: float) -> None:
             s.totals[kind] = sample["total"]
             s.memory.setdefault(kind, []).append((x, sample["free"] / GIB))
     if rec["kind"] == "progress":
-        for d in outliers.DIRECTIONS:
+        for d in DIRECTIONS:
             if isinstance(rec.get(f"{d}_gbps"), (int, float)):
                 s.rate.setdefault(d, []).append((x, float(rec[f"{d}_gbps"])))
     elif rec["kind"] == "cycle_end":
-        for d in outliers.DIRECTIONS:
+        for d in DIRECTIONS:
             if isinstance((rec.get(d) or {}).get("median"), (int, float)):
                 s.median.setdefault(d, []).append((x, float(rec[d]["median"])))
     elif rec["kind"] in ("fault", "capacity"):
@@ -107,8 +109,7 @@ def write(
 
 def _fraction(header: Optional[Dict[str, Any]]) -> Optional[float]:
     """The run's outlier threshold (``max_below_fleet``) from the journal header."""
-    jobs = (header or {}).get("jobs") or [{}]
-    return Thresholds.model_validate(jobs[0].get("thresholds") or {}).max_below_fleet
+    return collector_for(header)[2].max_below_fleet if header and header.get("jobs") else Thresholds().max_below_fleet
 
 
 def _facts(verdicts: Sequence[Verdict], data: Dict[str, Any]) -> str:
@@ -157,7 +158,7 @@ def _table(verdicts: Sequence[Verdict], medians: outliers.FleetMedians) -> str:
 
 def _row(v: Verdict, medians: outliers.FleetMedians) -> str:
     r = v.result
-    ratios = " / ".join(_ratio(outliers.fleet_ratio(v, d, medians)) for d in outliers.DIRECTIONS)
+    ratios = " / ".join(_ratio(outliers.fleet_ratio(v, d, medians)) for d in DIRECTIONS)
     cells: List[Any] = [
         v.name,
         r.chip or "-",
@@ -215,7 +216,7 @@ def _device(v: Verdict, s: Optional[DeviceSeries], span: float) -> str:
         "GB/s",
         [
             svg.Series(d.upper() + label, COLORS[d], svg.downsample(rates[d], MAX_POINTS))
-            for d in outliers.DIRECTIONS
+            for d in DIRECTIONS
             if rates.get(d)
         ],
         marks=s.faults,
@@ -243,7 +244,7 @@ def _curve(v: Verdict) -> str:
             [(float(i), e[d]["median"]) for i, e in enumerate(curve) if (e.get(d) or {}).get("median") is not None],
             dots=True,
         )
-        for d in outliers.DIRECTIONS
+        for d in DIRECTIONS
     ]
     chart = svg.Chart(
         f"{v.name}: bandwidth by block size",

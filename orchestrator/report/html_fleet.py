@@ -9,6 +9,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from orchestrator.report import svg
 from orchestrator.results import outliers, reference
 from orchestrator.results.records import Cause, Verdict
+from workers.events import DIRECTIONS
 
 COLORS = {"h2d": "#1f77b4", "d2h": "#ff7f0e", "hbm": "#2ca02c", "ddr": "#9467bd"}
 
@@ -45,7 +46,7 @@ def fleet_view(
 
 def _fleet_points(order: Sequence[Verdict]) -> Tuple[Dict[str, List[svg.Point]], List[Any], List[Any]]:
     """Per direction the median dots, min-max whiskers, and rings around the outliers."""
-    dots: Dict[str, List[svg.Point]] = {d: [] for d in outliers.DIRECTIONS}
+    dots: Dict[str, List[svg.Point]] = {d: [] for d in DIRECTIONS}
     whiskers, rings = [], []
     for i, v in enumerate(order, start=1):
         for d, dx in (("h2d", -0.15), ("d2h", 0.15)):
@@ -68,7 +69,7 @@ def _fleet_rules(
     rules = []
     for chip in dict.fromkeys(v.result.chip or "unknown" for v in order):
         xs = [i for i, v in enumerate(order, start=1) if (v.result.chip or "unknown") == chip]
-        for d in outliers.DIRECTIONS:
+        for d in DIRECTIONS:
             if (chip, d) in medians:
                 m = medians[(chip, d)][0]
                 rules.append(
@@ -100,7 +101,7 @@ def _fleet_notes(
 ) -> List[str]:
     notes = []
     for chip in dict.fromkeys(v.result.chip or "unknown" for v in order):
-        found = [f"{d.upper()} {medians[(chip, d)][0]:.2f} GB/s" for d in outliers.DIRECTIONS if (chip, d) in medians]
+        found = [f"{d.upper()} {medians[(chip, d)][0]:.2f} GB/s" for d in DIRECTIONS if (chip, d) in medians]
         if not found:
             notes.append(f"{chip}: fewer than {outliers.MIN_PEERS} finished devices, no fleet comparison.")
         else:

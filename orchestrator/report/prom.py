@@ -20,6 +20,7 @@ from orchestrator.report.summary import write_atomic
 from orchestrator.results import outliers, reference
 from orchestrator.results.records import Verdict
 from orchestrator.results.status import Status
+from workers.events import DIRECTIONS
 
 PREFIX = "dvpp_fleet_"
 Labels = Dict[str, str]
@@ -77,7 +78,7 @@ def _device_families(verdicts: Sequence[Verdict]) -> List[Tuple[str, List[Sample
             [
                 (dict(ids, direction=d), r)
                 for v, ids in per
-                for d in outliers.DIRECTIONS
+                for d in DIRECTIONS
                 for r in [outliers.fleet_ratio(v, d, medians)]
                 if r is not None
             ],
@@ -107,7 +108,7 @@ def _identity(v: Verdict) -> Labels:
 
 def _bandwidth(per: List[Tuple[Verdict, Labels]]) -> Iterator[Sample]:
     for v, ids in per:
-        for direction in outliers.DIRECTIONS:
+        for direction in DIRECTIONS:
             stats = getattr(v.result, direction) or {}
             for stat in ("median", "min"):
                 if isinstance(stats.get(stat), (int, float)):

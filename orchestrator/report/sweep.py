@@ -11,6 +11,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from orchestrator.results.collect import DeviceResult
 from orchestrator.spec.units import format_size
+from workers.events import DIRECTIONS
 
 Curve = List[Dict[str, Any]]
 
@@ -27,7 +28,7 @@ def peak(curve: Curve, direction: str) -> Optional[Tuple[float, int]]:
 
 
 def _peak_cell(r: DeviceResult) -> str:
-    h2d, d2h = [peak(r.curve or [], d) for d in ("h2d", "d2h")]
+    h2d, d2h = [peak(r.curve or [], d) for d in DIRECTIONS]
     if h2d is None or d2h is None:
         return "-"
     (h, hs), (d, ds) = h2d, d2h

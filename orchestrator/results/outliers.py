@@ -8,14 +8,13 @@ without needing a trustworthy absolute figure (``reference.py`` has those, for d
 
 from __future__ import annotations
 
-import dataclasses
 import statistics
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from orchestrator.results.records import Cause, Verdict, cause
 from orchestrator.results.status import Status
+from workers.events import DIRECTIONS
 
-DIRECTIONS = ("h2d", "d2h")
 MIN_PEERS = 3
 """Devices of one chip needed for a fleet median: with fewer, "the odd one out" is not defined."""
 
@@ -55,23 +54,14 @@ def fleet_ratio(v: Verdict, direction: str, medians: FleetMedians) -> Optional[f
     return value / peers[0]
 
 
-def flag_outliers(verdicts: Sequence[Verdict], fraction: Optional[float], fail: bool = False) -> List[Verdict]:
-    """The verdicts with every bandwidth outlier flagged: a warning, or with ``fail`` a cause that
-    turns a PASS into FAIL. ``fraction`` None turns the check off. Other statuses never change."""
+def find_outliers(verdicts: Sequence[Verdict], fraction: Optional[float]) -> List[Tuple[Cause, ...]]:
+    """Per verdict (same order), the outlier causes of its H2D and D2H medians: more than
+    ``fraction`` below the fleet median of its chip. ``fraction`` None turns the check off.
+    What an outlier does to a status is decided in ``verdict.py``."""
     if fraction is None:
-        return list(verdicts)
+        return [() for _ in verdicts]
     medians = fleet_medians(verdicts)
-    return [_flag(v, medians, fraction, fail) for v in verdicts]
-
-
-def _flag(v: Verdict, medians: FleetMedians, fraction: float, fail: bool) -> Verdict:
-    found = tuple(c for c in (_outlier(v, d, medians, fraction) for d in DIRECTIONS) if c is not None)
-    if not found:
-        return v
-    if not fail:
-        return dataclasses.replace(v, warnings=v.warnings + found)
-    status = Status.FAIL if v.status is Status.PASS else v.status
-    return dataclasses.replace(v, status=status, causes=v.causes + found)
+    return [tuple(c for c in (_outlier(v, d, medians, fraction) for d in DIRECTIONS) if c) for v in verdicts]
 
 
 def _outlier(v: Verdict, direction: str, medians: FleetMedians, fraction: float) -> Optional[Cause]:

@@ -16,7 +16,7 @@ from typing import Dict, List
 
 from orchestrator.errors import EXIT_DEVICE_FAILURE, EXIT_INTERRUPTED, EXIT_PASS
 from orchestrator.results.collect import Collector, DeviceResult, Key
-from orchestrator.results.outliers import flag_outliers
+from orchestrator.results.outliers import find_outliers
 from orchestrator.results.records import Cause, Verdict, cause
 from orchestrator.results.status import Status
 from orchestrator.spec.schema import Thresholds
@@ -47,7 +47,19 @@ def judge_all(
         if live and result.ended_by is None and status in (Status.INCOMPLETE, Status.SKIPPED):
             status = Status.FAIL if causes else Status.RUNNING
         out.append(Verdict(result=result, status=status, causes=tuple(causes)))
-    return flag_outliers(out, fleet.max_below_fleet, fleet.outlier == "fail")
+    found = find_outliers(out, fleet.max_below_fleet)
+    return [_with_outliers(v, causes, fleet.outlier == "fail") for v, causes in zip(out, found)]
+
+
+def _with_outliers(v: Verdict, found: tuple[Cause, ...], fail: bool) -> Verdict:
+    """An outlier is a warning; with ``outlier: fail`` a cause that turns a PASS into FAIL (a device
+    with another status keeps it)."""
+    if not found:
+        return v
+    if not fail:
+        return dataclasses.replace(v, warnings=v.warnings + found)
+    status = Status.FAIL if v.status is Status.PASS else v.status
+    return dataclasses.replace(v, status=status, causes=v.causes + found)
 
 
 def _status(r: DeviceResult, causes: List[Cause], interrupted: bool) -> Status:

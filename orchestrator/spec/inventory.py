@@ -13,9 +13,9 @@ import sys
 from typing import Any, Dict, Optional
 
 from orchestrator.errors import EnvironmentProblem
+from workers.job import EXIT_BACKEND_MISSING
 
 DISCOVER_TIMEOUT = 120.0
-EXIT_BACKEND_MISSING = 3
 
 INSTALL_HINT = (
     "the real `acl` module (Huawei CANN) is not importable here; on an NPU server run "

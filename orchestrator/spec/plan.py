@@ -10,14 +10,14 @@ host's memory. Every problem is collected and raised at once as ``SpecError``; d
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 from orchestrator.errors import SpecError
 from orchestrator.launch.registry import LAUNCHER_NAMES
 from orchestrator.spec import checks
 from orchestrator.spec.expect import missing, surplus
-from orchestrator.spec.schema import FleetSpec, Thresholds, Timeouts
+from orchestrator.spec.schema import ALL_HOSTS, FleetSpec, Thresholds, Timeouts
 from workers.job import BACKENDS, WorkerJob
 from workers.params import WorkerParams
 
@@ -66,14 +66,14 @@ class FleetPlan:
     warnings: Tuple[str, ...]
     resolved: Dict[str, Any]
     ray: Optional[Dict[str, Any]]
-    runtime: str = "sim"
-    concurrency: Union[str, int] = "all"
-    status_interval: float = 30.0
-    thresholds: Thresholds = Thresholds()
+    runtime: str
+    concurrency: Union[str, int]
+    status_interval: float
+    thresholds: Thresholds
     """The fleet-wide thresholds (what a device that never got a job, or the fleet check, uses)."""
-    missing: Tuple[Tuple[str, int], ...] = ()
+    missing: Tuple[Tuple[str, int], ...]
     """(host, device) expected by ``expect`` but not visible: reported UNAVAILABLE, never launched."""
-    visible: Dict[str, int] = field(default_factory=dict)
+    visible: Dict[str, int]
     """Devices the backend could see, per host name (what ``expect`` is checked against)."""
 
     @property
@@ -99,9 +99,8 @@ def resolve(
     """
     backend, launcher = _choices(spec, backend, launcher)
     if launcher == "local":  # `hosts: all` is every node of a cluster; with the local launcher, this one
-        spec = spec.model_copy(
-            update={"hosts": [h.model_copy(update={"name": "localhost"}) if h.name == "all" else h for h in spec.hosts]}
-        )
+        here = [h.model_copy(update={"name": "localhost"}) if h.name == ALL_HOSTS else h for h in spec.hosts]
+        spec = spec.model_copy(update={"hosts": here})
     runtime = str(inventory.get("backend") or "sim") if backend == "auto" else backend
     problems: List[str] = []
     selected = checks.select_all(spec, inventory, hostname, launcher, problems)

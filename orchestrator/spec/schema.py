@@ -9,72 +9,54 @@ This module does no I/O beyond ``yaml_io``; ``plan.resolve`` turns a spec into d
 
 from __future__ import annotations
 
-import functools
 import re
-import signal
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Callable, Dict, List, Literal, Optional, Sequence, Tuple, Type, Union
+from typing import TYPE_CHECKING, Annotated, Any, Dict, List, Literal, Optional, Tuple, Type, Union
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, create_model
 
 from orchestrator.errors import SpecError
 from orchestrator.launch.registry import LAUNCHER_NAMES
 from orchestrator.spec import messages, units
+from orchestrator.spec.fields import (
+    DeviceId,
+    DeviceSelection,
+    Duration,
+    Gbps,
+    LoopCount,
+    Pattern,
+    Position,
+    PositiveDuration,
+    Section,
+    Size,
+    SizeOrZero,
+    Sizes,
+    one_of,
+    signal_name,
+)
 from orchestrator.spec.yaml_io import load_yaml
 from workers.job import BACKENDS
 from workers.params import COPY_MODES, HOST_MEMORIES, MEMORY_KINDS, PATTERNS, WorkerParams, conflicts
 from workers.simulator import catalog
 
 
-class Section(BaseModel):
-    """Base of every spec section: strict types, frozen, and a typo is an error."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-
-def _loop_count(value: int) -> int:
-    if value == 0 or value < -1:
-        raise ValueError("must be -1 (unbounded) or >= 1")
-    return value
-
-
-def _signal(value: object) -> object:
-    try:
-        if isinstance(value, str):
-            signal.Signals[value.upper() if value.upper().startswith("SIG") else f"SIG{value.upper()}"]
-        elif isinstance(value, int) and not isinstance(value, bool):
-            signal.Signals(value)
-        else:
-            raise ValueError
-    except (KeyError, ValueError):
-        raise ValueError("must be a signal name such as SIGSEGV or KILL, or its number") from None
-    return value
-
-
 def _concurrency(value: object) -> Union[str, int]:
     """``all`` devices at once, ``serial`` (one at a time) or at most N at a time."""
     if value in ("all", "serial"):
         return str(value)
-    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= units.MAX_DEVICE_ID + 1:
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= catalog.MAX_DEVICES:
         return value
-    raise ValueError("must be all, serial or a number of devices from 1 to 1024")
+    raise ValueError(f"must be all, serial or a number of devices from 1 to {catalog.MAX_DEVICES}")
 
 
-def _one_of(names: Sequence[str]) -> Callable[[object], object]:
-    """A check that the value is one of ``names`` (the one list each name set is defined in)."""
-
-    def check(value: object) -> object:
-        if isinstance(value, str) and value in names:
-            return value
-        raise ValueError(f"must be one of {', '.join(names)}")
-
-    return check
+ALL_HOSTS = "all"
+"""The host name that stands for every node of a Ray cluster (with the local launcher: this machine)."""
 
 
 def _every_host(value: object) -> object:
-    """``hosts: all`` is short for ``[{name: all}]``: every node of a Ray cluster, or this machine."""
-    return [{"name": "all"}] if value == "all" else value
+    """``hosts: all`` is short for ``[{name: all}]``."""
+    return [{"name": ALL_HOSTS}] if value == ALL_HOSTS else value
 
 
 def _ray_address(value: str) -> str:
@@ -83,24 +65,12 @@ def _ray_address(value: str) -> str:
     raise ValueError('must be auto, local, "host:port" or "ray://host:port"')
 
 
-Size = Annotated[int, BeforeValidator(units.parse_size)]
-Sizes = Annotated[Union[int, Tuple[int, ...]], BeforeValidator(units.parse_sizes)]
-SizeOrZero = Annotated[int, BeforeValidator(functools.partial(units.parse_size, allow_zero=True))]
-Duration = Annotated[float, BeforeValidator(units.parse_duration)]
-PositiveDuration = Annotated[float, BeforeValidator(functools.partial(units.parse_duration, positive=True))]
-LoopCount = Annotated[int, AfterValidator(_loop_count)]
-Position = Annotated[int, Field(ge=1)]
-Gbps = Annotated[float, Field(gt=0)]
-DeviceId = Annotated[int, Field(ge=0, le=units.MAX_DEVICE_ID)]
-DeviceSelection = Annotated[Union[str, Tuple[int, ...]], BeforeValidator(units.parse_devices)]
-Pattern = Annotated[str, BeforeValidator(_one_of(PATTERNS))]
-
 WORKER_CHECKS: Dict[str, Any] = {
     "memory_size": Sizes,
     "release_cycle": LoopCount,
     "number_of_cycles": LoopCount,
     "memory_reuse": bool,
-    "memory_kind": Annotated[str, BeforeValidator(_one_of(MEMORY_KINDS))],
+    "memory_kind": Annotated[str, BeforeValidator(one_of(MEMORY_KINDS))],
     "patterns": Annotated[List[Pattern], Field(min_length=1)],
     "verify": bool,
     "interval": Duration,
@@ -108,8 +78,8 @@ WORKER_CHECKS: Dict[str, Any] = {
     "seed": Annotated[int, Field(ge=0, le=2**64 - 1)],
     "open_retries": Annotated[int, Field(ge=0, le=10)],
     "open_retry_delay": Duration,
-    "host_memory": Annotated[str, BeforeValidator(_one_of(HOST_MEMORIES))],
-    "copy_mode": Annotated[str, BeforeValidator(_one_of(COPY_MODES))],
+    "host_memory": Annotated[str, BeforeValidator(one_of(HOST_MEMORIES))],
+    "copy_mode": Annotated[str, BeforeValidator(one_of(COPY_MODES))],
     "bidirectional": bool,
     "warmup": Annotated[int, Field(ge=0, le=1000)],
 }
@@ -178,17 +148,18 @@ SETTING_TYPES: Dict[str, Any] = {
     "position": Position,
     "size": Size,
     "factor": Annotated[float, Field(gt=1, allow_inf_nan=False)],
-    "signal": Annotated[Union[int, str], BeforeValidator(_signal)],
+    "signal": Annotated[Union[int, str], BeforeValidator(signal_name)],
     "code": Annotated[int, Field(ge=1, le=2**31 - 1)],
     "times": LoopCount,
 }
 """The spec's type for each of the catalog's ``VALUE_KINDS`` (sizes take units here)."""
+assert set(SETTING_TYPES) == set(catalog.VALUE_KINDS), "a type for every kind of setting value"
 
 
 def _fault_model(kind: catalog.FaultKind) -> Type[FaultBase]:
     fields: Dict[str, Any] = {"kind": (Literal[kind.name], ...)}
     for name, setting in kind.settings.items():
-        default = ... if setting.default == catalog.REQUIRED else setting.default
+        default = ... if setting.default is catalog.REQUIRED else setting.default
         fields[name] = (SETTING_TYPES[setting.kind], default)
     model: Type[FaultBase] = create_model(f"{kind.name}_fault", __base__=FaultBase, __doc__=kind.doc, **fields)
     return model
@@ -208,7 +179,7 @@ class SimMemory(Section):
 
 
 class Sim(Section):
-    chip: Annotated[str, BeforeValidator(_one_of(catalog.CHIPS))] = catalog.DEFAULT_CHIP
+    chip: Annotated[str, BeforeValidator(one_of(catalog.CHIPS))] = catalog.DEFAULT_CHIP
     device_count: Annotated[int, Field(ge=1, le=catalog.MAX_DEVICES)] = catalog.DEFAULT_DEVICE_COUNT
     memory: SimMemory = SimMemory()
     link_gbps: Optional[Gbps] = None
@@ -223,8 +194,8 @@ class FleetSpec(Section):
     """A validated fleet spec; every key holds its value or its default."""
 
     version: Literal[1]
-    backend: Annotated[str, BeforeValidator(_one_of(BACKENDS))] = "auto"
-    launcher: Annotated[str, BeforeValidator(_one_of(LAUNCHER_NAMES))] = "local"
+    backend: Annotated[str, BeforeValidator(one_of(BACKENDS))] = "auto"
+    launcher: Annotated[str, BeforeValidator(one_of(LAUNCHER_NAMES))] = "local"
     unattended: bool = False
     concurrency: Annotated[Any, BeforeValidator(_concurrency)] = "all"
     status_interval: PositiveDuration = 30.0

@@ -11,6 +11,8 @@ import math
 import re
 from typing import Iterable, List, Tuple, Union, cast
 
+from workers.simulator import catalog
+
 SIZE_UNITS = {
     "b": 1,
     "kb": 10**3,
@@ -27,8 +29,8 @@ MAX_SIZE = 2**50
 """Largest size accepted (1 PiB): more than any device or host holds, small enough to print."""
 MAX_DURATION = 366 * 86400.0
 """Longest duration accepted (366 days)."""
-MAX_DEVICE_ID = 1023
-"""Highest device id accepted (a simulated host holds at most 1024 devices)."""
+MAX_DEVICE_ID = catalog.MAX_DEVICES - 1
+"""Highest device id accepted (a simulated host holds at most ``catalog.MAX_DEVICES`` devices)."""
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$", re.IGNORECASE)
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)", re.IGNORECASE)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import json
+import pickle
 
 import pytest
 
-from workers.job import BACKENDS, WorkerJob
+from workers.job import BACKENDS, WorkerJob, worker_name
 from workers.params import WorkerParams
 
 SIM = {"device_count": 4, "memory": {"hbm": 1 << 20}, "faults": [{"device": 3, "kind": "hang", "at_copy": 2}]}
@@ -27,28 +27,19 @@ def test_the_name_is_host_dash_device():
     assert WorkerJob(host="localhost", params=WorkerParams(device_id=0), backend="acl").name == "localhost-0"
 
 
-def test_to_dict_is_plain_data():
-    data = job().to_dict()
-    assert (data["host"], data["backend"], data["sim"]) == ("node-a", "sim", SIM)
-    assert data["params"]["device_id"] == 3
-    assert data["params"]["patterns"] == ["constant", "random"] and data["params"]["sizes"] == [4096, 65536]
-    assert json.loads(json.dumps(data)) == data
-
-
-def test_from_dict_inverts_to_dict_through_json():
+def test_a_job_crosses_a_process_boundary_as_it_is():
     original = job()
-    back = WorkerJob.from_dict(json.loads(json.dumps(original.to_dict())))
+    back = pickle.loads(pickle.dumps(original))  # what both launchers do with it
     assert back == original
     assert back.params.sweep == (4096, 65536) and back.params.patterns == ("constant", "random")
 
 
 def test_a_real_runtime_job_has_no_simulator_config():
-    real = WorkerJob(host="npu-01", params=WorkerParams(device_id=7), backend="acl")
-    assert real.sim is None and real.to_dict()["sim"] is None
-    assert WorkerJob.from_dict(real.to_dict()) == real
-    data = real.to_dict()
-    del data["sim"]
-    assert WorkerJob.from_dict(data).sim is None
+    assert WorkerJob(host="npu-01", params=WorkerParams(device_id=7), backend="acl").sim is None
+
+
+def test_worker_files_are_named_by_host_and_device():
+    assert worker_name("node-a", 3) == job().name == "node-a-3"
 
 
 def test_a_job_is_frozen():

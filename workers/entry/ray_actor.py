@@ -27,7 +27,7 @@ import threading
 from typing import Any, Dict, List, Optional, Tuple
 
 from workers.entry.position import Position, read_position
-from workers.job import WorkerJob
+from workers.job import LOG_SUFFIX, POSITION_SUFFIX, WorkerJob
 from workers.visibility import VISIBLE_ENV
 
 MAX_CONCURRENCY = 4
@@ -36,7 +36,7 @@ MAX_CONCURRENCY = 4
 def node_files(run_id: str, name: str) -> Tuple[str, str]:
     """(log, position) files of a worker on its node: the run's folder in that node's temp directory."""
     base = os.path.join(tempfile.gettempdir(), "dvpp-fleet", run_id, name)
-    return base + ".log", base + ".position"
+    return base + LOG_SUFFIX, base + POSITION_SUFFIX
 
 
 def remains(run_id: str, name: str, lines: int) -> Dict[str, Any]:

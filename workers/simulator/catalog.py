@@ -17,6 +17,7 @@ are assumptions, chosen to look like what ``get_mem_info`` reports on such parts
 
 from __future__ import annotations
 
+import signal
 from dataclasses import dataclass, field
 from typing import Any, Dict
 
@@ -59,7 +60,13 @@ DEFAULT_DEVICE_COUNT = 8
 MAX_DEVICES = 1024
 """Most simulated devices one host may have."""
 
-REQUIRED = "required"
+
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED: Any = _Required()
 """The ``default`` of a setting that has none."""
 
 VALUE_KINDS = {
@@ -70,7 +77,21 @@ VALUE_KINDS = {
     "code": "a runtime return code, an integer from 1 to 2**31-1",
     "times": "-1 (every time) or an integer >= 1",
 }
-"""What each kind of setting value is; the spec and the simulator each check it their way."""
+"""What each kind of setting value is; the spec (``SETTING_TYPES``) and the simulator (``CHECKS``)
+each check it their way, and both cover exactly these kinds."""
+
+
+def signal_number(value: Any) -> int:
+    """A signal given as a number or a name such as ``SIGKILL`` or ``KILL``; ``ValueError`` otherwise."""
+    try:
+        if isinstance(value, str):
+            name = value.upper()
+            return int(signal.Signals[name if name.startswith("SIG") else "SIG" + name])
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError
+        return int(signal.Signals(value))
+    except (KeyError, ValueError):
+        raise ValueError(f"must be a signal name or number, got {value!r}") from None
 
 
 @dataclass(frozen=True)

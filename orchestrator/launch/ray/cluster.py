@@ -1,5 +1,6 @@
 """The Ray cluster as dvpp-fleet sees it: join it, list its alive nodes and their NPUs, and turn the
-spec's host names into nodes. Ray is imported here and in the launcher only, and only when chosen.
+spec's host names into nodes. The controller imports Ray in this folder only (here, the launcher,
+the claims) and only when the Ray launcher is chosen; on the nodes, ``workers/entry/ray_actor.py``.
 
 A spec host names a node by its Ray node name (``ray start --node-name``; Ray's default is the IP),
 its hostname (full or short), its IP, or its node id (hex, or a prefix of at least 8 characters);
@@ -24,10 +25,10 @@ from orchestrator.errors import EnvironmentProblem, SpecError
 from orchestrator.spec.checks import LOCAL_NAMES, is_here
 from orchestrator.spec.inventory import discover
 from orchestrator.spec.plan import FleetPlan, resolve
-from orchestrator.spec.schema import FleetSpec, Host
+from orchestrator.spec.schema import ALL_HOSTS, FleetSpec, Host
+from workers.simulator import catalog
 
 INSTALL_HINT = "the Ray launcher needs Ray, which is not installed here: pip install 'dvpp-fleet[ray]'"
-ALL_HOSTS = "all"
 NODE_ID_PREFIX = 8
 Node = Dict[str, Any]
 
@@ -174,7 +175,8 @@ def cluster_inventory(
     local_sim = address == "local" and (
         backend == "sim" or (backend == "auto" and importlib.util.find_spec("acl") is None)
     )
-    ray = connect(address, sim_npus=int((sim_config or {}).get("device_count", 8)) if local_sim else None)
+    npus = int((sim_config or {}).get("device_count", catalog.DEFAULT_DEVICE_COUNT))
+    ray = connect(address, sim_npus=npus if local_sim else None)
     nodes = alive_nodes(ray)
     runtime = runtime_for(backend, nodes)
     simulated = _sim_devices(sim_config) if runtime == "sim" else {}

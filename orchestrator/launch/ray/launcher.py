@@ -33,6 +33,7 @@ from orchestrator.launch.ray.claims import Claim, plan_claims
 from orchestrator.launch.ray.cluster import alive_nodes, connect, describe, kill_actor
 from orchestrator.launch.tracking import STACK_WAIT, TICK, Stopping, Tracked
 from orchestrator.spec.plan import DeviceJob
+from orchestrator.spec.schema import Ray
 from workers import events as ev
 from workers.entry.ray_actor import DeviceActor, remains
 from workers.simulator import catalog
@@ -52,7 +53,7 @@ class RayLauncher:
     """Runs each job as a Ray actor on the node its host names, at most ``slots`` at once."""
 
     def __init__(self, options: Optional[Mapping[str, Any]] = None) -> None:
-        self.address = str((options or {}).get("address") or "auto")
+        self.address = str((options or {}).get("address") or Ray().address)
 
     def run(self, jobs: Sequence[DeviceJob], run_dir: Path, sink: Sink, stop: threading.Event, slots: int = 0) -> None:
         simulated = any(j.worker.backend == "sim" for j in jobs)

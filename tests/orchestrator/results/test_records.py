@@ -13,29 +13,13 @@ from orchestrator.results.status import Status
 from tests.helpers.fleet_runs import mixed_run
 from workers import events as ev
 
+FIELDS = {"api": "acl.rt.malloc", "code": 207001, "name": "ACL_ERROR_RT_MEMORY_ALLOCATION", "cycle": 3, "copy": 17}
+
 
 def test_cause_is_a_fault_with_the_given_fields():
-    c = cause(
-        "alloc_failed",
-        "device memory full",
-        api="acl.rt.malloc",
-        code=207001,
-        name="ACL_ERROR_RT_MEMORY_ALLOCATION",
-        cycle=3,
-        copy=17,
-        detail={"blocks": 12},
-    )
+    c = cause("alloc_failed", "device memory full", detail={"blocks": 12}, **FIELDS)
     assert Cause is ev.Fault and isinstance(c, ev.Fault)
-    assert c == ev.Fault(
-        fault="alloc_failed",
-        message="device memory full",
-        api="acl.rt.malloc",
-        code=207001,
-        name="ACL_ERROR_RT_MEMORY_ALLOCATION",
-        cycle=3,
-        copy=17,
-        detail={"blocks": 12},
-    )
+    assert c == ev.Fault(fault="alloc_failed", message="device memory full", detail={"blocks": 12}, **FIELDS)
     assert c.to_dict()["kind"] == "fault"
 
 

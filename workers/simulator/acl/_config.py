@@ -99,7 +99,7 @@ def _fault(value: Any, path: str, device_count: int) -> Fault:
 def _fault_params(cls: Type[Fault], value: Dict[str, Any], path: str) -> Dict[str, Any]:
     params = {}
     for key, setting in catalog.FAULTS[cls.kind].settings.items():
-        if key not in value and setting.default == catalog.REQUIRED:
+        if key not in value and setting.default is catalog.REQUIRED:
             raise _fail(f"{path}.{key}", f"required for kind {cls.kind}")
         try:
             params[key] = CHECKS[setting.kind](value.get(key, setting.default))

@@ -20,9 +20,8 @@ from ._link import wait_until
 from ._memory import DEVICE_SIDE, HOST_SIDE, OBJECT, Region
 from ._state import Device
 
-MEMCPY_KINDS = range(
-    0, 6
-)  # HOST_TO_HOST .. HOST_TO_BUF_TO_DEVICE (5, newest runtime); the kind is reserved, direction comes from addresses
+# HOST_TO_HOST .. HOST_TO_BUF_TO_DEVICE (5, newest runtime); the kind is reserved, direction comes from addresses
+MEMCPY_KINDS = range(0, 6)
 ASYNC_ALIGN = 64
 
 

@@ -65,10 +65,8 @@ def reset_device(device_id: Any) -> int:
     api = "acl.rt.reset_device"
     with _state.LOCK:
         device, code = _initialised_device(api, device_id)
-        if device is None:
-            return code
-        if device.set_count == 0:
-            return _state.fail(_codes.RT_CONTEXT_RELEASE_ERROR, api, f"device {device_id} is not set")
+        if device is None or device.set_count == 0:
+            return code or _state.fail(_codes.RT_CONTEXT_RELEASE_ERROR, api, f"device {device_id} is not set")
         device.set_count -= 1
         if device.set_count == 0 and device.default_ctx is not None:
             _drop_context(device.default_ctx)

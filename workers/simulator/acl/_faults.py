@@ -54,17 +54,6 @@ def return_code(value: Any) -> int:
     return code
 
 
-def signal_number(value: Any) -> int:
-    """A signal given as a number or a name such as ``SIGKILL`` or ``KILL``."""
-    try:
-        if isinstance(value, str):
-            name = value.upper()
-            return int(signal.Signals[name if name.startswith("SIG") else "SIG" + name])
-        return int(signal.Signals(value))
-    except (KeyError, ValueError):
-        raise ValueError(f"must be a signal name or number, got {value!r}") from None
-
-
 class Fault:
     """Base: a fault that does nothing. ``device`` is the physical id."""
 
@@ -183,8 +172,9 @@ CHECKS: Dict[str, Check] = {
     "position": positive_int,
     "size": positive_int,
     "factor": factor,
-    "signal": signal_number,
+    "signal": catalog.signal_number,
     "code": return_code,
     "times": times_count,
 }
 """How the simulator checks each of the catalog's ``VALUE_KINDS``."""
+assert set(CHECKS) == set(catalog.VALUE_KINDS), "a check for every kind of setting value"

@@ -15,7 +15,7 @@ import os
 import sys
 from types import ModuleType
 
-_SIMULATOR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_SIMULATOR = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))  # through a link, the real folder
 
 
 def _by_path(name: str, path: str) -> ModuleType:
@@ -25,7 +25,11 @@ def _by_path(name: str, path: str) -> ModuleType:
     assert spec is not None and spec.loader is not None, path
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses look their module up while the file runs
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]  # no half-made module for the next import to find
+        raise
     return module
 
 
