@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 from typing import Any, Dict, Optional, cast
 
+from workers import events
+
 RATIO = 1.01
 """Width of one histogram bucket: bucket k holds values in [RATIO**k, RATIO**(k+1))."""
 
@@ -59,17 +61,12 @@ class Stats:
                 return min(max(middle, self.min), self.max)
         return self.max  # pragma: no cover - the loop always reaches rank
 
-    def as_dict(self) -> Optional[Dict[str, float]]:
-        """The stats dict of ``workers.events`` (count, min, max, median, mean), None when empty."""
+    def as_dict(self) -> Optional[events.Stats]:
+        """The ``workers.events.Stats`` of these figures, None when empty."""
         if not self.count:
             return None
-        return {
-            "count": self.count,
-            "min": self.min,
-            "max": self.max,
-            "median": cast(float, self.median()),
-            "mean": self.total / self.count,
-        }
+        median = cast(float, self.median())
+        return events.Stats(count=self.count, min=self.min, max=self.max, median=median, mean=self.total / self.count)
 
 
 def _ratio(pinned: Stats, pageable: Stats) -> Optional[float]:

@@ -28,13 +28,12 @@ from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Tupl
 import numpy as np
 
 from workers.bandwidth import Point, gbps
-from workers.events import Capacity, CycleEnd, Event, Fault, Finished, Progress
+from workers.events import Capacity, CycleEnd, Event, Fault, Finished, Memory, Progress
 from workers.params import PROGRESS_PERIOD, WorkerParams, conflicts
 from workers.patterns import PatternBook
 from workers.runtime import AclError, Allocations, Runtime, api_fault
 from workers.transfers import Buffer, SyncCopy, Transfer, Verifier, open_transfer, pageable_buffer, pinned_buffer
 
-Memory = Dict[str, Dict[str, int]]
 Hosts = List[Tuple[str, Tuple[Buffer, Buffer]]]  # (host memory, (sent, received)), primary first
 MAX_MISMATCH_FAULTS = 20
 """Data mismatches sent as ``Fault`` events with their detail; later ones are only counted."""

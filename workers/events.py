@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Dict, List, Optional, Type
+from typing import Any, ClassVar, Dict, List, Optional, Type, TypedDict
 
 SCHEMA_VERSION = 3
 """Bumped whenever a field is added, removed or changes meaning."""
@@ -34,6 +34,27 @@ DIRECTIONS = ("h2d", "d2h")
 """The two directions of a copy, as every field and statistic names them."""
 
 JSON = Dict[str, Any]
+
+
+class Stats(TypedDict):
+    """Bandwidth statistics over the copies of a run (decimal GB/s); see the module docstring."""
+
+    count: int
+    min: float
+    max: float
+    median: float
+    mean: float
+
+
+class Pool(TypedDict):
+    """One memory kind of a ``get_mem_info`` sample, in bytes."""
+
+    free: int
+    total: int
+
+
+Memory = Dict[str, Pool]
+"""A memory sample: memory kind (``ddr``, ``hbm``) -> its free and total bytes."""
 
 
 @dataclass(frozen=True)
@@ -65,7 +86,7 @@ class Started(Event):
     simulated: bool
     pid: int
     params: JSON
-    memory: JSON
+    memory: Memory
     attempts: int = 1  # how many times the device had to be opened (retries after open errors)
     node: Optional[str] = None
 
@@ -83,7 +104,7 @@ class Progress(Event):
     bytes: int
     h2d_gbps: Optional[float]  # the most recent copy
     d2h_gbps: Optional[float]
-    memory: JSON
+    memory: Memory
     elapsed: float
 
 
@@ -102,11 +123,11 @@ class CycleEnd(Event):
     cycles: int
     copies: int
     bytes: int
-    h2d: Optional[JSON]
-    d2h: Optional[JSON]
-    memory: JSON
+    h2d: Optional[Stats]
+    d2h: Optional[Stats]
+    memory: Memory
     leak: int
-    lowest_free: JSON
+    lowest_free: Dict[str, int]
     elapsed: float
 
 
@@ -174,12 +195,12 @@ class Finished(Event):
     cycles: int
     copies: int
     bytes: int
-    h2d: Optional[JSON]
-    d2h: Optional[JSON]
+    h2d: Optional[Stats]
+    d2h: Optional[Stats]
     verify_errors: int
     leak: int
-    lowest_free: JSON
-    memory: JSON
+    lowest_free: Dict[str, int]
+    memory: Memory
     elapsed: float
     curve: Optional[List[JSON]] = None
 

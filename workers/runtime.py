@@ -16,7 +16,7 @@ from types import ModuleType
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional
 
 from workers import acl_codes as codes
-from workers.events import Fault
+from workers.events import Fault, Memory, Pool
 from workers.visibility import VISIBLE_ENV, visible_devices
 
 
@@ -134,12 +134,12 @@ class Runtime:
             name = name[0] if name else None
         return name if isinstance(name, str) and name else None
 
-    def mem_info(self) -> Dict[str, Dict[str, int]]:
+    def mem_info(self) -> Memory:
         """``{"ddr": {"free", "total"}, "hbm": {...}}`` in bytes, for the current device."""
-        sample = {}
+        sample: Memory = {}
         for kind, attr in codes.MEMORY_ATTRS.items():
             free, total = self.call("acl.rt.get_mem_info", attr)
-            sample[kind] = {"free": int(free), "total": int(total)}
+            sample[kind] = Pool(free=int(free), total=int(total))
         return sample
 
     # One method per direction so that a hung worker's stack says which copy it is stuck in.

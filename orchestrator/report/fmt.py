@@ -7,9 +7,10 @@ Sizes the user wrote (block sizes) are ``spec.units.format_size`` (``64MiB``); a
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Optional
 
 from orchestrator.results.records import Cause
+from workers.events import Stats
 
 SIMULATED = (
     "SIMULATED: these devices are the built-in simulator, not real NPUs; "
@@ -34,11 +35,11 @@ def gbps(value: Optional[float]) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
-def rate_cell(stats: Optional[Dict[str, Any]]) -> str:
+def rate_cell(stats: Optional[Stats]) -> str:
     """``median / min`` GB/s of a bandwidth statistic, or ``-`` when nothing was measured."""
-    if not stats or stats.get("median") is None:
+    if not stats or stats.get("median") is None:  # a journal's record may lack a figure
         return "-"
-    return f"{gbps(stats['median'])} / {gbps(stats['min'])}"
+    return f"{gbps(stats['median'])} / {gbps(stats.get('min'))}"
 
 
 def where(c: Cause) -> str:

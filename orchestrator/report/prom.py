@@ -95,7 +95,7 @@ def _device_families(verdicts: Sequence[Verdict]) -> List[Tuple[str, List[Sample
                 (dict(ids, memory=k), free)
                 for v, ids in per
                 for k, free in sorted(v.result.lowest_free.items())
-                if _has(v, k)
+                if k in v.result.pools()
             ],
         ),
         ("duration_seconds", [(ids, v.result.elapsed) for v, ids in per if v.result.started]),
@@ -113,11 +113,6 @@ def _bandwidth(per: List[Tuple[Verdict, Labels]]) -> Iterator[Sample]:
             for stat in ("median", "min"):
                 if isinstance(stats.get(stat), (int, float)):
                     yield dict(ids, direction=direction, stat=stat), stats[stat] * 1e9
-
-
-def _has(v: Verdict, kind: str) -> bool:
-    """A memory kind the device really has (the runtime reports total 0 for a missing one)."""
-    return bool((v.result.baseline.get(kind) or {}).get("total"))
 
 
 def _run_families(verdicts: Sequence[Verdict], data: Dict[str, Any]) -> List[Tuple[str, List[Sample]]]:

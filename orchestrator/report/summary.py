@@ -12,6 +12,7 @@ from typing import Any, Dict, Optional, Sequence
 
 from orchestrator.results.records import Cause, Verdict
 from orchestrator.results.status import Status
+from workers import events as ev
 from workers.events import SCHEMA_VERSION
 
 SCHEMA_FILE = Path(__file__).with_name("summary.schema.json")
@@ -46,10 +47,16 @@ def device_summary(v: Verdict) -> Dict[str, Any]:
     }
 
 
-def _stats(stats: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+def _stats(stats: Optional[ev.Stats]) -> Optional[Dict[str, Any]]:
     if not stats:
         return None
-    return {k: stats.get(k) for k in ("median", "min", "max", "mean", "count")}
+    return {
+        "median": stats["median"],
+        "min": stats["min"],
+        "max": stats["max"],
+        "mean": stats["mean"],
+        "count": stats["count"],
+    }
 
 
 def fault_record(c: Cause) -> Dict[str, Any]:

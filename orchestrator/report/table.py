@@ -19,8 +19,7 @@ from orchestrator.results.status import Status
 
 def lowest_cell(r: DeviceResult) -> str:
     """The lowest free memory seen, per memory kind the device has."""
-    kinds = [k for k in ("hbm", "ddr") if (r.baseline.get(k) or {}).get("total")]
-    return ", ".join(f"{k} {fmt.amount(r.lowest_free.get(k))}" for k in kinds) or "-"
+    return ", ".join(f"{k} {fmt.amount(r.lowest_free.get(k))}" for k in r.pools()) or "-"
 
 
 def table(verdicts: Sequence[Verdict]) -> str:

@@ -37,14 +37,14 @@ class DeviceResult:
     cycles: int = 0
     copies: int = 0
     bytes: int = 0
-    h2d: Optional[Dict[str, Any]] = None
-    d2h: Optional[Dict[str, Any]] = None
+    h2d: Optional[ev.Stats] = None
+    d2h: Optional[ev.Stats] = None
     verify_errors: int = 0
     faults: List[ev.Fault] = field(default_factory=list)
     faults_total: int = 0
     capacity: Optional[ev.Capacity] = None
-    baseline: Dict[str, Any] = field(default_factory=dict)
-    memory: Dict[str, Any] = field(default_factory=dict)
+    baseline: ev.Memory = field(default_factory=dict)
+    memory: ev.Memory = field(default_factory=dict)
     lowest_free: Dict[str, int] = field(default_factory=dict)
     leak: int = 0
     elapsed: float = 0.0
@@ -52,6 +52,10 @@ class DeviceResult:
     end: Optional[Union[ev.Crashed, ev.Hung]] = None  # the event that ended it, when the launcher made one
     log: Optional[Dict[str, Any]] = None  # {"path": relative to the run directory, "tail": [lines]}
     curve: Optional[List[Dict[str, Any]]] = None  # per block size measured (Finished.curve)
+
+    def pools(self) -> List[str]:
+        """The memory kinds the device has, HBM first (the runtime reports total 0 for a missing one)."""
+        return [k for k in ("hbm", "ddr") if k in self.baseline and self.baseline[k]["total"]]
 
 
 class Collector:
