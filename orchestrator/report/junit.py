@@ -100,7 +100,7 @@ def _testcase(v: Verdict) -> ET.Element:
     first = v.causes[0] if v.causes else None
     message = clean(first.message if first else f"{v.status.value}: {v.status.meaning}")
     if v.status in FAILURE:
-        ET.SubElement(case, "failure", type=first.fault if first else "FAIL", message=message).text = _body(v)
+        ET.SubElement(case, "failure", type=first.fault if first else v.status.value, message=message).text = _body(v)
     elif v.status in ERROR:
         ET.SubElement(case, "error", type=v.status.value, message=message).text = _body(v)
     elif v.status in SKIPPED:
