@@ -120,10 +120,17 @@ with warnings.catch_warnings():  # the spec's key is ``copy``, which BaseModel.c
         copy: PositiveDuration = 30.0  # type: ignore[assignment]  # shadows the deprecated BaseModel.copy()
 
 
+MAX_LEAK = 512 * 1024
+"""Default ``max_leak``: free memory a cycle may fail to give back. The worker takes its baseline
+after a warm-up (so the runtime's one-time caches, 100-200 MB on real parts, are no leak); what is
+left to tolerate is sampling noise of an idle device, well under one DVPP block, so a block that is
+never given back fails in one cycle. A smaller leak that grows every cycle fails as a trend."""
+
+
 class Thresholds(Section):
     min_h2d_gbps: Optional[Gbps] = None
     min_d2h_gbps: Optional[Gbps] = None
-    max_leak: SizeOrZero = 0
+    max_leak: SizeOrZero = MAX_LEAK
     max_below_fleet: Optional[Annotated[float, Field(gt=0, lt=1)]] = 0.25  # null: no fleet comparison
     outlier: Literal["warn", "fail"] = "warn"
 
@@ -182,8 +189,16 @@ class Sim(Section):
     chip: Annotated[str, BeforeValidator(one_of(catalog.CHIPS))] = catalog.DEFAULT_CHIP
     device_count: Annotated[int, Field(ge=1, le=catalog.MAX_DEVICES)] = catalog.DEFAULT_DEVICE_COUNT
     memory: SimMemory = SimMemory()
+    huge_share: Optional[Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]] = catalog.DEFAULT_HUGE_SHARE
+    driver_cache: SizeOrZero = catalog.DEFAULT_DRIVER_CACHE
+    memory_noise: SizeOrZero = catalog.DEFAULT_MEMORY_NOISE
+    run_mode: Annotated[str, BeforeValidator(one_of(tuple(catalog.RUN_MODES)))] = catalog.DEFAULT_RUN_MODE
     link_gbps: Optional[Gbps] = None
     faults: List[AnyFault] = []
+
+
+SIM_RUNTIME_KEYS = ("huge_share", "driver_cache", "memory_noise", "run_mode")
+"""Keys of ``sim:`` whose defaults are the catalog's, so the simulator needs them only when set."""
 
 
 class Ray(Section):
@@ -209,15 +224,17 @@ class FleetSpec(Section):
 
     def sim_config(self, host: Optional[str] = None, faults: bool = True) -> Dict[str, Any]:
         """The simulator's settings as plain data: ``chip``, ``device_count``, ``memory`` (only the
-        kinds set, bytes), ``link_gbps`` and ``faults``. With ``host``, only that host's faults and
-        without their ``host`` key; without it, every fault with its host filled in. ``faults=False``
-        leaves the faults out (device discovery must see the devices as they are)."""
+        kinds set, bytes), ``link_gbps``, those of ``SIM_RUNTIME_KEYS`` the spec sets (the others
+        take the catalog's defaults in the simulator too) and ``faults``. With ``host``, only that
+        host's faults and without their ``host`` key; without it, every fault with its host filled
+        in. ``faults=False`` leaves the faults out (device discovery must see the devices as they are)."""
         config: Dict[str, Any] = {
             "chip": self.sim.chip,
             "device_count": self.sim.device_count,
             "memory": self.sim.memory.model_dump(exclude_none=True),
             "link_gbps": self.sim.link_gbps,
         }
+        config.update({k: getattr(self.sim, k) for k in SIM_RUNTIME_KEYS if k in self.sim.model_fields_set})
         if faults:
             first = self.hosts[0].name
             listed = [dict(f.model_dump(), host=f.host or first) for f in self.sim.faults]

@@ -13,14 +13,29 @@ are assumptions, chosen to look like what ``get_mem_info`` reports on such parts
 - ``reserved``: memory the device OS and firmware keep; ``get_mem_info`` totals exclude it.
 - ``dvpp_limit``: the per-process DVPP address space, 16 GiB on 310P / 910B (documented); 16 GiB
   assumed on 910 too; 4 GiB on 310 (the commonly cited DVPP window, not confirmed).
+- ``huge_share``: the share of each pool that is huge-page memory (the rest is normal pages). On
+  310 the system pre-reserves about 25 % of device memory as huge pages for DVPP (documented); the
+  others are assumed: 75 % on 310P3 (a DVPP-heavy inference part), 90 % on 910 / 910B, whose
+  runtime serves large blocks from huge pages first and keeps normal pages for the device OS.
+
+Runtime behaviour the simulator plays, with its defaults (the simulator's config and the spec's
+``sim:`` section take the same keys with these defaults):
+
+- ``driver_cache``: device memory the device OS / AI CPU caches take on first use (100-200 MB
+  documented on EP parts; 128 MiB assumed), from the main pool's normal pages.
+- ``memory_noise``: how far each ``get_mem_info`` free figure may jitter (other processes moving
+  memory); 0, so figures are exact unless asked for.
+- ``run_mode``: ``ep`` (the application runs on the host, ``get_run_mode`` is ACL_HOST) or ``rc``
+  (it runs on the device, ACL_DEVICE, as on an Atlas 200 DK).
 """
 
 from __future__ import annotations
 
 import signal
 from dataclasses import dataclass, field
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
+MIB = 1 << 20
 GIB = 1 << 30
 
 
@@ -36,6 +51,7 @@ class Profile:
     dvpp_limit: int
     dvpp_pool: str  # "hbm" or "ddr": where dvpp_malloc memory comes from
     hbm_maps_to_ddr: bool  # get_mem_info answers HBM attributes with the DDR figures (310P)
+    huge_share: float  # the share of each pool that is huge pages (0..1)
 
     @property
     def main_pool(self) -> str:
@@ -46,11 +62,11 @@ class Profile:
 PROFILES: Dict[str, Profile] = {
     p.name: p
     for p in (
-        Profile("Ascend310", "Ascend310", 8 * GIB, 0, 1 * GIB, 4 * GIB, "ddr", False),
-        Profile("Ascend310P3", "Ascend310P3", 24 * GIB, 0, 3 * GIB, 16 * GIB, "ddr", True),
-        Profile("Ascend910", "Ascend910A", 0, 32 * GIB, 2 * GIB, 16 * GIB, "hbm", False),
-        Profile("Ascend910B", "Ascend910B1", 0, 64 * GIB, 3 * GIB, 16 * GIB, "hbm", False),
-        Profile("Ascend910B4", "Ascend910B4", 0, 32 * GIB, 2 * GIB, 16 * GIB, "hbm", False),
+        Profile("Ascend310", "Ascend310", 8 * GIB, 0, 1 * GIB, 4 * GIB, "ddr", False, 0.25),
+        Profile("Ascend310P3", "Ascend310P3", 24 * GIB, 0, 3 * GIB, 16 * GIB, "ddr", True, 0.75),
+        Profile("Ascend910", "Ascend910A", 0, 32 * GIB, 2 * GIB, 16 * GIB, "hbm", False, 0.9),
+        Profile("Ascend910B", "Ascend910B1", 0, 64 * GIB, 3 * GIB, 16 * GIB, "hbm", False, 0.9),
+        Profile("Ascend910B4", "Ascend910B4", 0, 32 * GIB, 2 * GIB, 16 * GIB, "hbm", False, 0.9),
     )
 }
 """Known chips by profile name (what the ``chip`` key takes)."""
@@ -59,6 +75,15 @@ DEFAULT_CHIP = "Ascend910B"
 DEFAULT_DEVICE_COUNT = 8
 MAX_DEVICES = 1024
 """Most simulated devices one host may have."""
+DEFAULT_HUGE_SHARE: Optional[float] = None
+"""``huge_share`` when none is set: ``None``, the chip's ``Profile.huge_share``."""
+DEFAULT_DRIVER_CACHE = 128 * MIB
+"""Bytes the device's one-time caches take at first use (documented: 100-200 MB); 0: none."""
+DEFAULT_MEMORY_NOISE = 0
+"""Bytes each ``get_mem_info`` free figure may jitter by; 0: exact figures."""
+RUN_MODES = {"ep": 1, "rc": 0}
+"""Run mode name -> what ``acl.rt.get_run_mode`` returns (ACL_HOST = 1, ACL_DEVICE = 0)."""
+DEFAULT_RUN_MODE = "ep"
 
 
 class _Required:

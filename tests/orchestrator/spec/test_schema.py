@@ -105,7 +105,7 @@ def test_minimal_spec_takes_every_default():
     assert spec.thresholds.model_dump() == {
         "min_h2d_gbps": None,
         "min_d2h_gbps": None,
-        "max_leak": 0,
+        "max_leak": 512 * 1024,
         "max_below_fleet": 0.25,
         "outlier": "warn",
     }
@@ -313,6 +313,47 @@ def test_sim_mistakes():
         "sim.memory.ssd: unknown key (valid keys: hbm, ddr)",
         "sim.link_gbps: must be > 0 (got 0)",
     ]
+
+
+def test_sim_runtime_mistakes():
+    assert problems(
+        {
+            "version": 1,
+            "sim": {"huge_share": 1.5, "driver_cache": -1, "memory_noise": "1XB", "run_mode": "host"},
+        }
+    ) == [
+        "sim.huge_share: must be <= 1 (got 1.5)",
+        "sim.driver_cache: must be >= 0 (got -1)",
+        "sim.memory_noise: not a size: use a number of bytes or a number with a unit: "
+        "B, KB, MB, GB, TB, KiB, MiB, GiB, TiB (got '1XB')",
+        "sim.run_mode: must be one of ep, rc (got 'host')",
+    ]
+    assert problems({"version": 1, "sim": {"huge_share": "90%"}}) == ["sim.huge_share: must be a number (got '90%')"]
+    assert problems({"version": 1, "sim": {"huge_share": -0.1}}) == ["sim.huge_share: must be >= 0 (got -0.1)"]
+
+
+def test_sim_runtime_defaults():
+    sim = parse_spec({"version": 1}).sim
+    assert (sim.huge_share, sim.driver_cache, sim.memory_noise, sim.run_mode) == (None, 128 * MiB, 0, "ep")
+
+
+def test_sim_config_passes_the_runtime_keys_the_spec_sets():
+    spec = parse_spec(
+        {
+            "version": 1,
+            "sim": {"huge_share": 0.5, "driver_cache": 0, "memory_noise": "1MiB", "run_mode": "rc"},
+        }
+    )
+    config = spec.sim_config("localhost")
+    assert (config["huge_share"], config["driver_cache"], config["memory_noise"], config["run_mode"]) == (
+        0.5,
+        0,
+        MiB,
+        "rc",
+    )
+    assert parse_spec({"version": 1, "sim": {"huge_share": 1}}).sim_config()["huge_share"] == 1.0
+    unset = parse_spec({"version": 1}).sim_config()
+    assert not {"huge_share", "driver_cache", "memory_noise", "run_mode"} & set(unset)  # the same defaults there
 
 
 def test_fault_mistakes():

@@ -16,12 +16,13 @@ from workers.simulator.acl import _config, _state
 ROOT = Path(__file__).resolve().parents[3]
 RUNNER = ROOT / "scripts" / "acl-sim-run"
 PROGRAMS = Path(__file__).resolve().parent / "programs"
-BLOCK = {"memory": {"hbm": 1 << 30}}
+BLOCK = {"memory": {"hbm": 1 << 30}, "driver_cache": 0}
+"""The tests' default simulator: 1 GiB HBM per device, no driver cache (free figures are exact)."""
 
 
 @pytest.fixture
 def sim(monkeypatch):
-    """``sim(config)`` -> the acl module, reset and configured (default: 1 GiB HBM per device)."""
+    """``sim(config)`` -> the acl module, reset and configured (default: ``BLOCK``)."""
     monkeypatch.delenv("ACL_SIM_CONFIG", raising=False)
     monkeypatch.delenv("ASCEND_RT_VISIBLE_DEVICES", raising=False)
 

@@ -1,11 +1,12 @@
-"""The simulator's catalog is the one definition of chips and fault kinds: the simulator's config
-and the fleet spec's ``sim:`` section take exactly its names, settings and defaults."""
+"""The simulator's catalog is the one definition of chips, fault kinds and the runtime's defaults:
+the simulator's config and the fleet spec's ``sim:`` section take exactly its names, settings and
+defaults."""
 
 from __future__ import annotations
 
 import pytest
 
-from orchestrator.spec.schema import FAULT_MODELS, SETTING_TYPES, parse_spec
+from orchestrator.spec.schema import FAULT_MODELS, SETTING_TYPES, SIM_RUNTIME_KEYS, Sim, parse_spec
 from workers.simulator import catalog
 from workers.simulator.acl import _config
 from workers.simulator.acl._faults import CHECKS, KINDS
@@ -35,6 +36,41 @@ def test_the_spec_takes_every_chip_and_nothing_else():
         assert parse_spec({"version": 1, "sim": {"chip": chip}}).sim.chip == chip
     assert parse_spec({"version": 1}).sim.chip == catalog.DEFAULT_CHIP
     assert _config.parse(None).profile.name == catalog.DEFAULT_CHIP
+
+
+def test_the_spec_and_the_simulator_take_the_same_keys():
+    assert set(Sim.model_fields) == set(_config.TOP_KEYS) - {"link_state"}  # a per-host file path
+    assert set(SIM_RUNTIME_KEYS) <= set(Sim.model_fields)
+
+
+def test_the_spec_and_the_simulator_share_the_runtime_defaults():
+    spec = parse_spec({"version": 1}).sim
+    config = _config.parse(None)
+    assert spec.huge_share is catalog.DEFAULT_HUGE_SHARE is None  # the chip's share
+    assert config.huge["hbm"] == int(config.totals["hbm"] * config.profile.huge_share)
+    assert (spec.driver_cache, spec.memory_noise, spec.run_mode) == (
+        config.driver_cache,
+        config.memory_noise,
+        config.run_mode,
+    )
+    assert (config.driver_cache, config.memory_noise, config.run_mode) == (
+        catalog.DEFAULT_DRIVER_CACHE,
+        catalog.DEFAULT_MEMORY_NOISE,
+        catalog.DEFAULT_RUN_MODE,
+    )
+    assert set(catalog.RUN_MODES) == {"ep", "rc"} and catalog.DEFAULT_RUN_MODE in catalog.RUN_MODES
+
+
+def test_what_the_spec_sets_reaches_the_simulator():
+    sim = {"memory": {"hbm": "1GiB"}, "huge_share": 0.5, "driver_cache": "64MiB", "memory_noise": "4KiB"}
+    config = _config.parse(parse_spec({"version": 1, "sim": {**sim, "run_mode": "rc"}}).sim_config())
+    assert config.huge == {"hbm": 1 << 29, "ddr": 0}
+    assert (config.driver_cache, config.memory_noise, config.run_mode) == (64 << 20, 4096, "rc")
+
+
+@pytest.mark.parametrize("chip", catalog.CHIPS)
+def test_every_chip_has_a_huge_page_share(chip):
+    assert 0 <= catalog.PROFILES[chip].huge_share <= 1
 
 
 @pytest.mark.parametrize("value, number", [("SIGKILL", 9), ("kill", 9), (11, 11)])

@@ -17,7 +17,19 @@ def test_defaults():
     config = _config.parse(None)
     assert config.profile.name == "Ascend910B" and config.device_count == 8
     assert config.totals == {"hbm": 61 << 30, "ddr": 0}
+    assert config.huge == {"hbm": int((61 << 30) * 0.9), "ddr": 0}
+    assert (config.driver_cache, config.memory_noise, config.run_mode) == (128 << 20, 0, "ep")
     assert config.faults == ()
+
+
+def test_runtime_keys():
+    config = _config.parse(
+        {"memory": {"hbm": 1 << 30}, "huge_share": 0.5, "driver_cache": 0, "memory_noise": 4096, "run_mode": "rc"}
+    )
+    assert config.huge == {"hbm": 1 << 29, "ddr": 0}
+    assert (config.driver_cache, config.memory_noise, config.run_mode) == (0, 4096, "rc")
+    assert _config.parse({"huge_share": None}).huge == _config.parse(None).huge  # null: the chip's share
+    assert _config.parse({"chip": "Ascend310", "huge_share": 1}).huge == {"hbm": 0, "ddr": 7 << 30}
 
 
 def test_full_example_parses():
@@ -26,6 +38,10 @@ def test_full_example_parses():
             "chip": "Ascend310P3",
             "device_count": 8,
             "memory": {"ddr": 1 << 30},
+            "huge_share": 0.5,
+            "driver_cache": 64 << 20,
+            "memory_noise": 4096,
+            "run_mode": "rc",
             "link_gbps": 24,
             "faults": [
                 {"device": 3, "kind": "bitflip", "at_copy": 5, "bits": 1},
@@ -46,13 +62,24 @@ def test_full_example_parses():
 @pytest.mark.parametrize(
     "raw,message",
     [
-        ({"chips": "x"}, "chips: unknown key (known: chip, device_count, memory, faults, link_gbps, link_state)"),
+        (
+            {"chips": "x"},
+            "chips: unknown key (known: chip, device_count, memory, huge_share, driver_cache, memory_noise, "
+            "run_mode, faults, link_gbps, link_state)",
+        ),
         ({"chip": "Ascend999"}, "chip: unknown chip 'Ascend999'"),
         ({"device_count": -1}, "device_count: must be an integer >= 0, got -1"),
         ({"device_count": True}, "device_count: must be an integer >= 0, got True"),
         ({"memory": {"sram": 1}}, "memory.sram: unknown key (known: hbm, ddr)"),
         ({"memory": {"hbm": "1G"}}, "memory.hbm: must be an integer >= 0, got '1G'"),
         ({"link_gbps": 0}, "link_gbps: must be a number > 0, got 0"),
+        ({"huge_share": 1.5}, "huge_share: must be a number from 0 to 1, got 1.5"),
+        ({"huge_share": "90%"}, "huge_share: must be a number from 0 to 1, got '90%'"),
+        ({"huge_share": True}, "huge_share: must be a number from 0 to 1, got True"),
+        ({"driver_cache": -1}, "driver_cache: must be an integer >= 0, got -1"),
+        ({"driver_cache": "128MiB"}, "driver_cache: must be an integer >= 0, got '128MiB'"),
+        ({"memory_noise": 1.5}, "memory_noise: must be an integer >= 0, got 1.5"),
+        ({"run_mode": "host"}, "run_mode: unknown run mode 'host' (known: ep, rc)"),
         ({"faults": {}}, "faults: must be a list"),
         ({"faults": [{"device": 1, "kind": "melt"}]}, "faults[0].kind: unknown fault kind 'melt'"),
         ({"faults": [{"kind": "hang", "at_copy": 1}]}, "faults[0].device: required"),

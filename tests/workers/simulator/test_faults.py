@@ -24,7 +24,7 @@ def round_trip(acl, host, dev, value):
 
 
 def opened(sim, faults, device=0):
-    acl = sim({"memory": {"hbm": 1 << 30}, "faults": faults})
+    acl = sim({"memory": {"hbm": 1 << 30}, "driver_cache": 0, "faults": faults})
     acl.init()
     assert acl.rt.set_device(device) == 0
     return acl

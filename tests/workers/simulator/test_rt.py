@@ -6,6 +6,8 @@ import threading
 
 import pytest
 
+from .conftest import run_program, write_config
+
 
 def test_init_is_reference_counted(sim):
     acl = sim()
@@ -32,6 +34,20 @@ def test_discovery_needs_no_init(sim):
     assert acl.rt.get_device_count() == (4, 0)
     assert acl.get_soc_name() == "Ascend310P3"
     assert acl.rt.get_run_mode() == (1, 0)
+
+
+@pytest.mark.parametrize("mode,answer", [("ep", 1), ("rc", 0)])  # ACL_HOST, ACL_DEVICE
+def test_run_mode(sim, mode, answer):
+    acl = sim({"run_mode": mode})
+    assert acl.rt.get_run_mode() == (answer, 0)
+    assert acl.init() == 0 and acl.rt.set_device(0) == 0
+    assert acl.rt.get_run_mode() == (answer, 0)
+
+
+def test_run_mode_in_a_program(tmp_path):
+    config = write_config(tmp_path, "run_mode: rc\n")
+    result = run_program(["-c", "import acl; print(acl.rt.get_run_mode())"], config)
+    assert result.stdout.strip() == "(0, 0)"
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,10 @@ Shape (every key optional)::
     chip: Ascend910B            # a name from catalog.PROFILES
     device_count: 8             # physical devices
     memory: {hbm: 2147483648}   # per-device totals as get_mem_info reports them (bytes)
+    huge_share: 0.9             # share of each pool in huge pages (default: the chip's)
+    driver_cache: 134217728     # bytes the device's caches take at first use (0: none)
+    memory_noise: 0             # bytes each get_mem_info free figure may jitter by
+    run_mode: ep                # ep (get_run_mode: ACL_HOST) or rc (ACL_DEVICE)
     link_gbps: 24               # the host link's bandwidth per direction, shared by all devices
     link_state: /path/link.state # where the processes of one host share it (see _link.py)
     faults: [{device: 3, kind: bitflip, at_copy: 5, bits: 1}, ...]
@@ -22,13 +26,25 @@ from ._faults import CHECKS, KINDS, Fault
 from ._shared import catalog
 
 ENV_VAR = "ACL_SIM_CONFIG"
-TOP_KEYS = ("chip", "device_count", "memory", "faults", "link_gbps", "link_state")
+TOP_KEYS = (
+    "chip",
+    "device_count",
+    "memory",
+    "huge_share",
+    "driver_cache",
+    "memory_noise",
+    "run_mode",
+    "faults",
+    "link_gbps",
+    "link_state",
+)
 Profile = catalog.Profile
 
 
 @dataclass(frozen=True)
 class SimConfig:
-    """A validated configuration. ``totals`` maps ``"hbm"``/``"ddr"`` to per-device bytes."""
+    """A validated configuration. ``totals`` maps ``"hbm"``/``"ddr"`` to per-device bytes, ``huge``
+    to the huge-page bytes of each (the rest of a pool is normal pages)."""
 
     profile: Profile
     device_count: int
@@ -37,6 +53,10 @@ class SimConfig:
     link_gbps: Optional[float] = None
     link_state: Optional[str] = None
     raw: Dict[str, Any] = field(default_factory=dict)
+    huge: Dict[str, int] = field(default_factory=dict)
+    driver_cache: int = catalog.DEFAULT_DRIVER_CACHE
+    memory_noise: int = catalog.DEFAULT_MEMORY_NOISE
+    run_mode: str = catalog.DEFAULT_RUN_MODE
 
     def faults_for(self, device: int) -> List[Fault]:
         """The faults configured for one physical device."""
@@ -78,6 +98,24 @@ def _totals(profile: Profile, value: Any) -> Dict[str, int]:
     for key, size in _mapping(value or {}, "memory", ("hbm", "ddr")).items():
         totals[key] = _non_negative_int(size, f"memory.{key}")
     return totals
+
+
+def _huge_share(profile: Profile, value: Any) -> float:
+    if value is None:
+        return profile.huge_share
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise _fail("huge_share", f"must be a number from 0 to 1, got {value!r}")
+    return float(value)
+
+
+def _huge(totals: Dict[str, int], share: float) -> Dict[str, int]:
+    return {pool: int(total * share) for pool, total in totals.items()}
+
+
+def _run_mode(value: Any) -> str:
+    if value not in catalog.RUN_MODES:
+        raise _fail("run_mode", f"unknown run mode {value!r} (known: {', '.join(catalog.RUN_MODES)})")
+    return str(value)
 
 
 def _fault(value: Any, path: str, device_count: int) -> Fault:
@@ -136,7 +174,19 @@ def parse(raw: Optional[Dict[str, Any]]) -> SimConfig:
     parsed = tuple(_fault(f, f"faults[{i}]", count) for i, f in enumerate(faults))
     totals = _totals(profile, raw.get("memory"))
     link = _link(raw.get("link_gbps"))
-    return SimConfig(profile, count, totals, parsed, link, _path(raw.get("link_state")), raw)
+    return SimConfig(
+        profile,
+        count,
+        totals,
+        parsed,
+        link,
+        _path(raw.get("link_state")),
+        raw,
+        huge=_huge(totals, _huge_share(profile, raw.get("huge_share", catalog.DEFAULT_HUGE_SHARE))),
+        driver_cache=_non_negative_int(raw.get("driver_cache", catalog.DEFAULT_DRIVER_CACHE), "driver_cache"),
+        memory_noise=_non_negative_int(raw.get("memory_noise", catalog.DEFAULT_MEMORY_NOISE), "memory_noise"),
+        run_mode=_run_mode(raw.get("run_mode", catalog.DEFAULT_RUN_MODE)),
+    )
 
 
 def load_file(path: str) -> SimConfig:

@@ -2,6 +2,9 @@
 
 Every address range is checked against the address space before a byte moves; the bytes then
 move with ``ctypes.memmove`` / ``ctypes.memset`` on the validated addresses (the fast path).
+A synchronous ``memcpy`` takes any mapped host memory of the process, as the real one does (the
+driver copies pageable memory too); everything else (``memcpy_async``, the fills) needs memory the
+simulator knows: its allocations and the objects handed to ``acl.util``.
 Async operations are queued on the stream and really run at ``synchronize_stream`` /
 ``synchronize_device`` (or ``destroy_stream``), the documented sync points, so a program that
 reads before synchronising sees stale data, as it could on hardware.
@@ -34,6 +37,15 @@ def _region(api: str, addr: int, size: int, role: str) -> Tuple[Optional[Region]
             api,
             f"{role} {addr:#x} (+{size} bytes) is not inside a live allocation or registered host buffer",
         )
+    return region, 0
+
+
+def _sync_region(api: str, addr: int, size: int, role: str) -> Tuple[Optional[Region], int]:
+    """Like ``_region``, but any mapped host memory will do (readable for src, writable for dst)."""
+    region, problem = _state.driver().memory.resolve(addr, size, write=role == "dst")
+    if region is None:
+        # The driver's "invalid value" is 107000 (errcode_manage.cc); which one it gives here: UNCONFIRMED.
+        return None, _state.fail(_codes.RT_PARAM_INVALID, api, f"{role} {addr:#x} (+{size} bytes) {problem}")
     return region, 0
 
 
@@ -88,10 +100,14 @@ def _crosses_link(src: Region, dst: Region) -> bool:
     return (src.kind in HOST_SIDE) != (dst.kind in HOST_SIDE)
 
 
-def _copy_now(api: str, dst: int, src: int, count: int) -> Tuple[int, float]:
-    """Validate both ranges and copy: (ret, extra seconds a slow device or the shared link add)."""
-    src_region, code = _region(api, src, count, "src")
-    dst_region, code = (None, code) if code else _region(api, dst, count, "dst")
+def _copy_now(api: str, dst: int, src: int, count: int, pageable: bool) -> Tuple[int, float]:
+    """Validate both ranges and copy: (ret, extra seconds a slow device or the shared link add).
+
+    ``pageable``: host memory the simulator does not track is allowed (synchronous copies).
+    """
+    lookup = _sync_region if pageable else _region
+    src_region, code = lookup(api, src, count, "src")
+    dst_region, code = (None, code) if code else lookup(api, dst, count, "dst")
     if src_region is None or dst_region is None:
         return code, 0.0
     link = _state.driver().link
@@ -113,7 +129,7 @@ def memcpy(dst: Any, dest_max: Any, src: Any, count: Any, kind: Any) -> int:
         code = _sizes(api, dest_max, count)
         if code or dst == src:
             return code
-        code, delay = _copy_now(api, dst, src, count)
+        code, delay = _copy_now(api, dst, src, count, pageable=True)
     if delay > 0:
         time.sleep(delay)
     return code
@@ -156,7 +172,7 @@ def _run_async_copy(api: str, dst: int, src: int, count: int) -> int:
     """The queued copy: ranges are checked again, memory may have been freed meanwhile."""
     if dst == src:
         return 0
-    code, delay = _copy_now(api, dst, src, count)
+    code, delay = _copy_now(api, dst, src, count, pageable=False)
     if delay > 0:
         time.sleep(delay)
     return code

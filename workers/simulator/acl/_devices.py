@@ -6,17 +6,21 @@ from typing import Any, Optional, Tuple
 
 from . import _codes, _state
 from ._common import as_int, check_init, found, logical_device, need_context
+from ._shared import catalog
 from ._state import Context, Device, Stream
 
 
 def get_device_count() -> Tuple[int, int]:
     """(count, ret): the visible device count; 207004 when none is visible. Needs no init."""
-    visible, text = _state.driver().visible()
-    if not visible:
-        return 0, _state.fail(
-            _codes.RT_NO_DEVICE, "acl.rt.get_device_count", f"no visible device (ASCEND_RT_VISIBLE_DEVICES={text!r})"
-        )
-    return len(visible), 0
+    with _state.LOCK:
+        visible, text = _state.driver().visible()
+        if not visible:
+            return 0, _state.fail(
+                _codes.RT_NO_DEVICE,
+                "acl.rt.get_device_count",
+                f"no visible device (ASCEND_RT_VISIBLE_DEVICES={text!r})",
+            )
+        return len(visible), 0
 
 
 def _open(api: str, device: Device) -> int:
@@ -86,14 +90,14 @@ def _drop_context(context: Context) -> None:
 
 
 def _release_if_closed(device: Device) -> None:
-    """A device nobody holds any more gives all its memory back (leaked bytes stay lost)."""
+    """A device nobody holds any more gives back its allocations and the driver's caches (leaked
+    bytes stay lost)."""
     if device.is_open:
         return
     memory = _state.driver().memory
     for region in memory.of_device(device.physical):
         memory.remove(region)
-    device.used = {"hbm": 0, "ddr": 0}
-    device.dvpp_used = 0
+    device.release()
 
 
 def create_context(device_id: Any) -> Tuple[int, int]:
@@ -150,14 +154,16 @@ def set_context(context: Any) -> int:
 
 def get_context() -> Tuple[int, int]:
     """(context, ret): the calling thread's current context."""
-    context, code = need_context("acl.rt.get_context")
-    return (context.handle, 0) if context else (0, code)
+    with _state.LOCK:
+        context, code = need_context("acl.rt.get_context")
+        return (context.handle, 0) if context else (0, code)
 
 
 def get_device() -> Tuple[int, int]:
     """(device_id, ret): the logical id of the current context's device."""
-    context, code = need_context("acl.rt.get_device")
-    return (context.logical, 0) if context else (0, code)
+    with _state.LOCK:
+        context, code = need_context("acl.rt.get_device")
+        return (context.logical, 0) if context else (0, code)
 
 
 def create_stream() -> Tuple[int, int]:
@@ -202,5 +208,7 @@ def run_pending(stream: Stream) -> int:
 
 
 def get_run_mode() -> Tuple[int, int]:
-    """(run_mode, ret): always ACL_HOST (1), the application runs on the host (EP mode)."""
-    return 1, 0
+    """(run_mode, ret): ACL_HOST (1) in ``ep`` mode (the application runs on the host, the default),
+    ACL_DEVICE (0) in ``rc`` mode (it runs on the device, as on an Atlas 200 DK). Needs no init."""
+    with _state.LOCK:
+        return catalog.RUN_MODES[_state.driver().config.run_mode], 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import random
 import threading
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -41,19 +42,44 @@ class Context:
         self.streams: Dict[int, Stream] = {0: Stream(0, self)}
 
 
+POOLS = ("hbm", "ddr")
+HUGE, NORMAL = "huge", "normal"
+PAGES = (HUGE, NORMAL)
+
+
+def part(pool: str, page: str) -> str:
+    """The accounting key of one page kind of one pool, e.g. ``"hbm.huge"`` (a ``Region.pool``)."""
+    return f"{pool}.{page}"
+
+
+PARTS = tuple(part(pool, page) for pool in POOLS for page in PAGES)
+
+
 class Device:
-    """One physical device: open counts, memory accounting and fault counters (per process)."""
+    """One physical device: open counts, memory accounting and fault counters (per process).
+
+    Memory is counted per part, a pool's huge or normal pages: ``used`` by live allocations,
+    ``leaked`` for good, ``cached`` by the driver's one-time caches until the device is released.
+    """
 
     def __init__(self, physical: int, config: SimConfig) -> None:
         self.physical = physical
         self.profile = config.profile
-        self.totals = dict(config.totals)
+        self.totals: Dict[str, int] = {}
+        for pool, total in config.totals.items():
+            huge = min(config.huge.get(pool, 0), total)
+            self.totals.update({part(pool, HUGE): huge, part(pool, NORMAL): total - huge})
         self.faults = config.faults_for(physical)
+        self.driver_cache, self.memory_noise = config.driver_cache, config.memory_noise
+        # Seeded by the device alone: a run's samples repeat exactly when it is run again.
+        self.noise = random.Random(0x5EED + physical)
         self.set_count = 0
         self.default_ctx: Optional[Context] = None
         self.user_ctxs: Dict[int, Context] = {}
-        self.used = {"hbm": 0, "ddr": 0}
-        self.leaked = {"hbm": 0, "ddr": 0}
+        self.used = dict.fromkeys(PARTS, 0)
+        self.leaked = dict.fromkeys(PARTS, 0)
+        self.cached = dict.fromkeys(PARTS, 0)
+        self.warm = False
         self.dvpp_used = 0
         self.open_attempts = self.allocations = self.h2d_copies = 0
 
@@ -61,9 +87,37 @@ class Device:
     def is_open(self) -> bool:
         return self.set_count > 0 or bool(self.user_ctxs)
 
-    def free_bytes(self, pool: str) -> int:
-        """Bytes still allocatable from ``pool`` ("hbm" or "ddr")."""
-        return max(self.totals[pool] - self.used[pool] - self.leaked[pool], 0)
+    def free_bytes(self, key: str) -> int:
+        """Bytes still allocatable from one part (``part(pool, page)``)."""
+        return max(self.totals[key] - self.used[key] - self.leaked[key] - self.cached[key], 0)
+
+    def warm_up(self) -> None:
+        """The first use since the device was opened: the driver's caches take their memory.
+
+        They come from the main pool's normal pages (assumed: the device OS runs on normal pages,
+        so huge pages stay whole for DVPP and big blocks), at most half of those free: a real
+        device has gigabytes of them, and a small simulated one must stay usable.
+        """
+        if self.warm:
+            return
+        self.warm = True
+        key = part(self.profile.main_pool, NORMAL)
+        self.cached[key] = min(self.driver_cache, self.free_bytes(key) // 2)
+
+    def release(self) -> None:
+        """Nobody holds the device any more: live allocations and the caches give their memory back."""
+        self.used = dict.fromkeys(PARTS, 0)
+        self.cached = dict.fromkeys(PARTS, 0)
+        self.warm = False
+        self.dvpp_used = 0
+
+    def sample(self, keys: Tuple[str, ...]) -> Tuple[int, int]:
+        """(free, total) of some parts as ``get_mem_info`` reports them, with ``memory_noise``."""
+        free = sum(self.free_bytes(k) for k in keys)
+        total = sum(self.totals[k] for k in keys)
+        if self.memory_noise:
+            free += self.noise.randint(-self.memory_noise, self.memory_noise)
+        return min(max(free, 0), total), total
 
 
 class Driver:
