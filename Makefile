@@ -22,10 +22,13 @@ $(VENV)/.ray-installed: $(VENV)/.installed
 	$(VENV)/bin/pip install -q -e '.[test,ray]'
 	touch $@
 
-$(VENV39)/.installed: pyproject.toml
+# CANN's own Python packages pin numpy 1.x: the 3.9 run proves that combination.
+NUMPY39 ?= numpy>=1.24,<1.25
+
+$(VENV39)/.installed: pyproject.toml Makefile
 	$(PY39) -m venv $(VENV39)
 	$(VENV39)/bin/pip install -q --upgrade pip
-	$(VENV39)/bin/pip install -q -e '.[test]'
+	$(VENV39)/bin/pip install -q -e '.[test]' '$(NUMPY39)'
 	touch $@
 
 setup: $(VENV)/.installed

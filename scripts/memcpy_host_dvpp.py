@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 from workers import events as ev  # noqa: E402
-from workers.backend import acl_available  # noqa: E402
+from workers.backend import BackendMissing, resolve_backend  # noqa: E402
 from workers.job import BACKENDS, EXIT_BACKEND_MISSING  # noqa: E402
 from workers.main import run_device  # noqa: E402
 from workers.params import COPY_MODES, HOST_MEMORIES, MEMORY_KINDS, PATTERNS, WorkerParams, conflicts  # noqa: E402
@@ -228,10 +228,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     logging.basicConfig(
         stream=sys.stdout, level=logging.INFO, format="[%(asctime)s][%(name)s][%(levelname)s]>>> %(message)s"
     )
-    if args.backend == "acl" and not acl_available():
-        print("memcpy_host_dvpp: the real acl module is not importable (source CANN's set_env.sh)", file=sys.stderr)
+    try:
+        simulated = resolve_backend(args.backend) == "sim"
+    except BackendMissing as exc:
+        print(f"memcpy_host_dvpp: {exc}", file=sys.stderr)
         return EXIT_BACKEND_MISSING
-    simulated = args.backend == "sim" or not acl_available()
     if simulated:
         print(SIMULATED)
     params = params_of(args)

@@ -16,6 +16,10 @@ ACL_MEMCPY_DEVICE_TO_HOST = 2
 
 ACL_MEM_MALLOC_HUGE_FIRST = 0
 
+ACL_DEVICE = 0
+ACL_HOST = 1
+"""``acl.rt.get_run_mode`` values: the application runs on the device (RC) or on the host (EP)."""
+
 ACL_DDR_MEM = 0
 ACL_HBM_MEM = 1
 

@@ -20,10 +20,11 @@ number of them; the totals in ``Finished`` are exact.
 
 from __future__ import annotations
 
+import collections
 import math
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Tuple
+from typing import Any, Callable, Deque, Dict, List, Optional, Protocol, Sequence, Tuple
 
 import numpy as np
 
@@ -38,6 +39,11 @@ Hosts = List[Tuple[str, Tuple[Buffer, Buffer]]]  # (host memory, (sent, received
 MAX_MISMATCH_FAULTS = 20
 """Data mismatches sent as ``Fault`` events with their detail; later ones are only counted."""
 ALLOCATING_APIS = frozenset({"acl.rt.malloc_host", "acl.media.dvpp_malloc", "acl.rt.malloc"})
+LEAK_TREND_CYCLES = 5
+"""Cycles whose losses, each larger than the one before by ``LEAK_TREND_STEP``, make a leak trend."""
+LEAK_TREND_STEP = 64 * 1024
+"""The growth per cycle a trend needs: smaller moves of free memory count as sampling noise (a
+smaller leak still adds up past ``max_leak`` in a long run)."""
 
 
 class Watch(Protocol):
@@ -64,7 +70,7 @@ class CycleEngine:
         rt: Runtime,
         params: WorkerParams,
         emit: Callable[[Event], None],
-        baseline: Memory,
+        opened: Memory,
         *,
         stop: Optional[threading.Event] = None,
         watch: Optional[Watch] = None,
@@ -74,8 +80,10 @@ class CycleEngine:
             raise ValueError("; ".join(f"{key}: {why}" for key, _, why in broken))
         self.rt, self.p, self.emit, self.stop, self.watch = rt, params, emit, stop, watch
         self.book = PatternBook(params.patterns, params.memory_size, params.seed)
-        self.baseline, self.memory = baseline, baseline
-        self.lowest_free = {k: v["free"] for k, v in baseline.items()}
+        self.baseline, self.memory = opened, opened  # the baseline proper is taken after the warm-up
+        self.lowest_free = {k: v["free"] for k, v in opened.items()}
+        self.losses: Deque[int] = collections.deque(maxlen=LEAK_TREND_CYCLES)
+        self._ready = False
         self.points = {size: Point(size, params.warmup) for size in params.sweep}
         self.primary = "pageable" if params.host_memory == "pageable" else "pinned"
         self.h2d, self.d2h = self.points[params.memory_size].stats[self.primary]
@@ -92,20 +100,52 @@ class CycleEngine:
     def elapsed(self) -> float:
         return time.perf_counter() - self.start
 
-    def run(self) -> str:
-        """All cycles; an ``AclError`` becomes an ``api_error`` fault and outcome ``error``."""
+    def run(self, ready: Callable[[Memory], None]) -> str:
+        """Warm the device up, take the baseline (given to ``ready``, which sends ``Started``), run
+        all cycles; an ``AclError`` becomes an ``api_error`` fault and outcome ``error``."""
         try:
             with open_transfer(self.rt, self.p) as transfer:
-                return self._cycles(transfer)
+                self.transfer = transfer
+                capacity = self._warm_up()
+                self._take_baseline(ready)
+                return capacity or self._cycles()
         except AclError as exc:
+            self._take_baseline(ready)
             self.emit(api_fault(exc, cycle=self.cycle, copy=self.copies or None))
             self._sample_quietly()
             return "error"
         finally:
             self._flush_cycle_end()
 
-    def _cycles(self, transfer: Transfer) -> str:
-        self.transfer = transfer
+    def _warm_up(self) -> Optional[str]:
+        """One allocation of the run's largest block and memory kind, one D2H copy into each host
+        buffer, then free, before the baseline: the runtime's one-time caches (100-200 MB on real
+        parts) exist after it, so they are no leak. Not counted and not timed; a D2H copy, so the
+        H2D copies keep their numbers. A device that cannot hold one block ends the run here as
+        the capacity reached (no block), as the first cycle would have."""
+        size = self.p.memory_size
+        with Allocations(self.rt, self.p.memory_kind) as mem:
+            try:
+                hosts, blocks = self._hosts(mem, size), self._blocks(mem, size)
+            except AclError as exc:
+                if not (exc.out_of_memory and exc.api in ALLOCATING_APIS):
+                    raise
+                return self._capacity(exc, mem)
+            for _, (_, received) in hosts:
+                self.rt.memcpy_d2h(received.ptr, blocks[0], size)
+        return None
+
+    def _take_baseline(self, ready: Callable[[Memory], None]) -> None:
+        """The free memory leaks are measured against, once: after the warm-up, else as it is."""
+        if self._ready:
+            return
+        self._ready = True
+        self._sample_quietly()
+        self.baseline = self.memory
+        self.lowest_free = {k: v["free"] for k, v in self.memory.items()}
+        ready(self.baseline)
+
+    def _cycles(self) -> str:
         while self.p.number_of_cycles < 0 or self.cycles < self.p.number_of_cycles:
             outcome = self._stop_reason() or self._cycle()
             if outcome:
@@ -129,6 +169,13 @@ class CycleEngine:
             "lowest_free": dict(self.lowest_free),
         }
 
+    def leak_trend(self) -> Optional[List[int]]:
+        """The losses of the last cycles when each grew on the one before (a leak that grows every
+        cycle, whatever ``max_leak`` tolerates), else None."""
+        losses = list(self.losses)
+        grows = all(b - a >= LEAK_TREND_STEP for a, b in zip(losses, losses[1:]))
+        return losses if len(losses) == LEAK_TREND_CYCLES and grows else None
+
     def finished(self, outcome: str) -> Finished:
         """The end event with the run's exact totals."""
         return Finished(
@@ -137,6 +184,7 @@ class CycleEngine:
             verify_errors=self.verify_errors,
             elapsed=self.elapsed(),
             curve=self.curve(),
+            leak_trend=self.leak_trend(),
             **self._totals(),
         )
 
@@ -185,7 +233,7 @@ class CycleEngine:
             hosts.append(("pinned", (pinned_buffer(mem.host(size), size), pinned_buffer(mem.host(size), size))))
         if self.p.host_memory != "pinned":
             if self._pageable is None:
-                self._pageable = (pageable_buffer(self.rt, size), pageable_buffer(self.rt, size))
+                self._pageable = (pageable_buffer(size), pageable_buffer(size))
             hosts.append(("pageable", self._pageable))
         return hosts
 
@@ -298,6 +346,7 @@ class CycleEngine:
         self._unsent_cycles, self._last_ended = self._unsent_cycles + 1, self.cycle
         self._sample()
         self.leak = leak_of(self.baseline, self.memory)
+        self.losses.append(self.leak)
         if self.watch is not None:
             self.watch.released(self.cycle, self.memory)
         now = time.perf_counter()

@@ -28,7 +28,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Dict, List, Optional, Type, TypedDict
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """Bumped whenever a field is added, removed or changes meaning."""
 DIRECTIONS = ("h2d", "d2h")
 """The two directions of a copy, as every field and statistic names them."""
@@ -76,6 +76,10 @@ class Started(Event):
     passed to ``acl.rt.set_device`` (differs when ``ASCEND_RT_VISIBLE_DEVICES`` is set).
     ``memory`` is the baseline sample that leak detection compares against. ``node`` names the
     cluster node the worker ran on (filled in by the Ray launcher); ``None`` for a local run.
+    ``run_mode`` is ``ep`` (the application runs on the host and copies cross PCIe) or ``rc`` (it
+    runs on the device: no host link), ``None`` when the runtime cannot tell. ``memory_at_open`` is
+    the sample taken when the device opened, before the warm-up that the baseline follows (their
+    difference is what the runtime keeps for itself on first use).
     """
 
     kind: ClassVar[str] = "started"
@@ -89,6 +93,8 @@ class Started(Event):
     memory: Memory
     attempts: int = 1  # how many times the device had to be opened (retries after open errors)
     node: Optional[str] = None
+    run_mode: Optional[str] = None
+    memory_at_open: Optional[Memory] = None
 
 
 @dataclass(frozen=True)
@@ -188,6 +194,8 @@ class Finished(Event):
     ``"pageable": {"h2d", "d2h"}`` with ``"ratio": {"h2d", "d2h"}`` (pinned median over pageable
     median, ``None`` when either is missing) with ``host_memory: both``. ``None`` when no copy
     ran (the device never opened) and in journals written before the field existed.
+    ``leak_trend`` is the loss after each of the last cycles (bytes) when it grew every cycle (a
+    leak, however small), else ``None``.
     """
 
     kind: ClassVar[str] = "finished"
@@ -203,6 +211,7 @@ class Finished(Event):
     memory: Memory
     elapsed: float
     curve: Optional[List[JSON]] = None
+    leak_trend: Optional[List[int]] = None
 
 
 @dataclass(frozen=True)

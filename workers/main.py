@@ -11,7 +11,7 @@ from typing import Any, Callable, Dict, Optional
 
 from workers.backend import BackendMissing, load_acl
 from workers.cycles import CycleEngine, Watch
-from workers.events import Event, Fault, Finished, Started
+from workers.events import Event, Fault, Finished, Memory, Started
 from workers.params import WorkerParams
 from workers.runtime import AclError, Device, DeviceNotVisible, OpenFailed, Runtime, api_fault, open_device
 
@@ -74,22 +74,27 @@ class _Run:
         device: Optional[Device] = None
         try:
             with open_device(rt, p.device_id, p.open_retries, p.open_retry_delay) as device:
-                baseline = rt.mem_info()
-                self.emit(
-                    Started(
-                        physical_id=device.physical_id,
-                        logical_id=device.logical_id,
-                        chip=rt.soc_name(),
-                        backend=rt.backend,
-                        simulated=rt.simulated,
-                        pid=os.getpid(),
-                        params=p.to_dict(),
-                        memory=baseline,
-                        attempts=device.attempts,
+                opened = rt.mem_info()
+
+                def ready(baseline: Memory) -> None:  # after the warm-up: the device is open and settled
+                    self.emit(
+                        Started(
+                            physical_id=device.physical_id,
+                            logical_id=device.logical_id,
+                            chip=rt.soc_name(),
+                            backend=rt.backend,
+                            simulated=rt.simulated,
+                            pid=os.getpid(),
+                            params=p.to_dict(),
+                            memory=baseline,
+                            attempts=device.attempts,
+                            run_mode=rt.run_mode(),
+                            memory_at_open=opened,
+                        )
                     )
-                )
-                self.engine = CycleEngine(rt, p, self.emit, baseline, stop=self.stop, watch=self.watch)
-                return self.engine.run()
+
+                self.engine = CycleEngine(rt, p, self.emit, opened, stop=self.stop, watch=self.watch)
+                return self.engine.run(ready)
         finally:
             if device is not None:  # also after an exception: a failed teardown is a fact to report
                 self._close_errors(device)

@@ -19,6 +19,9 @@ from workers import acl_codes as codes
 from workers.events import Fault, Memory, Pool
 from workers.visibility import VISIBLE_ENV, visible_devices
 
+RUN_MODES = {codes.ACL_DEVICE: "rc", codes.ACL_HOST: "ep"}
+"""``acl.rt.get_run_mode`` values: ACL_DEVICE (0) is RC mode, ACL_HOST (1) is EP mode."""
+
 
 class AclError(Exception):
     """A runtime call returned non-zero: ``api`` (e.g. ``acl.rt.memcpy``), ``code``, ``name`` (the
@@ -48,16 +51,24 @@ class OpenFailed(Exception):
         self.error, self.attempts = error, attempts
 
 
-def logical_id(physical_id: int, env: Optional[Mapping[str, str]] = None) -> int:
-    """The id to pass to ``acl.rt.set_device`` for ``physical_id`` (its index among the visible
-    devices; itself when ``ASCEND_RT_VISIBLE_DEVICES`` is unset)."""
+def logical_id(physical_id: int, visible: Optional[int] = None, env: Optional[Mapping[str, str]] = None) -> int:
+    """The id to pass to ``acl.rt.set_device`` for ``physical_id``: its index among the visible
+    devices, itself when ``ASCEND_RT_VISIBLE_DEVICES`` is unset. ``visible`` is the count the
+    runtime reports (``get_device_count``): the runtime drops the ids from the first one that is no
+    device of this machine (``0,1,8`` on 8 devices is ``0,1``), and only it knows how many there are.
+    Raises ``DeviceNotVisible`` for a device outside the visible set."""
     value = (os.environ if env is None else env).get(VISIBLE_ENV)
     ids = visible_devices(value)
     if ids is None:
         return physical_id
-    if physical_id not in ids:
-        raise DeviceNotVisible(f"device {physical_id} is not visible: {VISIBLE_ENV}={value!r}")
-    return ids.index(physical_id)
+    seen = ids if visible is None else ids[:visible]
+    if physical_id not in seen:
+        shown = ",".join(map(str, seen)) or "none"
+        raise DeviceNotVisible(
+            f"device {physical_id} is not visible to this process: {VISIBLE_ENV}={value!r} "
+            f"leaves device(s) {shown} (the runtime ignores ids from the first one it cannot use)"
+        )
+    return seen.index(physical_id)
 
 
 def physical_id(logical: int, env: Optional[Mapping[str, str]] = None) -> int:
@@ -134,6 +145,23 @@ class Runtime:
             name = name[0] if name else None
         return name if isinstance(name, str) and name else None
 
+    def run_mode(self) -> Optional[str]:
+        """``ep`` (the application runs on the host: PCIe transfers) or ``rc`` (on the device itself,
+        e.g. Atlas 200 DK, Ascend310B: no host link); None when the runtime cannot tell."""
+        try:
+            mode = self.call("acl.rt.get_run_mode")
+        except Exception:  # an older runtime or a failing call: unknown, not an error of the device
+            return None
+        return RUN_MODES.get(mode) if isinstance(mode, int) else None
+
+    def visible_count(self) -> Optional[int]:
+        """How many devices the runtime lets this process see; None when it cannot tell."""
+        try:
+            count = self.call("acl.rt.get_device_count")
+        except AclError:
+            return None
+        return int(count) if isinstance(count, int) else None
+
     def mem_info(self) -> Memory:
         """``{"ddr": {"free", "total"}, "hbm": {...}}`` in bytes, for the current device."""
         sample: Memory = {}
@@ -182,17 +210,12 @@ def init(rt: Runtime) -> None:
 
 
 def _open_once(rt: Runtime, physical: int, logical: int, attempt: int) -> Device:
-    init(rt)
-    try:
-        rt.call("acl.rt.set_device", logical)
-    except AclError:
-        rt.quietly("acl.finalize")
-        raise
+    """set_device -> create_context; a context that fails gives its device back."""
+    rt.call("acl.rt.set_device", logical)
     try:
         context = rt.call("acl.rt.create_context", logical)
     except AclError:
         rt.quietly("acl.rt.reset_device", logical)
-        rt.quietly("acl.finalize")
         raise
     return Device(physical, logical, context, attempt)
 
@@ -209,23 +232,35 @@ def close_device(rt: Runtime, device: Device) -> List[AclError]:
 
 @contextlib.contextmanager
 def open_device(rt: Runtime, physical: int, retries: int = 0, delay: float = 0.0) -> Iterator[Device]:
-    """Open ``physical`` (init -> set_device -> create_context), trying ``retries`` more times
-    ``delay`` seconds apart; raises ``OpenFailed`` (or ``DeviceNotVisible``). On exit the device
-    is closed and any close error lands in ``Device.close_errors`` instead of being raised."""
-    logical = logical_id(physical)
-    attempts = retries + 1
-    for attempt in range(1, attempts + 1):
-        try:
-            device = _open_once(rt, physical, logical, attempt)
-            break
-        except AclError as exc:
-            if attempt == attempts:
-                raise OpenFailed(exc, attempts) from exc
-            time.sleep(delay)
+    """Open ``physical``: ``acl.init`` once (older CANN documents it as once per process), then
+    set_device -> create_context, those tried ``retries`` more times ``delay`` seconds apart; raises
+    ``OpenFailed`` (or ``DeviceNotVisible``). On exit the device is closed and any close error lands
+    in ``Device.close_errors`` instead of being raised."""
+    try:
+        init(rt)
+    except AclError as exc:
+        raise OpenFailed(exc, 1) from exc
+    try:
+        device = _open_retrying(rt, physical, logical_id(physical, rt.visible_count()), retries, delay)
+    except BaseException:
+        rt.quietly("acl.finalize")
+        raise
     try:
         yield device
     finally:
         device.close_errors = close_device(rt, device)
+
+
+def _open_retrying(rt: Runtime, physical: int, logical: int, retries: int, delay: float) -> Device:
+    attempts = retries + 1
+    for attempt in range(1, attempts + 1):
+        try:
+            return _open_once(rt, physical, logical, attempt)
+        except AclError as exc:
+            if attempt == attempts:
+                raise OpenFailed(exc, attempts) from exc
+            time.sleep(delay)
+    raise AssertionError("not reached: the last attempt returns or raises")
 
 
 class Allocations:

@@ -17,9 +17,9 @@ per direction. Fills and verification happen outside the timed spans.
   stream's sync, the sum's to the end of both. An untimed read-back then checks what the timed
   H2D wrote.
 
-Pageable host memory is an ordinary (64-aligned) numpy array whose address comes from
-``acl.util.numpy_to_ptr`` (``bytes_to_ptr`` where that is missing), as pyACL programs do; it is
-only for sync copies, since ``memcpy_async`` takes host memory from ``malloc_host`` alone.
+Pageable host memory is an ordinary (64-aligned) numpy array, handed to ``acl.rt.memcpy`` by its
+own address (``ndarray.ctypes.data``); it is only for sync copies, since ``memcpy_async`` takes
+host memory from ``malloc_host`` alone.
 """
 
 from __future__ import annotations
@@ -54,15 +54,15 @@ def pinned_buffer(host_ptr: int, size: int) -> Buffer:
     return Buffer(host_ptr, view(host_ptr, size))
 
 
-def pageable_buffer(rt: Runtime, size: int) -> Buffer:
-    """``size`` bytes of ordinary process memory, 64-aligned, with the runtime's pointer to it."""
+def pageable_buffer(size: int) -> Buffer:
+    """``size`` bytes of ordinary process memory, 64-aligned, with its address."""
     raw = np.empty(size + ASYNC_ALIGN, dtype=np.uint8)
     skip = -raw.ctypes.data % ASYNC_ALIGN
     array = raw[skip : skip + size]
-    util = rt.acl.util
-    # numpy_to_ptr takes the array itself; bytes_to_ptr on an ndarray is UNCONFIRMED on real pyACL.
-    to_ptr = util.numpy_to_ptr if hasattr(util, "numpy_to_ptr") else util.bytes_to_ptr
-    return Buffer(int(to_ptr(array)), array)
+    # The array's own address: a synchronous memcpy takes any host memory of the process on every
+    # pyACL release, whereas acl.util's helpers differ (the newest takes bytes only in bytes_to_ptr
+    # and warns that numpy_to_ptr will go).
+    return Buffer(int(array.ctypes.data), array)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,8 @@ SIMULATED = (
     "SIMULATED: these devices are the built-in simulator, not real NPUs; "
     "no hardware was tested. Use `backend: acl` on an NPU server."
 )
+SIMULATED_MARK = "[SIMULATED]"
+"""What a short label of a simulated run or device ends with (JUnit names, the HTML title)."""
 INTERRUPTED = "INTERRUPTED: the run was stopped before every device finished."
 BINARY_UNITS = (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10))
 

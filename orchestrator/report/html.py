@@ -90,10 +90,12 @@ def render(
         _facts(verdicts, data),
         fleet_view(verdicts, medians, data, _fraction(header)),
         _table(verdicts, medians),
-        _failures(verdicts),
+        _failures(verdicts, bool(data.get("simulated"))),
         "<h2>Devices</h2>" + "".join(_device(v, series.get((v.result.host, v.result.device)), span) for v in verdicts),
     ]
-    title = f"dvpp-fleet {data.get('run_id') or ''}".strip()
+    title = " ".join(
+        p for p in ("dvpp-fleet", str(data.get("run_id") or ""), fmt.SIMULATED_MARK * bool(data.get("simulated"))) if p
+    )
     return PAGE.format(title=escape(title), style=STYLE, body="\n".join(sections))
 
 
@@ -126,7 +128,8 @@ def _facts(verdicts: Sequence[Verdict], data: Dict[str, Any]) -> str:
     shown = [fmt.SIMULATED] * bool(data.get("simulated")) + [fmt.INTERRUPTED] * bool(data.get("interrupted"))
     banner = "".join(f'<p class="banner">{escape(text)}</p>' for text in shown)
     cells = "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in rows)
-    return f"<h1>{escape(str(data.get('run_id') or 'dvpp-fleet run'))}</h1>{banner}<table class=facts>{cells}</table>"
+    name = str(data.get("run_id") or "dvpp-fleet run") + (f" {fmt.SIMULATED_MARK}" if data.get("simulated") else "")
+    return f"<h1>{escape(name)}</h1>{banner}<table class=facts>{cells}</table>"
 
 
 def _table(verdicts: Sequence[Verdict], medians: outliers.FleetMedians) -> str:
@@ -161,7 +164,7 @@ def _row(v: Verdict, medians: outliers.FleetMedians) -> str:
     ratios = " / ".join(_ratio(outliers.fleet_ratio(v, d, medians)) for d in DIRECTIONS)
     cells: List[Any] = [
         v.name,
-        r.chip or "-",
+        (r.chip or "-") + (" (RC mode)" if r.rc else ""),
         _status(v),
         r.cycles,
         r.copies,
@@ -188,8 +191,8 @@ def _ratio(value: Optional[float]) -> str:
     return "-" if value is None else f"{value:.0%}"
 
 
-def _failures(verdicts: Sequence[Verdict]) -> str:
-    return f"<h2>Failure summary</h2><pre>{escape(table.failure_summary(verdicts))}</pre>"
+def _failures(verdicts: Sequence[Verdict], simulated: bool) -> str:
+    return f"<h2>Failure summary</h2><pre>{escape(table.failure_summary(verdicts, simulated))}</pre>"
 
 
 def _device(v: Verdict, s: Optional[DeviceSeries], span: float) -> str:

@@ -88,7 +88,7 @@ def _fleet_rules(
                             xs[-1] + 0.4,
                         )
                     )
-        ref = reference.reference(chip)
+        ref = reference.host_link(chip, [v.result.run_mode for v in order if (v.result.chip or "unknown") == chip])
         if ref is not None and not data.get("simulated"):
             rules.append(
                 svg.Rule(ref.expected_gbps, f"{chip} expected (estimate)", "#2ca02c", "8 4", xs[0] - 0.4, xs[-1] + 0.4)
@@ -107,7 +107,7 @@ def _fleet_notes(
         else:
             limit = f"; dotted red: {fraction:.0%} below it (max_below_fleet)" if fraction is not None else ""
             notes.append(f"{chip}: fleet median {', '.join(found)}{limit}; ringed: outliers.")
-        ref = reference.reference(chip)
+        ref = reference.host_link(chip, [v.result.run_mode for v in order if (v.result.chip or "unknown") == chip])
         if ref is not None:
             notes.append(
                 f"{chip} reference: {ref.link} link, {ref.link_gbps:g} GB/s raw per direction"

@@ -30,6 +30,7 @@ HELP = {
     "device_status": "Status of the device in the last run: 1 for the status it got, 0 for every other.",
     "device_pass": "1 when the device passed the last run, else 0.",
     "device_warnings": "Warnings on the device in the last run (e.g. bandwidth far below its fleet).",
+    "device_rc_mode": "1 when the application ran on the device itself (RC mode: no host link), 0 on the host (EP).",
     "bandwidth_bytes_per_second": "Host<->device copy bandwidth of the last run, by direction and statistic.",
     "bandwidth_fleet_ratio": "Device median bandwidth divided by the median of its fleet for the same chip.",
     "copied_bytes": "Bytes moved between host and device in the last run, both directions counted.",
@@ -72,6 +73,7 @@ def _device_families(verdicts: Sequence[Verdict]) -> List[Tuple[str, List[Sample
         ("device_status", [(dict(ids, status=s.value), float(v.status is s)) for v, ids in per for s in Status]),
         ("device_pass", [(ids, float(v.status is Status.PASS)) for v, ids in per]),
         ("device_warnings", [(ids, len(v.warnings)) for v, ids in per]),
+        ("device_rc_mode", [(ids, float(v.result.rc)) for v, ids in per if v.result.run_mode]),
         ("bandwidth_bytes_per_second", list(_bandwidth(per))),
         (
             "bandwidth_fleet_ratio",
@@ -127,7 +129,7 @@ def _run_families(verdicts: Sequence[Verdict], data: Dict[str, Any]) -> List[Tup
 
 def _references(verdicts: Sequence[Verdict]) -> Iterator[Sample]:
     for chip in sorted({v.result.chip for v in verdicts if v.result.chip}):
-        ref = reference.reference(chip)
+        ref = reference.host_link(chip, [v.result.run_mode for v in verdicts if v.result.chip == chip])
         if ref is not None:
             yield {"chip": chip, "link": ref.link, "kind": "link"}, ref.link_gbps * 1e9
             yield {"chip": chip, "link": ref.link, "kind": "expected_estimate"}, ref.expected_gbps * 1e9

@@ -26,6 +26,7 @@ def device_summary(v: Verdict) -> Dict[str, Any]:
         "device": r.device,
         "node": r.node,
         "chip": r.chip,
+        "run_mode": r.run_mode,
         "status": v.status.value,
         "outcome": r.outcome,
         "cycles": r.cycles,

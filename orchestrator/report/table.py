@@ -42,7 +42,7 @@ def table(verdicts: Sequence[Verdict]) -> str:
     rows = [
         [
             v.result.host,
-            v.result.device,
+            f"{v.result.device} (RC)" if v.result.rc else v.result.device,
             v.status.value,
             v.result.cycles,
             v.result.copies,
@@ -79,11 +79,13 @@ def _group_key(c: Cause) -> Tuple[Any, ...]:
     return (c.fault, c.api, c.code, c.name)
 
 
-def failure_summary(verdicts: Sequence[Verdict]) -> str:
-    """Failures grouped by cause (one line naming every device), then each failed device's detail."""
+def failure_summary(verdicts: Sequence[Verdict], simulated: bool = False) -> str:
+    """Failures grouped by cause (one line naming every device), then each failed device's detail.
+    The first line is the verdict, and says ``simulated`` when the run was."""
+    kind = " simulated" if simulated else ""
     failed = [v for v in verdicts if v.status is not Status.PASS]
     if not failed:
-        return "\n".join([f"All {len(verdicts)} device(s) passed."] + _warning_lines(verdicts))
+        return "\n".join([f"All {len(verdicts)}{kind} device(s) passed."] + _warning_lines(verdicts))
     groups: OrderedDict[Tuple[Any, ...], List[str]] = OrderedDict()
     for v in failed:
         keys = [_group_key(c) for c in v.causes] or [(v.status.value.lower(), None, None, None)]
@@ -91,7 +93,7 @@ def failure_summary(verdicts: Sequence[Verdict]) -> str:
             names = groups.setdefault(key, [])
             if v.name not in names:
                 names.append(v.name)
-    lines = [f"{len(failed)} of {len(verdicts)} device(s) did not pass:"]
+    lines = [f"{len(failed)} of {len(verdicts)}{kind} device(s) did not pass:"]
     lines += [
         f"  {_describe_group(key)} on {len(names)} device(s): {', '.join(names)}" for key, names in groups.items()
     ]
@@ -142,7 +144,7 @@ def _describe_group(key: Tuple[Any, ...]) -> str:
 
 def report_text(verdicts: Sequence[Verdict], facts: Dict[str, Any]) -> str:
     """Everything a run prints on stdout as a table: what ``report.txt`` holds."""
-    parts = [table(verdicts), "", failure_summary(verdicts)]
+    parts = [table(verdicts), "", failure_summary(verdicts, bool(facts.get("simulated")))]
     capacity = capacity_lines(verdicts)
     if capacity:
         parts[1:1] = ["", capacity]

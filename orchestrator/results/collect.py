@@ -28,6 +28,7 @@ class DeviceResult:
     chip: Optional[str] = None
     node: Optional[str] = None  # the cluster node it ran on (Ray launcher); None for a local run
     logical_id: Optional[int] = None
+    run_mode: Optional[str] = None  # ep (copies cross the host link), rc (the application runs on the device)
     simulated: Optional[bool] = None
     attempts: int = 0
     started: bool = False
@@ -47,11 +48,17 @@ class DeviceResult:
     memory: ev.Memory = field(default_factory=dict)
     lowest_free: Dict[str, int] = field(default_factory=dict)
     leak: int = 0
+    leak_trend: Optional[List[int]] = None  # losses of the last cycles, when each grew (Finished.leak_trend)
     elapsed: float = 0.0
     last_gbps: Tuple[Optional[float], Optional[float]] = (None, None)
     end: Optional[Union[ev.Crashed, ev.Hung]] = None  # the event that ended it, when the launcher made one
     log: Optional[Dict[str, Any]] = None  # {"path": relative to the run directory, "tail": [lines]}
     curve: Optional[List[Dict[str, Any]]] = None  # per block size measured (Finished.curve)
+
+    @property
+    def rc(self) -> bool:
+        """The application ran on the device itself (RC mode): there is no host link to measure."""
+        return self.run_mode == "rc"
 
     def pools(self) -> List[str]:
         """The memory kinds the device has, HBM first (the runtime reports total 0 for a missing one)."""
@@ -79,7 +86,7 @@ class Collector:
         """Sent when the device is open: identity and the baseline memory sample."""
         r.started, r.chip, r.logical_id, r.simulated = True, e.chip, e.logical_id, e.simulated
         r.attempts, r.baseline, r.memory, r.node = e.attempts, e.memory, e.memory, e.node
-        r.params = e.params or r.params
+        r.params, r.run_mode = e.params or r.params, e.run_mode
         _lower(r.lowest_free, e.memory)
 
     def on_progress(self, r: DeviceResult, e: ev.Progress) -> None:
@@ -112,6 +119,7 @@ class Collector:
         r.cycles, r.copies, r.bytes, r.elapsed = e.cycles, e.copies, e.bytes, e.elapsed
         r.h2d, r.d2h, r.verify_errors = e.h2d, e.d2h, max(r.verify_errors, e.verify_errors)
         r.leak, r.memory, r.curve = max(r.leak, e.leak), e.memory or r.memory, e.curve
+        r.leak_trend = e.leak_trend
         _lower(r.lowest_free, e.lowest_free)
 
     def on_crashed(self, r: DeviceResult, e: ev.Crashed) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Tuple
 
 LINK_EFFICIENCY = 0.8
 """Estimated share of the raw link rate that host <-> device DMA copies reach."""
@@ -83,3 +83,11 @@ def reference(chip: Optional[str]) -> Optional[Reference]:
         if chip and chip.startswith(ref.chip) and re.fullmatch(r"[A-Za-z0-9]*", chip[len(ref.chip) :]):
             return ref
     return None
+
+
+def host_link(chip: Optional[str], run_modes: Sequence[Optional[str]]) -> Optional[Reference]:
+    """The reference for devices of ``chip`` that ran in ``run_modes``: none when every one of them ran
+    in RC mode (the application on the device itself has no PCIe link to the host to compare with)."""
+    if run_modes and all(mode == "rc" for mode in run_modes):
+        return None
+    return reference(chip)

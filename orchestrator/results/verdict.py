@@ -20,6 +20,7 @@ from orchestrator.results.outliers import find_outliers
 from orchestrator.results.records import Cause, Verdict, cause
 from orchestrator.results.status import Status
 from orchestrator.spec.schema import Thresholds
+from orchestrator.spec.units import format_size
 from workers import events as ev
 
 UNOPENED = ("open_failed", "not_visible")
@@ -43,10 +44,11 @@ def judge_all(
     spec's fleet-wide thresholds). ``live``: the run is still going (see the module docstring)."""
     out = []
     for key, result in collector.results.items():
-        status, causes = judge(result, thresholds.get(key, fleet), interrupted)
+        limits = thresholds.get(key, fleet)
+        status, causes = judge(result, limits, interrupted)
         if live and result.ended_by is None and status in (Status.INCOMPLETE, Status.SKIPPED):
             status = Status.FAIL if causes else Status.RUNNING
-        out.append(Verdict(result=result, status=status, causes=tuple(causes)))
+        out.append(Verdict(result=result, status=status, causes=tuple(causes), warnings=_rc_warnings(result, limits)))
     found = find_outliers(out, fleet.max_below_fleet)
     return [_with_outliers(v, causes, fleet.outlier == "fail") for v, causes in zip(out, found)]
 
@@ -60,6 +62,22 @@ def _with_outliers(v: Verdict, found: tuple[Cause, ...], fail: bool) -> Verdict:
         return dataclasses.replace(v, warnings=v.warnings + found)
     status = Status.FAIL if v.status is Status.PASS else v.status
     return dataclasses.replace(v, status=status, causes=v.causes + found)
+
+
+def _rc_warnings(r: DeviceResult, limits: Thresholds) -> tuple[Cause, ...]:
+    """An RC-mode device has no host link: its bandwidth floors are not applied, and it says so."""
+    floors = [
+        f"{k} {v:g}"
+        for k, v in (("min_h2d_gbps", limits.min_h2d_gbps), ("min_d2h_gbps", limits.min_d2h_gbps))
+        if v is not None
+    ]
+    if not r.rc or not floors:
+        return ()
+    message = (
+        f"RC mode (the application runs on the device, no PCIe link to the host): the bandwidth floors "
+        f"{', '.join(floors)} are not applied"
+    )
+    return (cause("rc_mode", message, detail={"run_mode": "rc"}),)
 
 
 def _status(r: DeviceResult, causes: List[Cause], interrupted: bool) -> Status:
@@ -95,7 +113,8 @@ def _capacity_causes(r: DeviceResult) -> List[Cause]:
 
 def _threshold_causes(r: DeviceResult, limits: Thresholds) -> List[Cause]:
     out: List[Cause] = []
-    for direction, floor in (("h2d", limits.min_h2d_gbps), ("d2h", limits.min_d2h_gbps)):
+    floors = () if r.rc else (("h2d", limits.min_h2d_gbps), ("d2h", limits.min_d2h_gbps))  # RC: no host link
+    for direction, floor in floors:
         stats = getattr(r, direction)
         if floor is not None and stats and stats.get("median") is not None and stats["median"] < floor:
             out.append(
@@ -113,6 +132,13 @@ def _threshold_causes(r: DeviceResult, limits: Thresholds) -> List[Cause]:
                 detail={"leak": r.leak},
             )
         )
+    elif r.leak_trend:
+        losses = ", ".join(format_size(n) if n else "0B" for n in r.leak_trend)
+        message = (
+            f"free device memory after release fell further in each of the last {len(r.leak_trend)} cycles "
+            f"({losses} below the baseline): a leak that grows every cycle, below max_leak {limits.max_leak}"
+        )
+        out.append(cause("leak", message, detail={"leak": r.leak, "trend": list(r.leak_trend)}))
     return out
 
 

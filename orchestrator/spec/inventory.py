@@ -17,10 +17,8 @@ from workers.job import EXIT_BACKEND_MISSING
 
 DISCOVER_TIMEOUT = 120.0
 
-INSTALL_HINT = (
-    "the real `acl` module (Huawei CANN) is not importable here; on an NPU server run "
-    "`source /usr/local/Ascend/ascend-toolkit/set_env.sh` first, or use `--backend sim`"
-)
+INSTALL_HINT = "the backend asked for is not available here (source CANN's set_env.sh, or use --backend sim)"
+"""Said when discovery exits for a missing backend without saying why itself."""
 
 
 def discover(backend: str, sim_config: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
@@ -32,13 +30,15 @@ def discover(backend: str, sim_config: Optional[Dict[str, Any]] = None) -> Dict[
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=DISCOVER_TIMEOUT)
     except subprocess.TimeoutExpired:
         raise EnvironmentProblem(f"device discovery did not answer within {DISCOVER_TIMEOUT:g}s") from None
-    if proc.returncode == EXIT_BACKEND_MISSING:
-        raise EnvironmentProblem(INSTALL_HINT)
     try:
         inventory: Dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
+        if proc.returncode == EXIT_BACKEND_MISSING:
+            raise EnvironmentProblem(INSTALL_HINT) from None
         tail = (proc.stderr or proc.stdout).strip()[-500:]
         raise EnvironmentProblem(f"device discovery failed (exit {proc.returncode}): {tail}") from None
+    if proc.returncode == EXIT_BACKEND_MISSING:  # discovery's own words say what was found and what to do
+        raise EnvironmentProblem(str(inventory.get("error") or INSTALL_HINT))
     if inventory.get("error"):
         raise EnvironmentProblem(f"device discovery on backend {inventory.get('backend')}: {inventory['error']}")
     return inventory

@@ -33,8 +33,11 @@ class CliRun:
         return {d["device"]: d["status"] for d in self.summary["devices"]}
 
 
-def cli(*args: str, timeout: float = 120, cwd: Optional[Path] = None) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+def cli(
+    *args: str, timeout: float = 120, cwd: Optional[Path] = None, env: Optional[Dict[str, str]] = None
+) -> subprocess.CompletedProcess:
+    """``dvpp-fleet ARGS`` in a subprocess; ``env`` replaces the environment (``PYTHONPATH`` is set)."""
+    env = dict(os.environ if env is None else env, PYTHONPATH=str(ROOT))
     return subprocess.run(
         [sys.executable, "-m", "orchestrator", *args],
         capture_output=True,

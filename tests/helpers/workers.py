@@ -12,6 +12,7 @@ from typing import Any, Dict, Iterator, List, Optional, Type, TypeVar
 from workers import events, simulator
 from workers.main import run_device
 from workers.params import WorkerParams
+from workers.simulator import catalog
 
 ROOT = Path(__file__).resolve().parents[2]
 E = TypeVar("E", bound=events.Event)
@@ -19,8 +20,14 @@ BLOCK = 4096
 
 
 def sim(hbm: int = 1 << 20, faults: Any = (), **extra: Any) -> Dict[str, Any]:
-    """A simulator config with little device memory, so filling it is quick and cheap."""
-    return {"device_count": 2, "memory": {"hbm": hbm}, "faults": list(faults), **extra}
+    """A simulator config with little device memory, so filling it is quick and cheap; no driver
+    cache, so free-memory figures are exact (the tests of the cache configure it themselves)."""
+    return {"device_count": 2, "memory": {"hbm": hbm}, "faults": list(faults), "driver_cache": 0, **extra}
+
+
+def huge_pages(total: int, chip: str = catalog.DEFAULT_CHIP) -> int:
+    """The bytes of huge pages (what DVPP memory comes from) of a simulated pool of ``total``."""
+    return int(total * catalog.PROFILES[chip].huge_share)
 
 
 def params(**kw: Any) -> WorkerParams:

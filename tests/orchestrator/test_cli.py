@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.helpers.cli import cli
+from tests.helpers.server import unsourced_npu_server
 from tests.helpers.specs import spec, write_spec
+from workers.backend import acl_available
 
 
 def test_validate_prints_one_row_per_device_and_launches_nothing(tmp_path):
@@ -46,7 +50,9 @@ def test_devices_lists_the_simulated_devices():
 def test_the_real_backend_missing_is_an_environment_error(tmp_path):
     r = cli("validate", str(write_spec(tmp_path, spec(backend="acl"))))
     assert r.returncode == 3
-    assert r.stderr.startswith("dvpp-fleet: environment error: the real `acl` module (Huawei CANN) is not importable")
+    assert r.stderr.startswith(
+        "dvpp-fleet: environment error: backend acl: the real acl module (Huawei CANN) is not importable"
+    )
     assert "Traceback" not in r.stderr
 
 
@@ -55,3 +61,34 @@ def test_usage_errors_exit_2():
     assert r.returncode == 2 and "the following arguments are required: spec" in r.stderr
     r = cli("report", "/nonexistent/run")
     assert r.returncode == 3 and "holds no events.jsonl" in r.stderr
+
+
+@pytest.mark.skipif(acl_available(), reason="the real acl is installed here")
+@pytest.mark.parametrize("command", [["run", "--no-progress"], ["validate"], ["devices"]])
+def test_auto_on_an_npu_server_without_cann_is_an_environment_error_not_a_simulation(tmp_path, command):
+    env = unsourced_npu_server(tmp_path)
+    data = spec(devices=2, backend="auto")
+    args = (
+        [command[0]]
+        + (
+            [str(write_spec(tmp_path, data)), "--out", str(tmp_path / "run")]
+            if command[0] == "run"
+            else [str(write_spec(tmp_path, data))]
+            if command[0] == "validate"
+            else []
+        )
+        + command[1:]
+    )
+    r = cli(*args, env=env)
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert r.stderr.startswith("dvpp-fleet: environment error: backend auto: this machine has Ascend hardware (npu-smi")
+    assert "set_env.sh" in r.stderr and "--backend sim" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "run").exists()  # nothing was run, nothing half-written
+
+
+@pytest.mark.skipif(acl_available(), reason="the real acl is installed here")
+def test_the_simulator_asked_for_by_name_still_runs_on_such_a_server(tmp_path):
+    env = unsourced_npu_server(tmp_path)
+    r = cli("validate", str(write_spec(tmp_path, spec(devices=2, backend="auto"))), "--backend", "sim", env=env)
+    assert r.returncode == 0, r.stderr
+    assert "backend sim (SIMULATED)" in r.stdout

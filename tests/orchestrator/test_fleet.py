@@ -124,7 +124,7 @@ def test_every_fault_kind_at_once_each_on_its_own_device(tmp_path):
         {"device": 1, "kind": "alloc_fail", "at_alloc": 2},
         {"device": 2, "kind": "crash", "at_copy": 3},
         {"device": 3, "kind": "hang", "at_copy": 3},
-        {"device": 4, "kind": "leak", "bytes": 4096},
+        {"device": 4, "kind": "leak", "bytes": "1MiB"},
         {"device": 5, "kind": "slow", "factor": 50},
         {"device": 6, "kind": "init_fail"},
     ]

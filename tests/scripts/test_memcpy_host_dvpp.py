@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.server import unsourced_npu_server
 from workers.backend import acl_available
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "memcpy_host_dvpp.py"
-SMALL_SIM = ["--sim_config", json.dumps({"memory": {"hbm": 50 << 20}})]
+SMALL_SIM = ["--sim_config", json.dumps({"memory": {"hbm": 50 << 20}, "driver_cache": 0})]  # exact figures
 
 
 def run(*args: str, sim: bool = True, timeout: float = 60):
@@ -119,3 +120,23 @@ def test_missing_real_backend_exits_3():
 def test_bad_flag_is_a_usage_error():
     proc = run("--release_cycle", "many", sim=False)
     assert proc.returncode == 2 and "--release_cycle" in proc.stderr
+
+
+@pytest.mark.skipif(acl_available(), reason="the real acl is installed here")
+def test_on_an_npu_server_without_cann_the_default_refuses_to_simulate(tmp_path):
+    env = unsourced_npu_server(tmp_path)
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), *SMALL_SIM], cwd=ROOT.parent, capture_output=True, text=True, timeout=60, env=env
+    )
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert proc.stderr.startswith("memcpy_host_dvpp: backend auto: this machine has Ascend hardware (npu-smi at ")
+    assert proc.stdout == ""  # no simulated run, no PASS
+    sim = subprocess.run(
+        [sys.executable, str(SCRIPT), "--backend", "sim", "--release_cycle", "2", *SMALL_SIM],
+        cwd=ROOT.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert sim.returncode == 0 and sim.stdout.startswith("SIMULATED"), sim.stderr

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.helpers.workers import BLOCK, finished, held, of, params, run, sim
+from tests.helpers.workers import BLOCK, finished, held, huge_pages, of, params, run, sim
 from workers import events
 from workers.cycles import CycleEngine, leak_of
 from workers.params import PATTERNS, PROGRESS_PERIOD
@@ -43,11 +43,11 @@ def test_default_fill_run_reports_the_capacity_as_its_expected_end():
     (cap,) = of(got, events.Capacity)
     end = finished(got)
     assert cap.expected and end.outcome == "capacity"
-    assert cap.blocks == end.copies == HBM // (64 * 1024 + 32)  # dvpp_malloc takes 32 bytes more
+    assert cap.blocks == end.copies == huge_pages(HBM) // (64 * 1024 + 32)  # DVPP: huge pages, 32 bytes more
     assert cap.bytes == cap.blocks * 64 * 1024
     assert cap.copy == cap.blocks + 1 and cap.name == "ACL_ERROR_RT_MEMORY_ALLOCATION"
     assert end.memory["hbm"]["free"] == HBM and end.leak == 0
-    assert end.lowest_free["hbm"] < 64 * 1024 + 32
+    assert end.lowest_free["hbm"] < HBM - huge_pages(HBM) + 64 * 1024 + 32  # the normal pages are left
 
 
 def test_memory_full_in_a_run_that_should_fit_is_an_error():
@@ -91,7 +91,7 @@ def test_without_verify_nothing_is_compared():
 
 
 def test_alloc_fail_is_an_unexpected_capacity_and_frees_everything():
-    faults = [{"device": 0, "kind": "alloc_fail", "at_alloc": 2}]
+    faults = [{"device": 0, "kind": "alloc_fail", "at_alloc": 3}]  # the 1st allocation is the warm-up's
     config = sim(faults=faults)
     with held(config):
         got = run(params(release_cycle=2, number_of_cycles=3, memory_reuse=True), None)
@@ -148,7 +148,7 @@ def test_an_h2d_that_stops_short_is_caught_even_on_identical_stale_bytes():
         got = []
         with open_device(rt, 0):
             p = params(release_cycle=4, number_of_cycles=1, memory_reuse=True, patterns=("constant",))
-            CycleEngine(rt, p, got.append, rt.mem_info()).run()
+            CycleEngine(rt, p, got.append, rt.mem_info()).run(lambda baseline: None)
     bad = [f for f in of(got, events.Fault) if f.fault == "data_mismatch"]
     assert [f.copy for f in bad] == [3, 4]  # the 5th memcpy is the H2D of copy 3
     assert all(f.detail["first_bad_offset"] == BLOCK - 1 for f in bad)
@@ -162,18 +162,18 @@ def test_a_device_bad_on_every_copy_sends_a_bounded_number_of_faults_and_the_exa
             engine = CycleEngine(
                 rt, params(release_cycle=30, number_of_cycles=1, memory_reuse=True), got.append, rt.mem_info()
             )
-            outcome = engine.run()
+            outcome = engine.run(lambda baseline: None)
     assert len([f for f in of(got, events.Fault) if f.fault == "data_mismatch"]) == 20
     assert engine.finished(outcome).verify_errors == 30
 
 
 def test_api_error_is_a_fault_with_cycle_and_copy_and_cleans_up():
     with held(sim()) as acl:
-        rt = Runtime(_FailingMemcpy(acl, at=5), "sim")
+        rt = Runtime(_FailingMemcpy(acl, at=6), "sim")  # the 1st memcpy is the warm-up's D2H
         got = []
         with open_device(rt, 0) as device:
             engine = CycleEngine(rt, params(release_cycle=2, number_of_cycles=3), got.append, rt.mem_info())
-            outcome = engine.run()
+            outcome = engine.run(lambda baseline: None)
         assert device.close_errors == []
     (fault,) = of(got, events.Fault)
     assert outcome == "error"

@@ -20,11 +20,22 @@ from workers.runtime import (
 
 
 def test_logical_id_is_the_index_among_visible_devices():
-    assert logical_id(5, {}) == 5
-    assert logical_id(5, {"ASCEND_RT_VISIBLE_DEVICES": "2,5,7"}) == 1
+    assert logical_id(5, env={}) == 5
+    assert logical_id(5, env={"ASCEND_RT_VISIBLE_DEVICES": "2,5,7"}) == 1
     assert physical_id(1, {"ASCEND_RT_VISIBLE_DEVICES": "2,5,7"}) == 5
     with pytest.raises(DeviceNotVisible, match="device 3 is not visible"):
-        logical_id(3, {"ASCEND_RT_VISIBLE_DEVICES": "2,5,7"})
+        logical_id(3, env={"ASCEND_RT_VISIBLE_DEVICES": "2,5,7"})
+
+
+def test_ids_the_runtime_dropped_are_not_visible():
+    env = {"ASCEND_RT_VISIBLE_DEVICES": "0,1,8"}  # on 8 devices the runtime stops at 8: it sees 2
+    assert logical_id(1, 2, env) == 1
+    with pytest.raises(DeviceNotVisible) as info:
+        logical_id(8, 2, env)
+    assert str(info.value) == (
+        "device 8 is not visible to this process: ASCEND_RT_VISIBLE_DEVICES='0,1,8' leaves device(s) 0,1 "
+        "(the runtime ignores ids from the first one it cannot use)"
+    )
 
 
 def test_acl_error_carries_api_code_name_and_message():

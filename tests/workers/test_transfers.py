@@ -157,15 +157,18 @@ def test_64_byte_aligned_offsets_are_fine_for_async():
             assert timing.h2d > 0 and timing.d2h > 0 and timing.overlapped is None
 
 
-def test_pageable_buffers_come_from_acl_util_and_are_64_aligned():
+def test_pageable_buffers_are_plain_process_memory_64_aligned():
     with held(sim()) as acl:
         rt = Runtime(acl, "sim")
         with open_device(rt, 0), Allocations(rt) as mem:
-            buf = pageable_buffer(rt, 1000)
+            buf = pageable_buffer(1000)
             assert isinstance(buf, Buffer) and buf.ptr % 64 == 0 and buf.ptr == buf.data.ctypes.data
             buf.data[:] = 9
             device = mem.device(1000)
-            rt.memcpy_h2d(device, buf.ptr, 1000)  # a registered host object is valid for memcpy
+            rt.memcpy_h2d(device, buf.ptr, 1000)  # any live host memory is valid for a sync memcpy
+            back = pageable_buffer(1000)
+            rt.memcpy_d2h(back.ptr, device, 1000)
+            assert set(back.data.tolist()) == {9}
 
 
 def test_streams_are_destroyed_with_the_run():

@@ -82,7 +82,7 @@ def test_auto_falls_back_to_the_simulator(simulate):
 def test_the_real_backend_missing_is_an_environment_error():
     r = cli("devices", "--backend", "acl")
     assert (r.returncode, r.stdout) == (3, "")
-    assert r.stderr.startswith("dvpp-fleet: environment error: the real `acl` module (Huawei CANN) is not importable")
+    assert r.stderr.startswith("dvpp-fleet: environment error: backend acl: the real acl module (Huawei CANN)")
 
 
 def test_an_unknown_backend_is_a_usage_error():

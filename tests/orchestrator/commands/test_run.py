@@ -25,7 +25,7 @@ def test_all_pass_exit_0_with_table_summary_and_journal(tmp_path):
     assert d["faults"] == [] and d["verify_errors"] == 0
     s = r.summary
     assert (s["backend"], s["simulated"], s["launcher"], s["exit_code"]) == ("sim", True, "local", 0)
-    assert "SIMULATED" in r.stdout and "All 4 device(s) passed." in r.stdout
+    assert "SIMULATED" in r.stdout and "All 4 simulated device(s) passed." in r.stdout
     assert (r.run_dir / "report.txt").read_text().strip() == r.stdout.strip()
     kinds = [json.loads(x)["kind"] for x in (r.run_dir / "events.jsonl").read_text().splitlines()]
     assert kinds[0] == "header" and kinds[-1] == "run_end" and kinds.count("finished") == 4
@@ -150,3 +150,27 @@ def test_a_fill_run_reports_the_capacity_reached_as_a_pass(tmp_path):
         f"  localhost:0: {cap['blocks']} block(s), {cap['blocks']}.0 MiB held when acl.media.dvpp_malloc "
         "returned 207001 ACL_ERROR_RT_MEMORY_ALLOCATION"
     ) in r.stdout
+
+
+@pytest.mark.parametrize("cycles", [1, 6])
+def test_a_leak_of_one_mib_per_free_fails_in_one_cycle_and_in_many(tmp_path, cycles):
+    data = spec(devices=2, faults=[{"device": 1, "kind": "leak", "bytes": "1MiB"}])
+    data["defaults"].update(number_of_cycles=cycles)
+    r = run_fleet(tmp_path, data)  # default thresholds; the simulator's driver cache at its default
+    assert r.statuses() == {0: "PASS", 1: "FAIL"}, r.stdout + r.stderr
+    assert r.device(0)["memory"]["leak"] == 0  # the runtime's first-use cache is no leak
+    assert [f["kind"] for f in r.device(1)["faults"]] == ["leak"]
+    assert r.device(1)["memory"]["leak"] == cycles << 20
+
+
+def test_a_small_leak_that_grows_every_cycle_fails_as_a_trend(tmp_path):
+    data = spec(devices=2, faults=[{"device": 1, "kind": "leak", "bytes": "96KiB"}])
+    data["defaults"].update(number_of_cycles=5)  # 480 KiB in all: under max_leak (512 KiB)
+    r = run_fleet(tmp_path, data)
+    assert r.statuses() == {0: "PASS", 1: "FAIL"}, r.stdout + r.stderr
+    (leak,) = r.device(1)["faults"]
+    assert leak["detail"]["trend"] == [96 * 1024 * n for n in range(1, 6)]
+    assert leak["message"] == (
+        "free device memory after release fell further in each of the last 5 cycles (96KiB, 192KiB, 288KiB, "
+        "384KiB, 480KiB below the baseline): a leak that grows every cycle, below max_leak 524288"
+    )

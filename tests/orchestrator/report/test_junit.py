@@ -29,12 +29,15 @@ def write(tmp_path, run):
 
 
 def outcomes(path):
-    """test case name -> (outcome tag or 'passed', type, message, text), as junitparser reads them."""
+    """test case name -> (outcome tag or 'passed', type, message, text), as junitparser reads them;
+    the names of a simulated run end with [SIMULATED], which is checked and left out here."""
     out = {}
     for suite in junitparser.JUnitXml.fromfile(str(path)):
+        simulated = suite.name.endswith(" [SIMULATED]")
         for case in suite:
             result = case.result[0] if case.result else None
-            out[case.name] = (
+            assert case.name.endswith(" [SIMULATED]") == simulated, case.name
+            out[case.name.replace(" [SIMULATED]", "")] = (
                 ("passed", None, None, None)
                 if result is None
                 else (result._tag, result.type, result.message, result.text)
@@ -82,8 +85,8 @@ def test_suites_per_host_with_counts_time_and_run_properties(tmp_path):
     run = mixed_run(tmp_path)
     xml = junitparser.JUnitXml.fromfile(str(write(tmp_path, run)))
     suites = {s.name: s for s in xml}
-    assert set(suites) == {"node-a", "node-b"}
-    a, b = suites["node-a"], suites["node-b"]
+    assert set(suites) == {"node-a [SIMULATED]", "node-b [SIMULATED]"}
+    a, b = suites["node-a [SIMULATED]"], suites["node-b [SIMULATED]"]
     assert (a.tests, a.failures, a.errors, a.skipped) == (6, 2, 1, 0)
     assert (b.tests, b.failures, b.errors, b.skipped) == (6, 0, 3, 2)
     assert a.time == 4.0 and a.hostname == "node-a" and a.timestamp == "2027-01-15T08:00:00"
@@ -132,3 +135,13 @@ def test_all_pass_run_has_no_failure_and_exit_0(tmp_path, schema):
     path = write(tmp_path, run)
     schema.validate(str(path))
     assert set(o[0] for o in outcomes(path).values()) == {"passed"} and run.code == 0
+
+
+def test_a_simulated_run_says_so_in_every_suite_and_test_name(tmp_path):
+    simulated = junitparser.JUnitXml.fromfile(str(write(tmp_path, mixed_run(tmp_path))))
+    assert all(s.name.endswith(" [SIMULATED]") for s in simulated)
+    assert all(c.name.endswith(" [SIMULATED]") for s in simulated for c in s)
+    (tmp_path / "hw").mkdir()
+    real = record_run(tmp_path / "hw", {("h", 0): copies(0)}, simulated=False)
+    names = [c.name for s in junitparser.JUnitXml.fromfile(str(write(tmp_path / "hw", real))) for c in s]
+    assert names == ["h:0"]

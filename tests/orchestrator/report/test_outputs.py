@@ -78,12 +78,12 @@ def test_simulated_fleet_with_a_slow_device_end_to_end(tmp_path):
     assert slowed["status"] == "FAIL" and {f["kind"] for f in slowed["faults"]} == {"outlier"}
     assert {f["detail"]["direction"] for f in slowed["faults"]} == {"h2d", "d2h"}  # slow both ways
     assert r.code == 1 == summary["exit_code"]
-    statuses = {f"localhost:{d}": s for d, s in r.statuses().items()}
+    statuses = {f"localhost:{d} [SIMULATED]": s for d, s in r.statuses().items()}  # a simulated run says so
 
     xmlschema.XMLSchema(str(XSD)).validate(str(files["xml"]))
     cases = {c.name: c for suite in junitparser.JUnitXml.fromfile(str(files["xml"])) for c in suite}
     assert {n: ("PASS" if not c.result else "FAIL") for n, c in cases.items()} == statuses
-    assert cases["localhost:2"].result[0].type == "outlier"
+    assert cases["localhost:2 [SIMULATED]"].result[0].type == "outlier"
 
     families = {f.name: f.samples for f in parser.text_string_to_metric_families(files["prom"].read_text())}
     passing = {s.labels["device"]: s.value for s in families["dvpp_fleet_device_pass"]}

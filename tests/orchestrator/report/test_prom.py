@@ -17,6 +17,7 @@ FAMILIES = {
     "device_status",
     "device_pass",
     "device_warnings",
+    "device_rc_mode",
     "bandwidth_bytes_per_second",
     "bandwidth_fleet_ratio",
     "copied_bytes",

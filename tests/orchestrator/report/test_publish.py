@@ -91,7 +91,7 @@ def test_the_files_asked_for_are_written(tmp_path, capsys):
 def test_every_device_passing_exits_0(tmp_path, capsys):
     run = record_run(tmp_path, {("h", d): copies(d) for d in range(2)})
     assert publish(run.verdicts, facts(run), run.run_dir, args(), write=False) == 0
-    assert "All 2 device(s) passed." in capsys.readouterr().out
+    assert "All 2 simulated device(s) passed." in capsys.readouterr().out
 
 
 def test_an_interrupted_run_exits_130(tmp_path, capsys):

@@ -207,7 +207,7 @@ def test_report_text_of_a_simulated_run_opens_and_closes_with_the_banner(tmp_pat
     run = mixed_run(tmp_path)
     text = report_text(run.verdicts, run.data)
     assert text == "\n".join(
-        [fmt.SIMULATED, "", table(run.verdicts), "", failure_summary(run.verdicts), "", fmt.SIMULATED]
+        [fmt.SIMULATED, "", table(run.verdicts), "", failure_summary(run.verdicts, simulated=True), "", fmt.SIMULATED]
     )
     assert fmt.INTERRUPTED not in text
 
