@@ -23,8 +23,13 @@ ACL_HOST = 1
 ACL_DDR_MEM = 0
 ACL_HBM_MEM = 1
 
-MEMORY_ATTRS = {"ddr": ACL_DDR_MEM, "hbm": ACL_HBM_MEM}
-"""The memory kinds sampled with ``acl.rt.get_mem_info``, by the key used in events."""
+ACL_DDR_MEM_HUGE = 2
+ACL_HBM_MEM_HUGE = 4
+
+MEMORY_ATTRS = {"ddr": ACL_DDR_MEM, "hbm": ACL_HBM_MEM, "ddr_huge": ACL_DDR_MEM_HUGE, "hbm_huge": ACL_HBM_MEM_HUGE}
+"""The memory kinds sampled with ``acl.rt.get_mem_info``, by the key used in events: each pool as a
+whole, and its huge pages, where DVPP memory (``acl.media.dvpp_malloc``) comes from."""
+HUGE_SUFFIX = "_huge"
 
 ACL_ERROR_REPEAT_INITIALIZE = 100002
 ACL_ERROR_RT_INVALID_DEVICEID = 107001

@@ -28,6 +28,7 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Protocol, Sequenc
 
 import numpy as np
 
+from workers.acl_codes import HUGE_SUFFIX
 from workers.bandwidth import Point, gbps
 from workers.events import Capacity, CycleEnd, Event, Fault, Finished, Memory, Progress
 from workers.params import PROGRESS_PERIOD, WorkerParams, conflicts
@@ -60,6 +61,13 @@ class Watch(Protocol):
 def leak_of(baseline: Memory, now: Memory) -> int:
     """Bytes by which free memory is below the baseline, worst memory kind; 0 when none."""
     return max([0] + [baseline[k]["free"] - now[k]["free"] for k in now if k in baseline])
+
+
+def filled_pool(memory: Memory, huge: bool) -> Optional[str]:
+    """The memory kind an allocation found full: of the pools (or, for DVPP, their huge pages) the
+    sample has, the one with the smallest share free; None when the sample has none."""
+    kinds = [k for k, v in memory.items() if v["total"] and k.endswith(HUGE_SUFFIX) == huge]
+    return min(kinds, key=lambda k: memory[k]["free"] / memory[k]["total"], default=None)
 
 
 class CycleEngine:
@@ -327,6 +335,8 @@ class CycleEngine:
         expected = (
             self.p.release_cycle < 0 and not self.p.memory_reuse and mem.blocks > 0 and exc.api != "acl.rt.malloc_host"
         )
+        self._sample_quietly()
+        huge = exc.api == "acl.media.dvpp_malloc"  # DVPP memory comes from huge pages only
         self.emit(
             Capacity(
                 cycle=self.cycle,
@@ -337,6 +347,7 @@ class CycleEngine:
                 code=exc.code,
                 name=exc.name,
                 expected=expected,
+                pool=None if exc.api == "acl.rt.malloc_host" else filled_pool(self.memory, huge),
             )
         )
         return "capacity" if expected else "error"

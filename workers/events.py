@@ -143,7 +143,9 @@ class Capacity(Event):
 
     ``blocks`` and ``bytes`` are what the worker held at that moment: the capacity reached.
     ``expected`` is True when filling memory was the point of the run (unbounded copies without
-    reuse, the seed's default), False when the run should have fitted.
+    reuse, the seed's default), False when the run should have fitted. ``pool`` is the memory kind
+    that filled (``hbm_huge``: the HBM's huge pages, where DVPP memory comes from; ``hbm``, ``ddr``,
+    ...), ``None`` when the samples do not tell.
     """
 
     kind: ClassVar[str] = "capacity"
@@ -155,6 +157,7 @@ class Capacity(Event):
     code: int
     name: str
     expected: bool
+    pool: Optional[str] = None
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,12 @@ def amount(n: Optional[int]) -> str:
     return f"{n} B"
 
 
+def pool_name(kind: str) -> str:
+    """A memory kind of the samples in words: ``hbm_huge`` -> ``HBM huge pages``."""
+    pool, _, huge = kind.partition("_")
+    return f"{pool.upper()} huge pages" if huge else pool.upper()
+
+
 def gbps(value: Optional[float]) -> str:
     """A rate in decimal GB/s with two decimals; ``-`` when not measured."""
     return "-" if value is None else f"{value:.2f}"

@@ -202,10 +202,10 @@ def _device(v: Verdict, s: Optional[DeviceSeries], span: float) -> str:
         f"{v.name}: free device memory",
         "GiB free",
         [
-            svg.Series(k.upper(), COLORS.get(k, "#444"), svg.downsample(pts, MAX_POINTS))
+            svg.Series(fmt.pool_name(k), COLORS.get(k, "#444"), svg.downsample(pts, MAX_POINTS))
             for k, pts in sorted(s.memory.items())
         ],
-        rules=[svg.Rule(t / GIB, f"{k.upper()} total", COLORS.get(k, "#444")) for k, t in s.totals.items()],
+        rules=[svg.Rule(t / GIB, f"{fmt.pool_name(k)} total", COLORS.get(k, "#444")) for k, t in s.totals.items()],
         marks=s.faults,
         css="plot memory",
         x_max=span,

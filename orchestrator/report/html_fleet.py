@@ -11,7 +11,14 @@ from orchestrator.results import outliers, reference
 from orchestrator.results.records import Cause, Verdict
 from workers.events import DIRECTIONS
 
-COLORS = {"h2d": "#1f77b4", "d2h": "#ff7f0e", "hbm": "#2ca02c", "ddr": "#9467bd"}
+COLORS = {
+    "h2d": "#1f77b4",
+    "d2h": "#ff7f0e",
+    "hbm": "#2ca02c",
+    "ddr": "#9467bd",
+    "hbm_huge": "#98df8a",
+    "ddr_huge": "#c5b0d5",
+}
 
 
 def fleet_view(

@@ -131,6 +131,7 @@ def capacity_lines(verdicts: Sequence[Verdict]) -> str:
     lines = ["Capacity reached (device memory full: the expected end of a fill run):"]
     lines += [
         f"  {name}: {cap.blocks} block(s), {fmt.amount(cap.bytes)} held when {cap.api} returned {cap.code} {cap.name}"
+        + (f" ({fmt.pool_name(cap.pool)} full)" if cap.pool else "")
         for name, cap in full
         if cap is not None
     ]

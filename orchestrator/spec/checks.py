@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Un
 
 from orchestrator.spec import units
 from orchestrator.spec.schema import FleetSpec, Host
+from workers.acl_codes import HUGE_SUFFIX
 from workers.params import WorkerParams
 
 if TYPE_CHECKING:
@@ -139,17 +140,17 @@ def memory(
     host_memory: Optional[int],
 ) -> List[str]:
     """A block fits in its device; the workers running at once fit in this host's ``host_memory``."""
-    too_big: Dict[Tuple[str, str, int, int], List[int]] = {}
+    too_big: Dict[Tuple[str, str, int, int, str], List[int]] = {}
     for job in jobs:
-        capacity = _device_capacity(inventory_for(job.host, inventory, hostname), job.device)
-        if capacity is not None and job.params.memory_size > capacity:
-            key = (_size_path(spec, job), job.host, job.params.memory_size, capacity)
+        found = _device_capacity(inventory_for(job.host, inventory, hostname), job.device, job.params.memory_kind)
+        if found is not None and job.params.memory_size > found[0]:
+            key = (_size_path(spec, job), job.host, job.params.memory_size, found[0], found[1])
             too_big.setdefault(key, []).append(job.device)
     problems = [
         f"{path}: {units.format_size(size)} does not fit in device{'s' if len(ids) > 1 else ''} "
-        f"{units.format_ids(ids)} of {host} ({units.format_size(capacity)} of device memory"
+        f"{units.format_ids(ids)} of {host} ({units.format_size(capacity)} of {what}"
         f"{' each' if len(ids) > 1 else ''})"
-        for (path, host, size, capacity), ids in too_big.items()
+        for (path, host, size, capacity, what), ids in too_big.items()
     ]
     here = [j for j in jobs if is_here(j.host, hostname)]
     index = next((i for i, h in enumerate(spec.hosts) if here and h.name == here[0].host), 0)
@@ -157,11 +158,18 @@ def memory(
     return problems + _host_memory(index, here, runtime, slots, host_memory)
 
 
-def _device_capacity(inventory: Dict[str, Any], device: int) -> Optional[int]:
+def _device_capacity(inventory: Dict[str, Any], device: int, memory_kind: str) -> Optional[Tuple[int, str]]:
+    """(bytes, what they are) the block comes from on ``device``: DVPP blocks from huge pages (when
+    discovery reported them), device blocks from the whole pool; None when unknown."""
     for entry in inventory.get("devices") or []:
-        if entry.get("id") == device:
-            totals = [int((entry.get("memory") or {}).get(kind, {}).get("total") or 0) for kind in ("hbm", "ddr")]
-            return max(totals) or None
+        if entry.get("id") != device:
+            continue
+        memory = entry.get("memory") or {}
+        pools = [(int((memory.get(k) or {}).get("total") or 0), k) for k in ("hbm", "ddr")]
+        huge = [(int((memory.get(k + HUGE_SUFFIX) or {}).get("total") or 0), k) for k in ("hbm", "ddr")]
+        if memory_kind == "dvpp" and max(huge)[0]:
+            return max(huge)[0], "DVPP memory (huge pages)"
+        return (max(pools)[0], "device memory") if max(pools)[0] else None
     return None
 
 

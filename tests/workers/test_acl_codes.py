@@ -56,5 +56,5 @@ def test_the_worker_names_every_code_the_simulator_returns_as_the_simulator_does
 
 
 def test_the_memory_kinds_sampled():
-    assert codes.MEMORY_ATTRS == {"ddr": codes.ACL_DDR_MEM, "hbm": codes.ACL_HBM_MEM}
-    assert (codes.ACL_DDR_MEM, codes.ACL_HBM_MEM) == (0, 1)
+    assert codes.MEMORY_ATTRS == {"ddr": 0, "hbm": 1, "ddr_huge": 2, "hbm_huge": 4}  # pools, then their huge pages
+    assert (codes.ACL_DDR_MEM, codes.ACL_HBM_MEM, codes.ACL_DDR_MEM_HUGE, codes.ACL_HBM_MEM_HUGE) == (0, 1, 2, 4)

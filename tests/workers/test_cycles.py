@@ -237,3 +237,12 @@ def test_a_fill_run_whose_first_allocation_fails_is_no_capacity_measurement():
     (cap,) = of(got, events.Capacity)
     assert (cap.blocks, cap.expected) == (0, False)
     assert finished(got).outcome == "error"
+
+
+def test_samples_include_the_huge_pages_and_a_full_device_names_the_pool_that_filled():
+    got = run(params(memory_size=64 * 1024), sim(HBM))
+    (cap,) = of(got, events.Capacity)
+    assert cap.pool == "hbm_huge"  # DVPP memory comes from huge pages: those filled, the normal ones did not
+    end = finished(got)
+    assert set(end.memory) == {"ddr", "hbm", "ddr_huge", "hbm_huge"}
+    assert end.memory["hbm_huge"]["total"] == huge_pages(HBM) and end.memory["hbm"]["total"] == HBM

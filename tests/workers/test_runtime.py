@@ -78,7 +78,7 @@ def test_open_device_opens_and_closes_cleanly():
     with open_device(rt, 1) as device:
         assert (device.physical_id, device.logical_id, device.attempts) == (1, 1, 1)
         memory = rt.mem_info()
-        assert set(memory) == {"ddr", "hbm"} and memory["hbm"]["total"] == 1 << 20
+        assert set(memory) == {"ddr", "hbm", "ddr_huge", "hbm_huge"} and memory["hbm"]["total"] == 1 << 20
     assert device.close_errors == []
     with pytest.raises(AclError) as info:  # the context is gone: no current device
         rt.mem_info()

@@ -65,7 +65,7 @@ def test_a_block_larger_than_the_device_is_refused(tmp_path):
     assert (r.returncode, r.stdout) == (2, "")
     assert r.stderr.splitlines() == [
         "dvpp-fleet: error: defaults.memory_size: 2MiB does not fit in devices 0-1 of localhost "
-        "(1MiB of device memory each)"
+        "(921.6KiB of DVPP memory (huge pages) each)"  # DVPP blocks come from the huge pages (90% here)
     ]
 
 

@@ -7,8 +7,9 @@ from typing import Any, Dict, List, Tuple
 
 import pytest
 
+from orchestrator.errors import SpecError
 from orchestrator.spec import checks
-from orchestrator.spec.plan import DeviceJob
+from orchestrator.spec.plan import DeviceJob, resolve
 from orchestrator.spec.schema import FleetSpec, Thresholds, Timeouts, parse_spec
 from tests.helpers.specs import HOST, inventory
 from workers.job import WorkerJob
@@ -346,3 +347,21 @@ def test_inventory_for_this_machine_another_host_and_an_unknown_one():
     assert checks.inventory_for("node-c", inv, HOST) is inv  # a host Ray did not answer for: this machine's
     assert checks.visible_ids("node-b", inv, HOST) == (0, 1, 2)
     assert checks.visible_ids("localhost", {"devices": None}, HOST) == ()
+
+
+def _with_huge(inv, huge):
+    for entry in inv["devices"]:
+        entry["memory"]["hbm_huge"] = {"free": huge, "total": huge}
+    return inv
+
+
+def test_a_dvpp_block_must_fit_in_the_huge_pages_a_device_block_in_the_whole_pool():
+    inv = _with_huge(inventory(2, hbm=64 * GiB), 57 * GiB)
+    dvpp = parse_spec({"version": 1, "defaults": {"memory_size": "60GiB"}})
+    with pytest.raises(SpecError) as info:
+        resolve(dvpp, inv, hostname=HOST)
+    assert info.value.problems == [
+        "defaults.memory_size: 60GiB does not fit in devices 0-1 of localhost (57GiB of DVPP memory (huge pages) each)"
+    ]
+    device = parse_spec({"version": 1, "defaults": {"memory_size": "60GiB", "memory_kind": "device"}})
+    assert len(resolve(device, inv, hostname=HOST).jobs) == 2

@@ -27,7 +27,12 @@ def device(i: int) -> dict:
         "id": i,
         "logical_id": i,
         "chip": "Ascend910B1",
-        "memory": {"ddr": {"free": 0, "total": 0}, "hbm": {"free": MiB, "total": MiB}},
+        "memory": {
+            "ddr": {"free": 0, "total": 0},
+            "hbm": {"free": MiB, "total": MiB},
+            "ddr_huge": {"free": 0, "total": 0},
+            "hbm_huge": {"free": int(MiB * 0.9), "total": int(MiB * 0.9)},  # the 910B's huge-page share
+        },
     }
 
 
