@@ -26,7 +26,7 @@ MEMORY_KINDS = ("dvpp", "device")
 
 HOST_MEMORIES = ("pinned", "pageable", "both")
 """``pinned``: ``acl.rt.malloc_host`` (the seed); ``pageable``: ordinary process memory (a numpy
-array, its address from ``acl.util``); ``both``: every copy is made from each, pinned first."""
+array, by its own address); ``both``: every copy is made from each, pinned first."""
 
 COPY_MODES = ("sync", "async")
 """``sync``: ``acl.rt.memcpy``; ``async``: ``acl.rt.memcpy_async`` on a stream, then
