@@ -20,17 +20,16 @@ number of them; the totals in ``Finished`` are exact.
 
 from __future__ import annotations
 
-import collections
 import math
 import threading
 import time
-from typing import Any, Callable, Deque, Dict, List, Optional, Protocol, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Tuple
 
 import numpy as np
 
-from workers.acl_codes import HUGE_SUFFIX
 from workers.bandwidth import Point, gbps
 from workers.events import Capacity, CycleEnd, Event, Fault, Finished, Memory, Progress
+from workers.leaks import LossTrend, filled_pool, leak_of
 from workers.params import PROGRESS_PERIOD, WorkerParams, conflicts
 from workers.patterns import PatternBook
 from workers.runtime import AclError, Allocations, Runtime, api_fault
@@ -40,11 +39,6 @@ Hosts = List[Tuple[str, Tuple[Buffer, Buffer]]]  # (host memory, (sent, received
 MAX_MISMATCH_FAULTS = 20
 """Data mismatches sent as ``Fault`` events with their detail; later ones are only counted."""
 ALLOCATING_APIS = frozenset({"acl.rt.malloc_host", "acl.media.dvpp_malloc", "acl.rt.malloc"})
-LEAK_TREND_CYCLES = 5
-"""Cycles whose losses, each larger than the one before by ``LEAK_TREND_STEP``, make a leak trend."""
-LEAK_TREND_STEP = 64 * 1024
-"""The growth per cycle a trend needs: smaller moves of free memory count as sampling noise (a
-smaller leak still adds up past ``max_leak`` in a long run)."""
 
 
 class Watch(Protocol):
@@ -56,18 +50,6 @@ class Watch(Protocol):
     ) -> None: ...
 
     def released(self, cycle: int, memory: Memory) -> None: ...
-
-
-def leak_of(baseline: Memory, now: Memory) -> int:
-    """Bytes by which free memory is below the baseline, worst memory kind; 0 when none."""
-    return max([0] + [baseline[k]["free"] - now[k]["free"] for k in now if k in baseline])
-
-
-def filled_pool(memory: Memory, huge: bool) -> Optional[str]:
-    """The memory kind an allocation found full: of the pools (or, for DVPP, their huge pages) the
-    sample has, the one with the smallest share free; None when the sample has none."""
-    kinds = [k for k, v in memory.items() if v["total"] and k.endswith(HUGE_SUFFIX) == huge]
-    return min(kinds, key=lambda k: memory[k]["free"] / memory[k]["total"], default=None)
 
 
 class CycleEngine:
@@ -90,7 +72,7 @@ class CycleEngine:
         self.book = PatternBook(params.patterns, params.memory_size, params.seed)
         self.baseline, self.memory = opened, opened  # the baseline proper is taken after the warm-up
         self.lowest_free = {k: v["free"] for k, v in opened.items()}
-        self.losses: Deque[int] = collections.deque(maxlen=LEAK_TREND_CYCLES)
+        self.losses = LossTrend()
         self._ready = False
         self.points = {size: Point(size, params.warmup) for size in params.sweep}
         self.primary = "pageable" if params.host_memory == "pageable" else "pinned"
@@ -177,13 +159,6 @@ class CycleEngine:
             "lowest_free": dict(self.lowest_free),
         }
 
-    def leak_trend(self) -> Optional[List[int]]:
-        """The losses of the last cycles when each grew on the one before (a leak that grows every
-        cycle, whatever ``max_leak`` tolerates), else None."""
-        losses = list(self.losses)
-        grows = all(b - a >= LEAK_TREND_STEP for a, b in zip(losses, losses[1:]))
-        return losses if len(losses) == LEAK_TREND_CYCLES and grows else None
-
     def finished(self, outcome: str) -> Finished:
         """The end event with the run's exact totals."""
         return Finished(
@@ -192,7 +167,7 @@ class CycleEngine:
             verify_errors=self.verify_errors,
             elapsed=self.elapsed(),
             curve=self.curve(),
-            leak_trend=self.leak_trend(),
+            leak_trend=self.losses.trend(),
             **self._totals(),
         )
 
@@ -357,7 +332,7 @@ class CycleEngine:
         self._unsent_cycles, self._last_ended = self._unsent_cycles + 1, self.cycle
         self._sample()
         self.leak = leak_of(self.baseline, self.memory)
-        self.losses.append(self.leak)
+        self.losses.add(self.leak)
         if self.watch is not None:
             self.watch.released(self.cycle, self.memory)
         now = time.perf_counter()

@@ -9,7 +9,8 @@ import pytest
 
 from tests.helpers.workers import BLOCK, finished, held, huge_pages, of, params, run, sim
 from workers import events
-from workers.cycles import CycleEngine, leak_of
+from workers.cycles import CycleEngine
+from workers.leaks import leak_of
 from workers.params import PATTERNS, PROGRESS_PERIOD
 from workers.runtime import Runtime, open_device
 
