@@ -23,6 +23,7 @@ examples:
   dvpp-fleet report runs/<run> --device localhost:3   everything recorded for one device
   dvpp-fleet compare runs/<before> runs/<after>   what changed per device (exit 1 on a regression)
   dvpp-fleet devices --backend auto               what this machine can see
+  dvpp-fleet doctor                               first thing on a new server: does the runtime do what we assume?
 
 exit codes: 0 every device PASS, 1 any device not PASS, 2 bad spec or usage,
             3 environment problem (backend missing, launcher unreachable), 130 interrupted
@@ -73,7 +74,76 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dev = sub.add_parser("devices", help="list the devices this machine can see")
     dev.add_argument("--backend", choices=BACKENDS, default="auto")
+    _doctor_options(sub)
     return parser
+
+
+DOCTOR_EPILOG = """\
+what is checked (each PASS / WARN / FAIL, with what was seen and what dvpp-fleet assumes):
+  machine  where acl was imported from; CANN, driver and numpy versions; /dev/davinci* vs npu-smi vs
+           get_device_count; npu-smi health; ASCEND_RT_VISIBLE_DEVICES; run mode (EP/RC); acl.util;
+           how long acl.finalize takes
+  device   memory attributes (huge + normal = total, HBM vs DDR for the chip); free-memory jitter at
+           idle; the runtime's first-use drop; a 64 MiB DVPP block given back within --max-leak;
+           dvpp_malloc / malloc_host alignment; the error codes the worker relies on (107000, 207001,
+           107008, 507007)
+
+examples:
+  dvpp-fleet doctor                               this machine, every visible device
+  dvpp-fleet doctor --devices 0-3 --format json   four devices, one JSON object
+  ASCEND_RT_VISIBLE_DEVICES=0,1 dvpp-fleet doctor what a worker limited to two devices sees
+  dvpp-fleet doctor --backend sim --sim-config '{"run_mode": "rc"}'
+                                                  try it on the simulator playing an RC part; also
+                                                  '{"memory_noise": 67108864}' (jitter) or
+                                                  '{"faults": [{"device": 1, "kind": "leak", "bytes": 2097152}]}'
+
+exit codes: 0 nothing FAILs (WARNs allowed), 1 a check FAILs, 2 bad usage, 3 backend missing
+"""
+
+
+def _doctor_options(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    doc = sub.add_parser(
+        "doctor",
+        help="check this machine's runtime against what dvpp-fleet assumes (run it first on a new server)",
+        description="Check, per device and for the machine, that the runtime here does what dvpp-fleet assumes. "
+        "Touches each device briefly (a few allocations, no load); under a minute for 8 devices.",
+        epilog=DOCTOR_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    doc.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="auto",
+        help="acl: the real runtime (CANN; missing: exit 3); sim: the simulator; auto (default): acl when "
+        "importable, the simulator only on a machine without Ascend hardware",
+    )
+    doc.add_argument(
+        "--devices",
+        metavar="IDS",
+        help='physical ids to check: "0-3,6", "1" (default: every device the runtime lets this process see)',
+    )
+    doc.add_argument(
+        "--format", choices=("table", "json"), default="table", help="stdout: the table, or one JSON object"
+    )
+    doc.add_argument(
+        "--max-leak",
+        metavar="SIZE",
+        help="how far free memory may miss its baseline after a free, e.g. 512KiB, 2MiB (default: the fleet "
+        "spec's default thresholds.max_leak); idle jitter beyond it is a WARN",
+    )
+    doc.add_argument(
+        "--sim-config",
+        metavar="FILE|JSON",
+        help="the simulator's config, a YAML file or inline JSON with the keys of ACL_SIM_CONFIG (chip, "
+        "device_count, memory, huge_share, driver_cache, memory_noise, run_mode, faults); see the examples",
+    )
+    doc.add_argument(
+        "--timeout",
+        type=float,
+        default=120.0,
+        metavar="SECONDS",
+        help="how long the checks may take before the doctor stops them and says where (default %(default)g)",
+    )
 
 
 def _backend_options(p: argparse.ArgumentParser) -> None:
@@ -88,5 +158,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return 1  # not reached: error_handler exits
 
 
-COMMANDS = {name: f"orchestrator.commands.{name}" for name in ("run", "validate", "report", "compare", "devices")}
+COMMANDS = {
+    name: f"orchestrator.commands.{name}" for name in ("run", "validate", "report", "compare", "devices", "doctor")
+}
 """Command name -> its module (imported when run), which has ``main(args) -> exit code``."""

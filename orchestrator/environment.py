@@ -2,12 +2,16 @@
 the host memory the plan checks the workers' buffers against.
 
 What a vendor support case asks for: host, OS, Python and package versions, and where the real
-runtime is installed, the CANN and driver versions and ``npu-smi``'s health per device. Absent
-files and tools are recorded as absent (``None``); nothing here ever raises.
+runtime is installed, the CANN and driver versions and ``npu-smi``'s health per device; where
+``import acl`` would load the runtime from, and ``ASCEND_RT_VISIBLE_DEVICES`` as workers will read
+it. Absent files and tools are recorded as absent (``None``); nothing here ever raises, and
+nothing here imports ``acl`` (``importlib.util.find_spec`` only finds it).
 """
 
 from __future__ import annotations
 
+import glob
+import importlib.util
 import os
 import platform
 import re
@@ -17,6 +21,8 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Dict, List, Optional
+
+from workers.visibility import DEVICE_NODES, VISIBLE_ENV, visible_devices
 
 PACKAGES = ("dvpp-fleet", "numpy", "PyYAML", "tabulate", "pydantic", "ray")
 ASCEND_HOME = Path(os.environ.get("ASCEND_HOME_PATH", "/usr/local/Ascend"))
@@ -40,7 +46,48 @@ def environment() -> Dict[str, Any]:
         "cann_version": cann_version(),
         "driver_version": driver_version(),
         "npu_smi": npu_smi_health(),
+        "acl": acl_origin(),
+        "visibility": visibility(),
     }
+
+
+def acl_origin() -> Dict[str, Any]:
+    """``{"origin": file, "simulator": bool}``: where ``import acl`` would load the runtime from
+    (``origin`` None when no ``acl`` is importable), and whether that is dvpp-fleet's simulator
+    (its folder on ``PYTHONPATH``, as ``scripts/acl-sim-run`` puts it). Nothing is imported."""
+    try:
+        spec = importlib.util.find_spec("acl")
+    except (ImportError, ValueError):  # a broken or half-imported module: nothing to find
+        spec = None
+    origin = spec.origin if spec is not None else None
+    if origin is None:
+        return {"origin": None, "simulator": False}
+    return {"origin": origin, "simulator": _simulator_dir() in Path(origin).resolve().parents}
+
+
+def _simulator_dir() -> Optional[Path]:
+    """The simulator's folder, found without importing it (its package imports the simulator)."""
+    try:
+        spec = importlib.util.find_spec("workers.simulator")
+    except (ImportError, ValueError):
+        return None
+    return Path(spec.origin).resolve().parent if spec is not None and spec.origin else None
+
+
+def visibility() -> Dict[str, Any]:
+    """``ASCEND_RT_VISIBLE_DEVICES`` as workers started from here inherit it: ``value`` (None when
+    unset) and the physical ``ids`` it lets through as the runtime parses it (None: all)."""
+    value = os.environ.get(VISIBLE_ENV)
+    return {"variable": VISIBLE_ENV, "value": value, "ids": visible_devices(value)}
+
+
+def device_nodes() -> List[str]:
+    """The NPU device files of this machine (``/dev/davinci0`` ...), in physical id order."""
+    try:
+        found = glob.glob(DEVICE_NODES)
+    except OSError:
+        return []
+    return sorted(found, key=lambda p: int(re.sub(r"\D", "", os.path.basename(p)) or 0))
 
 
 def package_versions() -> Dict[str, Optional[str]]:

@@ -20,9 +20,8 @@ from types import ModuleType
 from typing import Any, Dict, List, Optional, Tuple
 
 from workers.job import BACKENDS
+from workers.visibility import DEVICE_NODES
 
-DEVICE_NODES = "/dev/davinci[0-9]*"
-"""The device files of Ascend NPUs (numbered by physical id)."""
 NPU_SMI = "npu-smi"
 DRIVER_DIR = "/usr/local/Ascend/driver"
 """Where the Ascend driver installs itself."""

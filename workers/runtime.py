@@ -58,10 +58,12 @@ def logical_id(physical_id: int, visible: Optional[int] = None, env: Optional[Ma
     device of this machine (``0,1,8`` on 8 devices is ``0,1``), and only it knows how many there are.
     Raises ``DeviceNotVisible`` for a device outside the visible set."""
     value = (os.environ if env is None else env).get(VISIBLE_ENV)
-    ids = visible_devices(value)
-    if ids is None:
+    if value is None:
         return physical_id
-    seen = ids if visible is None else ids[:visible]
+    # The runtime kept the first ``visible`` ids: read only those, as it did ("0,2,9,3" on 4 devices
+    # is 0,2; read whole, the list would look out of order and count as invalid).
+    kept = value if visible is None else ",".join(value.split(",")[:visible])
+    seen = visible_devices(kept) or []
     if physical_id not in seen:
         shown = ",".join(map(str, seen)) or "none"
         raise DeviceNotVisible(

@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import List, Optional
 
 VISIBLE_ENV = "ASCEND_RT_VISIBLE_DEVICES"
+DEVICE_NODES = "/dev/davinci[0-9]*"
+"""The device files of Ascend NPUs on a machine (numbered by physical id)."""
 
 
 def visible_devices(value: Optional[str], count: Optional[int] = None) -> Optional[List[int]]:

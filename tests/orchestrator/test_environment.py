@@ -21,8 +21,16 @@ import pytest
 import tabulate
 import yaml
 
-from orchestrator.environment import PACKAGES, environment, host_memory_available, npu_smi_health, package_versions
-from tests.helpers.cli import ROOT
+from orchestrator.environment import (
+    PACKAGES,
+    device_nodes,
+    environment,
+    host_memory_available,
+    npu_smi_health,
+    package_versions,
+)
+from tests.helpers.cli import ROOT, cli
+from tests.helpers.specs import spec, write_spec
 
 NPU_SMI_INFO = """\
 +------------------------------------------------------------------------------------------------+
@@ -94,7 +102,17 @@ def test_package_versions_come_from_metadata():
 def test_environment_has_every_key(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))  # no npu-smi here
     found = environment()
-    assert list(found) == ["hostname", "os", "python", "packages", "cann_version", "driver_version", "npu_smi"]
+    assert list(found) == [
+        "hostname",
+        "os",
+        "python",
+        "packages",
+        "cann_version",
+        "driver_version",
+        "npu_smi",
+        "acl",
+        "visibility",
+    ]
     assert (found["hostname"], found["os"], found["python"]) == (
         socket.gethostname(),
         platform.platform(),
@@ -102,6 +120,52 @@ def test_environment_has_every_key(tmp_path, monkeypatch):
     )
     assert found["packages"] == package_versions()
     assert found["npu_smi"] is None
+
+
+# --- where acl comes from, visibility, device nodes ---------------------------------------------
+
+ORIGIN = "import json; from orchestrator import environment as e; print(json.dumps(e.environment()))"
+
+
+def environment_with(tmp_path: Path, **env: str) -> Dict[str, Any]:
+    base = {k: v for k, v in os.environ.items() if k != "ASCEND_RT_VISIBLE_DEVICES"}
+    proc = subprocess.run(
+        [sys.executable, "-c", ORIGIN],
+        capture_output=True,
+        text=True,
+        env={**base, "PYTHONPATH": str(ROOT), **env},
+        cwd=str(tmp_path),
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("acl") is not None, reason="the real acl is importable")
+def test_no_acl_importable_has_no_origin(tmp_path):
+    found = environment_with(tmp_path)
+    assert found["acl"] == {"origin": None, "simulator": False}
+    assert found["visibility"] == {"variable": "ASCEND_RT_VISIBLE_DEVICES", "value": None, "ids": None}
+
+
+def test_the_simulator_on_the_path_is_found_as_the_simulator_and_not_imported(tmp_path):
+    sim = ROOT / "workers" / "simulator"
+    found = environment_with(tmp_path, PYTHONPATH=f"{sim}{os.pathsep}{ROOT}", ASCEND_RT_VISIBLE_DEVICES="0,1,8")
+    assert found["acl"] == {"origin": str(sim / "acl" / "__init__.py"), "simulator": True}
+    assert found["visibility"]["value"] == "0,1,8" and found["visibility"]["ids"] == [0, 1, 8]
+
+
+def test_a_module_named_acl_elsewhere_is_not_the_simulator(tmp_path):
+    fake = tmp_path / "cann" / "acl.py"
+    fake.parent.mkdir()
+    fake.write_text("raise SystemExit('imported')\n")  # finding it must not import it
+    found = environment_with(tmp_path, PYTHONPATH=f"{fake.parent}{os.pathsep}{ROOT}")
+    assert found["acl"] == {"origin": str(fake), "simulator": False}
+
+
+def test_device_nodes_are_listed_in_id_order():
+    nodes = device_nodes()
+    assert nodes == sorted(nodes, key=lambda p: int(p.rsplit("davinci", 1)[1]))
+    assert all(p.startswith("/dev/davinci") for p in nodes)
 
 
 # --- CANN and driver versions (their home is read from ASCEND_HOME_PATH when the module loads) --
@@ -202,3 +266,17 @@ def test_npu_smi_output_that_is_not_text_is_read_anyway(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
     found = npu_smi_health()
     assert found is not None and (found["available"], found["health"]) == (True, {0: "OK", 3: "Warning"})
+
+
+def test_a_runs_journal_header_records_where_acl_comes_from_and_the_visibility(tmp_path):
+    env = dict(os.environ, ASCEND_RT_VISIBLE_DEVICES="0,1")
+    run_dir = tmp_path / "run"
+    r = cli("run", str(write_spec(tmp_path, spec(devices=2))), "--out", str(run_dir), "--no-progress", env=env)
+    assert r.returncode == 0, r.stderr
+    header = json.loads((run_dir / "events.jsonl").read_text().splitlines()[0])
+    assert header["environment"]["visibility"] == {
+        "variable": "ASCEND_RT_VISIBLE_DEVICES",
+        "value": "0,1",
+        "ids": [0, 1],
+    }
+    assert set(header["environment"]["acl"]) == {"origin", "simulator"}
