@@ -174,3 +174,19 @@ def test_a_small_leak_that_grows_every_cycle_fails_as_a_trend(tmp_path):
         "free device memory after release fell further in each of the last 5 cycles (96KiB, 192KiB, 288KiB, "
         "384KiB, 480KiB below the baseline): a leak that grows every cycle, below max_leak 524288"
     )
+
+
+def test_an_rc_mode_device_is_labelled_everywhere_and_gets_no_pcie_floor(tmp_path):
+    data = spec(devices=2, thresholds={"min_h2d_gbps": 1000})  # a floor no simulated copy reaches
+    data["sim"]["run_mode"] = "rc"
+    r = run_fleet(tmp_path, data, "--junit", str(tmp_path / "fleet.xml"), "--prom", str(tmp_path / "fleet.prom"))
+    assert r.code == 0 and r.statuses() == {0: "PASS", 1: "PASS"}, r.stdout + r.stderr
+    device = r.device(0)
+    assert device["run_mode"] == "rc" and [w["kind"] for w in device["warnings"]] == ["rc_mode"]
+    assert "the bandwidth floors min_h2d_gbps 1000 are not applied" in device["warnings"][0]["message"]
+    rows = [line.split() for line in r.stdout.splitlines() if line.startswith("localhost")]
+    assert [row[1:3] for row in rows] == [["0", "(RC)"], ["1", "(RC)"]]
+    assert "localhost:0 (RC mode) [SIMULATED]" in (tmp_path / "fleet.xml").read_text()
+    prom = (tmp_path / "fleet.prom").read_text()
+    assert 'dvpp_fleet_device_rc_mode{host="localhost",device="0",chip="Ascend910B1"} 1' in prom
+    assert "dvpp_fleet_reference_bytes_per_second{" not in prom  # no PCIe link to compare with
