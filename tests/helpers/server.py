@@ -19,6 +19,7 @@ NPU_SMI_INFO = """\
 | 0                         | 0000:C1:00.0  | 0           0    / 0          3161 / 65536         |
 +===========================+===============+====================================================+
 """
+"""What ``npu-smi info`` prints on a server with one healthy NPU."""
 
 
 def unsourced_npu_server(tmp_path: Path) -> Dict[str, str]:
