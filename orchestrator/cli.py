@@ -84,9 +84,9 @@ what is checked (each PASS / WARN / FAIL, with what was seen and what dvpp-fleet
            get_device_count; npu-smi health; ASCEND_RT_VISIBLE_DEVICES; run mode (EP/RC); acl.util;
            how long acl.finalize takes
   device   memory attributes (huge + normal = total, HBM vs DDR for the chip); free-memory jitter at
-           idle; the runtime's first-use drop; a 64 MiB DVPP block given back within --max-leak;
-           dvpp_malloc / malloc_host alignment; the error codes the worker relies on (107000, 207001,
-           107008, 507007)
+           idle; the runtime's first-use drop; a 64 MiB DVPP block given back within --max-leak (plus
+           twice the idle jitter); dvpp_malloc / malloc_host alignment; the error codes the worker
+           relies on (107000, 207001, 107008, 507007)
 
 examples:
   dvpp-fleet doctor                               this machine, every visible device

@@ -96,7 +96,7 @@ class CycleEngine:
         try:
             with open_transfer(self.rt, self.p) as transfer:
                 self.transfer = transfer
-                capacity = self._warm_up()
+                capacity = self._warm_up(ready)
                 self._take_baseline(ready)
                 return capacity or self._cycles()
         except AclError as exc:
@@ -107,7 +107,7 @@ class CycleEngine:
         finally:
             self._flush_cycle_end()
 
-    def _warm_up(self) -> Optional[str]:
+    def _warm_up(self, ready: Callable[[Memory], None]) -> Optional[str]:
         """One allocation of the run's largest block and memory kind, one D2H copy into each host
         buffer, then free, before the baseline: the runtime's one-time caches (100-200 MB on real
         parts) exist after it, so they are no leak. Not counted and not timed; a D2H copy, so the
@@ -120,6 +120,8 @@ class CycleEngine:
             except AclError as exc:
                 if not (exc.out_of_memory and exc.api in ALLOCATING_APIS):
                     raise
+                self._take_baseline(ready)  # Started comes first, then what the first cycle would have said
+                self.cycle = 1
                 return self._capacity(exc, mem)
             for _, (_, received) in hosts:
                 self.rt.memcpy_d2h(received.ptr, blocks[0], size)

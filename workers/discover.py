@@ -32,7 +32,12 @@ def _probe(rt: Runtime, logical: int) -> Dict[str, Any]:
         if context:
             rt.quietly("acl.rt.destroy_context", context)
         rt.quietly("acl.rt.reset_device", logical)
-    return {"id": physical_id(logical), "logical_id": logical, "chip": rt.soc_name(), "memory": memory}
+    return {
+        "id": physical_id(logical, rt.visible_count()),
+        "logical_id": logical,
+        "chip": rt.soc_name(),
+        "memory": memory,
+    }
 
 
 def _devices(rt: Runtime, report: Dict[str, Any]) -> None:
@@ -42,7 +47,13 @@ def _devices(rt: Runtime, report: Dict[str, Any]) -> None:
             report["devices"].append(_probe(rt, logical))
         except AclError as exc:  # one device that will not open must not hide the others
             report["devices"].append(
-                {"id": physical_id(logical), "logical_id": logical, "chip": None, "memory": None, "error": str(exc)}
+                {
+                    "id": physical_id(logical, rt.visible_count()),
+                    "logical_id": logical,
+                    "chip": None,
+                    "memory": None,
+                    "error": str(exc),
+                }
             )
 
 

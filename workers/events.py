@@ -70,7 +70,8 @@ class Event:
 
 @dataclass(frozen=True)
 class Started(Event):
-    """Sent once the device is open (context created), before the first allocation.
+    """Sent once the device is open (context created) and warmed up (one allocation, copy and
+    free, so the runtime's first-use caches exist), before the first cycle.
 
     ``physical_id`` is what ``npu-smi`` shows and what reports use; ``logical_id`` is what was
     passed to ``acl.rt.set_device`` (differs when ``ASCEND_RT_VISIBLE_DEVICES`` is set).
@@ -120,7 +121,7 @@ class CycleEnd(Event):
 
     ``cycles`` is how many cycles this event covers (>1 when short cycles were batched); every
     other count is a run total. ``leak`` is how far free memory after the release is below the
-    baseline taken before the first allocation (bytes, the worst memory kind; 0 when none).
+    baseline taken after the warm-up (bytes, the worst memory kind; 0 when none).
     ``lowest_free`` is the lowest free figure per memory kind seen so far in the run.
     """
 

@@ -9,6 +9,9 @@ from typing import Deque, List, Optional
 from workers.acl_codes import HUGE_SUFFIX
 from workers.events import Memory
 
+NORMAL_SUFFIX = "_normal"
+"""The key of a pool's normal pages (the pool less its huge pages) in ``filled_pool``'s answer."""
+
 LEAK_TREND_CYCLES = 5
 """Cycles whose losses, each larger than the one before by ``LEAK_TREND_STEP``, make a leak trend."""
 LEAK_TREND_STEP = 64 * 1024
@@ -22,10 +25,22 @@ def leak_of(baseline: Memory, now: Memory) -> int:
 
 
 def filled_pool(memory: Memory, huge: bool) -> Optional[str]:
-    """The memory kind an allocation found full: of the pools (or, for DVPP, their huge pages) the
-    sample has, the one with the smallest share free; None when the sample has none."""
-    kinds = [k for k, v in memory.items() if v["total"] and k.endswith(HUGE_SUFFIX) == huge]
-    return min(kinds, key=lambda k: memory[k]["free"] / memory[k]["total"], default=None)
+    """The memory an allocation found full, of those the sample tells apart: for DVPP (``huge``)
+    a pool's huge pages, else a pool's huge or normal pages (normal = the pool less its huge pages;
+    the whole pool where the sample has no huge-page figure); the one with the smallest share free.
+    None when the sample has no such memory."""
+    parts = {}
+    for kind, pool in memory.items():
+        if kind.endswith(HUGE_SUFFIX) or not pool["total"]:
+            continue
+        big = memory.get(kind + HUGE_SUFFIX)
+        if big and big["total"]:
+            parts[kind + HUGE_SUFFIX] = (big["free"], big["total"])
+            if not huge and pool["total"] > big["total"]:
+                parts[kind + NORMAL_SUFFIX] = (pool["free"] - big["free"], pool["total"] - big["total"])
+        elif not huge:
+            parts[kind] = (pool["free"], pool["total"])
+    return min(parts, key=lambda k: parts[k][0] / parts[k][1], default=None)
 
 
 class LossTrend:

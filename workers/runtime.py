@@ -58,12 +58,9 @@ def logical_id(physical_id: int, visible: Optional[int] = None, env: Optional[Ma
     device of this machine (``0,1,8`` on 8 devices is ``0,1``), and only it knows how many there are.
     Raises ``DeviceNotVisible`` for a device outside the visible set."""
     value = (os.environ if env is None else env).get(VISIBLE_ENV)
-    if value is None:
+    seen = _kept(value, visible)
+    if seen is None:
         return physical_id
-    # The runtime kept the first ``visible`` ids: read only those, as it did ("0,2,9,3" on 4 devices
-    # is 0,2; read whole, the list would look out of order and count as invalid).
-    kept = value if visible is None else ",".join(value.split(",")[:visible])
-    seen = visible_devices(kept) or []
     if physical_id not in seen:
         shown = ",".join(map(str, seen)) or "none"
         raise DeviceNotVisible(
@@ -73,10 +70,20 @@ def logical_id(physical_id: int, visible: Optional[int] = None, env: Optional[Ma
     return seen.index(physical_id)
 
 
-def physical_id(logical: int, env: Optional[Mapping[str, str]] = None) -> int:
+def physical_id(logical: int, visible: Optional[int] = None, env: Optional[Mapping[str, str]] = None) -> int:
     """The inverse of ``logical_id`` (for discovery, which enumerates logical ids)."""
-    ids = visible_devices((os.environ if env is None else env).get(VISIBLE_ENV))
+    ids = _kept((os.environ if env is None else env).get(VISIBLE_ENV), visible)
     return logical if ids is None or logical >= len(ids) else ids[logical]
+
+
+def _kept(value: Optional[str], visible: Optional[int]) -> Optional[List[int]]:
+    """The ids of ``ASCEND_RT_VISIBLE_DEVICES`` the runtime kept: the first ``visible`` of them, read
+    as it reads them ("0,2,9,3" on 4 devices is 0,2; read whole, the list would look out of order
+    and count as invalid); None when the variable is unset."""
+    if value is None:
+        return None
+    kept = value if visible is None else ",".join(value.split(",")[:visible])
+    return visible_devices(kept) or []
 
 
 def api_fault(
@@ -165,10 +172,16 @@ class Runtime:
         return int(count) if isinstance(count, int) else None
 
     def mem_info(self) -> Memory:
-        """``{"ddr": {"free", "total"}, "hbm": {...}}`` in bytes, for the current device."""
+        """``{"ddr": {"free", "total"}, "hbm": {...}, "ddr_huge": ..., "hbm_huge": ...}`` in bytes, for
+        the current device; a huge-page attribute the runtime refuses is left out (an older release)."""
         sample: Memory = {}
         for kind, attr in codes.MEMORY_ATTRS.items():
-            free, total = self.call("acl.rt.get_mem_info", attr)
+            try:
+                free, total = self.call("acl.rt.get_mem_info", attr)
+            except AclError:
+                if kind.endswith(codes.HUGE_SUFFIX):
+                    continue
+                raise
             sample[kind] = Pool(free=int(free), total=int(total))
         return sample
 

@@ -33,9 +33,9 @@ def amount(n: Optional[int]) -> str:
 
 
 def pool_name(kind: str) -> str:
-    """A memory kind of the samples in words: ``hbm_huge`` -> ``HBM huge pages``."""
-    pool, _, huge = kind.partition("_")
-    return f"{pool.upper()} huge pages" if huge else pool.upper()
+    """A memory kind of the samples in words: ``hbm_huge`` -> ``HBM huge pages``, ``hbm`` -> ``HBM``."""
+    pool, _, part = kind.partition("_")
+    return f"{pool.upper()} {part} pages" if part else pool.upper()
 
 
 def gbps(value: Optional[float]) -> str:

@@ -123,8 +123,9 @@ with warnings.catch_warnings():  # the spec's key is ``copy``, which BaseModel.c
 MAX_LEAK = 512 * 1024
 """Default ``max_leak``: free memory a cycle may fail to give back. The worker takes its baseline
 after a warm-up (so the runtime's one-time caches, 100-200 MB on real parts, are no leak); what is
-left to tolerate is sampling noise of an idle device, well under one DVPP block, so a block that is
-never given back fails in one cycle. A smaller leak that grows every cycle fails as a trend."""
+left to tolerate is sampling noise of an idle device, under a typical DVPP block (1 MiB and more),
+so such a block never given back fails in one cycle. A leak that grows by 64 KiB or more every
+cycle fails as a trend below it; a smaller one adds up past it in a long run."""
 
 
 class Thresholds(Section):

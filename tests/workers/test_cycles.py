@@ -247,3 +247,11 @@ def test_samples_include_the_huge_pages_and_a_full_device_names_the_pool_that_fi
     end = finished(got)
     assert set(end.memory) == {"ddr", "hbm", "ddr_huge", "hbm_huge"}
     assert end.memory["hbm_huge"]["total"] == huge_pages(HBM) and end.memory["hbm"]["total"] == HBM
+
+
+def test_a_device_full_at_the_warm_up_starts_then_reports_the_capacity_of_cycle_1():
+    got = run(params(release_cycle=2), sim(faults=[{"device": 0, "kind": "alloc_fail", "at_alloc": 1}]))
+    kinds = [e.kind for e in got]
+    assert kinds[0] == "started" and kinds[-1] == "finished"  # the event order holds
+    (cap,) = of(got, events.Capacity)
+    assert (cap.cycle, cap.copy, cap.blocks, cap.expected) == (1, 1, 0, False)

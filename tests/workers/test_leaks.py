@@ -33,6 +33,9 @@ def test_a_trend_needs_every_one_of_the_last_cycles_to_grow_by_a_step():
 
 def test_the_pool_that_filled_is_the_emptiest_of_its_kind():
     memory = {"hbm": pool(500, 1000), "hbm_huge": pool(10, 900), "ddr": pool(0, 0), "ddr_huge": pool(0, 0)}
-    assert filled_pool(memory, huge=True) == "hbm_huge"
-    assert filled_pool(memory, huge=False) == "hbm"
+    assert filled_pool(memory, huge=True) == "hbm_huge"  # DVPP: huge pages only
+    assert filled_pool(memory, huge=False) == "hbm_huge"  # 10 of 900 free: the huge pages filled
+    normal_full = {"hbm": pool(895, 1000), "hbm_huge": pool(890, 900)}
+    assert filled_pool(normal_full, huge=False) == "hbm_normal"  # 5 of 100 free
+    assert filled_pool({"ddr": pool(3, 100)}, huge=False) == "ddr"  # no huge-page figure: the pool
     assert filled_pool({}, huge=True) is None

@@ -22,7 +22,8 @@ from workers.runtime import (
 def test_logical_id_is_the_index_among_visible_devices():
     assert logical_id(5, env={}) == 5
     assert logical_id(5, env={"ASCEND_RT_VISIBLE_DEVICES": "2,5,7"}) == 1
-    assert physical_id(1, {"ASCEND_RT_VISIBLE_DEVICES": "2,5,7"}) == 5
+    assert physical_id(1, env={"ASCEND_RT_VISIBLE_DEVICES": "2,5,7"}) == 5
+    assert physical_id(1, 2, env={"ASCEND_RT_VISIBLE_DEVICES": "0,2,9,3"}) == 2  # as far as the runtime kept it
     with pytest.raises(DeviceNotVisible, match="device 3 is not visible"):
         logical_id(3, env={"ASCEND_RT_VISIBLE_DEVICES": "2,5,7"})
 

@@ -49,6 +49,10 @@ class Position:
     def released(self, cycle: int, memory: Any) -> None:
         self.view[0] = cycle
 
+    def opened(self) -> None:
+        """The device is open and the first cycle begins: a reader now places the worker in cycle 1."""
+        self.view[0] = max(self.view[0], 1)
+
 
 def read_position(path: str) -> Optional[Tuple[int, int]]:
     """(cycle, copy) from a position file without mapping it; None when it cannot be read."""

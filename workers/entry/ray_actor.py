@@ -63,6 +63,7 @@ class DeviceActor:
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
         self._files: Optional[Tuple[str, str]] = None  # (run id, name) once start() set up the files
+        self._watch: Optional[Position] = None
 
     def where(self) -> Dict[str, Any]:
         """``{"node_id", "ip", "hostname", "npu_ids": [int], "visible": str|None, "pid"}``."""
@@ -84,6 +85,7 @@ class DeviceActor:
         output included) and the exact position go to node-local files (``node_files``) that
         ``remains`` reads."""
         watch = self._set_up_files(run_id, job.name) if run_id else None
+        self._watch = watch
         self._thread = threading.Thread(target=self._run, args=(job, watch), name="dvpp-device", daemon=True)
         self._thread.start()
 
@@ -110,6 +112,8 @@ class DeviceActor:
                 self._cond.notify_all()
 
     def _emit(self, event: Any) -> None:
+        if event.kind == "started" and self._watch is not None:
+            self._watch.opened()  # a Started still undrained when the actor dies is not lost
         with self._cond:
             self._events.append(event.to_dict())
             self._cond.notify_all()

@@ -160,6 +160,7 @@ class RayLauncher:
     def _crashed(self, w: _Worker, why: str) -> None:
         w.ended = True
         w.cycle, w.copies = self._keep_remains(w, from_actor=False).get("position") or (w.cycle, w.copies)
+        w.started = w.started or w.cycle >= 1  # its position file says it had opened the device
         msg = f"worker for {w.name} on node {describe(w.node)} died {w.during()}: {why}"
         self.sink(w.job.host, w.job.device, ev.Crashed(message=msg))
 

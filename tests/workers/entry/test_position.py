@@ -73,3 +73,14 @@ def test_a_longer_file_is_read_from_its_start(tmp_path):
     path = tmp_path / "long.position"
     path.write_bytes((5).to_bytes(8, sys.byteorder) + (9).to_bytes(8, sys.byteorder) + b"trailing")
     assert read_position(str(path)) == (5, 9)
+
+
+def test_opened_places_the_worker_in_cycle_1_and_never_moves_it_back(tmp_path):
+    path = str(tmp_path / "p.position")
+    position = Position.create(path)
+    position.opened()
+    assert read_position(path) == (1, 0)
+    position.copied(3, 17)
+    position.opened()
+    assert read_position(path) == (3, 17)
+    position.close()
