@@ -269,3 +269,26 @@ def test_records():
     assert Check.from_dict(checks[1].to_dict()) == checks[1]
     with pytest.raises(ValueError):
         Check("c", None, "OK", "s", "x")
+
+
+def test_a_context_the_worker_cannot_use_fails_that_open_and_the_others_are_checked(monkeypatch):
+    from workers.simulator.acl import rt
+
+    real = rt.create_context
+    monkeypatch.setattr(rt, "create_context", lambda device: ("ctx", 0) if device == 1 else real(device))
+    report, _ = run({"device_count": 2})
+    assert not_passing(report) == {(1, "open"): FAIL}
+    assert "stopped: ValueError" in seen(report, 1, "open")
+    assert [c["name"] for c in report["checks"] if c["device"] == 0] == DEVICE
+    assert _state.driver().init_count == 0  # finalize still ran
+
+
+def test_a_value_error_from_a_check_is_not_called_a_bad_config(monkeypatch):
+    from workers.simulator.acl import rt
+
+    def refuses() -> Tuple[int, int]:
+        raise ValueError("an answer no runtime gives")
+
+    monkeypatch.setattr(rt, "get_run_mode", refuses)
+    with pytest.raises(ValueError, match="no runtime gives"):
+        main(["--backend", "sim", "--sim-config", '{"device_count": 1}'])

@@ -13,7 +13,7 @@ import sys
 from typing import Any, Dict, List, Optional, Sequence
 
 from workers.backend import BackendMissing
-from workers.doctor.session import doctor
+from workers.doctor.session import BadSimConfig, doctor
 from workers.job import BACKENDS, EXIT_BACKEND_MISSING
 
 EXIT_BAD_CONFIG = 2
@@ -42,7 +42,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         report: Dict[str, Any] = doctor(args.backend, args.sim_config, args.tolerance, args.devices)
         code = 0
-    except (BackendMissing, ValueError) as exc:
+    except (BackendMissing, BadSimConfig) as exc:
         report = {"backend": args.backend, "simulated": args.backend == "sim", "checks": [], "error": str(exc)}
         code = EXIT_BACKEND_MISSING if isinstance(exc, BackendMissing) else EXIT_BAD_CONFIG
     print(json.dumps(report))

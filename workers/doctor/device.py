@@ -85,6 +85,10 @@ def open_device(rt: Runtime, physical: int, logical: int) -> Tuple[Check, Option
             raise
     except AclError as exc:
         return Check("open", physical, FAIL, f"{exc}; its other checks were not run", ASSUMED["open"]), None
+    except (TypeError, ValueError) as exc:  # create_context answered in a shape the worker cannot use
+        rt.quietly("acl.rt.reset_device", logical)
+        seen = f"stopped: {type(exc).__name__}: {exc}; its other checks were not run"
+        return Check("open", physical, FAIL, seen, ASSUMED["open"]), None
     seen = f"logical id {logical} opened in {time.monotonic() - start:.2f} s"
     return Check("open", physical, PASS, seen, ASSUMED["open"]), context
 

@@ -16,6 +16,10 @@ from workers.visibility import VISIBLE_ENV
 Progress = Callable[[Dict[str, Any]], None]
 
 
+class BadSimConfig(Exception):
+    """The simulator's config was refused while loading it, before any check ran."""
+
+
 class Recorder:
     """The report's checks, each also written as a progress line as it completes."""
 
@@ -40,8 +44,11 @@ def doctor(
     """The report: ``backend``, ``simulated``, ``acl_origin``, ``tolerance``, ``device_count`` (the
     runtime's, None when it failed), ``visibility``, ``devices`` (the physical ids checked),
     ``checks``, ``error`` (None). ``devices`` None: every visible device. Raises ``BackendMissing``
-    (and ``ValueError`` for a bad simulator config)."""
-    rt = Runtime(*load_acl(backend, sim_config))
+    (and ``BadSimConfig``); an exception raised later is a check's, never the config's."""
+    try:
+        rt = Runtime(*load_acl(backend, sim_config))
+    except ValueError as exc:
+        raise BadSimConfig(str(exc)) from exc
     report: Dict[str, Any] = {
         "backend": rt.backend,
         "simulated": rt.simulated,
