@@ -8,7 +8,10 @@ mean" from the keys its model really has.
 from __future__ import annotations
 
 import difflib
+import math
 import re
+import reprlib
+from itertools import islice
 from typing import (
     Annotated,
     Any,
@@ -165,11 +168,46 @@ def _number(value: object) -> str:
     return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
+SHOWN_CHARS = 60
+"""The longest value a message shows; a longer one keeps its first 57 characters and ``...``."""
+
+
 def shown(value: object) -> str:
-    """A value as the user wrote it in YAML, shortened."""
+    """A value as the user wrote it in YAML, shortened; it costs no more for an enormous value."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
         return "null"
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    text = _ShortRepr().repr(value)
+    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 3] + "..."
+
+
+class _ShortRepr(reprlib.Repr):
+    """``repr`` that reads no more of a value than ``shown`` keeps: at most ``SHOWN_CHARS`` values
+    (each adds a character or more, so what is cut off never shows), the first items of a long list
+    or mapping, the head of a long string and the size of an enormous integer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel = SHOWN_CHARS
+        self.maxtuple = self.maxlist = self.maxdict = self.maxset = self.maxfrozenset = SHOWN_CHARS // 2
+        self.left = SHOWN_CHARS
+
+    def repr1(self, x: Any, level: int) -> str:
+        self.left -= 1
+        return "..." if self.left < 0 else super().repr1(x, level)
+
+    def repr_dict(self, x: Dict[Any, Any], level: int) -> str:  # in the mapping's order (reprlib sorts)
+        items = [f"{self.repr1(k, level - 1)}: {self.repr1(v, level - 1)}" for k, v in islice(x.items(), self.maxdict)]
+        return "{" + ", ".join(items + ["..."] * (len(x) > self.maxdict)) + "}"
+
+    def repr_str(self, x: str, level: int) -> str:
+        return repr(x[: 2 * SHOWN_CHARS])
+
+    def repr_bytes(self, x: bytes, level: int) -> str:
+        return repr(x[: 2 * SHOWN_CHARS])
+
+    def repr_int(self, x: int, level: int) -> str:
+        if x.bit_length() <= 4 * SHOWN_CHARS:  # writing a huge integer out costs (Python may refuse)
+            return repr(x)
+        return f"<{'a negative' if x < 0 else 'an'} integer of about {int(x.bit_length() * math.log10(2)) + 1} digits>"

@@ -50,6 +50,13 @@ def _concurrency(value: object) -> Union[str, int]:
     raise ValueError(f"must be all, serial or a number of devices from 1 to {catalog.MAX_DEVICES}")
 
 
+def _version(value: object) -> object:
+    """Only an integer is a version: ``true`` and ``1.0`` equal 1 to Python, not to whoever wrote them."""
+    if isinstance(value, (bool, float)):
+        raise ValueError("must be 1")
+    return value
+
+
 ALL_HOSTS = "all"
 """The host name that stands for every node of a Ray cluster (with the local launcher: this machine)."""
 
@@ -83,8 +90,8 @@ WORKER_CHECKS: Dict[str, Any] = {
     "bidirectional": bool,
     "warmup": Annotated[int, Field(ge=0, le=1000)],
 }
-"""The check of every worker parameter a spec may set (``WorkerParams`` but the device id and the
-sweep, which come from ``memory_size``)."""
+"""The check of every worker parameter a spec may set (``WorkerParams`` but the device id, the
+sweep, which comes from ``memory_size``, and ``wait_busy``, which comes from ``run --wait-busy``)."""
 FLEET_DEFAULTS: Dict[str, Any] = {"release_cycle": 10, "memory_reuse": True, "patterns": list(PATTERNS), "warmup": 1}
 """Where a fleet's default differs from the seed sample's (the defaults of ``WorkerParams``, which
 the seed-compatible command keeps): cycles that release and reuse their memory, every pattern,
@@ -94,7 +101,7 @@ WORKER_KEYS: Dict[str, Tuple[Any, Any]] = {
 }
 """The worker parameters: key -> (check, default). ``defaults:`` takes these defaults; an
 override starts from nothing and keeps only the keys it sets (``model_fields_set``)."""
-assert set(WORKER_KEYS) | {"device_id", "sizes"} == set(WorkerParams.__dataclass_fields__), (
+assert set(WORKER_KEYS) | {"device_id", "sizes", "wait_busy"} == set(WorkerParams.__dataclass_fields__), (
     "spec keys follow WorkerParams"
 )
 
@@ -209,7 +216,7 @@ class Ray(Section):
 class FleetSpec(Section):
     """A validated fleet spec; every key holds its value or its default."""
 
-    version: Literal[1]
+    version: Annotated[Literal[1], BeforeValidator(_version)]
     backend: Annotated[str, BeforeValidator(one_of(BACKENDS))] = "auto"
     launcher: Annotated[str, BeforeValidator(one_of(LAUNCHER_NAMES))] = "local"
     unattended: bool = False

@@ -168,3 +168,40 @@ def test_shown_keeps_sixty_characters_and_shortens_beyond():
     assert shown("y" * 58) == "'" + "y" * 58 + "'"
     assert shown("y" * 59) == "'" + "y" * 56 + "..."
     assert len(shown(list(range(100)))) == 60
+
+
+class Unseen:
+    """A value ``shown`` must not look at: it lies beyond what a message keeps."""
+
+    def __repr__(self) -> str:
+        raise AssertionError("shown() looked further than it shows")
+
+
+@pytest.mark.parametrize(
+    "value, text",
+    [
+        ([1] * 100 + [Unseen()], "[" + "1, " * 18 + "1,..."),
+        ({**{i: i for i in range(100)}, "x": Unseen()}, "{0: 0, 1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 6, 7: 7, 8: 8, 9:..."),
+        ([[0] * 29, [0] * 29, [Unseen()]], "[[" + "0, " * 18 + "0..."),  # beyond the values shown in all
+        (["x" * 10**6, Unseen()], "['" + "x" * 55 + "..."),
+    ],
+)
+def test_shown_reads_no_further_than_it_shows(value, text):
+    assert shown(value) == text
+
+
+def test_shown_keeps_the_order_of_a_mapping():
+    assert shown({"b": 1, "a": [1, 2]}) == "{'b': 1, 'a': [1, 2]}"
+
+
+def test_shown_of_a_value_that_repeats_itself_billions_of_times():
+    shared: List[Any] = ["lol"]
+    for _ in range(30):  # 2**30 strings to a plain repr()
+        shared = [shared, shared]
+    assert shown(shared) == "[" * 31 + "'lol'], ['lol']], [['lol']..."
+
+
+def test_shown_of_an_enormous_integer_says_its_size():
+    assert shown(10**5000) == "<an integer of about 5001 digits>"  # repr() would refuse it on Python >= 3.11
+    assert shown(-(10**100)) == "<a negative integer of about 101 digits>"
+    assert shown(10**50) == "1" + "0" * 50

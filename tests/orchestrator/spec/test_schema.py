@@ -73,6 +73,53 @@ def test_directory_instead_of_file(tmp_path):
     assert info.value.problems == [f"{tmp_path}: is a directory, not a spec file"]
 
 
+def test_duplicate_key_at_the_top_is_refused_not_overwritten(tmp_path):
+    assert problems_in_file(tmp_path, "version: 2\nbackend: sim\nversion: 1\n") == [
+        "fleet.yaml:3:1: duplicate key version (first at line 1)"
+    ]
+
+
+def test_duplicate_key_in_sim_keeps_no_fault_silently(tmp_path):
+    text = "version: 1\nsim:\n  faults:\n    - {device: 0, kind: hang}\n  faults: []\n"
+    assert problems_in_file(tmp_path, text) == ["fleet.yaml:5:3: sim: duplicate key faults (first at line 3)"]
+
+
+def test_override_of_one_device_written_twice(tmp_path):
+    text = (
+        "version: 1\nhosts:\n  - name: localhost\n    overrides:\n"
+        "      1: {memory_size: 1MiB}\n      0: {seed: 3}\n      1: {memory_size: 2MiB}\n"
+    )
+    assert problems_in_file(tmp_path, text) == ["fleet.yaml:7:7: hosts[0].overrides: duplicate key 1 (first at line 5)"]
+
+
+def test_infinite_fault_factor_in_a_file(tmp_path):
+    text = "version: 1\nsim:\n  faults:\n    - device: 0\n      kind: slow\n      factor: .inf\n"
+    assert problems_in_file(tmp_path, text) == [
+        "fleet.yaml:6:15: sim.faults[0].factor: must be a finite number (got .inf)"
+    ]
+
+
+def test_huge_integer_in_a_file(tmp_path):
+    text = "version: 1\ndefaults:\n  seed: " + "1" * 5000 + "\n"
+    assert problems_in_file(tmp_path, text) == [
+        "fleet.yaml:3:9: defaults.seed: integer too long: 5000 digits (at most 30)"
+    ]
+
+
+def test_alias_bomb_in_a_file(tmp_path):
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"{c}: &{c} [{','.join([f'*{p}'] * 9)}]" for p, c in zip("abcdefgh", "bcdefghi")]
+    assert problems_in_file(tmp_path, "\n".join(lines) + "\n") == [
+        "fleet.yaml:6:4: f: more than 100000 values once aliases are expanded"
+    ]
+
+
+@pytest.mark.parametrize("written", ["true", "false", "1.0", "yes"])
+def test_a_version_is_an_integer(tmp_path, written):
+    got = {"yes": "true", "1.0": "1.0"}.get(written, written)
+    assert problems_in_file(tmp_path, f"version: {written}\n") == [f"version: must be 1 (got {got})"]
+
+
 def test_not_a_mapping():
     assert problems([1, 2]) == ["fleet.yaml: must be a mapping of keys such as version, defaults, hosts (got [1, 2])"]
 
