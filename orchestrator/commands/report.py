@@ -1,4 +1,7 @@
-"""``dvpp-fleet report RUN_DIR``: re-render a run from its journal (or one device with ``--device``)."""
+"""``dvpp-fleet report RUN_DIR``: re-render a run from its journal (or one device with ``--device``).
+
+What the journal held that could not be used is said on stderr (how many lines, the first few with
+why); the rest is reported as usual."""
 
 from __future__ import annotations
 
@@ -6,15 +9,17 @@ import argparse
 import sys
 from typing import Any, Dict, List
 
+from orchestrator import rundir
 from orchestrator.report import drilldown
 from orchestrator.report.publish import publish
+from orchestrator.results.journal import summarize
 from orchestrator.results.replay import replay
 
 
 def main(args: argparse.Namespace) -> int:
     run = replay(args.run_dir)
-    if run.skipped:
-        print(f"dvpp-fleet: skipped {run.skipped} unreadable journal line(s) (a torn last write)", file=sys.stderr)
+    for line in summarize(args.run_dir / rundir.JOURNAL, run.skipped):
+        print(f"dvpp-fleet: {line}", file=sys.stderr)
     if args.device:
         key = drilldown.parse_device(args.device, [(v.result.host, v.result.device) for v in run.verdicts])
         verdict = next(v for v in run.verdicts if (v.result.host, v.result.device) == key)

@@ -4,22 +4,30 @@ Status, bandwidth medians, capacity reached and faults, so a regression after a 
 repair is visible at a glance. A device regressed when it no longer passes, when a median fell by
 more than ``tolerance`` (a fraction), when its capacity shrank, or when it shows a fault kind it did
 not have. Exit 1 when any device regressed, else 0.
+
+A run is read from its ``summary.json`` when that holds what compare reads (``Summary``), else
+rebuilt from its journal; a ``summary.json`` that cannot be used with no journal beside it is a
+usage error naming the file and why. Nothing a run directory holds makes compare raise.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple, cast
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple, TypedDict
 
 from tabulate import tabulate
 
 from orchestrator import rundir
+from orchestrator.errors import EnvironmentProblem, SpecError
 from orchestrator.report import fmt
 from orchestrator.report.summary import summary
+from orchestrator.results import typecheck
+from orchestrator.results.journal import summarize
 from orchestrator.results.replay import replay
 from orchestrator.results.status import Status
 from orchestrator.results.verdict import exit_code
+from orchestrator.spec import messages
 from workers.events import DIRECTIONS
 
 Key = Tuple[str, int]
@@ -27,13 +35,95 @@ DEFAULT_TOLERANCE = 0.10
 PASS = Status.PASS.value
 
 
+class _Median(TypedDict, total=False):
+    median: Optional[float]
+
+
+class _Capacity(TypedDict, total=False):
+    bytes: Optional[int]
+
+
+class _Fault(TypedDict):
+    kind: str
+
+
+class _Device(TypedDict):
+    host: str
+    device: int
+    status: str
+
+
+class Device(_Device, total=False):
+    """What compare reads of a device record of ``summary.json`` (the rest is not read)."""
+
+    h2d_gbps: Optional[_Median]
+    d2h_gbps: Optional[_Median]
+    capacity: Optional[_Capacity]
+    faults: List[_Fault]
+
+
+class Summary(TypedDict):
+    """What compare reads of ``summary.json`` (``report/summary.py``)."""
+
+    devices: List[Device]
+
+
+class Loaded(NamedTuple):
+    """One side of a comparison."""
+
+    summary: Dict[str, Any]
+    notes: List[str]  # for stderr: a summary.json that could not be used, journal lines skipped
+
+
 def load_summary(run_dir: Path) -> Dict[str, Any]:
     """``summary.json`` when the run finished, else the summary rebuilt from its journal."""
+    return load_run(run_dir).summary
+
+
+def load_run(run_dir: Path) -> Loaded:
+    """A run's summary and what was unusable on the way to it; ``SpecError`` when nothing is usable."""
     path = run_dir / rundir.SUMMARY
-    if path.is_file():
-        return cast(Dict[str, Any], json.loads(path.read_text()))
+    if not _present(path):
+        return _rebuilt(run_dir, [])
+    data, why = read_summary(path)
+    if why is None:
+        return Loaded(data, [])
+    if not _present(run_dir / rundir.JOURNAL):
+        raise SpecError([f"compare: {path} is unusable ({why}) and {run_dir} holds no {rundir.JOURNAL} to rebuild it"])
+    try:
+        return _rebuilt(run_dir, [f"{path} is unusable ({why}); rebuilt from {rundir.JOURNAL}"])
+    except EnvironmentProblem as exc:
+        raise SpecError([f"compare: {path} is unusable ({why})", f"compare: nor can it be rebuilt: {exc}"]) from None
+
+
+def read_summary(path: Path) -> Tuple[Dict[str, Any], Optional[str]]:
+    """A ``summary.json`` and None, or ``{}`` and why compare cannot use it."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8", errors="replace"))
+    except OSError as exc:
+        return {}, f"cannot be read: {exc.strerror or exc}"
+    except RecursionError:
+        return {}, "not JSON: nested too deeply"
+    except ValueError as exc:
+        return {}, f"not JSON: {exc}"
+    if not isinstance(data, dict):
+        return {}, f"not a JSON object (got {messages.shown(data)})"
+    why = typecheck.problem(data, Summary)
+    return (data, None) if why is None else ({}, why)
+
+
+def _rebuilt(run_dir: Path, notes: List[str]) -> Loaded:
     run = replay(run_dir)
-    return summary(run.verdicts, run.facts, exit_code(run.verdicts, bool(run.facts.get("interrupted"))))
+    data = summary(run.verdicts, run.facts, exit_code(run.verdicts, bool(run.facts.get("interrupted"))))
+    return Loaded(data, notes + summarize(run_dir / rundir.JOURNAL, run.skipped))
+
+
+def _present(path: Path) -> bool:
+    """The file is there, or may be (a directory that cannot be searched: reading it says why)."""
+    try:
+        return path.exists()
+    except OSError:
+        return True
 
 
 def _devices(summary: Dict[str, Any]) -> Dict[Key, Dict[str, Any]]:
@@ -83,7 +173,14 @@ def _pair(old: Optional[float], new: Optional[float], digits: int = 2) -> str:
 
 def compare(old_dir: Path, new_dir: Path, tolerance: float = DEFAULT_TOLERANCE) -> Tuple[str, int]:
     """The comparison table and the exit code."""
-    old, new = _devices(load_summary(old_dir)), _devices(load_summary(new_dir))
+    return compare_summaries(load_summary(old_dir), load_summary(new_dir), tolerance)
+
+
+def compare_summaries(
+    old_summary: Dict[str, Any], new_summary: Dict[str, Any], tolerance: float = DEFAULT_TOLERANCE
+) -> Tuple[str, int]:
+    """The comparison table and the exit code of two loaded summaries."""
+    old, new = _devices(old_summary), _devices(new_summary)
     rows, regressed = [], 0
     for key in sorted(set(old) | set(new)):
         o, n = old.get(key), new.get(key)

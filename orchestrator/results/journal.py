@@ -2,8 +2,14 @@
 
 Each line is flushed as it is written, so a controller killed at any moment leaves every event it
 had received on disk (the OS keeps written data of a killed process); an ``fsync`` at most once per
-``SYNC_PERIOD`` also covers a power cut. A torn last line (the controller died mid-write) is
-skipped when reading. An existing journal is never overwritten.
+``SYNC_PERIOD`` also covers a power cut. Reading checks every line against the event schema
+(``validate.py``): a torn last line (the controller died mid-write), a garbled one or a record of
+the wrong shape is skipped, and said with its line number and why. An existing journal is never
+overwritten: ``rundir.prepare_run_dir`` claims the file (created empty, exclusively) and only that
+empty claim is opened for writing.
+
+A write that fails (a full disk, a quota) is not raised into the run: ``error`` holds it, later
+writes are dropped, and the run loop stops the run cleanly (``fleet.py``).
 """
 
 from __future__ import annotations
@@ -12,9 +18,11 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import IO, Any, Dict, List, Optional, Tuple
+from typing import IO, Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
+from orchestrator.results import validate
 from orchestrator.rundir import JOURNAL
+from orchestrator.spec import messages
 
 SYNC_PERIOD = 1.0
 
@@ -28,25 +36,39 @@ class Journal:
         self.path = run_dir / JOURNAL
         self._file: Optional[IO[str]] = None
         self._synced = 0.0
+        self.error: Optional[OSError] = None
 
     def __enter__(self) -> Journal:
-        # "x": refuse to touch a journal that is already there
-        self._file = open(self.path, "x", encoding="utf-8")
+        try:  # "x": refuse to touch a journal that is already there, unless it is our empty claim
+            self._file = open(self.path, "x", encoding="utf-8")
+        except FileExistsError:
+            if self.path.stat().st_size:
+                raise
+            self._file = open(self.path, "a", encoding="utf-8")
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._file is not None:
-            self._sync()
-            self._file.close()
-            self._file = None
+            file, self._file = self._file, None
+            try:
+                if self.error is None:
+                    file.flush()
+                    os.fsync(file.fileno())
+                file.close()
+            except OSError as err:
+                self.error = self.error or err
 
     def write(self, record: Record) -> None:
-        """Append one record as one line and flush it."""
-        assert self._file is not None, "journal is not open"
-        self._file.write(json.dumps(record, separators=(",", ":"), default=str) + "\n")
-        self._file.flush()
-        if time.monotonic() - self._synced > SYNC_PERIOD:
-            self._sync()
+        """Append one record as one line and flush it; a failure is kept in ``error``."""
+        if self._file is None or self.error is not None:
+            return
+        try:
+            self._file.write(json.dumps(record, separators=(",", ":"), default=str) + "\n")
+            self._file.flush()
+            if time.monotonic() - self._synced > SYNC_PERIOD:
+                self._sync()
+        except OSError as err:
+            self.error = err
 
     def _sync(self) -> None:
         assert self._file is not None
@@ -55,22 +77,90 @@ class Journal:
         self._synced = time.monotonic()
 
 
-def read_journal(path: Path) -> Tuple[Record, List[Record], int]:
-    """Return (header, records, skipped lines). A torn or garbled line is skipped and counted."""
-    header: Record = {}
+class Skipped(NamedTuple):
+    """A journal line left out of the report, or (``header``) a part of the header line that was
+    left out or replaced."""
+
+    line: int  # counted from 1
+    why: str
+    header: bool = False
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {'header: ' if self.header else ''}{self.why}"
+
+
+class JournalRead(NamedTuple):
+    """What a journal holds that can be used, and what cannot."""
+
+    header: Record  # the usable part of the header line (``validate.check_header``); {} when none
+    records: List[Record]  # every other record that passed ``validate.check_record``, in order
+    skipped: List[Skipped]  # in line order
+
+
+def read_journal(path: Path) -> JournalRead:
+    """Read and check a journal; nothing it holds raises (``OSError`` when it cannot be read)."""
+    parsed, skipped = _parse(path)
+    at, head = next(((n, rec) for n, rec, _ in parsed if rec.get("kind") == "header"), (0, {}))
+    checked = validate.check_header(head) if at else validate.CheckedHeader({}, [])
+    skipped += [Skipped(at, note, header=True) for note in checked.notes]
+    jobs = {(job["host"], job["device"]) for job in checked.header.get("jobs", [])}
     records: List[Record] = []
-    skipped = 0
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            try:
-                record = json.loads(line)
-            except ValueError:
-                skipped += 1
-                continue
-            if not isinstance(record, dict):
-                skipped += 1
-            elif record.get("kind") == "header" and not header:
-                header = record
-            else:
+    for n, record, plain in parsed:
+        if n != at:
+            why = SECOND_HEADER if record.get("kind") == "header" else validate.check_record(record, jobs, plain)
+            if why is None:
                 records.append(record)
-    return header, records, skipped
+            else:
+                skipped.append(Skipped(n, why))
+    return JournalRead(checked.header, records, sorted(skipped, key=lambda s: s.line))
+
+
+SECOND_HEADER = "a second header line (the first one counts)"
+SHOWN = 5
+"""Skipped lines ``summarize`` names one by one."""
+
+
+def summarize(path: Path, skipped: Sequence[Skipped], shown: int = SHOWN) -> List[str]:
+    """What was skipped, for stderr: how many, the first ``shown`` with why, and how many more."""
+    if not skipped:
+        return []
+    lines = sum(not s.header for s in skipped)
+    parts = len(skipped) - lines
+    counts = [f"{lines} unreadable journal line(s)"] * bool(lines) + [f"{parts} part(s) of the header"] * bool(parts)
+    more = [f"  and {len(skipped) - shown} more"] if len(skipped) > shown else []
+    return [f"skipped {' and '.join(counts)} of {path}:"] + [f"  {s}" for s in skipped[:shown]] + more
+
+
+def _parse(path: Path) -> Tuple[List[Tuple[int, Record, bool]], List[Skipped]]:
+    """Each line that is a JSON object, with ``validate.plain_text`` of it; and those that are not."""
+    parsed: List[Tuple[int, Record, bool]] = []
+    skipped: List[Skipped] = []
+    n, torn = 0, False
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for n, line in enumerate(fh, start=1):
+            record, why = _decode(line)
+            if why is None:
+                parsed.append((n, record, validate.plain_text(line)))
+            else:
+                skipped.append(Skipped(n, why))
+            torn = why is not None and why.startswith("not JSON") and not line.endswith("\n")
+    if torn:  # the last line, cut short: the controller died while writing it
+        skipped[-1] = Skipped(n, "not JSON (a torn last write)")
+    return parsed, skipped
+
+
+def _decode(line: str) -> Tuple[Record, Optional[str]]:
+    """The JSON object on a line, or why there is none."""
+    if not line.strip():
+        return {}, "an empty line"
+    try:
+        record = json.loads(line)
+    except RecursionError:
+        return {}, "not JSON (nested too deeply)"
+    except json.JSONDecodeError as exc:
+        return {}, f"not JSON ({exc.msg}: column {exc.colno})"
+    except ValueError as exc:  # an integer with more digits than Python converts
+        return {}, f"not JSON ({exc})"
+    if not isinstance(record, dict):
+        return {}, f"not a JSON object (got {messages.shown(record)})"
+    return record, None

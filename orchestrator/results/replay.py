@@ -1,7 +1,10 @@
 """A run's results from its directory alone: the journal folded again, logs attached.
 
 The run loop (``fleet.py``) and ``dvpp-fleet report``/``compare`` build their per-device results
-the same way: ``collector_for`` a journal header, fold every event, ``attach_logs``, judge.
+the same way: ``collector_for`` a journal header, fold every event, ``attach_logs``, judge. A
+replay folds only the records that passed the schema check (``read_journal``); what it skipped
+comes back with the results. A directory without a readable journal, or a journal without a usable
+header, is an ``EnvironmentProblem`` with a one-line message.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from typing import Any, Dict, List, NamedTuple, Tuple
 from orchestrator import rundir
 from orchestrator.errors import EnvironmentProblem
 from orchestrator.results.collect import Collector, Key
-from orchestrator.results.journal import read_journal
+from orchestrator.results.journal import JournalRead, Skipped, read_journal
 from orchestrator.results.records import Verdict
 from orchestrator.results.verdict import judge_all
 from orchestrator.spec.schema import Thresholds
@@ -37,7 +40,7 @@ def attach_logs(collector: Collector, run_dir: Path) -> None:
         name = rundir.log_name(result.host, result.device)
         try:
             lines = (run_dir / name).read_text(errors="replace").splitlines()
-        except OSError:
+        except (OSError, ValueError):  # ValueError: a host name holding a NUL byte
             continue
         result.log = {"path": name, "tail": lines[-LOG_TAIL_LINES:]}
 
@@ -63,25 +66,36 @@ class Replay(NamedTuple):
 
     verdicts: List[Verdict]
     facts: Dict[str, Any]
-    skipped: int  # unreadable journal lines (a torn last write)
-    header: Dict[str, Any]
-    records: List[Dict[str, Any]]
+    skipped: List[Skipped]  # journal lines (and parts of the header) left out, with why
+    header: Dict[str, Any]  # its usable part (``validate.check_header``)
+    records: List[Dict[str, Any]]  # the records that passed the schema check, in order
 
 
 def replay(run_dir: Path) -> Replay:
     """Fold a run's journal again, keeping the header and records for drill-downs and plots."""
     path = run_dir / rundir.JOURNAL
-    if not path.is_file():
-        raise EnvironmentProblem(f"{run_dir} holds no {rundir.JOURNAL}; is it a run directory?")
-    head, records, skipped = read_journal(path)
-    if not head.get("jobs"):
-        raise EnvironmentProblem(f"{path} has no header line; it is not a dvpp-fleet journal")
+    head, records, skipped = _read(run_dir)
+    if not head:
+        reason = next((s for s in skipped if s.header), None)
+        if reason is None:
+            raise EnvironmentProblem(f"{path} has no header line; it is not a dvpp-fleet journal")
+        raise EnvironmentProblem(f"{path} has no usable header line (line {reason.line}: {reason.why})")
     collector, limits, fleet = collector_for(head)
     end = next((r for r in records if r.get("kind") == "run_end"), None)
     for rec in records:
-        if rec.get("kind") in ev.EVENT_TYPES and (rec.get("host"), rec.get("device")) in collector.results:
+        if rec["kind"] in ev.EVENT_TYPES:
             collector.fold(rec["host"], rec["device"], ev.from_dict(rec))
     attach_logs(collector, run_dir)
-    interrupted = bool(end and end.get("interrupted"))
+    interrupted = bool(end and end["interrupted"])
     verdicts = judge_all(collector, limits, fleet, interrupted)
     return Replay(verdicts, run_facts(head, interrupted, end.get("finished") if end else None), skipped, head, records)
+
+
+def _read(run_dir: Path) -> JournalRead:
+    path = run_dir / rundir.JOURNAL
+    try:
+        if not path.is_file():
+            raise EnvironmentProblem(f"{run_dir} holds no {rundir.JOURNAL}; is it a run directory?")
+        return read_journal(path)
+    except OSError as exc:  # a directory or journal this user may not read, a failing disk
+        raise EnvironmentProblem(f"cannot read {path} ({exc.strerror or exc})") from None

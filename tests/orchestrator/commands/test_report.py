@@ -1,14 +1,25 @@
-"""What a run leaves for diagnosis: log tails, drill-down, live status, compare (real fleets)."""
+"""What a run leaves for diagnosis: log tails, drill-down, live status, compare (real fleets); and a
+real run's journal damaged in each way a journal can be, which every output of ``report`` and
+``compare`` survives, saying what it skipped."""
 
 from __future__ import annotations
 
+import copy
 import json
+import random
 import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import pytest
 
+from orchestrator.results import replay as replay_module
 from tests.helpers.cli import cli, run_fleet, start_run
+from tests.helpers.journals import Line, Said, copy_run, dvpp, example_record, records, rewrite
 from tests.helpers.specs import spec
+from workers import events as ev
+
+DROP = object()
 
 pytestmark = pytest.mark.slow
 
@@ -94,3 +105,187 @@ def test_compare_finds_an_injected_slowdown(tmp_path):
     assert "1 of 3 device(s) regressed (bandwidth tolerance 50%)" in out.stdout
     same = cli("compare", str(before.run_dir), str(before.run_dir))
     assert same.returncode == 0 and "0 of 3 device(s) regressed" in same.stdout
+
+
+# a damaged journal: report and compare say what they skipped and never raise
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory) -> Path:
+    """A real run of two simulated devices, device 1 with a bit flip (so its journal holds a fault)."""
+    r = run_fleet(
+        tmp_path_factory.mktemp("real"), spec(devices=2, faults=[{"device": 1, "kind": "bitflip", "at_copy": 2}])
+    )
+    assert r.code == 1, r.stderr
+    return r.run_dir
+
+
+def _at(lines: List[Line], kind: str, device: Optional[int] = None) -> int:
+    return next(
+        n
+        for n, r in enumerate(lines)
+        if isinstance(r, dict) and r.get("kind") == kind and device in (None, r.get("device"))
+    )
+
+
+def _missing_field(lines: List[Line]) -> Tuple[List[Line], List[str]]:
+    n = _at(lines, "progress")
+    lines[n] = {k: v for k, v in lines[n].items() if k != "copies"}
+    return lines, [f"line {n + 1}: progress: copies is missing"]
+
+
+def _job_without_thresholds(lines: List[Line]) -> Tuple[List[Line], List[str]]:
+    del lines[0]["jobs"][0]["thresholds"]
+    return lines, ["line 1: header: jobs[0] (localhost:0) has no thresholds; it is judged by the fleet's"]
+
+
+def _detail_a_list(lines: List[Line]) -> Tuple[List[Line], List[str]]:
+    n = _at(lines, "fault")
+    lines[n] = dict(lines[n], detail=["first_bad_offset", 4096])
+    return lines, [f"line {n + 1}: fault: detail must be an object (got ['first_bad_offset', 4096])"]
+
+
+def _strings_in_progress(lines: List[Line]) -> Tuple[List[Line], List[str]]:
+    at = [n for n, r in enumerate(lines) if isinstance(r, dict) and r.get("kind") == "progress"]
+    for n in at:
+        lines[n] = dict(lines[n], cycle=str(lines[n]["cycle"]), copies="many")
+    return lines, [f"line {n + 1}: progress: cycle must be an integer (got '{lines[n]['cycle']}')" for n in at]
+
+
+def _device_a_string(lines: List[Line]) -> Tuple[List[Line], List[str]]:
+    n = _at(lines, "cycle_end", 0)
+    lines[n] = dict(lines[n], device="0")
+    return lines, [f"line {n + 1}: device '0' is not an integer"]
+
+
+def _unknown_kind(lines: List[Line]) -> Tuple[List[Line], List[str]]:
+    n = _at(lines, "cycle_end")
+    lines.insert(n, {"t": 1.0, "host": "localhost", "device": 0, "kind": "bogus"})
+    return lines, [f"line {n + 1}: unknown kind 'bogus'"]
+
+
+def _garbled_middle(lines: List[Line]) -> Tuple[List[Line], List[str]]:
+    n = _at(lines, "cycle_end")
+    lines.insert(n, '{"t": 1800000000.5, "host": "localhost", "device": 0, "kind": "prog')
+    return lines, [f"line {n + 1}: not JSON (Invalid control character at: column 68)"]  # the newline
+
+
+CORRUPTIONS: Dict[str, Callable[[List[Line]], Tuple[List[Line], List[str]]]] = {
+    "a record missing a field": _missing_field,
+    "a header job without thresholds": _job_without_thresholds,
+    "a fault whose detail is a list": _detail_a_list,
+    "string values in progress records": _strings_in_progress,
+    "a device given as a string": _device_a_string,
+    "an unknown kind": _unknown_kind,
+    "a garbled line in the middle": _garbled_middle,
+}
+
+
+def _clean(said: Said) -> None:
+    assert "Traceback" not in said.err and "internal error" not in said.err, said.err
+
+
+@pytest.mark.parametrize("name", list(CORRUPTIONS))
+def test_every_output_of_a_damaged_journal_says_what_was_skipped(recorded, tmp_path, capsys, name):
+    run_dir = copy_run(recorded, tmp_path / "run")
+    lines, expected = CORRUPTIONS[name](records(run_dir))
+    rewrite(run_dir, lines)
+    page = tmp_path / "page.html"
+    for argv in (
+        ["report", run_dir],
+        ["report", run_dir, "--format", "json"],
+        ["report", run_dir, "--html", page],
+        ["report", run_dir, "--device", "localhost:0"],
+        ["compare", recorded, run_dir, "--tolerance", "0.99"],
+    ):
+        said = dvpp(capsys, *argv)
+        _clean(said)
+        assert said.code in (0, 1), (argv, said.err)
+        assert said.skipped() == expected, argv
+        lines_or_parts = "1 part(s) of the header" if name == "a header job without thresholds" else None
+        count = lines_or_parts or f"{len(expected)} unreadable journal line(s)"
+        assert f"dvpp-fleet: skipped {count} of {run_dir / 'events.jsonl'}:" in said.err.splitlines(), argv
+        assert "torn" not in said.err
+    assert json.loads(dvpp(capsys, "report", run_dir, "--format", "json").out)["devices"][1]["status"] == "FAIL"
+    assert page.read_text().startswith("<!DOCTYPE html>")
+    assert dvpp(capsys, "report", run_dir, "--device", "localhost:1").out.startswith("localhost:1  FAIL")
+
+
+def test_a_header_whose_jobs_are_a_string_is_an_environment_error(recorded, tmp_path, capsys):
+    run_dir = copy_run(recorded, tmp_path / "run")
+    lines = records(run_dir)
+    lines[0]["jobs"] = "localhost:0,localhost:1"
+    rewrite(run_dir, lines)
+    why = (
+        f"dvpp-fleet: environment error: {run_dir / 'events.jsonl'} has no usable header line "
+        "(line 1: jobs must be a list of jobs (got 'localhost:0,localhost:1'))\n"
+    )
+    for argv in (
+        ["report", run_dir],
+        ["report", run_dir, "--format", "json"],
+        ["report", run_dir, "--html", tmp_path / "page.html"],
+        ["report", run_dir, "--device", "localhost:0"],
+        ["compare", recorded, run_dir],
+    ):
+        assert dvpp(capsys, *argv) == (3, "", why), argv
+    assert not (tmp_path / "page.html").exists()
+
+
+def test_a_journal_that_cannot_be_read_is_an_environment_error(recorded, tmp_path, capsys, monkeypatch):
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(replay_module, "read_journal", refused)
+    said = dvpp(capsys, "report", recorded)
+    assert said == (
+        3,
+        "",
+        f"dvpp-fleet: environment error: cannot read {recorded / 'events.jsonl'} (Permission denied)\n",
+    )
+
+
+MUTATIONS = [DROP, "x", [1, "a"], {"k": {"n": [1]}}, None, 10**30, 2**62, -1, 0, 0.5, "", [], {}, True, "\ud800"]
+"""What a field is replaced by: valid but odd values (null, 0, -1, 2**62, empty) must render, the rest be skipped."""
+
+
+def _paths(value: Any, prefix: Tuple[Any, ...] = ()) -> List[Tuple[Any, ...]]:
+    """Every key down to three levels (the first item of a list)."""
+    if len(prefix) == 3 or not value or not isinstance(value, (dict, list)):
+        return []
+    keys = list(value) if isinstance(value, dict) else [0]
+    return [p for k in keys for p in [prefix + (k,)] + _paths(value[k], prefix + (k,))]
+
+
+def _mutated(lines: List[Line], n: int, path: Tuple[Any, ...], mutation: Any) -> List[Line]:
+    lines = copy.deepcopy(lines)
+    node: Any = lines[n]
+    for key in path[:-1]:
+        node = node[key]
+    if mutation is DROP:
+        del node[path[-1]]
+    else:
+        node[path[-1]] = copy.deepcopy(mutation)
+    return lines
+
+
+def test_report_never_raises_whatever_a_field_of_any_record_holds(recorded, tmp_path, capsys):
+    run_dir = copy_run(recorded, tmp_path / "run")
+    lines = records(run_dir)
+    present = {r.get("kind") for r in lines if isinstance(r, dict)}
+    extra = [example_record(kind, "localhost", 0) for kind in sorted(set(ev.EVENT_TYPES) - present)]
+    lines[-1:-1] = extra  # every kind of record, before the run's end
+    assert {r["kind"] for r in lines} >= set(ev.EVENT_TYPES) | {"header", "run_end"}
+    rng = random.Random(20270115)
+    tried = 0
+    for n, rec in enumerate(lines):
+        skip = ("environment", "resolved", "inventory")
+        for path in [p for p in _paths(rec) if not (n == 0 and p[0] in skip and len(p) > 1)]:
+            rewrite(run_dir, _mutated(lines, n, path, rng.choice(MUTATIONS)))
+            argv = rng.choice([[], ["--format", "json"], ["--html", tmp_path / "p.html"], ["--device", "localhost:1"]])
+            said = dvpp(capsys, "report", run_dir, *argv)
+            _clean(said)
+            assert said.code in (0, 1, 3, 130), (n, path, said.err)  # 3: no job left; 130: interrupted: true
+            if n:  # a mutated event record: only that line may be skipped
+                assert {s.split(":")[0] for s in said.skipped()} <= {f"line {n + 1}"}, (path, said.err)
+            tried += 1
+    assert tried > 150

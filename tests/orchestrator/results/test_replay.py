@@ -1,15 +1,19 @@
 """A run rebuilt from its directory alone: a recorded journal folded again into the same verdicts
-and facts, torn lines skipped, worker log tails attached, each job judged by its own thresholds (or
-the fleet's), and a clear environment error for a directory that is not a run."""
+and facts, torn lines and records that fail the schema skipped (and said), worker log tails
+attached, each job judged by its own thresholds (or the fleet's), and a clear environment error for
+a directory that is not a run, a journal that cannot be read, or a header that cannot be used."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from orchestrator.errors import EnvironmentProblem
+from orchestrator.results import replay as replay_module
 from orchestrator.results.collect import Collector
+from orchestrator.results.journal import Skipped
 from orchestrator.results.replay import LOG_TAIL_LINES, attach_logs, collector_for, replay
 from orchestrator.results.status import Status
 from orchestrator.spec.schema import Thresholds
@@ -29,7 +33,7 @@ def test_replay_of_a_recorded_journal_gives_every_status(tmp_path):
     again = replay(run.run_dir)
     assert {v.name: v.status.value for v in again.verdicts} == MIXED_STATUSES
     assert [v.name for v in again.verdicts] == list(MIXED_STATUSES)  # the header's job order
-    assert again.skipped == 0
+    assert again.skipped == []
     assert [c.fault for c in again.verdicts[3].causes] == ["data_mismatch"]
     assert [w.fault for w in again.verdicts[2].warnings] == ["outlier"]
 
@@ -62,10 +66,11 @@ def test_replay_keeps_the_header_and_every_record(tmp_path):
 
 def test_a_torn_last_line_is_skipped_and_counted(tmp_path):
     run = mixed_run(tmp_path)
+    count = len(journal_lines(run.run_dir))
     with open(run.run_dir / "events.jsonl", "a") as fh:
         fh.write('{"t": 1800000099.0, "host": "node-a", "device": 0, "kind": "prog')
     again = replay(run.run_dir)
-    assert again.skipped == 1
+    assert again.skipped == [Skipped(count + 1, "not JSON (a torn last write)")]
     assert {v.name: v.status.value for v in again.verdicts} == MIXED_STATUSES
 
 
@@ -75,6 +80,9 @@ def test_records_of_a_device_the_header_does_not_list_are_ignored(tmp_path):
     rewrite(run.run_dir, journal_lines(run.run_dir) + [json.dumps(stray)])
     again = replay(run.run_dir)
     assert [(v.name, v.status) for v in again.verdicts] == [("h:0", Status.PASS)]
+    lines = journal_lines(run.run_dir)
+    assert again.skipped == [Skipped(len(lines), "device h:9 is not in the header's jobs")]
+    assert stray not in again.records
 
 
 def test_an_interrupted_run_end_aborts_the_unfinished_devices(tmp_path):
@@ -164,3 +172,77 @@ def test_a_journal_without_a_header_is_an_environment_problem(tmp_path):
     with pytest.raises(EnvironmentProblem) as err:
         replay(run.run_dir)
     assert str(err.value) == f"{run.run_dir / 'events.jsonl'} has no header line; it is not a dvpp-fleet journal"
+
+
+def test_only_records_that_pass_the_schema_are_folded_and_handed_on(tmp_path):
+    run = mixed_run(tmp_path)
+    lines = journal_lines(run.run_dir)
+    at = next(n for n, text in enumerate(lines) if '"finished"' in text and '"device":0' in text and "node-a" in text)
+    finished = json.loads(lines[at])
+    lines[at] = json.dumps(dict(finished, cycles="4"))
+    rewrite(run.run_dir, lines)
+    again = replay(run.run_dir)
+    assert again.skipped == [Skipped(at + 1, "finished: cycles must be an integer (got '4')")]
+    assert finished not in again.records and dict(finished, cycles="4") not in again.records
+    assert len(again.records) == len(lines) - 2  # all but the header and the bad line
+    assert {v.name: v.status.value for v in again.verdicts} == dict(MIXED_STATUSES, **{"node-a:0": "INCOMPLETE"})
+
+
+@pytest.mark.parametrize(
+    "jobs, why",
+    [
+        ("node-a:0", "jobs must be a list of jobs (got 'node-a:0')"),
+        (None, "jobs is missing"),
+        (
+            [{"host": "h", "device": "0"}],
+            "no usable job: jobs[0].device must be an integer (got '0'); the job is left out",
+        ),
+    ],
+)
+def test_a_header_that_cannot_be_used_is_an_environment_problem(tmp_path, jobs, why):
+    run = mixed_run(tmp_path)
+    lines = journal_lines(run.run_dir)
+    head = {k: v for k, v in json.loads(lines[0]).items() if k != "jobs"}
+    rewrite(run.run_dir, [json.dumps(head if jobs is None else dict(head, jobs=jobs))] + lines[1:])
+    with pytest.raises(EnvironmentProblem) as err:
+        replay(run.run_dir)
+    assert str(err.value) == f"{run.run_dir / 'events.jsonl'} has no usable header line (line 1: {why})"
+
+
+def test_a_job_with_invalid_thresholds_is_judged_by_the_fleets_and_said(tmp_path):
+    devices = {("h", 0): copies(0), ("h", 1): copies(1, h2d=10.0)}
+    run = record_run(tmp_path, devices, {"min_h2d_gbps": 20.0})
+    lines = journal_lines(run.run_dir)
+    head = json.loads(lines[0])
+    head["jobs"][1]["thresholds"] = dict(head["jobs"][1]["thresholds"], min_h2d_gbps="slow")
+    rewrite(run.run_dir, [json.dumps(head)] + lines[1:])
+    again = replay(run.run_dir)
+    assert [str(s) for s in again.skipped] == [
+        "line 1: header: jobs[1] (h:1) has invalid thresholds (min_h2d_gbps: must be a number (got 'slow')); "
+        "it is judged by the fleet's"
+    ]
+    assert [c.message for c in again.verdicts[1].causes] == ["H2D median 10.00 GB/s is below the threshold 20 GB/s"]
+    assert "thresholds" not in again.header["jobs"][1]
+
+
+def test_a_journal_that_cannot_be_read_is_an_environment_problem(tmp_path, monkeypatch):
+    run = mixed_run(tmp_path)
+
+    def refused(path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(replay_module, "read_journal", refused)
+    with pytest.raises(EnvironmentProblem) as err:
+        replay(run.run_dir)
+    assert str(err.value) == f"cannot read {run.run_dir / 'events.jsonl'} (Permission denied)"
+    monkeypatch.setattr(Path, "is_file", refused)  # a run directory that may not be searched
+    with pytest.raises(EnvironmentProblem) as err:
+        replay(run.run_dir)
+    assert str(err.value) == f"cannot read {run.run_dir / 'events.jsonl'} (Permission denied)"
+
+
+def test_a_host_name_holding_a_nul_byte_has_no_log_and_no_error(tmp_path):
+    run = record_run(tmp_path, {("a\u0000b", 0): copies(0)})
+    (run.run_dir / "logs").mkdir()
+    again = replay(run.run_dir)
+    assert [(v.name, v.status, v.result.log) for v in again.verdicts] == [("a\x00b:0", Status.PASS, None)]
