@@ -8,10 +8,12 @@ import importlib
 from pathlib import Path
 from typing import Optional, Sequence
 
-from orchestrator.errors import error_handler
+from orchestrator import interrupts
+from orchestrator.errors import error_handler, exit_codes_help
 from orchestrator.launch.registry import LAUNCHER_NAMES
 from orchestrator.report import outputs
 from orchestrator.report.compare import DEFAULT_TOLERANCE
+from orchestrator.spec import units
 from workers.job import BACKENDS
 
 EPILOG = """\
@@ -25,9 +27,8 @@ examples:
   dvpp-fleet devices --backend auto               what this machine can see
   dvpp-fleet doctor                               first thing on a new server: does the runtime do what we assume?
 
-exit codes: 0 every device PASS, 1 any device not PASS, 2 bad spec or usage,
-            3 environment problem (backend missing, launcher unreachable), 130 interrupted
 """
+EPILOG += exit_codes_help()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,6 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="stdout: the table and failure summary, or summary.json (default: table)",
     )
     run.add_argument("--no-progress", action="store_true", help="no live progress on stderr")
+    run.add_argument(
+        "--wait-busy",
+        type=_duration,
+        default=0.0,
+        metavar="DURATION",
+        help="how long a worker waits for a device that another process is testing, e.g. 30s, 5m "
+        "(default 0: report the device busy at once)",
+    )
     outputs.add_output_arguments(run)
     _backend_options(run)
     val = sub.add_parser("validate", help="validate a spec and print the resolved plan; launches nothing")
@@ -97,7 +106,8 @@ examples:
                                                   '{"memory_noise": 67108864}' (jitter) or
                                                   '{"faults": [{"device": 1, "kind": "leak", "bytes": 2097152}]}'
 
-exit codes: 0 nothing FAILs (WARNs allowed), 1 a check FAILs, 2 bad usage, 3 backend missing
+exit codes: 0 nothing FAILs (WARNs allowed), 1 a check FAILs, 2 bad usage, 3 backend missing,
+            4 internal error of dvpp-fleet, 130 interrupted
 """
 
 
@@ -146,14 +156,23 @@ def _doctor_options(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
 
 
+def _duration(text: str) -> float:
+    try:
+        return units.parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{exc} (got {text!r})") from None
+
+
 def _backend_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", choices=BACKENDS, help="override the spec's backend")
     p.add_argument("--launcher", choices=LAUNCHER_NAMES, help="override the spec's launcher")
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Optional[Sequence[str]] = None, program: bool = False) -> int:
+    """Run one command. ``program``: this is the process's whole life (``program.py``), so the
+    signal handling stays until it exits (a late Ctrl-C is only counted); else it is restored."""
     args = build_parser().parse_args(argv)
-    with error_handler():
+    with error_handler(), interrupts.installed(restore=not program):
         return int(importlib.import_module(COMMANDS[args.command]).main(args))
     return 1  # not reached: error_handler exits
 

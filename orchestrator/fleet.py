@@ -17,17 +17,18 @@
 from __future__ import annotations
 
 import functools
-import signal
 import sys
 import threading
 import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from orchestrator.environment import environment
+from orchestrator.errors import WriteErrors
 from orchestrator.launch.registry import get_launcher
+from orchestrator.launch.tracking import GRACE
 from orchestrator.report.live import Hook, LiveStatus
 from orchestrator.report.progress import ProgressView
 from orchestrator.results.journal import Journal
@@ -36,6 +37,7 @@ from orchestrator.results.replay import attach_logs, collector_for, run_facts
 from orchestrator.results.verdict import judge_all, not_visible
 from orchestrator.spec.plan import FleetPlan
 from workers import events as ev
+from workers.stopflag import StopFlag
 
 
 def header(plan: FleetPlan, inventory: Dict[str, Any], run_id: str) -> Dict[str, Any]:
@@ -73,22 +75,34 @@ def now() -> str:
 
 
 def run_fleet(
-    plan: FleetPlan, inventory: Dict[str, Any], run_dir: Path, live: bool = True, status_hooks: Sequence[Hook] = ()
+    plan: FleetPlan,
+    inventory: Dict[str, Any],
+    run_dir: Path,
+    live: bool = True,
+    status_hooks: Sequence[Hook] = (),
+    stop: Optional[StopFlag] = None,
+    errors: Optional[WriteErrors] = None,
 ) -> Tuple[List[Verdict], Dict[str, Any]]:
     """Run every job; return the verdicts and the run-level facts (``summary.json`` top level).
-    ``status_hooks`` are called with the state so far every ``plan.status_interval`` seconds."""
+    ``status_hooks`` are called with the state so far every ``plan.status_interval`` seconds.
+    ``stop``: set (by a signal, see ``interrupts.py``) to stop the run cleanly. ``errors``: where
+    files that could not be written are noted; a journal that cannot be written stops the run
+    cleanly (every worker releases its device) and the verdicts known so far stand."""
+    stop = stop if stop is not None else StopFlag()
+    errors = errors if errors is not None else WriteErrors()
     head = header(plan, inventory, run_dir.name)
     collector, limits, fleet = collector_for(head)
     view = ProgressView(len(plan.jobs), enabled=live)
-    stop = threading.Event()
     status = LiveStatus(
         run_dir,
         plan.status_interval,
         functools.partial(judge_all, collector, limits, fleet, live=True),
         run_facts(head, False, None),
         status_hooks,
+        errors,
     )
-    with Journal(run_dir) as journal, _stop_on_signals(stop):
+    journal = Journal(run_dir)
+    with journal, _acknowledged(stop):
         journal.write(head)
         status.refresh(force=True)
 
@@ -96,6 +110,9 @@ def run_fleet(
             journal.write({"t": round(time.time(), 3), "host": host, "device": device, **event.to_dict()})
             view.update(collector.fold(host, device, event), event)
             status.refresh()
+            if journal.error is not None and not stop.is_set():
+                print(f"dvpp-fleet: {journal.path}: {journal.error}: stopping the run", file=sys.stderr)
+                stop.set()
 
         for host, device in plan.missing:
             sink(host, device, not_visible(host, device, plan.visible.get(host, 0)))
@@ -103,23 +120,38 @@ def run_fleet(
         launcher.run(plan.jobs, run_dir, sink, stop, slots=plan.slots)
         interrupted = stop.is_set()
         journal.write({"kind": "run_end", "finished": now(), "interrupted": interrupted})
+    if journal.error is not None:
+        errors.note(str(journal.path), journal.error)
     view.close()
     attach_logs(collector, run_dir)
-    return judge_all(collector, limits, fleet, interrupted), run_facts(head, interrupted, now())
+    facts = run_facts(head, interrupted, now())
+    facts["write_errors"] = errors.lines()
+    return judge_all(collector, limits, fleet, interrupted), facts
 
 
 @contextmanager
-def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """SIGINT (Ctrl-C) and SIGTERM (schedulers, services) both mean: stop cleanly, keep results."""
+def _acknowledged(stop: StopFlag) -> Iterator[None]:
+    """Say on stderr, outside the signal handler, that each stop request was heard."""
+    done = threading.Event()
 
-    def handler(signum: int, frame: object) -> None:
-        if stop.is_set():
-            print("dvpp-fleet: stopping; waiting for workers to release their devices", file=sys.stderr)
-        stop.set()
+    def watch() -> None:
+        seen = 0
+        while not done.wait(0.1):
+            if stop.count > seen:
+                seen = stop.count
+                print(_STOPPING if seen == 1 else _HURRY, file=sys.stderr, flush=True)
 
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    thread = threading.Thread(target=watch, name="dvpp-fleet-stop", daemon=True)
+    thread.start()
     try:
         yield
     finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
+        done.set()
+        thread.join()
+
+
+_STOPPING = (
+    f"dvpp-fleet: stopping: each worker ends its current copy and releases its device (up to {GRACE:g}s); "
+    "the report follows"
+)
+_HURRY = "dvpp-fleet: still stopping: no longer waiting for workers that released their devices"

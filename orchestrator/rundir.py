@@ -13,9 +13,11 @@ runs/<UTC time>-<id>/
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Optional
 
 from orchestrator.errors import SpecError
 from workers.job import LOG_SUFFIX, POSITION_SUFFIX, worker_name
@@ -36,16 +38,49 @@ def new_run_dir(base: Path = DEFAULT_BASE) -> Path:
 
 
 def prepare_run_dir(run_dir: Path) -> None:
-    """Create the run directory; refuse one that already holds a journal or cannot be written."""
+    """Create the run directory and claim it: its journal is created empty and exclusively, so of
+    two runs given the same ``--out`` at once exactly one gets it. Refuse one that already holds a
+    journal (a finished run, or one in progress) or cannot be written."""
+    taken = SpecError(
+        [f"--out: {run_dir} already holds a run ({JOURNAL}, finished or in progress); choose a new directory"]
+    )
     if (run_dir / JOURNAL).exists():
-        raise SpecError([f"--out: {run_dir} already holds a run ({JOURNAL}); choose a new directory"])
+        raise taken
     try:
         (run_dir / LOGS).mkdir(parents=True, exist_ok=True)
-        probe = run_dir / ".write-test"
-        probe.write_text("")
-        probe.unlink()
+        fd = os.open(run_dir / JOURNAL, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
+        os.close(fd)
+    except FileExistsError:
+        raise taken from None
     except OSError as exc:
         raise SpecError([f"--out: cannot write to {run_dir} ({exc.strerror or exc})"]) from None
+
+
+OWN_FILES = frozenset({JOURNAL, STATUS, SUMMARY, REPORT_TEXT})
+"""Files a run directory holds that no ``--junit``/``--prom``/``--html`` may replace."""
+
+
+def clobbers(path: Path, run_dir: Optional[Path] = None, allowed: str = "") -> Optional[str]:
+    """Why writing ``path`` would destroy a run's own file (its journal, summary, logs, ...), or
+    None when it would not. A run directory is any folder holding a journal, and ``run_dir`` (the
+    one about to be made). ``allowed``: the one name of a run directory this output may replace
+    (``report.html`` for ``--html``)."""
+    target = path.resolve()
+    folder = target.parent
+
+    def is_run(d: Path) -> bool:
+        return (d / JOURNAL).exists() or (run_dir is not None and d == run_dir.resolve())
+
+    if folder.name == LOGS and is_run(folder.parent):
+        return f"{path} is inside the logs of the run in {folder.parent}"
+    if not is_run(folder):
+        return None
+    name = target.name
+    if name == allowed:
+        return None
+    if name in OWN_FILES | {REPORT_HTML} or name.startswith("sim-link-") or name == LOGS:
+        return f"{path} is the {name} of the run in {folder}"
+    return None
 
 
 def log_name(host: str, device: int) -> str:

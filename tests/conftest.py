@@ -1,13 +1,31 @@
-"""Shared fixtures: every test that starts processes must leave none behind."""
+"""Shared fixtures: every test that starts processes must leave none behind; no test touches the
+machine's real device locks."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+from workers.devlock import LOCK_DIR_ENV
 
 try:
     import psutil
 except ImportError:  # pragma: no cover - psutil is a test dependency
     psutil = None
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_lock_dir(tmp_path_factory):
+    """The device locks of this session in a fresh directory, also for every process it starts
+    (workers, command lines, Ray nodes inherit the environment)."""
+    before = os.environ.get(LOCK_DIR_ENV)
+    os.environ[LOCK_DIR_ENV] = str(tmp_path_factory.mktemp("device-locks"))
+    yield
+    if before is None:
+        os.environ.pop(LOCK_DIR_ENV, None)
+    else:
+        os.environ[LOCK_DIR_ENV] = before
 
 
 @pytest.fixture(autouse=True)

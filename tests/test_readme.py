@@ -35,3 +35,19 @@ def test_every_file_the_layout_names_exists():
     named = set(re.findall(r"\b([a-z_]+\.py)\b", _layout()))
     existing = {p.name for p in ROOT.rglob("*.py") if ".venv" not in p.parts}
     assert named - existing == set()
+
+
+def test_every_test_the_reliability_section_names_exists():
+    """Each guarantee names the test that proves it; a renamed or deleted test must not leave the
+    README pointing at nothing."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Reliability: what is guaranteed") : text.index("<!-- /section:reliability -->")]
+    files = re.findall(r"`(tests/[\w/]+\.py|test_\w+\.py)", section)
+    names = re.findall(r"::(test_\w+)", section)
+    assert len(names) >= 10 and files
+    sources = "".join(p.read_text() for p in (ROOT / "tests").rglob("test_*.py"))
+    assert [n for n in names if f"def {n}(" not in sources] == []
+    found = {p.name for p in (ROOT / "tests").rglob("test_*.py")} | {
+        str(p.relative_to(ROOT)) for p in (ROOT / "tests").rglob("test_*.py")
+    }
+    assert [f for f in files if f not in found] == []

@@ -21,7 +21,6 @@ number of them; the totals in ``Finished`` are exact.
 from __future__ import annotations
 
 import math
-import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Tuple
 
@@ -33,6 +32,7 @@ from workers.leaks import LossTrend, filled_pool, leak_of
 from workers.params import PROGRESS_PERIOD, WorkerParams, conflicts
 from workers.patterns import PatternBook
 from workers.runtime import AclError, Allocations, Runtime, api_fault
+from workers.stopflag import Stop
 from workers.transfers import Buffer, SyncCopy, Transfer, Verifier, open_transfer, pageable_buffer, pinned_buffer
 
 Hosts = List[Tuple[str, Tuple[Buffer, Buffer]]]  # (host memory, (sent, received)), primary first
@@ -62,7 +62,7 @@ class CycleEngine:
         emit: Callable[[Event], None],
         opened: Memory,
         *,
-        stop: Optional[threading.Event] = None,
+        stop: Optional[Stop] = None,
         watch: Optional[Watch] = None,
     ) -> None:
         broken = conflicts({**params.to_dict(), "memory_size": params.sweep})

@@ -7,8 +7,9 @@ Vocabulary, in the order a worker sends it::
 
     Started -> (Progress | CycleEnd | Capacity | Fault)* -> Finished
 
-``Crashed`` and ``Hung`` are never sent by a worker: the launcher synthesises them when a worker
-process dies or stops making progress, so a dead worker is just another event in the same stream.
+``Launched``, ``Crashed`` and ``Hung`` are never sent by a worker: the launcher synthesises them
+when it starts a worker process and when one dies or stops making progress, so a dead worker is
+just another event in the same stream.
 
 Units everywhere: sizes in bytes (``bytes`` totals count both directions, H2D + D2H), bandwidth in
 decimal GB/s (1e9 bytes per second), times in seconds. ``cycle`` and ``copy`` indexes count from 1;
@@ -28,7 +29,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Dict, List, Optional, Type, TypedDict
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """Bumped whenever a field is added, removed or changes meaning."""
 DIRECTIONS = ("h2d", "d2h")
 """The two directions of a copy, as every field and statistic names them."""
@@ -66,6 +67,16 @@ class Event:
     def to_dict(self) -> JSON:
         """The JSON-serialisable form: the fields plus ``kind``."""
         return {"kind": self.kind, **dataclasses.asdict(self)}
+
+
+@dataclass(frozen=True)
+class Launched(Event):
+    """Synthesised by a launcher when it has started a device's worker (the journal then shows that
+    the device may have been opened, even if the controller dies before ``Started``). ``pid``: the
+    worker process, where the launcher knows it."""
+
+    kind: ClassVar[str] = "launched"
+    pid: Optional[int] = None
 
 
 @dataclass(frozen=True)
@@ -169,7 +180,13 @@ class Fault(Event):
     holds ``first_bad_offset``, ``bad_bytes``, ``samples`` and ``direction``), ``api_error`` (a
     runtime call returned non-zero; ``api``/``code``/``name``/``message`` filled), ``open_failed``
     (the device could not be opened after the retries; the device is UNAVAILABLE),
-    ``worker_error`` (an unexpected exception in the worker itself; ``detail.traceback``).
+    ``worker_error`` (an unexpected exception in the worker itself; ``detail.traceback``),
+    ``host_error`` (the host, not the device, ran out: memory, descriptors, processes, disk;
+    ``workers/hostfault.py``; the device is HOST_ERROR, not judged),
+    ``busy`` (another process held the device's lock, ``workers/devlock.py``, for all of the wait:
+    the device was never opened; ``detail.holder`` is what that process wrote, ``pid``, ``host``,
+    ``since`` (UTC), ``command`` and ``log``, ``{}`` when it wrote nothing; ``detail.lock`` the
+    lock file, ``detail.waited`` the seconds allowed).
     """
 
     kind: ClassVar[str] = "fault"
@@ -189,7 +206,8 @@ class Finished(Event):
 
     ``outcome``: ``completed`` (every cycle ran), ``duration`` (the wall-clock cap ended an
     unbounded loop), ``capacity`` (memory filled, the expected end of a fill run), ``stopped``
-    (the worker was asked to stop), ``error`` (a fault ended the run early).
+    (the worker was asked to stop), ``error`` (a fault ended the run early), ``busy`` (another
+    process was testing the device, which was never opened: see the ``busy`` fault).
 
     ``h2d``/``d2h`` are the statistics at the largest block size, warm-up copies left out.
     ``curve`` is one entry per block size measured, ascending: ``{"size": bytes, "h2d": stats,
@@ -239,7 +257,7 @@ class Hung(Event):
 
 
 EVENT_TYPES: Dict[str, Type[Event]] = {
-    cls.kind: cls for cls in (Started, Progress, CycleEnd, Capacity, Fault, Finished, Crashed, Hung)
+    cls.kind: cls for cls in (Launched, Started, Progress, CycleEnd, Capacity, Fault, Finished, Crashed, Hung)
 }
 
 

@@ -1,19 +1,23 @@
 """One device's run, start to end: the entry point a worker process (or the seed-compatible
-command) calls. It emits events and never prints or decides PASS/FAIL."""
+command) calls. It emits events and never prints results or decides PASS/FAIL; its only lines on
+stdout (the worker's log) are about the device lock (``devlock``)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
-import threading
 import time
 import traceback
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Iterator, Optional
 
+from workers import devlock
 from workers.backend import BackendMissing, load_acl
 from workers.cycles import CycleEngine, Watch
 from workers.events import Event, Fault, Finished, Memory, Started
+from workers.hostfault import host_fault, host_reason
 from workers.params import WorkerParams
 from workers.runtime import AclError, Device, DeviceNotVisible, OpenFailed, Runtime, api_fault, open_device
+from workers.stopflag import Stop
 
 
 def run_device(
@@ -22,8 +26,9 @@ def run_device(
     *,
     backend: str = "auto",
     sim_config: Optional[Dict[str, Any]] = None,
-    stop: Optional[threading.Event] = None,
+    stop: Optional[Stop] = None,
     watch: Optional[Watch] = None,
+    host: Optional[str] = None,
 ) -> None:
     """Open ``params.device_id``, emit ``Started``, run the cycles, and always emit exactly one
     ``Finished`` last (also after a fault, an unexpected exception or Ctrl-C, which is re-raised).
@@ -31,11 +36,21 @@ def run_device(
     ``backend``: ``auto``/``acl``/``sim`` (see ``backend.load_acl``); ``sim_config`` configures the
     simulator; ``stop`` is checked between copies (outcome ``stopped``); ``watch`` sees every copy
     and release (see ``cycles.Watch``).
+
+    The device's lock (``devlock``) is held from before the device opens until after it closed. A
+    device another process holds is never opened: after waiting up to ``params.wait_busy`` seconds
+    the run ends with a ``busy`` fault naming the holder and outcome ``busy``. Where the lock
+    directory cannot be used the run goes on unlocked, and one line on stdout says why. ``host`` is
+    the machine's name in the plan; only the simulator's locks use it (``devlock.lock_name``).
     """
     start = time.perf_counter()
     run = _Run(params, emit, stop, watch)
     try:
-        run.outcome = run.go(Runtime(*load_acl(backend, sim_config)))
+        rt = Runtime(*load_acl(backend, sim_config))
+        with _locked(rt, params, host, stop):
+            run.outcome = run.go(rt)
+    except devlock.DeviceBusy as exc:
+        run.busy(exc)
     except (BackendMissing, DeviceNotVisible, OpenFailed) as exc:
         run.open_failed(exc)
     except AclError as exc:
@@ -44,15 +59,36 @@ def run_device(
         run.outcome = "stopped"
         raise
     except Exception as exc:
-        emit(
-            Fault(
-                fault="worker_error",
-                message=f"{type(exc).__name__}: {exc}",
-                detail={"traceback": traceback.format_exc()},
+        if host_reason(exc) is not None:  # out of host memory, descriptors, disk: not the device's fault
+            emit(host_fault(exc, "the worker"))
+        else:
+            emit(
+                Fault(
+                    fault="worker_error",
+                    message=f"{type(exc).__name__}: {exc}",
+                    detail={"traceback": traceback.format_exc()},
+                )
             )
-        )
     finally:
         emit(run.finished(time.perf_counter() - start))
+
+
+@contextlib.contextmanager
+def _locked(rt: Runtime, p: WorkerParams, host: Optional[str], stop: Optional[Stop]) -> Iterator[None]:
+    """Hold the device's lock around the block; raises ``devlock.DeviceBusy``."""
+    lock = devlock.DeviceLock(p.device_id, rt.simulated, host)
+    try:
+        try:
+            lock.acquire()
+        except devlock.DeviceBusy as exc:
+            if p.wait_busy <= 0:
+                raise
+            print(f"{exc}: waiting up to {p.wait_busy:g}s for it", flush=True)
+            lock.acquire(p.wait_busy, stopped=stop.is_set if stop is not None else None)
+    except devlock.LockUnusable as exc:
+        print(f"device {p.device_id} runs without its lock (another process could use it too): {exc}", flush=True)
+    with lock:
+        yield
 
 
 class _Run:
@@ -62,7 +98,7 @@ class _Run:
         self,
         params: WorkerParams,
         emit: Callable[[Event], None],
-        stop: Optional[threading.Event],
+        stop: Optional[Stop],
         watch: Optional[Watch],
     ) -> None:
         self.params, self.emit, self.stop, self.watch = params, emit, stop, watch
@@ -102,6 +138,11 @@ class _Run:
     def _close_errors(self, device: Device) -> None:
         for exc in device.close_errors:
             self.emit(api_fault(exc, message=f"closing the device: {exc}"))
+
+    def busy(self, exc: devlock.DeviceBusy) -> None:
+        self.outcome = "busy"
+        detail = {"holder": exc.holder, "lock": str(exc.path), "waited": self.params.wait_busy}
+        self.emit(Fault(fault="busy", message=str(exc), detail=detail))
 
     def open_failed(self, exc: Exception) -> None:
         detail: Dict[str, Any] = {"attempts": getattr(exc, "attempts", 0)}

@@ -48,7 +48,9 @@ class WorkerParams:
     ``device_id`` is the physical id. ``duration`` (seconds) caps the wall-clock time of the whole
     run; ``None`` means no cap. ``interval`` is a pause after every copy (seconds; the seed slept
     1 s, we default to 0). ``open_retries`` extra attempts are made to open the device after an
-    error, ``open_retry_delay`` seconds apart.
+    error, ``open_retry_delay`` seconds apart. ``wait_busy`` is how long (seconds) to wait for a
+    device that another process holds (its lock, ``workers/devlock.py``) before reporting it busy;
+    0 gives up at once. It comes from the command line (``--wait-busy``), not from a spec.
     """
 
     device_id: int = 0
@@ -69,6 +71,7 @@ class WorkerParams:
     bidirectional: bool = False
     warmup: int = 0
     sizes: Tuple[int, ...] = ()
+    wait_busy: float = 0.0
 
     def __post_init__(self) -> None:
         size: Union[int, Sequence[int]] = self.memory_size

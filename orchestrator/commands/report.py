@@ -10,13 +10,14 @@ import sys
 from typing import Any, Dict, List
 
 from orchestrator import rundir
-from orchestrator.report import drilldown
+from orchestrator.report import drilldown, outputs
 from orchestrator.report.publish import publish
 from orchestrator.results.journal import summarize
 from orchestrator.results.replay import replay
 
 
 def main(args: argparse.Namespace) -> int:
+    outputs.check_outputs(args, args.run_dir)  # re-rendering never replaces what it reads
     run = replay(args.run_dir)
     for line in summarize(args.run_dir / rundir.JOURNAL, run.skipped):
         print(f"dvpp-fleet: {line}", file=sys.stderr)

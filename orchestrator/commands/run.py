@@ -4,22 +4,49 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any, Dict, Sequence
 
-from orchestrator import fleet, rundir
+from orchestrator import fleet, interrupts, rundir
 from orchestrator.commands.planning import make_plan
-from orchestrator.report import fmt, prom
+from orchestrator.errors import EXIT_INTERRUPTED, WriteErrors
+from orchestrator.launch import budget
+from orchestrator.report import fmt, outputs, prom
 from orchestrator.report.publish import publish
+from orchestrator.results.records import Verdict
 
 
 def main(args: argparse.Namespace) -> int:
-    plan, inventory = make_plan(args)
+    plan, inventory = make_plan(args)  # a signal until here interrupts at once: nothing was started
     run_dir = args.out or rundir.new_run_dir()
+    outputs.check_outputs(args, run_dir)
+    if plan.launcher == "local":
+        budget.check_disk(run_dir, plan)
+        plan, _ = budget.fit_descriptors(plan)
     rundir.prepare_run_dir(run_dir)
+    stop = interrupts.current.defer()  # from here a signal stops the run cleanly and the outputs follow
     for warning in plan.warnings:
         print(f"dvpp-fleet: warning: {warning}", file=sys.stderr)
     if plan.runtime == "sim":
         print(fmt.SIMULATED, file=sys.stderr)
     print(f"dvpp-fleet: {len(plan.jobs)} device(s), run directory {run_dir}", file=sys.stderr)
-    hooks = [lambda verdicts, data: prom.write(args.prom, verdicts, data)] if args.prom else []
-    verdicts, facts = fleet.run_fleet(plan, inventory, run_dir, live=not args.no_progress, status_hooks=hooks)
-    return publish(verdicts, facts, run_dir, args, write=True)
+    errors = WriteErrors()
+
+    def prom_hook(verdicts: Sequence[Verdict], data: Dict[str, Any]) -> None:
+        errors.attempt(str(args.prom), lambda: prom.write(args.prom, verdicts, data))
+
+    verdicts, facts = fleet.run_fleet(
+        plan,
+        inventory,
+        run_dir,
+        live=not args.no_progress,
+        status_hooks=[prom_hook] if args.prom else [],
+        stop=stop,
+        errors=errors,
+    )
+    code = publish(verdicts, facts, run_dir, args, write=True, errors=errors)
+    if interrupts.current.requested and code != EXIT_INTERRUPTED and not errors:
+        print(
+            f"dvpp-fleet: {interrupts.current.name} while writing the outputs: written in full first", file=sys.stderr
+        )
+        return EXIT_INTERRUPTED
+    return code

@@ -8,11 +8,11 @@ what is left. It never decides a status and never raises for a device's failure.
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 
 from workers.events import Event
+from workers.stopflag import Stop
 
 if TYPE_CHECKING:  # the plan imports the registry of launcher names, which imports this module
     from orchestrator.spec.plan import DeviceJob
@@ -22,7 +22,7 @@ Sink = Callable[[str, int, Event], None]
 
 
 class Launcher(Protocol):
-    def run(self, jobs: Sequence[DeviceJob], run_dir: Path, sink: Sink, stop: threading.Event, slots: int = 0) -> None:
+    def run(self, jobs: Sequence[DeviceJob], run_dir: Path, sink: Sink, stop: Stop, slots: int = 0) -> None:
         """Run ``jobs`` (each names its runtime: ``job.worker.backend``); worker logs go under
         ``run_dir``. At most ``slots`` workers run at the same time (0: all at once); the others
         wait their turn."""

@@ -74,11 +74,12 @@ def stuck_in(stack: Optional[str]) -> Optional[str]:
 
 
 def deadline(job: DeviceJob, started: bool, since: float, last_event: float) -> float:
-    """When silence becomes a hang: the init timeout (per open attempt) counted from ``since``
-    before the worker started, the copy timeout (plus the pause) after its last event."""
+    """When silence becomes a hang: the init timeout (per open attempt, after the wait for a device
+    another process holds) counted from ``since`` before the worker started, the copy timeout (plus
+    the pause) after its last event."""
     t, p = job.timeouts, job.params
     if not started:
-        return since + t.init + p.open_retries * (p.open_retry_delay + t.init)
+        return since + p.wait_busy + t.init + p.open_retries * (p.open_retry_delay + t.init)
     return last_event + t.copy + p.interval
 
 
@@ -100,3 +101,14 @@ def hung_event(job: DeviceJob, started: bool, cycle: int, copies: int, stack: Op
     stuck = f"stuck in {call} {phase}" if call else f"stuck {phase}"
     msg = f"no progress for {timeout:g}s, {stuck}; the worker was killed"
     return ev.Hung(message=msg, timeout=timeout, stack=stack)
+
+
+def stop_hung_event(
+    job: DeviceJob, started: bool, cycle: int, copies: int, stack: Optional[str], grace: float
+) -> ev.Hung:
+    """The Hung event for a worker still there ``grace`` seconds after it was asked to stop."""
+    call = stuck_in(stack)
+    phase = f"at {where(started, cycle, copies)}" if started else where(started, cycle, copies)
+    stuck = f"stuck in {call} {phase}" if call else f"stuck {phase}"
+    msg = f"did not stop within {grace:g}s of the stop request, {stuck}; the worker was killed"
+    return ev.Hung(message=msg, timeout=grace, stack=stack)

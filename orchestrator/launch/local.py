@@ -7,9 +7,14 @@
       event         -> sink(host, device, event)
       sentinel      -> no Finished seen? synthesise Crashed (exit code / signal, where it was)
       no progress   -> dump its stack (faulthandler signal), kill, synthesise Hung
-      stop set      -> SIGTERM every worker, wait GRACE, kill the rest
+      stop set      -> SIGTERM every worker, wait GRACE; one still there is hung: its stack, kill, Hung
 
 The ``spawn`` start method keeps the real runtime from ever seeing a forked copy of the controller.
+Each worker starts with SIGINT and SIGTERM blocked (a terminal's Ctrl-C reaches the whole process
+group) until its entry installs a handler that only sets a flag (``workers/entry/local.py``). A
+worker that cannot be started (the host is out of processes, memory or descriptors) is a host
+problem (``host_error``), never a device fault; the controller holds two descriptors per running
+worker (its pipe and its process sentinel) and reads position files only when it needs them.
 """
 
 from __future__ import annotations
@@ -18,9 +23,9 @@ import dataclasses
 import multiprocessing as mp
 import os
 import signal
-import threading
 import time
 from dataclasses import dataclass
+from multiprocessing import resource_tracker
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any, Callable, List, Optional, Sequence
@@ -31,9 +36,11 @@ from orchestrator.launch.contract import Sink
 from orchestrator.launch.tracking import GRACE, STACK_WAIT, TICK, Stopping, Tracked
 from orchestrator.spec.plan import DeviceJob
 from workers import events as ev
-from workers.entry.local import worker_entry
-from workers.entry.position import Position
+from workers.entry.local import STOP_SIGNALS, worker_entry
+from workers.entry.position import Position, read_position
+from workers.hostfault import host_fault, host_problem, host_reason
 from workers.job import WorkerJob
+from workers.stopflag import Stop
 
 
 @dataclass
@@ -43,21 +50,19 @@ class _Worker(Tracked):
     log: Path = Path()
     closed: bool = False  # its pipe reached EOF
     retired: bool = False  # process handle closed
-    position: Optional[Position] = None  # (cycle, last completed copy), written by the worker
+    position: str = ""  # the file where the worker writes (cycle, last completed copy)
 
     def refresh(self) -> None:
         """Take the exact position from the worker's position file (progress events are rate-limited)."""
-        if self.position is not None:
-            self.cycle, self.copies = self.position.cycle, self.position.copies
+        found = read_position(self.position) if self.position else None
+        if found is not None:
+            self.cycle, self.copies = found
 
     def release(self) -> None:
-        """Close what the controller holds for an ended worker (pipe, position map, process handle),
-        so a long serial run never runs out of file descriptors."""
+        """Close what the controller holds for an ended worker (pipe, process handle), so a long
+        serial run never runs out of file descriptors."""
         assert self.conn is not None
         self.conn.close()
-        if self.position is not None:
-            self.position.close()
-            self.position = None
         if not self.proc.is_alive():
             self.proc.join(timeout=0)
             self.proc.close()
@@ -67,15 +72,27 @@ class _Worker(Tracked):
 class LocalLauncher:
     """Runs every job as a child process of this controller, at most ``slots`` at once."""
 
-    def run(self, jobs: Sequence[DeviceJob], run_dir: Path, sink: Sink, stop: threading.Event, slots: int = 0) -> None:
+    def run(self, jobs: Sequence[DeviceJob], run_dir: Path, sink: Sink, stop: Stop, slots: int = 0) -> None:
         ctx = mp.get_context("spawn")
+        # The first spawn starts multiprocessing's resource tracker, which unblocks SIGINT and SIGTERM
+        # in this thread as it does: start it now, outside the window where they must stay blocked.
+        resource_tracker.ensure_running()
         (run_dir / rundir.LOGS).mkdir(parents=True, exist_ok=True)
         pending = list(jobs)
         workers: List[_Worker] = []
 
         def spawn_more() -> None:
             while pending and not stop.is_set() and sum(not w.ended for w in workers) < (slots or len(jobs)):
-                workers.append(self._spawn(ctx, pending.pop(0), run_dir))
+                job = pending.pop(0)
+                try:
+                    workers.append(self._spawn(ctx, job, run_dir))
+                except OSError as exc:  # no process, memory or descriptor left for it: the host's problem
+                    if host_reason(exc) is not None and any(not w.retired for w in workers):
+                        pending.insert(0, job)  # one that ends frees what this one needs: try again then
+                        return
+                    sink(job.host, job.device, host_fault(exc, "starting the worker"))
+                    continue
+                sink(job.host, job.device, ev.Launched(pid=workers[-1].proc.pid))
 
         try:
             gave_up = self._supervise(workers, sink, stop, spawn_more)
@@ -83,8 +100,10 @@ class LocalLauncher:
             gave_up = True
             raise
         finally:
-            # finalize may take seconds on real hardware; a stop that gave up has spent its grace
-            deadline = time.monotonic() + (0.0 if gave_up else GRACE)
+            # finalize may take seconds on real hardware; a stop that gave up has spent its grace,
+            # and a second stop request means: do not wait for workers that released their devices
+            hurry = gave_up or getattr(stop, "count", 1) > 1
+            deadline = time.monotonic() + (0.0 if hurry else GRACE)
             for w in workers:
                 if not w.retired:
                     w.proc.join(timeout=max(0.0, deadline - time.monotonic()))
@@ -92,23 +111,31 @@ class LocalLauncher:
                     w.proc.close()
 
     def _spawn(self, ctx: Any, job: DeviceJob, run_dir: Path) -> _Worker:
-        reader, writer = ctx.Pipe(duplex=False)
-        position = Position.create(str(rundir.position_path(run_dir, job.host, job.device)))
+        position = str(rundir.position_path(run_dir, job.host, job.device))
+        Position.create(position).close()
         log = rundir.log_path(run_dir, job.host, job.device)
-        proc = ctx.Process(
-            target=worker_entry,
-            name=f"dvpp-worker-{job.worker.name}",
-            args=(_worker(job, run_dir), str(log), writer, os.getpid(), position.path),
-            daemon=False,
-        )
-        proc.start()
-        writer.close()  # the child holds the only writer: EOF on our side means it is gone
+        reader, writer = ctx.Pipe(duplex=False)
+        try:
+            proc = ctx.Process(
+                target=worker_entry,
+                name=f"dvpp-worker-{job.worker.name}",
+                args=(_worker(job, run_dir), str(log), writer, os.getpid(), position),
+                daemon=False,
+            )
+            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)  # inherited: see the module docstring
+            try:
+                proc.start()
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        except BaseException:
+            reader.close()
+            raise
+        finally:
+            writer.close()  # the child holds the only writer: EOF on our side means it is gone
         now = time.monotonic()
         return _Worker(job=job, since=now, last_event=now, proc=proc, conn=reader, log=log, position=position)
 
-    def _supervise(
-        self, workers: List[_Worker], sink: Sink, stop: threading.Event, spawn_more: Callable[[], None]
-    ) -> bool:
+    def _supervise(self, workers: List[_Worker], sink: Sink, stop: Stop, spawn_more: Callable[[], None]) -> bool:
         """Until every worker has ended: deliver events, notice deaths and hangs, keep the slots full.
         Returns whether it gave up waiting on a stop (the survivors are then killed at once)."""
         stopping = Stopping()
@@ -123,11 +150,12 @@ class LocalLauncher:
                 if w.conn in ready:
                     self._drain(w, sink)
                 if not w.ended and w.proc.sentinel in ready:
-                    self._reap(w, sink, stopping=stopping.active)
+                    self._reap(w, sink, stopping=stopping.active or stop.is_set())
             if stop.is_set() and stopping.begin(time.monotonic()):
                 for w in workers:
                     _signal(w, signal.SIGTERM)
             if stopping.expired(time.monotonic()):
+                self._hung_at_stop([w for w in workers if not w.ended], sink, stopping.grace)
                 return True
             self._retire(workers)
             if not stopping.active:
@@ -142,15 +170,19 @@ class LocalLauncher:
                 w.release()
 
     def _drain(self, w: _Worker, sink: Sink) -> None:
-        """Read every event the worker has sent so far (never blocks)."""
+        """Read every event the worker has sent so far (never blocks). Only the pipe's own errors
+        mean it closed; whatever the sink raises is not taken for a dead worker."""
         assert w.conn is not None
-        try:
-            while w.conn.poll():
+        while True:
+            try:
+                if w.closed or not w.conn.poll():
+                    return
                 event = ev.from_dict(w.conn.recv())
-                w.saw(event)
-                sink(w.job.host, w.job.device, event)
-        except (EOFError, OSError):
-            w.closed = True  # the sentinel tells whether the process ended well
+            except (EOFError, OSError):
+                w.closed = True  # the sentinel tells whether the process ended well
+                return
+            w.saw(event)
+            sink(w.job.host, w.job.device, event)
 
     def _reap(self, w: _Worker, sink: Sink, stopping: bool) -> None:
         """The process ended: read what is left; without a Finished event it crashed."""
@@ -165,11 +197,25 @@ class LocalLauncher:
             return  # asked to stop and ended by that signal: the verdict says ABORTED
         name = signal.Signals(-code).name if code is not None and code < 0 else None
         how = f"from signal {name}" if name else f"with exit code {code}"
+        host = host_problem(_tail(w.log))
+        if host is not None:  # e.g. a MemoryError before the worker could say so itself
+            sink(w.job.host, w.job.device, ev.Fault(fault="host_error", message=f"{host} (seen in its log)"))
         sink(
             w.job.host,
             w.job.device,
             ev.Crashed(message=f"worker for {w.name} died {how} {w.during()}", exitcode=code, signal=name),
         )
+
+    def _hung_at_stop(self, live: List[_Worker], sink: Sink, grace: float) -> None:
+        """Workers still there ``grace`` seconds after the stop request: stuck, so HUNG with where."""
+        stacks = hangs.dump_stacks([(w.proc.pid, w.log) for w in live if w.proc.is_alive()], STACK_WAIT)
+        for w, stack in zip([w for w in live if w.proc.is_alive()], stacks):
+            w.refresh()
+            _kill(w)
+            self._drain(w, sink)
+            if not w.ended:
+                w.ended = True
+                sink(w.job.host, w.job.device, hangs.stop_hung_event(w.job, w.started, w.cycle, w.copies, stack, grace))
 
     def _check_hangs(self, live: List[_Worker], sink: Sink) -> None:
         """Overdue workers: ask all of them for their stacks at once, wait once, then kill each."""
@@ -191,6 +237,15 @@ def _worker(job: DeviceJob, run_dir: Path) -> WorkerJob:
     if not job.sim or not job.sim.get("link_gbps"):
         return job.worker
     return dataclasses.replace(job.worker, sim=dict(job.sim, link_state=str(rundir.link_state_path(run_dir, job.host))))
+
+
+def _tail(log: Path, size: int = 4096) -> str:
+    try:
+        with open(log, "rb") as fh:
+            fh.seek(max(0, log.stat().st_size - size))
+            return fh.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
 
 
 def _signal(w: _Worker, signum: int) -> None:

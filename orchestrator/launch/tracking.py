@@ -69,6 +69,7 @@ class Stopping:
 
     def __init__(self) -> None:
         self.since: Optional[float] = None
+        self.grace = GRACE
 
     @property
     def active(self) -> bool:
@@ -81,4 +82,4 @@ class Stopping:
         return True
 
     def expired(self, now: float) -> bool:
-        return self.since is not None and now - self.since > GRACE
+        return self.since is not None and now - self.since > self.grace

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from orchestrator import rundir
+from orchestrator.errors import WriteErrors
 from orchestrator.report.summary import summary, write_summary
 from orchestrator.results.records import Verdict
 
@@ -31,9 +32,11 @@ class LiveStatus:
         judge: Callable[[], List[Verdict]],
         facts: Dict[str, Any],
         hooks: Sequence[Hook] = (),
+        errors: Optional[WriteErrors] = None,
     ) -> None:
         self.path = run_dir / rundir.STATUS
         self.interval, self.judge, self.facts, self.hooks = interval, judge, facts, list(hooks)
+        self.errors = errors if errors is not None else WriteErrors()
         self.written = 0.0
 
     def refresh(self, force: bool = False) -> None:
@@ -43,6 +46,6 @@ class LiveStatus:
         self.written = now
         verdicts = self.judge()
         data = summary(verdicts, dict(self.facts, updated=time.time()), code=-1)
-        write_summary(self.path, data)
+        self.errors.attempt(str(self.path), lambda: write_summary(self.path, data))  # a full disk: noted, run goes on
         for hook in self.hooks:
             hook(verdicts, data)

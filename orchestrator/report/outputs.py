@@ -7,12 +7,14 @@ from the same verdicts and summary as the table and the exit code, so they canno
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from orchestrator import rundir
+from orchestrator.errors import SpecError, WriteErrors
 from orchestrator.report import html as html_report
 from orchestrator.report import junit, prom
 from orchestrator.report.summary import write_atomic
@@ -29,6 +31,23 @@ def writable_file(text: str) -> Path:
     if not folder.is_dir() or not os.access(folder, os.W_OK):
         raise argparse.ArgumentTypeError(f"cannot write {text}: {folder} is not a writable directory")
     return path
+
+
+OUTPUT_OPTIONS = {"junit": "", "prom": "", "html": rundir.REPORT_HTML}
+"""Each output option -> the one name in a run directory it may replace (the HTML report its own)."""
+
+
+def check_outputs(args: argparse.Namespace, run_dir: Path) -> None:
+    """Refuse (``SpecError``, exit 2) an output that would replace a file of a run: its journal,
+    summary, status, report or logs, of ``run_dir`` or of any other run directory."""
+    problems = []
+    for option, allowed in OUTPUT_OPTIONS.items():
+        path = getattr(args, option, None)
+        why = rundir.clobbers(path, run_dir, allowed) if path is not None else None
+        if why:
+            problems.append(f"--{option}: {why}; a run's own files are never overwritten: choose another file name")
+    if problems:
+        raise SpecError(problems)
 
 
 def add_output_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,24 +75,27 @@ def write_outputs(
     data: Dict[str, Any],
     run_dir: Path,
     journal: Optional[Tuple[Dict[str, Any], List[Dict[str, Any]]]] = None,
+    errors: Optional[WriteErrors] = None,
 ) -> List[Path]:
     """Write every output asked for (and ``report.html`` on ``run``); return the paths written.
     ``journal``: the journal's (header, records) when the caller has read them already; None reads
-    them from ``run_dir`` (only when the HTML page needs them)."""
+    them from ``run_dir`` (only when the HTML page needs them). A file that cannot be written is
+    noted in ``errors`` and the others are still written."""
+    errors = errors if errors is not None else WriteErrors()
     written = []
-    if getattr(args, "junit", None):
-        write_atomic(args.junit, junit.render(verdicts, data))
+    if getattr(args, "junit", None) and errors.attempt(
+        str(args.junit), lambda: write_atomic(args.junit, junit.render(verdicts, data))
+    ):
         written.append(args.junit)
-    if getattr(args, "prom", None):
-        prom.write(args.prom, verdicts, data)
+    if getattr(args, "prom", None) and errors.attempt(str(args.prom), lambda: prom.write(args.prom, verdicts, data)):
         written.append(args.prom)
     html_paths = _html_paths(args, run_dir)
     if html_paths:
         header, records = journal if journal is not None else _journal(run_dir)
         page = html_report.render(verdicts, data, records, header)
-        for path in html_paths:
-            write_atomic(path, page)
-        written += html_paths
+        written += [
+            path for path in html_paths if errors.attempt(str(path), functools.partial(write_atomic, path, page))
+        ]
     return written
 
 

@@ -5,12 +5,15 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from orchestrator import rundir
+from orchestrator.errors import WriteErrors
 from orchestrator.report import outputs
 from orchestrator.report.summary import summary, write_atomic, write_summary
 from orchestrator.report.table import report_text
@@ -27,18 +30,34 @@ def publish(
     args: argparse.Namespace,
     write: bool,
     journal: Optional[Journal] = None,
+    errors: Optional[WriteErrors] = None,
 ) -> int:
     """Write and print the outputs of a run; return its exit code. ``write``: also the run
-    directory's own files (a run that just ended; ``report`` re-renders without touching them)."""
-    code = exit_code(list(verdicts), bool(facts.get("interrupted")))
+    directory's own files (a run that just ended; ``report`` re-renders without touching them).
+    Each file is written on its own: one that cannot be written (``errors``) is said on stderr and
+    makes the exit code ``EXIT_ENVIRONMENT``; the others and stdout are still written."""
+    errors = errors if errors is not None else WriteErrors()
+    code = exit_code(list(verdicts), bool(facts.get("interrupted")), write_failed=bool(errors))
     data = summary(verdicts, facts, code)
     text = report_text(verdicts, facts)
     if write:
-        write_summary(run_dir / rundir.SUMMARY, data)
-        write_summary(run_dir / rundir.STATUS, data)  # the live status file ends as the summary
-        write_atomic(run_dir / rundir.REPORT_TEXT, text + "\n")
-    outputs.announce(outputs.write_outputs(args, verdicts, data, run_dir, journal))
-    print(json.dumps(data, indent=2, default=str) if args.format == "json" else text)
+        for name in (rundir.SUMMARY, rundir.STATUS):  # the live status file ends as the summary
+            errors.attempt(str(run_dir / name), functools.partial(write_summary, run_dir / name, data))
+        errors.attempt(
+            str(run_dir / rundir.REPORT_TEXT), lambda: write_atomic(run_dir / rundir.REPORT_TEXT, text + "\n")
+        )
+    outputs.announce(outputs.write_outputs(args, verdicts, data, run_dir, journal, errors))
+    _say(json.dumps(data, indent=2, default=str) if args.format == "json" else text)
     if args.format == "table" and write:
         print(f"\nresults: {run_dir / rundir.SUMMARY}, journal: {run_dir / rundir.JOURNAL}", file=sys.stderr)
-    return code
+    for line in errors.lines():
+        print(f"dvpp-fleet: environment error: {line}; the verdicts above stand", file=sys.stderr)
+    return exit_code(list(verdicts), bool(facts.get("interrupted")), write_failed=bool(errors))
+
+
+def _say(text: str) -> None:
+    """stdout; a reader that went away (``| head``) is not an error of the run."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the interpreter's final flush quiet

@@ -94,15 +94,33 @@ def failure_summary(verdicts: Sequence[Verdict], simulated: bool = False) -> str
             if v.name not in names:
                 names.append(v.name)
     lines = [f"{len(failed)} of {len(verdicts)}{kind} device(s) did not pass:"]
+    blamed = _host_lines(verdicts)
+    lines += [line for line, _ in blamed]
+    hosts = {host for _, host in blamed}
     lines += [
-        f"  {_describe_group(key)} on {len(names)} device(s): {', '.join(names)}" for key, names in groups.items()
+        f"  {_describe_group(key)} on {len(names)} device(s): {', '.join(names)}"
+        for key, names in groups.items()
+        if any(n.rsplit(":", 1)[0] not in hosts for n in names)
     ]
-    lines.append("")
-    for v in failed:
+    detailed = [v for v in failed if v.result.host not in hosts]
+    if detailed:
+        lines.append("")
+    for v in detailed:
         lines.append(f"{v.name} {v.status.value}: {v.status.meaning}")
         lines += [f"  - {fmt.describe(c)}" for c in v.causes]
         lines += _log_tail(v)
     return "\n".join(lines + _warning_lines(verdicts))
+
+
+def _host_lines(verdicts: Sequence[Verdict]) -> List[Tuple[str, str]]:
+    """(line, host) for each host whose every device is HOST_ERROR: one line blames the host."""
+    out = []
+    for host in dict.fromkeys(v.result.host for v in verdicts):
+        mine = [v for v in verdicts if v.result.host == host]
+        if mine and all(v.status is Status.HOST_ERROR for v in mine):
+            why = next((c.message for v in mine for c in v.causes if c.fault == "host_error"), "")
+            out.append((f"  host {host}: all {len(mine)} device(s) untested, the host failed: {why}", host))
+    return out
 
 
 def _warning_lines(verdicts: Sequence[Verdict]) -> List[str]:
@@ -151,6 +169,8 @@ def report_text(verdicts: Sequence[Verdict], facts: Dict[str, Any]) -> str:
         parts[1:1] = ["", capacity]
     if facts.get("interrupted"):
         parts.insert(0, fmt.INTERRUPTED + "\n")
+    if facts.get("write_errors"):
+        parts += ["", "Not written (the verdicts above stand):"] + [f"  {line}" for line in facts["write_errors"]]
     if facts.get("simulated"):
         parts = [fmt.SIMULATED, ""] + parts + ["", fmt.SIMULATED]
     return "\n".join(parts)

@@ -31,6 +31,7 @@ class DeviceResult:
     run_mode: Optional[str] = None  # ep (copies cross the host link), rc (the application runs on the device)
     simulated: Optional[bool] = None
     attempts: int = 0
+    launched: bool = False  # its worker was started (a Launched or any later event)
     started: bool = False
     ended_by: Optional[str] = None
     outcome: Optional[str] = None
@@ -82,8 +83,13 @@ class Collector:
         handler(result, event)
         return result
 
+    def on_launched(self, r: DeviceResult, e: ev.Launched) -> None:
+        """Synthesised by the launcher: the worker process was started."""
+        r.launched = True
+
     def on_started(self, r: DeviceResult, e: ev.Started) -> None:
         """Sent when the device is open: identity and the baseline memory sample."""
+        r.launched = True
         r.started, r.chip, r.logical_id, r.simulated = True, e.chip, e.logical_id, e.simulated
         r.attempts, r.baseline, r.memory, r.node = e.attempts, e.memory, e.memory, e.node
         r.params, r.run_mode = e.params or r.params, e.run_mode

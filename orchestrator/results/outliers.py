@@ -4,6 +4,10 @@ A device whose median H2D or D2H is more than a fraction below the median of the
 same chip in the same run. Peers share the host, driver, firmware and test, so this catches a link
 trained at a lower width or generation, a slot behind a congested switch, or a throttled device,
 without needing a trustworthy absolute figure (``reference.py`` has those, for display only).
+
+The same holds for the capacity a fill run reached: a device that took far fewer blocks than its
+peers of the same chip and block size (a failing allocation, memory held by something else) is an
+outlier too, although each device alone looks like "memory full, as expected".
 """
 
 from __future__ import annotations
@@ -60,8 +64,51 @@ def find_outliers(verdicts: Sequence[Verdict], fraction: Optional[float]) -> Lis
     What an outlier does to a status is decided in ``verdict.py``."""
     if fraction is None:
         return [() for _ in verdicts]
-    medians = fleet_medians(verdicts)
-    return [tuple(c for c in (_outlier(v, d, medians, fraction) for d in DIRECTIONS) if c) for v in verdicts]
+    medians, capacities = fleet_medians(verdicts), _fleet_capacities(verdicts)
+    return [
+        tuple(
+            c
+            for c in [
+                *(_outlier(v, d, medians, fraction) for d in DIRECTIONS),
+                _capacity_outlier(v, capacities, fraction),
+            ]
+            if c
+        )
+        for v in verdicts
+    ]
+
+
+def _capacity_key(v: Verdict) -> Optional[Tuple[str, object]]:
+    """(chip, block size) of a device whose fill run reached a capacity, else None."""
+    if v.result.capacity is None or not comparable(v):
+        return None
+    return v.result.chip or "unknown", v.result.params.get("memory_size")
+
+
+def _fleet_capacities(verdicts: Sequence[Verdict]) -> Dict[Tuple[str, object], Tuple[float, int]]:
+    groups: Dict[Tuple[str, object], List[int]] = {}
+    for v in verdicts:
+        key = _capacity_key(v)
+        if key is not None and v.result.capacity is not None:
+            groups.setdefault(key, []).append(v.result.capacity.blocks)
+    return {key: (statistics.median(blocks), len(blocks)) for key, blocks in groups.items() if len(blocks) >= MIN_PEERS}
+
+
+def _capacity_outlier(
+    v: Verdict, capacities: Dict[Tuple[str, object], Tuple[float, int]], fraction: float
+) -> Optional[Cause]:
+    key = _capacity_key(v)
+    peers = capacities.get(key) if key is not None else None
+    cap = v.result.capacity
+    if peers is None or cap is None or peers[0] <= 0 or cap.blocks >= (1.0 - fraction) * peers[0]:
+        return None
+    ratio = cap.blocks / peers[0]
+    message = (
+        f"memory filled after {cap.blocks} block(s), {1 - ratio:.0%} fewer than the fleet median of "
+        f"{peers[0]:g} on {peers[1]} {key[0] if key else 'unknown'} device(s) (max_below_fleet {fraction:g})"
+    )
+    detail = {"measure": "capacity", "blocks": cap.blocks, "fleet_median": peers[0], "ratio": round(ratio, 4)}
+    return cause("outlier", message, detail=dict(detail, peers=peers[1], max_below_fleet=fraction))
 
 
 def _outlier(v: Verdict, direction: str, medians: FleetMedians, fraction: float) -> Optional[Cause]:

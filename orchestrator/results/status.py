@@ -13,6 +13,8 @@ class Status(str, enum.Enum):
     CRASHED = "CRASHED"
     HUNG = "HUNG"
     UNAVAILABLE = "UNAVAILABLE"
+    BUSY = "BUSY"
+    HOST_ERROR = "HOST_ERROR"
     ABORTED = "ABORTED"
     SKIPPED = "SKIPPED"
     INCOMPLETE = "INCOMPLETE"
@@ -30,8 +32,10 @@ MEANINGS = {
     Status.CRASHED: "the worker process died",
     Status.HUNG: "no progress within the timeout; the worker was killed",
     Status.UNAVAILABLE: "the device could not be opened, or an expected device is not visible",
+    Status.BUSY: "another process holds the device (two tests on one NPU skew and fail each other): not tested",
+    Status.HOST_ERROR: "the host could not run the test (memory, descriptors, disk): the device was not judged",
     Status.ABORTED: "the run was interrupted before the device finished",
-    Status.SKIPPED: "the device was not run",
-    Status.INCOMPLETE: "the journal ends before the device finished (the controller died)",
+    Status.SKIPPED: "the device was never started (the run ended before its turn)",
+    Status.INCOMPLETE: "the journal ends before the device finished (the controller died after starting it)",
     Status.RUNNING: "still running (only in the live status file of a run in progress)",
 }

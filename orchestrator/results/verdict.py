@@ -1,9 +1,13 @@
 """From recorded facts to a status: the only place that decides PASS or not.
 
-Rules for one device, first match wins: the process died -> CRASHED; it stopped making progress
--> HUNG; the device never opened -> UNAVAILABLE; it never started -> SKIPPED; the run was
-interrupted -> ABORTED; the record stops before the end (a controller that died) -> INCOMPLETE;
-any fault or threshold not met -> FAIL; else PASS. A PASS therefore never carries a fault.
+Rules for one device, first match wins: only the host failed it (out of memory, descriptors; no
+fault of the device itself) -> HOST_ERROR; the process died -> CRASHED; it stopped making progress
+-> HUNG; another process held the device -> BUSY; the device never opened -> UNAVAILABLE; its
+worker was never started -> SKIPPED; the run was interrupted -> ABORTED; the record stops before
+the end (a controller that died) -> INCOMPLETE; any fault or threshold not met -> FAIL; else PASS.
+A PASS therefore never carries a fault, and a fault whose record was lost still shows: the
+worker's own ``Finished`` (verify errors, outcome ``error``) is a cause by itself. A run that
+verified nothing (``verify: false``) is a PASS with a warning, never a plain one.
 ``judge_all`` then compares each device with its fleet (``outliers.py``), and, for a run still in
 progress, ``live=True`` shows a device that has not ended as RUNNING, or FAIL once it recorded a
 fault (a monitor must see a device go bad hours before the end).
@@ -14,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Dict, List
 
-from orchestrator.errors import EXIT_DEVICE_FAILURE, EXIT_INTERRUPTED, EXIT_PASS
+from orchestrator.errors import EXIT_DEVICE_FAILURE, EXIT_ENVIRONMENT, EXIT_INTERRUPTED, EXIT_PASS
 from orchestrator.results.collect import Collector, DeviceResult, Key
 from orchestrator.results.outliers import find_outliers
 from orchestrator.results.records import Cause, Verdict, cause
@@ -25,11 +29,13 @@ from workers import events as ev
 
 UNOPENED = ("open_failed", "not_visible")
 """Cause kinds of a device that could not be opened (UNAVAILABLE)."""
+HOST_SIDE = ("host_error", "crashed", "hung")
+"""Cause kinds that do not by themselves say the device misbehaved (with ``host_error``: HOST_ERROR)."""
 
 
 def judge(r: DeviceResult, limits: Thresholds, interrupted: bool = False) -> tuple[Status, List[Cause]]:
     """The status of one device and every cause that explains it (empty for PASS)."""
-    causes = list(r.faults) + _end_causes(r) + _capacity_causes(r) + _threshold_causes(r, limits)
+    causes = list(r.faults) + _end_causes(r) + _capacity_causes(r) + _threshold_causes(r, limits) + _lost_causes(r)
     return _status(r, causes, interrupted), causes
 
 
@@ -48,7 +54,8 @@ def judge_all(
         status, causes = judge(result, limits, interrupted)
         if live and result.ended_by is None and status in (Status.INCOMPLETE, Status.SKIPPED):
             status = Status.FAIL if causes else Status.RUNNING
-        out.append(Verdict(result=result, status=status, causes=tuple(causes), warnings=_rc_warnings(result, limits)))
+        warnings = _rc_warnings(result, limits) + _unverified(result, status)
+        out.append(Verdict(result=result, status=status, causes=tuple(causes), warnings=warnings))
     found = find_outliers(out, fleet.max_below_fleet)
     return [_with_outliers(v, causes, fleet.outlier == "fail") for v, causes in zip(out, found)]
 
@@ -80,14 +87,27 @@ def _rc_warnings(r: DeviceResult, limits: Thresholds) -> tuple[Cause, ...]:
     return (cause("rc_mode", message, detail={"run_mode": "rc"}),)
 
 
+def _unverified(r: DeviceResult, status: Status) -> tuple[Cause, ...]:
+    """``verify: false``: the copies ran but no byte was checked; said wherever a status is shown."""
+    if r.params.get("verify", True) is not False or status not in (Status.PASS, Status.FAIL, Status.RUNNING):
+        return ()
+    message = "verify: false: no copied byte was checked, so this run cannot show data corruption"
+    return (cause("unverified", message, detail={"verify": False}),)
+
+
 def _status(r: DeviceResult, causes: List[Cause], interrupted: bool) -> Status:
+    kinds = {c.fault for c in causes}
+    if "host_error" in kinds and kinds <= set(HOST_SIDE):
+        return Status.HOST_ERROR
     if r.ended_by == "crashed":
         return Status.CRASHED
     if r.ended_by == "hung":
         return Status.HUNG
-    if any(c.fault in UNOPENED for c in causes):
+    if "busy" in kinds:
+        return Status.BUSY
+    if kinds & set(UNOPENED):
         return Status.UNAVAILABLE
-    if r.ended_by is None and not r.started and not r.faults:
+    if r.ended_by is None and not r.launched and not r.started and not r.faults:
         return Status.SKIPPED  # never ran: e.g. still waiting for a slot when the run was stopped
     if r.outcome == "stopped" or (interrupted and r.ended_by is None):
         return Status.ABORTED
@@ -142,6 +162,25 @@ def _threshold_causes(r: DeviceResult, limits: Thresholds) -> List[Cause]:
     return out
 
 
+def _lost_causes(r: DeviceResult) -> List[Cause]:
+    """What the worker's ``Finished`` says went wrong when no fault record tells it (a journal line
+    lost to a torn write or a full disk): the device must not PASS on a lost record."""
+    out: List[Cause] = []
+    if r.verify_errors > sum(1 for f in r.faults if f.fault == "data_mismatch") and r.faults_total < r.verify_errors:
+        out.append(
+            cause(
+                "data_mismatch",
+                f"the worker counted {r.verify_errors} verify error(s) but their fault records are missing",
+                detail={"verify_errors": r.verify_errors, "recorded": r.faults_total},
+            )
+        )
+    if r.outcome == "error" and not (r.faults or r.capacity or r.end):
+        out.append(
+            cause("worker_error", "the worker ended its run with outcome 'error' but no fault of it was recorded")
+        )
+    return out
+
+
 def not_visible(host: str, device: int, seen: int) -> ev.Fault:
     """The cause of a device ``expect`` named that the backend cannot see (``seen`` devices are)."""
     return ev.Fault(
@@ -152,8 +191,15 @@ def not_visible(host: str, device: int, seen: int) -> ev.Fault:
     )
 
 
-def exit_code(verdicts: List[Verdict], interrupted: bool) -> int:
-    """0 only when every device passed; 130 when the run was interrupted."""
+def exit_code(verdicts: List[Verdict], interrupted: bool, write_failed: bool = False) -> int:
+    """0 only when every device passed; 3 when a result file could not be written (the verdicts
+    shown stand, but the run's record is not whole) or only the host failed the test; 130 when
+    the run was interrupted."""
+    if write_failed:
+        return EXIT_ENVIRONMENT
     if interrupted:
         return EXIT_INTERRUPTED
-    return EXIT_PASS if verdicts and all(v.status is Status.PASS for v in verdicts) else EXIT_DEVICE_FAILURE
+    if verdicts and all(v.status is Status.PASS for v in verdicts):
+        return EXIT_PASS
+    failed = [v for v in verdicts if v.status is not Status.PASS]
+    return EXIT_ENVIRONMENT if failed and all(v.status is Status.HOST_ERROR for v in failed) else EXIT_DEVICE_FAILURE

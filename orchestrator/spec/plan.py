@@ -10,6 +10,7 @@ host's memory. Every problem is collected and raised at once as ``SpecError``; d
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple, Union
 
@@ -124,6 +125,19 @@ def resolve(
         missing=missing(spec, visible),
         visible={spec.hosts[i].name: len(ids) for i, ids in visible.items()},
     )
+
+
+def waiting_busy(plan: FleetPlan, seconds: float) -> FleetPlan:
+    """``plan`` with every job's ``wait_busy`` set to ``seconds`` (the command line's ``--wait-busy``)."""
+    if not seconds:
+        return plan
+    jobs = tuple(_waiting(job, seconds) for job in plan.jobs)
+    return dataclasses.replace(plan, jobs=jobs)
+
+
+def _waiting(job: DeviceJob, seconds: float) -> DeviceJob:
+    params = dataclasses.replace(job.params, wait_busy=seconds)
+    return dataclasses.replace(job, worker=dataclasses.replace(job.worker, params=params))
 
 
 def _choices(spec: FleetSpec, backend: Optional[str], launcher: Optional[str]) -> Tuple[str, str]:

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import os
+import threading
+import time
+from pathlib import Path
+
 import pytest
 
-from tests.helpers.cli import cli
+from orchestrator.cli import build_parser
+from orchestrator.commands.planning import make_plan
+from tests.helpers.cli import cli, run_fleet
 from tests.helpers.server import unsourced_npu_server
 from tests.helpers.specs import spec, write_spec
 from workers.backend import acl_available
+from workers.devlock import DeviceLock
 
 
 def test_validate_prints_one_row_per_device_and_launches_nothing(tmp_path):
@@ -92,3 +101,56 @@ def test_the_simulator_asked_for_by_name_still_runs_on_such_a_server(tmp_path):
     r = cli("validate", str(write_spec(tmp_path, spec(devices=2, backend="auto"))), "--backend", "sim", env=env)
     assert r.returncode == 0, r.stderr
     assert "backend sim (SIMULATED)" in r.stdout
+
+
+def test_wait_busy_takes_a_duration_on_run_only(capsys):
+    parser = build_parser()
+    assert parser.parse_args(["run", "f.yaml"]).wait_busy == 0.0
+    assert parser.parse_args(["run", "f.yaml", "--wait-busy", "5m"]).wait_busy == 300.0
+    assert parser.parse_args(["run", "f.yaml", "--wait-busy", "90"]).wait_busy == 90.0
+    with pytest.raises(SystemExit) as bad:
+        parser.parse_args(["run", "f.yaml", "--wait-busy", "soon"])
+    assert bad.value.code == 2
+    assert "argument --wait-busy: not a duration: use seconds or a duration such as 30s" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parser.parse_args(["validate", "f.yaml", "--wait-busy", "5m"])
+
+
+def test_wait_busy_reaches_every_job(tmp_path):
+    args = build_parser().parse_args(["run", str(write_spec(tmp_path, spec(devices=3))), "--wait-busy", "2m"])
+    plan, _ = make_plan(args)
+    assert [j.params.wait_busy for j in plan.jobs] == [120.0, 120.0, 120.0]
+    assert plan.jobs[0].to_dict()["params"]["wait_busy"] == 120.0  # in the journal's record of the job
+    plan, _ = make_plan(build_parser().parse_args(["validate", str(write_spec(tmp_path, spec(devices=1)))]))
+    assert plan.jobs[0].params.wait_busy == 0.0
+
+
+def _release_once_waited_for(holder: DeviceLock, log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and ": waiting up to" not in (log.read_text() if log.exists() else ""):
+        time.sleep(0.05)
+    holder.release()
+
+
+def test_a_run_waits_for_a_device_another_process_is_testing(tmp_path):
+    holder = DeviceLock(0, simulated=True)
+    holder.acquire()
+    log = tmp_path / "run" / "logs" / "localhost-0.log"
+    threading.Thread(target=_release_once_waited_for, args=(holder, log), daemon=True).start()
+    done = run_fleet(tmp_path, spec(devices=2), "--wait-busy", "1m")
+    assert done.code == 0, done.stderr
+    assert set(done.statuses().values()) == {"PASS"}
+    text = log.read_text()
+    assert f"device 0 is in use by pid {os.getpid()} (since " in text and ": waiting up to 60s for it" in text
+
+
+def test_without_wait_busy_a_held_device_is_not_tested(tmp_path):
+    with DeviceLock(1, simulated=True) as holder:
+        holder.acquire()
+        done = run_fleet(tmp_path, spec(devices=2))
+    assert done.code == 1
+    journal = [json.loads(line) for line in (done.run_dir / "events.jsonl").read_text().splitlines()]
+    busy = [e for e in journal if e.get("kind") == "fault" and e.get("fault") == "busy"]
+    assert len(busy) == 1 and busy[0]["detail"]["holder"]["pid"] == os.getpid()
+    assert not [e for e in journal if e.get("kind") == "started" and e.get("physical_id") == 1]
+    assert done.statuses()[0] == "PASS"

@@ -1,5 +1,5 @@
 """The one boundary between errors and exit codes: a bad spec exits 2 with a line per problem, an
-environment problem 3, an interrupt 130, and anything else 1 with its traceback, never silently."""
+environment problem 3, an interrupt 130, and anything else 4 with its traceback, never silently."""
 
 from __future__ import annotations
 
@@ -7,12 +7,16 @@ import pytest
 
 from orchestrator.errors import (
     EXIT_BAD_SPEC,
+    EXIT_CODES,
     EXIT_DEVICE_FAILURE,
     EXIT_ENVIRONMENT,
+    EXIT_INTERNAL,
     EXIT_INTERRUPTED,
     EnvironmentProblem,
     SpecError,
+    WriteErrors,
     error_handler,
+    exit_codes_help,
 )
 
 
@@ -25,7 +29,24 @@ def exit_of(exc: BaseException, prog: str = "fleet") -> int:
 
 
 def test_exit_codes():
-    assert (EXIT_BAD_SPEC, EXIT_DEVICE_FAILURE, EXIT_ENVIRONMENT, EXIT_INTERRUPTED) == (2, 1, 3, 130)
+    assert (EXIT_BAD_SPEC, EXIT_DEVICE_FAILURE, EXIT_ENVIRONMENT, EXIT_INTERNAL, EXIT_INTERRUPTED) == (2, 1, 3, 4, 130)
+    assert sorted(EXIT_CODES) == [0, 1, 2, 3, 4, 130]
+    lines = exit_codes_help().splitlines()
+    assert lines[0] == "exit codes:" and all(len(line) <= 100 for line in lines)
+    assert "  4   internal error of dvpp-fleet itself (a bug: please report it)" in lines
+    assert [line[2:5].strip() for line in lines[1:] if line[2:5].strip()] == [str(c) for c in EXIT_CODES]
+
+
+def test_write_errors_note_each_file_once_and_never_raise(tmp_path):
+    errors = WriteErrors()
+    assert not errors
+    assert errors.attempt("ok", lambda: None) is True
+    target = tmp_path / "missing" / "summary.json"
+    assert errors.attempt(str(target), lambda: target.write_text("x")) is False
+    errors.attempt(str(target), lambda: target.write_text("y"))
+    assert errors and errors.lines() == [f"could not write {target}: No such file or directory"]
+    with pytest.raises(ValueError):
+        errors.attempt("bug", lambda: int("x"))  # only OSError is a write failure; a bug still raises
 
 
 def test_spec_error_prints_one_line_per_problem(capsys):
@@ -54,7 +75,7 @@ def test_interrupted(capsys):
 
 
 def test_anything_else_is_an_internal_error_with_its_traceback(capsys):
-    assert exit_of(RuntimeError("boom")) == 1
+    assert exit_of(RuntimeError("boom")) == 4  # never 1: that says "a device did not pass"
     err = capsys.readouterr().err
     assert err.startswith("fleet: internal error (please report):\nTraceback (most recent call last):\n")
     assert err.endswith("RuntimeError: boom\n")

@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 
 from orchestrator.errors import SpecError
+from orchestrator.results.journal import Journal
 from orchestrator.rundir import (
     DEFAULT_BASE,
     JOURNAL,
+    clobbers,
     link_state_path,
     log_name,
     log_path,
@@ -47,22 +49,62 @@ def test_new_run_dirs_differ_and_default_under_runs():
 def test_prepare_makes_the_directory_and_its_logs(tmp_path):
     run_dir = tmp_path / "a" / "b" / "run"
     prepare_run_dir(run_dir)
-    assert sorted(p.name for p in run_dir.iterdir()) == ["logs"]  # the write probe is gone
+    assert sorted(p.name for p in run_dir.iterdir()) == ["events.jsonl", "logs"]
     assert (run_dir / "logs").is_dir()
+    assert (run_dir / JOURNAL).stat().st_size == 0  # the claim: empty, made exclusively
 
 
 def test_prepare_accepts_an_existing_directory_without_a_run(tmp_path):
     (tmp_path / "notes.txt").write_text("mine")
     prepare_run_dir(tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["logs", "notes.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["events.jsonl", "logs", "notes.txt"]
 
 
 def test_prepare_refuses_a_directory_holding_a_run(tmp_path):
     (tmp_path / JOURNAL).write_text("{}\n")
     with pytest.raises(SpecError) as info:
         prepare_run_dir(tmp_path)
-    assert info.value.problems == [f"--out: {tmp_path} already holds a run (events.jsonl); choose a new directory"]
+    assert info.value.problems == [
+        f"--out: {tmp_path} already holds a run (events.jsonl, finished or in progress); choose a new directory"
+    ]
     assert not (tmp_path / "logs").exists()
+
+
+def test_of_two_runs_given_the_same_directory_only_one_gets_it(tmp_path):
+    prepare_run_dir(tmp_path / "run")  # the first claims it (its journal is still empty)
+    with pytest.raises(SpecError, match="already holds a run"):
+        prepare_run_dir(tmp_path / "run")
+
+
+def test_the_journal_opens_only_its_own_empty_claim(tmp_path):
+    prepare_run_dir(tmp_path)
+    with Journal(tmp_path) as journal:
+        journal.write({"kind": "header"})
+    with pytest.raises(FileExistsError):
+        Journal(tmp_path).__enter__()  # never appended to a journal that holds a run
+
+
+@pytest.mark.parametrize(
+    "name, allowed, clobbered",
+    [
+        ("events.jsonl", "", True),
+        ("summary.json", "", True),
+        ("status.json", "", True),
+        ("report.txt", "", True),
+        ("report.html", "", True),
+        ("report.html", "report.html", False),  # --html may name the run's own HTML report
+        ("sim-link-localhost.state", "", True),
+        ("logs/localhost-0.log", "", True),
+        ("fleet.xml", "", False),  # a new file beside the run's own is fine
+    ],
+)
+def test_outputs_never_replace_a_runs_own_files(tmp_path, name, allowed, clobbered):
+    prepare_run_dir(tmp_path / "run")
+    why = clobbers(tmp_path / "run" / name, None, allowed)
+    assert (why is not None) == clobbered
+    # the run about to be made counts as a run directory before it exists
+    assert (clobbers(tmp_path / "new" / name, tmp_path / "new", allowed) is not None) == clobbered
+    assert clobbers(tmp_path / name, None, allowed) is None  # no run there
 
 
 def test_prepare_refuses_a_place_it_cannot_write(tmp_path):

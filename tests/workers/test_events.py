@@ -36,5 +36,5 @@ def test_unknown_kind_is_refused():
 
 def test_kinds_are_unique_and_complete():
     assert sorted(events.EVENT_TYPES) == sorted(
-        ["started", "progress", "cycle_end", "capacity", "fault", "finished", "crashed", "hung"]
+        ["launched", "started", "progress", "cycle_end", "capacity", "fault", "finished", "crashed", "hung"]
     )

@@ -4,12 +4,15 @@ import json
 import os
 import signal
 import subprocess
+import threading
+import time
 
 import pytest
 
 from tests.helpers.workers import finished, held, live_allocations, of, params, run, sim, worker_process
 from workers import events
 from workers.backend import acl_available
+from workers.devlock import LOCK_DIR_ENV, DeviceLock
 from workers.main import run_device
 
 
@@ -112,3 +115,89 @@ def test_hang_stops_all_progress_until_the_process_is_killed():
     got = _events(first + out)
     assert isinstance(got[0], events.Started) and not of(got, events.Finished)
     assert max([p.copies for p in of(got, events.Progress)] or [0]) <= 1
+
+
+def _sim_device(device: int = 0):
+    from workers.simulator.acl import _state
+
+    return _state.driver().devices[device]
+
+
+def test_a_device_another_process_holds_is_never_opened_and_reported_busy():
+    with DeviceLock(0, simulated=True) as holder:
+        holder.acquire()
+        got = run(params(release_cycle=1))
+        assert _sim_device().open_attempts == 0 and not of(got, events.Started)
+    fault, end = got
+    assert fault.fault == "busy" and fault.detail["holder"]["pid"] == os.getpid()
+    assert fault.message.startswith(f"device 0 is in use by pid {os.getpid()} (since {fault.detail['holder']['since']}")
+    assert (fault.detail["lock"], fault.detail["waited"]) == (str(holder.path), 0.0)
+    assert (end.outcome, end.copies) == ("busy", 0)
+    assert finished(run(params(release_cycle=1))).outcome == "completed"  # given back: free again
+
+
+def test_with_wait_busy_the_run_starts_once_the_holder_lets_go(monkeypatch, capsys):
+    holder = DeviceLock(1, simulated=True)
+    holder.acquire()
+    refused = DeviceLock.holder
+
+    def let_go_soon(lock: DeviceLock):  # read by the worker when it finds the device held
+        threading.Timer(0.3, holder.release).start()
+        return refused(lock)
+
+    monkeypatch.setattr(DeviceLock, "holder", let_go_soon)
+    begun = time.monotonic()
+    got = run(params(device_id=1, release_cycle=1, wait_busy=30.0))
+    assert time.monotonic() - begun >= 0.25 and not of(got, events.Fault)
+    assert isinstance(got[0], events.Started) and got[0].params["wait_busy"] == 30.0
+    assert finished(got).outcome == "completed"
+    (line,) = capsys.readouterr().out.splitlines()  # in the worker's log
+    assert line.startswith(f"device 1 is in use by pid {os.getpid()} (since ")
+    assert line.endswith(": waiting up to 30s for it")
+
+
+def test_wait_busy_ends_busy_at_its_deadline_or_when_stopped():
+    with DeviceLock(0, simulated=True) as holder:
+        holder.acquire()
+        begun = time.monotonic()
+        got = run(params(wait_busy=0.3))
+        assert time.monotonic() - begun >= 0.3
+        assert (got[0].fault, got[0].detail["waited"], finished(got).outcome) == ("busy", 0.3, "busy")
+        stop = threading.Event()
+        threading.Timer(0.2, stop.set).start()
+        begun = time.monotonic()
+        got = run(params(wait_busy=300.0), stop=stop)
+        assert time.monotonic() - begun < 10 and finished(got).outcome == "busy"
+
+
+def test_a_simulated_host_has_devices_of_its_own():
+    with DeviceLock(0, simulated=True) as holder:
+        holder.acquire()
+        assert finished(run(params(release_cycle=1), host="node-a")).outcome == "completed"
+        with DeviceLock(0, simulated=True, host="node-a") as other:
+            other.acquire()
+            assert finished(run(params(release_cycle=1), host="node-a")).outcome == "busy"
+
+
+def test_a_worker_process_holds_its_device_until_it_dies_and_no_longer():
+    proc = worker_process(params(release_cycle=5), sim(faults=[{"device": 0, "kind": "hang", "at_copy": 2}]))
+    try:
+        assert proc.stdout is not None
+        assert _events(proc.stdout.readline())[0].kind == "started"  # open, then stuck in a copy
+        fault, end = run(params(release_cycle=1))
+        assert (fault.fault, fault.detail["holder"]["pid"], end.outcome) == ("busy", proc.pid, "busy")
+        assert f"in use by pid {proc.pid} (since " in fault.message and "from workers.main import" in fault.message
+    finally:
+        proc.kill()
+        proc.communicate(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    assert finished(run(params(release_cycle=1))).outcome == "completed"  # the kernel freed its lock
+
+
+def test_an_unusable_lock_directory_runs_unlocked_and_says_so(monkeypatch, tmp_path, capsys):
+    (tmp_path / "plain").write_text("a file, not a directory")
+    monkeypatch.setenv(LOCK_DIR_ENV, str(tmp_path / "plain" / "locks"))
+    got = run(params(release_cycle=1))
+    assert isinstance(got[0], events.Started) and finished(got).outcome == "completed"
+    (line,) = capsys.readouterr().out.splitlines()
+    assert line.startswith("device 0 runs without its lock (another process could use it too): cannot use the lock ")

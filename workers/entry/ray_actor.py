@@ -105,7 +105,15 @@ class DeviceActor:
         from workers.main import run_device
 
         try:
-            run_device(job.params, self._emit, backend=job.backend, sim_config=job.sim, stop=self._stop, watch=watch)
+            run_device(
+                job.params,
+                self._emit,
+                backend=job.backend,
+                sim_config=job.sim,
+                stop=self._stop,
+                watch=watch,
+                host=job.host,  # the simulated nodes of a test cluster share one machine, not their devices
+            )
         finally:
             with self._cond:
                 self._done = True

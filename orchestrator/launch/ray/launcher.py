@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +36,7 @@ from orchestrator.spec.schema import Ray
 from workers import events as ev
 from workers.entry.ray_actor import DeviceActor, remains
 from workers.simulator import catalog
+from workers.stopflag import Stop
 
 DRAIN_WAIT = 1.0
 """Seconds an actor's ``drain`` waits for a first event before answering empty (the long poll)."""
@@ -55,7 +55,7 @@ class RayLauncher:
     def __init__(self, options: Optional[Mapping[str, Any]] = None) -> None:
         self.address = str((options or {}).get("address") or Ray().address)
 
-    def run(self, jobs: Sequence[DeviceJob], run_dir: Path, sink: Sink, stop: threading.Event, slots: int = 0) -> None:
+    def run(self, jobs: Sequence[DeviceJob], run_dir: Path, sink: Sink, stop: Stop, slots: int = 0) -> None:
         simulated = any(j.worker.backend == "sim" for j in jobs)
         self.ray = connect(self.address, sim_npus=_sim_npus(jobs) if simulated else None)
         self.sink, self.stop, self.run_dir = sink, stop, run_dir
@@ -90,6 +90,7 @@ class RayLauncher:
                 self.waiting = []
                 self._ask_to_stop()
             if stopping.expired(now):
+                self._hung_at_stop(stopping.grace)
                 break
             if not stopping.active:
                 self._check_hangs(now)
@@ -115,6 +116,7 @@ class RayLauncher:
 
     def _start(self, claim: Claim, job: DeviceJob, actor: Any) -> None:
         actor.start.remote(job.worker, self.run_dir.name)
+        self.sink(job.host, job.device, ev.Launched())
         now = time.monotonic()
         w = _Worker(job=job, since=now, last_event=now, actor=actor, node=claim.node)
         w.drain = actor.drain.remote(DRAIN_WAIT)
@@ -179,6 +181,17 @@ class RayLauncher:
                 kill_actor(self.ray, w.actor)
                 w.ended = True
                 self.sink(w.job.host, w.job.device, hangs.hung_event(w.job, w.started, w.cycle, w.copies, stack))
+
+    def _hung_at_stop(self, grace: float) -> None:
+        """Workers still there ``grace`` seconds after the stop request: stuck, so HUNG with where."""
+        for w in self.workers:
+            if not w.ended:
+                stack = self._stack(w)
+                w.cycle, w.copies = self._keep_remains(w).get("position") or (w.cycle, w.copies)
+                kill_actor(self.ray, w.actor)
+                w.ended = True
+                hung = hangs.stop_hung_event(w.job, w.started, w.cycle, w.copies, stack, grace)
+                self.sink(w.job.host, w.job.device, hung)
 
     def _remains_ref(self, w: _Worker, from_actor: bool) -> Any:
         """Ask the actor, or, when it died, a plain task pinned to its node, for what it left there."""

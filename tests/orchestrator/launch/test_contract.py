@@ -14,6 +14,7 @@ from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
 
+from orchestrator.launch import tracking
 from orchestrator.launch.registry import get_launcher
 from orchestrator.spec.inventory import discover
 from orchestrator.spec.plan import FleetPlan, resolve
@@ -94,12 +95,13 @@ def terminal(events: List[ev.Event]) -> List[str]:
     return [e.kind for e in events if e.kind in ("finished", "crashed", "hung")]
 
 
-def test_every_device_starts_first_and_ends_exactly_once(launcher, tmp_path):
+def test_every_device_is_launched_then_started_and_ends_exactly_once(launcher, tmp_path):
     plan = make_plan(launcher)
     seen = launch(launcher, plan, tmp_path)
     assert sorted(seen) == sorted((j.host, j.device) for j in plan.jobs) and len(seen) == NPUS
     for events in seen.values():
-        assert events[0].kind == "started" and terminal(events) == ["finished"] and events[-1].kind == "finished"
+        assert [e.kind for e in events[:2]] == ["launched", "started"]  # the journal shows it may be open
+        assert terminal(events) == ["finished"] and events[-1].kind == "finished"
         assert events[-1].outcome == "completed" and events[-1].copies == 8
 
 
@@ -136,3 +138,33 @@ def test_serial_slots_never_overlap(launcher, tmp_path):
     bounds = [(kind, device) for kind, device in order if kind in ("started", "finished")]
     assert [kind for kind, _ in bounds] == ["started", "finished"] * NPUS
     assert all(bounds[i][1] == bounds[i + 1][1] for i in range(0, len(bounds), 2))  # each ends before the next starts
+
+
+def test_a_worker_stuck_when_the_stop_comes_is_hung_not_aborted(launcher, tmp_path, monkeypatch):
+    monkeypatch.setattr(tracking, "GRACE", 2.0)  # the grace a stopping worker gets, shortened for the test
+    plan = make_plan(
+        launcher,
+        faults=[{"device": 1, "kind": "hang", "at_copy": 3}],
+        defaults={"number_of_cycles": -1, "duration": "5m", "interval": "5ms"},
+        timeouts={"copy": "60s"},  # the stop comes long before the hang would be noticed
+    )
+    seen = launch(launcher, plan, tmp_path, stop_after=4 * NPUS)
+    ends = {d: events[-1] for (_, d), events in seen.items()}
+    assert ends[1].kind == "hung" and ends[1].message.startswith("did not stop within 2s of the stop request")
+    assert "stuck in acl.rt.memcpy (H2D)" in ends[1].message or launcher["name"] == "ray"
+    assert [(ends[d].kind, ends[d].outcome) for d in (0, 2)] == [("finished", "stopped")] * 2
+
+
+def test_an_error_in_the_sink_is_not_taken_for_a_dead_worker(tmp_path):
+    plan = make_plan({"name": "local", "address": None})
+    seen: Seen = {}
+
+    def sink(host: str, device: int, event: ev.Event) -> None:
+        seen.setdefault((host, device), []).append(event)
+        if event.kind == "finished":
+            raise OSError(28, "No space left on device")  # e.g. a sink that writes to a full disk
+
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    with pytest.raises(OSError, match="No space left"):
+        get_launcher("local", {}).run(plan.jobs, tmp_path, sink, threading.Event())
+    assert not any(e.kind == "crashed" for events in seen.values() for e in events)

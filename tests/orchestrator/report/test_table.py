@@ -145,7 +145,7 @@ def test_failures_are_grouped_by_cause_then_detailed(tmp_path):
         "node-a:3 FAIL: a fault was recorded: data mismatch, API error, leak, or a threshold not met",
         "  - [data_mismatch] 3 byte(s) differ after D2H (cycle 2, copy 11); expected/actual at offset: 4096: 255/254",
     ]
-    assert "node-b:3 SKIPPED: the device was not run" in lines
+    assert "node-b:3 SKIPPED: the device was never started (the run ended before its turn)" in lines
     assert lines[-2:] == [
         "1 warning(s):",
         "  node-a:2 PASS: [outlier] H2D median 9.00 GB/s is 62% below the fleet median 24.00 GB/s of 6 "

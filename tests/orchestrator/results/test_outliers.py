@@ -12,6 +12,7 @@ from orchestrator.results.status import Status
 from orchestrator.spec.plan import resolve
 from orchestrator.spec.schema import parse_spec
 from tests.helpers.fleet_runs import assert_consistent, copies, mismatch, mixed_run, record_run
+from workers import events as ev
 
 
 def fleet(tmp_path, medians, **thresholds):
@@ -95,3 +96,39 @@ def test_spec_keys_reach_the_plan_and_are_checked():
     assert {(j.thresholds.max_below_fleet, j.thresholds.outlier) for j in plan.jobs} == {(0.4, "fail")}
     with pytest.raises(Exception, match="thresholds.max_below_fleet: must be < 1"):
         parse_spec({"version": 1, "thresholds": {"max_below_fleet": 1}})
+
+
+def filled(device, blocks):
+    """A fill run that ended with memory full after ``blocks`` blocks, as expected of it."""
+    run = copies(device, outcome="capacity")
+    cap = ev.Capacity(
+        cycle=1,
+        copy=blocks + 1,
+        blocks=blocks,
+        bytes=blocks * 2**20,
+        api="acl.media.dvpp_malloc",
+        code=207001,
+        name="ACL_ERROR_RT_MEMORY_ALLOCATION",
+        expected=True,
+        pool="hbm_huge",
+    )
+    return run[:-1] + [cap, run[-1]]
+
+
+def test_a_fill_run_far_below_its_peers_capacity_is_an_outlier(tmp_path):
+    # alloc_fail on one device: each alone looks like "memory full, as expected" and passes
+    run = record_run(tmp_path, {("h", d): filled(d, 2 if d == 3 else 15) for d in range(4)}, {})
+    v = run.by_name()["h:3"]
+    assert v.status is Status.PASS and run.code == 0
+    (w,) = v.warnings
+    assert w.fault == "outlier" and w.detail["measure"] == "capacity" and w.detail["blocks"] == 2
+    assert w.message == (
+        "memory filled after 2 block(s), 87% fewer than the fleet median of 15 on 4 Ascend910B1 device(s) "
+        "(max_below_fleet 0.25)"
+    )
+    assert all(not x.warnings for name, x in run.by_name().items() if name != "h:3")
+
+
+def test_a_capacity_outlier_fails_with_outlier_fail(tmp_path):
+    run = record_run(tmp_path, {("h", d): filled(d, 2 if d == 3 else 15) for d in range(4)}, {"outlier": "fail"})
+    assert run.by_name()["h:3"].status is Status.FAIL and run.code == 1

@@ -27,6 +27,8 @@ def test_the_value_is_the_word_shown():
         "CRASHED",
         "HUNG",
         "UNAVAILABLE",
+        "BUSY",
+        "HOST_ERROR",
         "ABORTED",
         "SKIPPED",
         "INCOMPLETE",

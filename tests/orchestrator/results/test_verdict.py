@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from orchestrator.results.collect import Collector
+from orchestrator.results.records import Verdict
 from orchestrator.results.status import Status
-from orchestrator.results.verdict import judge
+from orchestrator.results.verdict import exit_code, judge, judge_all
 from orchestrator.spec.schema import Thresholds
 from workers import events as ev
 
@@ -112,3 +115,89 @@ def test_unknown_event_kind_raises():
 def test_a_device_that_never_started_is_skipped_even_when_interrupted():
     assert run(interrupted=True)[0] is Status.SKIPPED
     assert run()[0] is Status.SKIPPED
+
+
+@pytest.mark.parametrize("interrupted, expected", [(True, Status.ABORTED), (False, Status.INCOMPLETE)])
+def test_a_launched_device_that_never_reported_is_not_skipped(interrupted, expected):
+    # the controller died (or was stopped) between spawning the worker and its Started: the device may be open
+    assert run(ev.Launched(pid=42), interrupted=interrupted)[0] is expected
+
+
+def test_lost_fault_records_cannot_make_a_pass():
+    # Finished counts 2 verify errors but the fault lines were lost (a torn or full journal)
+    status, causes = run(started(), finished(verify_errors=2))
+    assert status is Status.FAIL
+    assert [c.fault for c in causes] == ["data_mismatch"]
+    assert "counted 2 verify error(s) but their fault records are missing" in causes[0].message
+
+
+def test_an_error_outcome_without_its_fault_is_a_cause():
+    status, causes = run(started(), finished(outcome="error"))
+    assert status is Status.FAIL
+    assert [c.fault for c in causes] == ["worker_error"]
+
+
+def test_a_recorded_mismatch_is_not_counted_twice():
+    bad = ev.Fault(fault="data_mismatch", message="3 bytes differ", cycle=1, copy=2)
+    assert [c.fault for c in run(started(), bad, finished(verify_errors=1))[1]] == ["data_mismatch"]
+
+
+def host_error():
+    return ev.Fault(fault="host_error", message="the worker: the host is out of memory (MemoryError)")
+
+
+def test_a_host_problem_is_not_the_devices_fault():
+    assert run(host_error(), finished(outcome="error"))[0] is Status.HOST_ERROR
+    # a worker that died of it (the launcher read MemoryError in its log) is still the host's problem
+    assert run(host_error(), ev.Crashed(message="died with exit code 1", exitcode=1))[0] is Status.HOST_ERROR
+
+
+def test_a_device_fault_beside_a_host_problem_still_fails_the_device():
+    bad = ev.Fault(fault="data_mismatch", message="3 bytes differ", cycle=1, copy=2)
+    assert run(started(), bad, host_error(), finished(outcome="error", verify_errors=1))[0] is Status.FAIL
+
+
+def test_a_device_held_by_another_process_is_busy():
+    busy = ev.Fault(fault="busy", message="device 0 is in use by pid 7", detail={"holder": {"pid": 7}})
+    assert run(busy, finished(outcome="busy"))[0] is Status.BUSY
+
+
+def judged(params, *events):
+    c = Collector([("h", 0, params)])
+    for e in events:
+        c.fold("h", 0, e)
+    return judge_all(c, {}, NO_LIMITS)[0]
+
+
+def test_an_unverified_run_passes_only_with_a_warning():
+    unverified = dataclasses.replace(started(), params={"verify": False})
+    v = judged({"verify": False}, unverified, finished())
+    assert v.status is Status.PASS and v.causes == ()
+    assert [w.fault for w in v.warnings] == ["unverified"]
+    assert "no copied byte was checked" in v.warnings[0].message
+    assert judged({}, started(), finished()).warnings == ()
+
+
+def verdicts(*statuses):
+    out = []
+    for status in statuses:
+        c = Collector([("h", 0, {})])
+        out.append(Verdict(result=c.results[("h", 0)], status=status, causes=()))
+    return out
+
+
+@pytest.mark.parametrize(
+    "statuses, interrupted, write_failed, code",
+    [
+        ((Status.PASS, Status.PASS), False, False, 0),
+        ((Status.PASS, Status.FAIL), False, False, 1),
+        ((Status.PASS, Status.BUSY), False, False, 1),
+        ((Status.HOST_ERROR, Status.HOST_ERROR), False, False, 3),  # only the host failed the test
+        ((Status.HOST_ERROR, Status.CRASHED), False, False, 1),
+        ((Status.PASS, Status.ABORTED), True, False, 130),
+        ((Status.PASS, Status.PASS), False, True, 3),  # the run's record is not whole
+        ((Status.PASS, Status.ABORTED), True, True, 3),
+    ],
+)
+def test_exit_codes(statuses, interrupted, write_failed, code):
+    assert exit_code(verdicts(*statuses), interrupted, write_failed=write_failed) == code

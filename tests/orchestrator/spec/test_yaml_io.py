@@ -104,7 +104,11 @@ def load_in_child(path: Path, timeout: float = 30) -> Dict[str, Any]:
         "except SpecError as exc:\n"
         "    problems = exc.problems\n"
         "seconds = time.perf_counter() - start\n"
-        "rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == 'darwin' else 1024)\n"
+        "try:  # the peak of this process's own memory (ru_maxrss also counts the parent's, from before exec)\n"
+        "    hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0]\n"
+        "    rss = int(hwm.split()[1]) * 1024\n"
+        "except OSError:\n"
+        "    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == 'darwin' else 1024)\n"
         "print(json.dumps({'problems': problems, 'seconds': seconds, 'rss': rss}))\n"
     )
     proc = subprocess.run(

@@ -108,7 +108,7 @@ def test_sigterm_stops_the_worker_cleanly(spawn):
     end = rest(reader)[-1]
     proc.join(timeout=WAIT)
     assert (end.kind, end.outcome, proc.exitcode) == ("finished", "stopped", 0)
-    assert "received SIGTERM: stopping after the current copy" in log.read_text()
+    assert "received SIGTERM: stopped after the current copy" in log.read_text()
 
 
 def test_a_closed_pipe_stops_the_worker(spawn):
