@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, Optional
 
 import pytest
 
-from tests.helpers.cli import ROOT, cli
+from tests.helpers.cli import ROOT, cli, press, start_cli
 from tests.helpers.specs import spec, write_spec
 
 pytestmark = pytest.mark.slow
@@ -35,21 +35,7 @@ def timed_spec(devices: int, seconds: str = "3s") -> Dict[str, Any]:
 
 def start(spec_path: Path, run_dir: Path, *extra: str, limits: Optional[Callable[[], None]] = None) -> subprocess.Popen:
     """``dvpp-fleet run`` as a terminal would start it: its own process group, output piped."""
-
-    def child() -> None:
-        os.setsid()
-        if limits is not None:
-            limits()
-
-    return subprocess.Popen(
-        [sys.executable, "-m", "orchestrator", "run", str(spec_path), "--out", str(run_dir), "--no-progress", *extra],
-        cwd=str(ROOT),
-        env=dict(os.environ, PYTHONPATH=str(ROOT)),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=child,
-    )
+    return start_cli("run", str(spec_path), "--out", str(run_dir), "--no-progress", *extra, limits=limits)
 
 
 def statuses(run_dir: Path) -> Dict[int, str]:
@@ -92,12 +78,7 @@ def test_ctrl_c_to_the_process_group_at_random_moments_never_breaks_a_worker_or_
         else:
             wait_for_events(run_dir, "started", 1)
             time.sleep(rng.uniform(0.0, 3.0))  # during the run, or while it writes its outputs
-        for _ in range(rng.randint(1, 5)):
-            try:
-                os.killpg(proc.pid, signal.SIGINT)
-            except ProcessLookupError:
-                break
-            time.sleep(0.02)
+        press(proc, rng.randint(1, 5))
         out, err = proc.communicate(timeout=60)
         no_traceback(out, err)
         assert proc.returncode in (0, 130), err

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, Optional
 
 from tests.helpers.specs import write_spec
 
@@ -53,6 +55,36 @@ def run_fleet(tmp_path: Path, data: Dict[str, Any], *extra: str, timeout: float 
     run_dir = tmp_path / "run"
     proc = cli("run", str(path), "--out", str(run_dir), "--no-progress", *extra, timeout=timeout)
     return CliRun(proc.returncode, proc.stdout, proc.stderr, run_dir)
+
+
+def start_cli(*args: str, limits: Optional[Callable[[], None]] = None) -> subprocess.Popen:
+    """``dvpp-fleet ARGS`` as a terminal starts it: its own process group (``os.killpg`` reaches it
+    and its workers, as Ctrl-C does), output piped; ``limits`` runs in the child first (e.g. rlimits)."""
+
+    def child() -> None:
+        os.setsid()
+        if limits is not None:
+            limits()
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "orchestrator", *args],
+        cwd=str(ROOT),
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=child,
+    )
+
+
+def press(proc: subprocess.Popen, times: int, signum: int = signal.SIGINT, apart: float = 0.02) -> None:
+    """Send ``signum`` to the process group of ``proc`` ``times`` times, ``apart`` seconds apart."""
+    for _ in range(times):
+        try:
+            os.killpg(proc.pid, signum)
+        except ProcessLookupError:
+            return
+        time.sleep(apart)
 
 
 def start_run(tmp_path: Path, data: Dict[str, Any], *extra: str) -> tuple[subprocess.Popen, Path]:

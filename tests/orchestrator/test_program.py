@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 
-from tests.helpers.cli import ROOT, cli
+from tests.helpers.cli import ROOT, cli, press, start_cli
 
 
 def test_exit_codes_pass_through():
@@ -20,22 +16,9 @@ def test_exit_codes_pass_through():
 def test_signals_after_the_command_cannot_turn_its_code_into_a_death_by_signal():
     # `devices` ends quickly; a Ctrl-C storm around its end must give its own code or 130, never -2
     for delay in (0.2, 0.4, 0.6, 0.8):
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "orchestrator", "devices", "--backend", "sim"],
-            cwd=str(ROOT),
-            env=dict(os.environ, PYTHONPATH=str(ROOT)),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
+        proc = start_cli("devices", "--backend", "sim")
         time.sleep(delay)
-        for _ in range(5):
-            try:
-                os.killpg(proc.pid, signal.SIGINT)
-            except ProcessLookupError:
-                break
-            time.sleep(0.02)
+        press(proc, 5)
         _, err = proc.communicate(timeout=60)
         assert proc.returncode in (0, 130), err
         assert "Traceback" not in err
