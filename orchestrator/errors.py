@@ -2,7 +2,7 @@
 
 Anything else that escapes is a bug: it is logged with its traceback and exits 4 (never 1,
 which a monitor reads as "a device did not pass"). ``EXIT_CODES`` says what each code means; the
-``--help`` epilog and the README are written from it.
+``--help`` epilog is written from it (and a test holds the README's table to it).
 """
 
 from __future__ import annotations

@@ -34,6 +34,7 @@ from orchestrator.report.progress import ProgressView
 from orchestrator.results.journal import Journal
 from orchestrator.results.records import Verdict
 from orchestrator.results.replay import attach_logs, collector_for, run_facts
+from orchestrator.results.validate import RUN_END
 from orchestrator.results.verdict import judge_all, not_visible
 from orchestrator.spec.plan import FleetPlan
 from workers import events as ev
@@ -102,24 +103,34 @@ def run_fleet(
         errors,
     )
     journal = Journal(run_dir)
-    with journal, _acknowledged(stop):
+    lost = threading.Event()  # the journal failed: the run stops, but nobody interrupted it
+
+    def check_journal() -> None:
+        if journal.error is not None and not lost.is_set():
+            lost.set()
+            print(f"dvpp-fleet: {journal.path}: {journal.error}: stopping the run", file=sys.stderr)
+            stop.set()
+
+    with journal, _acknowledged(stop, lost):
         journal.write(head)
+        check_journal()  # not even the header: nothing is launched
         status.refresh(force=True)
 
         def sink(host: str, device: int, event: ev.Event) -> None:
             journal.write({"t": round(time.time(), 3), "host": host, "device": device, **event.to_dict()})
-            view.update(collector.fold(host, device, event), event)
+            try:
+                view.update(collector.fold(host, device, event), event)
+            except OSError:  # stderr itself cannot be written: the run goes on without its live view
+                view.enabled = False
             status.refresh()
-            if journal.error is not None and not stop.is_set():
-                print(f"dvpp-fleet: {journal.path}: {journal.error}: stopping the run", file=sys.stderr)
-                stop.set()
+            check_journal()
 
         for host, device in plan.missing:
             sink(host, device, not_visible(host, device, plan.visible.get(host, 0)))
         launcher = get_launcher(plan.launcher, plan.ray or {})
         launcher.run(plan.jobs, run_dir, sink, stop, slots=plan.slots)
-        interrupted = stop.is_set()
-        journal.write({"kind": "run_end", "finished": now(), "interrupted": interrupted})
+        interrupted = stop.is_set() and (stop.signum is not None or not lost.is_set())
+        journal.write({"kind": RUN_END, "finished": now(), "interrupted": interrupted})
     if journal.error is not None:
         errors.note(str(journal.path), journal.error)
     view.close()
@@ -130,8 +141,9 @@ def run_fleet(
 
 
 @contextmanager
-def _acknowledged(stop: StopFlag) -> Iterator[None]:
-    """Say on stderr, outside the signal handler, that each stop request was heard."""
+def _acknowledged(stop: StopFlag, lost: threading.Event) -> Iterator[None]:
+    """Say on stderr, outside the signal handler, that each stop request was heard (a stop for a
+    lost journal has said why already)."""
     done = threading.Event()
 
     def watch() -> None:

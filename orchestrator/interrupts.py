@@ -15,9 +15,7 @@ import contextlib
 import signal
 from typing import Any, Iterator
 
-from workers.stopflag import StopFlag
-
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
+from workers.stopflag import STOP_SIGNALS, StopFlag
 
 
 class Interrupts:
@@ -59,7 +57,7 @@ def installed(restore: bool = True) -> Iterator[Interrupts]:
     written, and a late press must not turn exit 0 into a traceback or a death by signal."""
     global current
     current = Interrupts()
-    previous: Any = {s: signal.signal(s, current.handler) for s in SIGNALS}
+    previous: Any = {s: signal.signal(s, current.handler) for s in STOP_SIGNALS}
     try:
         yield current
     finally:

@@ -11,6 +11,8 @@ import signal
 import sys
 from typing import Any, Optional
 
+from workers.stopflag import STOP_SIGNALS  # a tiny module: the handlers are in place a moment later
+
 _interrupted = [False]
 
 
@@ -42,7 +44,7 @@ def main() -> int:
 
 def _run() -> Optional[int]:
     """The command's exit code; None when it was interrupted before it could say so."""
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in STOP_SIGNALS:
         signal.signal(signum, _interrupt)
     try:
         try:
@@ -51,10 +53,11 @@ def _run() -> Optional[int]:
             print("dvpp-fleet: interrupted", file=sys.stderr)
             return None
         return cli_main(program=True)
-    except KeyboardInterrupt:  # only when a press lands while the previous one is being reported
+    except KeyboardInterrupt:  # a press while the arguments are parsed, or while a previous one is reported
+        print("dvpp-fleet: interrupted", file=sys.stderr)
         return None
     except SystemExit as exc:  # the error boundary's and argparse's exit codes
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     finally:  # the interpreter's shutdown puts Python-level handlers back to the default (death by signal)
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in STOP_SIGNALS:
             signal.signal(signum, signal.SIG_IGN)

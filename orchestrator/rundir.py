@@ -61,26 +61,24 @@ OWN_FILES = frozenset({JOURNAL, STATUS, SUMMARY, REPORT_TEXT})
 
 
 def clobbers(path: Path, run_dir: Optional[Path] = None, allowed: str = "") -> Optional[str]:
-    """Why writing ``path`` would destroy a run's own file (its journal, summary, logs, ...), or
-    None when it would not. A run directory is any folder holding a journal, and ``run_dir`` (the
-    one about to be made). ``allowed``: the one name of a run directory this output may replace
-    (``report.html`` for ``--html``)."""
+    """Why ``path`` must not be written by an output option, or None. A run directory is any folder
+    holding a journal, and ``run_dir`` (the run at hand, which may not exist yet). Nothing is
+    written inside a run directory but its own documented outputs: ``allowed`` is the one name this
+    option may write, and only in ``run_dir`` itself (``report.html`` for ``--html``)."""
     target = path.resolve()
     folder = target.parent
+    own = run_dir.resolve() if run_dir is not None else None
 
     def is_run(d: Path) -> bool:
-        return (d / JOURNAL).exists() or (run_dir is not None and d == run_dir.resolve())
+        return (d / JOURNAL).exists() or d == own
 
     if folder.name == LOGS and is_run(folder.parent):
         return f"{path} is inside the logs of the run in {folder.parent}"
-    if not is_run(folder):
+    if not is_run(folder) or (allowed and target.name == allowed and folder == own):
         return None
-    name = target.name
-    if name == allowed:
-        return None
-    if name in OWN_FILES | {REPORT_HTML} or name.startswith("sim-link-") or name == LOGS:
-        return f"{path} is the {name} of the run in {folder}"
-    return None
+    if target.name in OWN_FILES | {REPORT_HTML} or target.name.startswith("sim-link-") or target.name == LOGS:
+        return f"{path} is the {target.name} of the run in {folder}"
+    return f"{path} is inside the run directory {folder}, which holds only the run's own files"
 
 
 def log_name(host: str, device: int) -> str:

@@ -51,3 +51,11 @@ def test_every_test_the_reliability_section_names_exists():
         str(p.relative_to(ROOT)) for p in (ROOT / "tests").rglob("test_*.py")
     }
     assert [f for f in files if f not in found] == []
+
+
+def test_the_exit_code_table_is_the_one_the_program_has():
+    from orchestrator.errors import EXIT_CODES
+
+    text = (ROOT / "README.md").read_text()
+    table = text[text.index("### Exit codes") : text.index("<!-- section:spec -->")]
+    assert [int(code) for code in re.findall(r"^\| (\d+) \|", table, re.M)] == list(EXIT_CODES)

@@ -106,6 +106,11 @@ def test_a_stop_signal_before_the_run_exits_130_without_a_traceback(tmp_path, si
     out, err = proc.communicate(timeout=60)
     no_traceback(out, err)
     assert proc.returncode in (0, 130)  # 0: it had already finished
+    journal = tmp_path / "run" / "events.jsonl"
+    if journal.exists() and journal.stat().st_size:  # it had started: then everything is there
+        assert all((tmp_path / "run" / name).is_file() for name in OUTPUTS)
+    else:
+        assert "dvpp-fleet: interrupted" in err and not (tmp_path / "run" / "summary.json").exists()
 
 
 def fsize(limit: int) -> Callable[[], None]:
@@ -211,15 +216,19 @@ def test_a_host_memory_limit_is_blamed_on_the_host_not_on_the_devices(tmp_path):
 
 
 def test_two_runs_on_one_device_the_second_is_busy_and_names_the_holder(tmp_path):
-    path = write_spec(tmp_path, timed_spec(2, "4s"))
+    path = write_spec(tmp_path, timed_spec(2, "5m"))  # held until the second run has ended
     first = start(path, tmp_path / "first")
-    wait_for_events(tmp_path / "first", "started", 2)
-    second = cli("run", str(path), "--out", str(tmp_path / "second"), "--no-progress")
-    out, err = first.communicate(timeout=60)
-    assert first.returncode == 0, err
+    try:
+        wait_for_events(tmp_path / "first", "started", 2)
+        second = cli("run", str(path), "--out", str(tmp_path / "second"), "--no-progress", timeout=180)
+        assert first.poll() is None  # the first still held both devices throughout
+    finally:
+        press(first, 1)
+        out, err = first.communicate(timeout=60)
+    assert first.returncode == 130, err
     assert second.returncode == 1
     assert statuses(tmp_path / "second") == {0: "BUSY", 1: "BUSY"}
-    assert statuses(tmp_path / "first") == {0: "PASS", 1: "PASS"}
+    assert statuses(tmp_path / "first") == {0: "ABORTED", 1: "ABORTED"}  # stopped by us, never BUSY
     holders = {
         json.loads(line)["pid"]
         for line in (tmp_path / "first" / "events.jsonl").read_text().splitlines()
@@ -229,17 +238,37 @@ def test_two_runs_on_one_device_the_second_is_busy_and_names_the_holder(tmp_path
 
 
 def test_the_same_out_twice_at_once_is_refused_cleanly(tmp_path):
-    path = write_spec(tmp_path, timed_spec(1, "2s"))
+    path = write_spec(tmp_path, timed_spec(1, "5m"))
     first = start(path, tmp_path / "run")
-    wait_for_events(tmp_path / "run", "started", 1)
-    second = cli("run", str(path), "--out", str(tmp_path / "run"), "--no-progress")
-    first.communicate(timeout=60)
+    try:
+        wait_for_events(tmp_path / "run", "started", 1)
+        second = cli("run", str(path), "--out", str(tmp_path / "run"), "--no-progress")
+        assert first.poll() is None  # refused while the first is in progress
+    finally:
+        press(first, 1)
+        first.communicate(timeout=60)
     assert second.returncode == 2
     assert second.stderr.strip().endswith(
         "already holds a run (events.jsonl, finished or in progress); choose a new directory"
     )
     no_traceback(second.stderr)
-    assert first.returncode == 0
+    assert first.returncode == 130 and statuses(tmp_path / "run") == {0: "ABORTED"}
+
+
+def test_ctrl_c_after_some_devices_finished_still_writes_every_output(tmp_path):
+    """A serial run: the first devices have ended (their processes retired) when Ctrl-C comes."""
+    data = timed_spec(3, "2s")
+    data["concurrency"] = "serial"
+    run_dir = tmp_path / "run"
+    proc = start(write_spec(tmp_path, data), run_dir)
+    wait_for_events(run_dir, "finished", 1)
+    wait_for_events(run_dir, "started", 2)
+    press(proc, 2)
+    out, err = proc.communicate(timeout=60)
+    no_traceback(out, err)
+    assert proc.returncode == 130, err
+    assert all((run_dir / name).is_file() for name in OUTPUTS)
+    assert statuses(run_dir) == {0: "PASS", 1: "ABORTED", 2: "SKIPPED"}
 
 
 @pytest.mark.parametrize("option", ["--junit", "--prom", "--html"])

@@ -27,7 +27,7 @@ from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Tupl
 import numpy as np
 
 from workers.bandwidth import Point, gbps
-from workers.events import Capacity, CycleEnd, Event, Fault, Finished, Memory, Progress
+from workers.events import MAX_MISMATCH_FAULTS, Capacity, CycleEnd, Event, Fault, Finished, Memory, Progress
 from workers.leaks import LossTrend, filled_pool, leak_of
 from workers.params import PROGRESS_PERIOD, WorkerParams, conflicts
 from workers.patterns import PatternBook
@@ -36,8 +36,6 @@ from workers.stopflag import Stop
 from workers.transfers import Buffer, SyncCopy, Transfer, Verifier, open_transfer, pageable_buffer, pinned_buffer
 
 Hosts = List[Tuple[str, Tuple[Buffer, Buffer]]]  # (host memory, (sent, received)), primary first
-MAX_MISMATCH_FAULTS = 20
-"""Data mismatches sent as ``Fault`` events with their detail; later ones are only counted."""
 ALLOCATING_APIS = frozenset({"acl.rt.malloc_host", "acl.media.dvpp_malloc", "acl.rt.malloc"})
 
 

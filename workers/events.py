@@ -31,6 +31,9 @@ from typing import Any, ClassVar, Dict, List, Optional, Type, TypedDict
 
 SCHEMA_VERSION = 5
 """Bumped whenever a field is added, removed or changes meaning."""
+MAX_MISMATCH_FAULTS = 20
+"""Data mismatches a worker sends as ``Fault`` events with their detail; later ones are only
+counted (``Finished.verify_errors``)."""
 DIRECTIONS = ("h2d", "d2h")
 """The two directions of a copy, as every field and statistic names them."""
 

@@ -21,8 +21,9 @@ HOST_ERRNOS = {
 }
 """errno of an ``OSError`` that is host exhaustion -> what it means."""
 
+OUT_OF_MEMORY = "the host is out of memory (MemoryError; check free memory and ulimit -v)"
 LOG_SIGNS = {
-    "MemoryError": "the host is out of memory (MemoryError; check free memory and ulimit -v)",
+    "MemoryError": OUT_OF_MEMORY,
     "Cannot allocate memory": "the host is out of memory (ENOMEM; check free memory and ulimit -v)",
     "OpenBLAS error: Memory allocation": "the host is out of memory (numpy's OpenBLAS could not start; ulimit -v)",
     "failed to map segment from shared object": "the host is out of memory (a library could not be mapped; ulimit -v)",
@@ -37,7 +38,7 @@ LOG_SIGNS = {
 def host_reason(exc: BaseException) -> Optional[str]:
     """What host resource ran out, when ``exc`` is host exhaustion; None otherwise."""
     if isinstance(exc, MemoryError):
-        return "the host is out of memory (MemoryError; check free memory and ulimit -v)"
+        return OUT_OF_MEMORY
     if isinstance(exc, OSError) and exc.errno in HOST_ERRNOS:
         return f"{HOST_ERRNOS[exc.errno]} ({exc.strerror or exc})"
     if isinstance(exc, ImportError):  # a library that cannot be loaded for want of memory says so only in words

@@ -140,6 +140,9 @@ class _Run:
             self.emit(api_fault(exc, message=f"closing the device: {exc}"))
 
     def busy(self, exc: devlock.DeviceBusy) -> None:
+        if self.stop is not None and self.stop.is_set():  # asked to stop while it waited: not tested, not busy
+            self.outcome = "stopped"
+            return
         self.outcome = "busy"
         detail = {"holder": exc.holder, "lock": str(exc.path), "waited": self.params.wait_busy}
         self.emit(Fault(fault="busy", message=str(exc), detail=detail))

@@ -8,9 +8,12 @@ handler; the code that polls the flag (between copies, every supervising tick) d
 
 from __future__ import annotations
 
+import signal
 import time
 from typing import Optional, Protocol
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+"""The signals that ask dvpp-fleet (controller or worker) to stop: Ctrl-C, and schedulers' SIGTERM."""
 POLL = 0.05
 """Seconds between looks at the flag while ``wait`` sleeps."""
 

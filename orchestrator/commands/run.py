@@ -19,8 +19,8 @@ def main(args: argparse.Namespace) -> int:
     plan, inventory = make_plan(args)  # a signal until here interrupts at once: nothing was started
     run_dir = args.out or rundir.new_run_dir()
     outputs.check_outputs(args, run_dir)
+    budget.check_disk(run_dir, plan)  # the journal is the controller's, whichever launcher runs the workers
     if plan.launcher == "local":
-        budget.check_disk(run_dir, plan)
         plan, _ = budget.fit_descriptors(plan)
     rundir.prepare_run_dir(run_dir)
     stop = interrupts.current.defer()  # from here a signal stops the run cleanly and the outputs follow

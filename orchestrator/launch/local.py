@@ -7,7 +7,7 @@
       event         -> sink(host, device, event)
       sentinel      -> no Finished seen? synthesise Crashed (exit code / signal, where it was)
       no progress   -> dump its stack (faulthandler signal), kill, synthesise Hung
-      stop set      -> SIGTERM every worker, wait GRACE; one still there is hung: its stack, kill, Hung
+      stop set      -> SIGTERM every worker, wait GRACE, kill the rest (one past its deadline: stack, Hung)
 
 The ``spawn`` start method keeps the real runtime from ever seeing a forked copy of the controller.
 Each worker starts with SIGINT and SIGTERM blocked (a terminal's Ctrl-C reaches the whole process
@@ -36,11 +36,11 @@ from orchestrator.launch.contract import Sink
 from orchestrator.launch.tracking import GRACE, STACK_WAIT, TICK, Stopping, Tracked
 from orchestrator.spec.plan import DeviceJob
 from workers import events as ev
-from workers.entry.local import STOP_SIGNALS, worker_entry
+from workers.entry.local import worker_entry
 from workers.entry.position import Position, read_position
 from workers.hostfault import host_fault, host_problem, host_reason
 from workers.job import WorkerJob
-from workers.stopflag import Stop
+from workers.stopflag import STOP_SIGNALS, Stop
 
 
 @dataclass
@@ -86,7 +86,7 @@ class LocalLauncher:
                 job = pending.pop(0)
                 try:
                     workers.append(self._spawn(ctx, job, run_dir))
-                except OSError as exc:  # no process, memory or descriptor left for it: the host's problem
+                except (OSError, MemoryError) as exc:  # no process, memory or descriptor left: the host's problem
                     if host_reason(exc) is not None and any(not w.retired for w in workers):
                         pending.insert(0, job)  # one that ends frees what this one needs: try again then
                         return
@@ -95,7 +95,7 @@ class LocalLauncher:
                 sink(job.host, job.device, ev.Launched(pid=workers[-1].proc.pid))
 
         try:
-            gave_up = self._supervise(workers, sink, stop, spawn_more)
+            gave_up = self._supervise(workers, sink, stop, spawn_more, lambda: bool(pending) and not stop.is_set())
         except BaseException:
             gave_up = True
             raise
@@ -108,7 +108,11 @@ class LocalLauncher:
                 if not w.retired:
                     w.proc.join(timeout=max(0.0, deadline - time.monotonic()))
                     _kill(w)
-                    w.proc.close()
+                    if w.conn is not None:
+                        w.conn.close()
+                    if not w.proc.is_alive():  # one stuck in the driver even after SIGKILL keeps its handle
+                        w.proc.close()
+                    w.retired = True
 
     def _spawn(self, ctx: Any, job: DeviceJob, run_dir: Path) -> _Worker:
         position = str(rundir.position_path(run_dir, job.host, job.device))
@@ -135,12 +139,20 @@ class LocalLauncher:
         now = time.monotonic()
         return _Worker(job=job, since=now, last_event=now, proc=proc, conn=reader, log=log, position=position)
 
-    def _supervise(self, workers: List[_Worker], sink: Sink, stop: Stop, spawn_more: Callable[[], None]) -> bool:
-        """Until every worker has ended: deliver events, notice deaths and hangs, keep the slots full.
+    def _supervise(
+        self,
+        workers: List[_Worker],
+        sink: Sink,
+        stop: Stop,
+        spawn_more: Callable[[], None],
+        waiting: Callable[[], bool],
+    ) -> bool:
+        """Until every worker has ended and none is ``waiting`` to start (e.g. for a descriptor an
+        ended worker still holds): deliver events, notice deaths and hangs, keep the slots full.
         Returns whether it gave up waiting on a stop (the survivors are then killed at once)."""
         stopping = Stopping()
         spawn_more()
-        while any(not w.ended for w in workers):
+        while any(not w.ended for w in workers) or waiting():
             live = [w for w in workers if not w.ended]
             ready = wait(
                 [w.conn for w in live if not w.closed and w.conn is not None] + [w.proc.sentinel for w in live],
@@ -153,7 +165,8 @@ class LocalLauncher:
                     self._reap(w, sink, stopping=stopping.active or stop.is_set())
             if stop.is_set() and stopping.begin(time.monotonic()):
                 for w in workers:
-                    _signal(w, signal.SIGTERM)
+                    if not w.ended:
+                        _signal(w, signal.SIGTERM)
             if stopping.expired(time.monotonic()):
                 self._hung_at_stop([w for w in workers if not w.ended], sink, stopping.grace)
                 return True
@@ -197,7 +210,7 @@ class LocalLauncher:
             return  # asked to stop and ended by that signal: the verdict says ABORTED
         name = signal.Signals(-code).name if code is not None and code < 0 else None
         how = f"from signal {name}" if name else f"with exit code {code}"
-        host = host_problem(_tail(w.log))
+        host = host_problem(_tail(w.log)) if code is not None and code > 0 else None  # a signal is never the host's
         if host is not None:  # e.g. a MemoryError before the worker could say so itself
             sink(w.job.host, w.job.device, ev.Fault(fault="host_error", message=f"{host} (seen in its log)"))
         sink(
@@ -207,15 +220,22 @@ class LocalLauncher:
         )
 
     def _hung_at_stop(self, live: List[_Worker], sink: Sink, grace: float) -> None:
-        """Workers still there ``grace`` seconds after the stop request: stuck, so HUNG with where."""
-        stacks = hangs.dump_stacks([(w.proc.pid, w.log) for w in live if w.proc.is_alive()], STACK_WAIT)
-        for w, stack in zip([w for w in live if w.proc.is_alive()], stacks):
+        """Workers still there ``grace`` seconds after the stop request. One past its own deadline is
+        stuck: HUNG, with its stack and where. One within it (opening a device may take a minute) is
+        killed as the stop asked: ABORTED, never called hung."""
+        now = time.monotonic()
+        overdue = [w for w in live if w.proc.is_alive() and now > w.deadline]
+        stacks = hangs.dump_stacks([(w.proc.pid, w.log) for w in overdue], STACK_WAIT)
+        stack_of = {id(w): stack for w, stack in zip(overdue, stacks)}
+        for w in live:
             w.refresh()
             _kill(w)
-            self._drain(w, sink)
+            self._drain(w, sink)  # what it said before it died: it may have ended after all
             if not w.ended:
                 w.ended = True
-                sink(w.job.host, w.job.device, hangs.stop_hung_event(w.job, w.started, w.cycle, w.copies, stack, grace))
+                if id(w) in stack_of:
+                    hung = hangs.stop_hung_event(w.job, w.started, w.cycle, w.copies, stack_of[id(w)], grace)
+                    sink(w.job.host, w.job.device, hung)
 
     def _check_hangs(self, live: List[_Worker], sink: Sink) -> None:
         """Overdue workers: ask all of them for their stacks at once, wait once, then kill each."""
@@ -249,7 +269,7 @@ def _tail(log: Path, size: int = 4096) -> str:
 
 
 def _signal(w: _Worker, signum: int) -> None:
-    if w.proc.is_alive():
+    if not w.retired and w.proc.is_alive():
         try:
             os.kill(w.proc.pid, signum)
         except ProcessLookupError:

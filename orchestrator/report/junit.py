@@ -7,7 +7,8 @@ case), which the laxer readers accept too:
 
     PASS                                  no child: the test passed
     FAIL                                  <failure type="<first fault>" message="...">every cause</failure>
-    CRASHED, HUNG, UNAVAILABLE, INCOMPLETE <error type="<status>" message="...">causes, log tail</error>
+    CRASHED, HUNG, UNAVAILABLE, BUSY,     <error type="<status>" message="...">causes, log tail</error>
+    HOST_ERROR, INCOMPLETE
     SKIPPED, ABORTED                      <skipped message="..."/>
 
 Warnings (e.g. a bandwidth outlier on a device that still passed) have no place in a test case of

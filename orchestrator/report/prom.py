@@ -3,7 +3,7 @@
 Every metric is a gauge describing the last run, labelled ``host``, ``device`` (physical id) and
 ``chip``; bandwidth is in bytes per second (Prometheus base units), ``direction`` ``h2d``/``d2h``
 and ``stat`` ``median``/``min``. ``dvpp_fleet_device_status`` is one-hot over every status word, so
-``dvpp_fleet_device_status{status=~"FAIL|CRASHED|HUNG|UNAVAILABLE|INCOMPLETE"} == 1`` is an alert
+``dvpp_fleet_device_status{status=~"FAIL|CRASHED|HUNG|UNAVAILABLE|BUSY|HOST_ERROR|INCOMPLETE"} == 1`` is an alert
 rule that also holds during a run (live refreshes show healthy devices as RUNNING). A figure that was not measured
 is left out rather than written as 0. The file is replaced atomically: the collector never reads
 half of it.

@@ -47,7 +47,7 @@ def publish(
             str(run_dir / rundir.REPORT_TEXT), lambda: write_atomic(run_dir / rundir.REPORT_TEXT, text + "\n")
         )
     outputs.announce(outputs.write_outputs(args, verdicts, data, run_dir, journal, errors))
-    _say(json.dumps(data, indent=2, default=str) if args.format == "json" else text)
+    errors.attempt("stdout", lambda: _say(json.dumps(data, indent=2, default=str) if args.format == "json" else text))
     if args.format == "table" and write:
         print(f"\nresults: {run_dir / rundir.SUMMARY}, journal: {run_dir / rundir.JOURNAL}", file=sys.stderr)
     for line in errors.lines():
@@ -56,8 +56,12 @@ def publish(
 
 
 def _say(text: str) -> None:
-    """stdout; a reader that went away (``| head``) is not an error of the run."""
+    """stdout; a reader that went away (``| head``) is not an error of the run, a full disk is
+    (``OSError``, noted by the caller). Either way the interpreter's final flush is kept quiet."""
     try:
         print(text, flush=True)
     except BrokenPipeError:
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the interpreter's final flush quiet
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+    except OSError:
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        raise

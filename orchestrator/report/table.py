@@ -85,7 +85,9 @@ def failure_summary(verdicts: Sequence[Verdict], simulated: bool = False) -> str
     kind = " simulated" if simulated else ""
     failed = [v for v in verdicts if v.status is not Status.PASS]
     if not failed:
-        return "\n".join([f"All {len(verdicts)}{kind} device(s) passed."] + _warning_lines(verdicts))
+        unverified = sum(1 for v in verdicts if any(w.fault == "unverified" for w in v.warnings))
+        note = f" ({unverified} unverified: verify: false, no data was checked)" if unverified else ""
+        return "\n".join([f"All {len(verdicts)}{kind} device(s) passed{note}."] + _warning_lines(verdicts))
     groups: OrderedDict[Tuple[Any, ...], List[str]] = OrderedDict()
     for v in failed:
         keys = [_group_key(c) for c in v.causes] or [(v.status.value.lower(), None, None, None)]

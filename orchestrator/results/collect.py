@@ -42,6 +42,7 @@ class DeviceResult:
     h2d: Optional[ev.Stats] = None
     d2h: Optional[ev.Stats] = None
     verify_errors: int = 0
+    mismatches_recorded: int = 0  # data_mismatch faults received (the worker sends the first MAX_MISMATCH_FAULTS)
     faults: List[ev.Fault] = field(default_factory=list)
     faults_total: int = 0
     capacity: Optional[ev.Capacity] = None
@@ -116,6 +117,7 @@ class Collector:
         r.faults_total += 1
         if e.fault == "data_mismatch":
             r.verify_errors += 1
+            r.mismatches_recorded += 1
         if len(r.faults) < MAX_FAULTS_KEPT:
             r.faults.append(e)
 

@@ -80,9 +80,10 @@ def find_outliers(verdicts: Sequence[Verdict], fraction: Optional[float]) -> Lis
 
 def _capacity_key(v: Verdict) -> Optional[Tuple[str, object]]:
     """(chip, block size) of a device whose fill run reached a capacity, else None."""
-    if v.result.capacity is None or not comparable(v):
+    size = v.result.params.get("memory_size")
+    if v.result.capacity is None or not comparable(v) or not isinstance(size, int):
         return None
-    return v.result.chip or "unknown", v.result.params.get("memory_size")
+    return v.result.chip or "unknown", size
 
 
 def _fleet_capacities(verdicts: Sequence[Verdict]) -> Dict[Tuple[str, object], Tuple[float, int]]:

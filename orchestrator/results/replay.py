@@ -17,6 +17,7 @@ from orchestrator.errors import EnvironmentProblem
 from orchestrator.results.collect import Collector, Key
 from orchestrator.results.journal import JournalRead, Skipped, read_journal
 from orchestrator.results.records import Verdict
+from orchestrator.results.validate import RUN_END
 from orchestrator.results.verdict import judge_all
 from orchestrator.spec.schema import Thresholds
 from workers import events as ev
@@ -81,7 +82,7 @@ def replay(run_dir: Path) -> Replay:
             raise EnvironmentProblem(f"{path} has no header line; it is not a dvpp-fleet journal")
         raise EnvironmentProblem(f"{path} has no usable header line (line {reason.line}: {reason.why})")
     collector, limits, fleet = collector_for(head)
-    end = next((r for r in records if r.get("kind") == "run_end"), None)
+    end = next((r for r in records if r.get("kind") == RUN_END), None)
     for rec in records:
         if rec["kind"] in ev.EVENT_TYPES:
             collector.fold(rec["host"], rec["device"], ev.from_dict(rec))

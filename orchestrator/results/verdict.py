@@ -162,22 +162,33 @@ def _threshold_causes(r: DeviceResult, limits: Thresholds) -> List[Cause]:
     return out
 
 
+PASSING_OUTCOMES = ("completed", "duration", "capacity")
+"""``Finished`` outcomes of a run that went to its end (``capacity``: a fill run, judged by its Capacity)."""
+
+
 def _lost_causes(r: DeviceResult) -> List[Cause]:
     """What the worker's ``Finished`` says went wrong when no fault record tells it (a journal line
     lost to a torn write or a full disk): the device must not PASS on a lost record."""
     out: List[Cause] = []
-    if r.verify_errors > sum(1 for f in r.faults if f.fault == "data_mismatch") and r.faults_total < r.verify_errors:
+    if r.mismatches_recorded < min(r.verify_errors, ev.MAX_MISMATCH_FAULTS):
         out.append(
             cause(
                 "data_mismatch",
                 f"the worker counted {r.verify_errors} verify error(s) but their fault records are missing",
-                detail={"verify_errors": r.verify_errors, "recorded": r.faults_total},
+                detail={"verify_errors": r.verify_errors, "recorded": r.mismatches_recorded},
             )
         )
-    if r.outcome == "error" and not (r.faults or r.capacity or r.end):
+    if r.ended_by != "finished" or r.faults or r.capacity or r.end or r.outcome == "stopped":
+        return out
+    if r.outcome not in PASSING_OUTCOMES:
+        kind = "busy" if r.outcome == "busy" else "worker_error"
+        out.append(cause(kind, f"the worker ended its run with outcome {r.outcome!r} but no fault of it was recorded"))
+    elif not r.started:
         out.append(
-            cause("worker_error", "the worker ended its run with outcome 'error' but no fault of it was recorded")
+            cause("worker_error", "the worker ended without ever starting the device, and no reason was recorded")
         )
+    elif r.outcome == "capacity":
+        out.append(cause("worker_error", "the worker ended with its device memory full but that record is missing"))
     return out
 
 

@@ -95,16 +95,25 @@ def test_the_journal_opens_only_its_own_empty_claim(tmp_path):
         ("report.html", "report.html", False),  # --html may name the run's own HTML report
         ("sim-link-localhost.state", "", True),
         ("logs/localhost-0.log", "", True),
-        ("fleet.xml", "", False),  # a new file beside the run's own is fine
+        ("fleet.xml", "", True),  # nothing but the run's own files lives in a run directory
     ],
 )
-def test_outputs_never_replace_a_runs_own_files(tmp_path, name, allowed, clobbered):
+def test_outputs_never_write_into_a_run_directory_but_its_own_report(tmp_path, name, allowed, clobbered):
     prepare_run_dir(tmp_path / "run")
-    why = clobbers(tmp_path / "run" / name, None, allowed)
-    assert (why is not None) == clobbered
+    assert (clobbers(tmp_path / "run" / name, tmp_path / "run", allowed) is not None) == clobbered
     # the run about to be made counts as a run directory before it exists
     assert (clobbers(tmp_path / "new" / name, tmp_path / "new", allowed) is not None) == clobbered
     assert clobbers(tmp_path / name, None, allowed) is None  # no run there
+
+
+def test_another_runs_html_report_is_not_ours_to_replace(tmp_path):
+    prepare_run_dir(tmp_path / "old")
+    why = clobbers(tmp_path / "old" / "report.html", tmp_path / "new", "report.html")
+    assert why == f"{tmp_path / 'old' / 'report.html'} is the report.html of the run in {tmp_path / 'old'}"
+    assert clobbers(tmp_path / "old" / "fleet.xml", None) == (
+        f"{tmp_path / 'old' / 'fleet.xml'} is inside the run directory {tmp_path / 'old'}, "
+        "which holds only the run's own files"
+    )
 
 
 def test_prepare_refuses_a_place_it_cannot_write(tmp_path):

@@ -7,7 +7,6 @@ import signal
 import stat
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -16,7 +15,7 @@ import pytest
 
 from tests.helpers.workers import ROOT
 from workers import devlock
-from workers.devlock import DeviceBusy, DeviceLock, LockUnusable, lock_dir, lock_name
+from workers.devlock import DeviceBusy, DeviceLock, LockUnusable, lock_dirs, lock_name
 
 HOLD = """
 import sys, time
@@ -27,24 +26,65 @@ time.sleep(600)
 """
 
 
-def test_the_directory_is_the_variables_else_run_lock_else_the_temporary_one(monkeypatch, tmp_path):
+def test_the_directories_are_the_variables_else_run_lock_and_tmp(monkeypatch, tmp_path):
     monkeypatch.setenv(devlock.LOCK_DIR_ENV, str(tmp_path / "mine"))
-    assert lock_dir() == tmp_path / "mine"
+    assert lock_dirs() == [tmp_path / "mine"]
     monkeypatch.delenv(devlock.LOCK_DIR_ENV)
     monkeypatch.setattr(devlock, "SYSTEM_LOCKS", str(tmp_path))
-    assert lock_dir() == tmp_path / "dvpp-fleet"
+    assert lock_dirs() == [tmp_path / "dvpp-fleet", Path("/tmp", "dvpp-fleet-locks")]
     monkeypatch.setattr(devlock, "SYSTEM_LOCKS", str(tmp_path / "absent"))
-    assert lock_dir() == Path(tempfile.gettempdir(), "dvpp-fleet-locks")
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # every process of the machine must find the same files
+    assert lock_dirs() == [Path("/tmp", "dvpp-fleet-locks")]
 
 
-def test_finding_the_directory_never_raises(monkeypatch, tmp_path):
-    def no_temp() -> str:
-        raise FileNotFoundError("no usable temporary directory")
-
+def test_a_device_is_locked_in_every_usable_directory(tmp_path, monkeypatch):
     monkeypatch.delenv(devlock.LOCK_DIR_ENV)
-    monkeypatch.setattr(devlock, "SYSTEM_LOCKS", str(tmp_path / "absent"))
-    monkeypatch.setattr(tempfile, "gettempdir", no_temp)
-    assert lock_dir() == Path("/tmp", "dvpp-fleet-locks")
+    monkeypatch.setattr(devlock, "SYSTEM_LOCKS", str(tmp_path / "run-lock"))
+    monkeypatch.setattr(devlock, "TMP_LOCKS", str(tmp_path / "tmp"))
+    (tmp_path / "run-lock").mkdir()
+    with DeviceLock(5, simulated=True) as first:
+        first.acquire()
+        # a process that can use only the second directory (e.g. not root) still finds it held
+        with pytest.raises(DeviceBusy):
+            DeviceLock(5, simulated=True, directory=tmp_path / "tmp" / "dvpp-fleet-locks").acquire()
+        with pytest.raises(DeviceBusy):
+            DeviceLock(5, simulated=True, directory=tmp_path / "run-lock" / "dvpp-fleet").acquire()
+    (tmp_path / "run-lock" / "dvpp-fleet").chmod(0o555)  # one directory unusable: the other still locks
+    try:
+        if os.geteuid() != 0:
+            with DeviceLock(6, simulated=True) as lock:
+                lock.acquire()
+    finally:
+        (tmp_path / "run-lock" / "dvpp-fleet").chmod(0o777)
+
+
+def test_a_symbolic_link_as_the_lock_file_is_never_followed(tmp_path):
+    victim = tmp_path / "precious"
+    victim.write_text("keep me")
+    (tmp_path / "locks").mkdir()
+    (tmp_path / "locks" / "npu-0.lock").symlink_to(victim)
+    with pytest.raises(LockUnusable):
+        DeviceLock(0, simulated=False, directory=tmp_path / "locks").acquire()
+    assert victim.read_text() == "keep me"
+
+
+def test_a_symbolic_link_as_the_lock_directory_is_refused(tmp_path):
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "locks").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(LockUnusable, match="not a directory"):
+        DeviceLock(0, simulated=False, directory=tmp_path / "locks").acquire()
+
+
+def test_another_users_lock_file_is_locked_but_never_written(tmp_path):
+    path = tmp_path / "npu-0.lock"
+    path.write_text('{"pid": 1}')
+    if os.geteuid() == 0:
+        os.chown(path, 65534, 65534)  # nobody's file
+    else:
+        pytest.skip("needs a file owned by another user")
+    with DeviceLock(0, simulated=False, directory=tmp_path) as lock:
+        lock.acquire()
+    assert path.read_text() == '{"pid": 1}'
 
 
 def test_names_tell_the_real_runtime_from_the_simulator():

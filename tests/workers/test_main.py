@@ -10,7 +10,7 @@ import time
 import pytest
 
 from tests.helpers.workers import finished, held, live_allocations, of, params, run, sim, worker_process
-from workers import events
+from workers import devlock, events
 from workers.backend import acl_available
 from workers.devlock import LOCK_DIR_ENV, DeviceLock
 from workers.main import run_device
@@ -139,13 +139,13 @@ def test_a_device_another_process_holds_is_never_opened_and_reported_busy():
 def test_with_wait_busy_the_run_starts_once_the_holder_lets_go(monkeypatch, capsys):
     holder = DeviceLock(1, simulated=True)
     holder.acquire()
-    refused = DeviceLock.holder
+    refused = devlock._LockFile.holder
 
-    def let_go_soon(lock: DeviceLock):  # read by the worker when it finds the device held
+    def let_go_soon(lock):  # read by the worker when it finds the device held
         threading.Timer(0.3, holder.release).start()
         return refused(lock)
 
-    monkeypatch.setattr(DeviceLock, "holder", let_go_soon)
+    monkeypatch.setattr(devlock._LockFile, "holder", let_go_soon)
     begun = time.monotonic()
     got = run(params(device_id=1, release_cycle=1, wait_busy=30.0))
     assert time.monotonic() - begun >= 0.25 and not of(got, events.Fault)
@@ -156,7 +156,7 @@ def test_with_wait_busy_the_run_starts_once_the_holder_lets_go(monkeypatch, caps
     assert line.endswith(": waiting up to 30s for it")
 
 
-def test_wait_busy_ends_busy_at_its_deadline_or_when_stopped():
+def test_wait_busy_ends_busy_at_its_deadline_and_stopped_when_asked_to_stop():
     with DeviceLock(0, simulated=True) as holder:
         holder.acquire()
         begun = time.monotonic()
@@ -167,7 +167,8 @@ def test_wait_busy_ends_busy_at_its_deadline_or_when_stopped():
         threading.Timer(0.2, stop.set).start()
         begun = time.monotonic()
         got = run(params(wait_busy=300.0), stop=stop)
-        assert time.monotonic() - begun < 10 and finished(got).outcome == "busy"
+        assert time.monotonic() - begun < 10 and finished(got).outcome == "stopped"  # ABORTED, not BUSY
+        assert [e.kind for e in got] == ["finished"]
 
 
 def test_a_simulated_host_has_devices_of_its_own():

@@ -7,7 +7,7 @@ releases its device, and exits within ``ORPHAN_GRACE`` seconds even if the devic
 
 The stop handler only sets a ``StopFlag`` (no print, no lock: see ``workers/stopflag.py``); what it
 received is written to the log once the run has stopped. The launcher starts the process with SIGINT
-blocked (a terminal's Ctrl-C reaches the whole process group, possibly before this module runs):
+and SIGTERM blocked (a terminal's Ctrl-C reaches the whole process group, possibly before this module runs):
 ``_on_stop_signals`` installs the handler, then unblocks it, so an early Ctrl-C becomes a clean
 stop rather than a ``KeyboardInterrupt`` traceback.
 """
@@ -25,11 +25,9 @@ from typing import IO, Any, Optional
 
 from workers.entry.position import Position
 from workers.job import WorkerJob
-from workers.stopflag import StopFlag
+from workers.stopflag import STOP_SIGNALS, StopFlag
 
 STACK_SIGNAL = signal.SIGUSR1
-STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
-"""Signals that ask a worker to stop; the launcher starts it with them blocked (module docstring)."""
 ORPHAN_POLL = 0.5
 ORPHAN_GRACE = 5.0
 ORPHAN_EXIT_CODE = 3
@@ -102,8 +100,8 @@ def _on_stop_signals(stop: StopFlag) -> None:
     def handler(signum: int, frame: object) -> None:
         stop.set(signum)  # nothing else: see the module docstring
 
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, handler)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
 

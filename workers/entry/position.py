@@ -1,7 +1,7 @@
 """Where a worker is: the last completed (cycle, copy), in a small file next to its log.
 
-The worker writes it on every copy and release (it is a ``cycles.Watch``); the controller maps the
-same file, so it can place a hang or crash exactly although progress events are rate-limited. A
+The worker writes it on every copy and release (it is a ``cycles.Watch``); the controller reads the
+same file when it needs to, so it can place a hang or crash exactly although progress events are rate-limited. A
 file rather than multiprocessing shared memory: it also tells a post-mortem reader (a task on a
 Ray node whose actor died) where the worker was.
 """

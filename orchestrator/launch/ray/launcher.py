@@ -9,7 +9,7 @@
       drain raises  -> the actor or its node died: synthesise Crashed naming the node
       not placed within the init timeout -> Fault open_failed (UNAVAILABLE)
       no progress   -> its stack, ray.kill, synthesise Hung
-      stop set      -> stop() every actor, wait GRACE, ray.kill the rest
+      stop set      -> stop() every actor, wait GRACE; one past its deadline is Hung, ray.kill the rest
 
 Explicit device ids are honoured exactly with Ray's own NPU accounting (see ``claims.py``):
 every actor holds ``NPU: 1`` on the node its job names, so two runs, or a training job, never
@@ -183,13 +183,18 @@ class RayLauncher:
                 self.sink(w.job.host, w.job.device, hangs.hung_event(w.job, w.started, w.cycle, w.copies, stack))
 
     def _hung_at_stop(self, grace: float) -> None:
-        """Workers still there ``grace`` seconds after the stop request: stuck, so HUNG with where."""
+        """Workers still there ``grace`` seconds after the stop request: one past its own deadline is
+        stuck (HUNG, with its stack and where); one within it is killed as the stop asked (ABORTED)."""
+        now = time.monotonic()
         for w in self.workers:
-            if not w.ended:
-                stack = self._stack(w)
+            if w.ended:
+                continue
+            stack = self._stack(w) if now > w.deadline else None
+            if now > w.deadline:
                 w.cycle, w.copies = self._keep_remains(w).get("position") or (w.cycle, w.copies)
-                kill_actor(self.ray, w.actor)
-                w.ended = True
+            kill_actor(self.ray, w.actor)
+            w.ended = True
+            if now > w.deadline:
                 hung = hangs.stop_hung_event(w.job, w.started, w.cycle, w.copies, stack, grace)
                 self.sink(w.job.host, w.job.device, hung)
 

@@ -141,16 +141,16 @@ def test_serial_slots_never_overlap(launcher, tmp_path):
 
 
 def test_a_worker_stuck_when_the_stop_comes_is_hung_not_aborted(launcher, tmp_path, monkeypatch):
-    monkeypatch.setattr(tracking, "GRACE", 2.0)  # the grace a stopping worker gets, shortened for the test
+    monkeypatch.setattr(tracking, "GRACE", 6.0)  # the grace a stopping worker gets: past its copy timeout here
     plan = make_plan(
         launcher,
         faults=[{"device": 1, "kind": "hang", "at_copy": 3}],
         defaults={"number_of_cycles": -1, "duration": "5m", "interval": "5ms"},
-        timeouts={"copy": "60s"},  # the stop comes long before the hang would be noticed
+        timeouts={"copy": "5s"},  # the stop comes before the hang is noticed, the grace ends after
     )
-    seen = launch(launcher, plan, tmp_path, stop_after=4 * NPUS)
+    seen = launch(launcher, plan, tmp_path, stop_after=2 * NPUS)
     ends = {d: events[-1] for (_, d), events in seen.items()}
-    assert ends[1].kind == "hung" and ends[1].message.startswith("did not stop within 2s of the stop request")
+    assert ends[1].kind == "hung" and ends[1].message.startswith("did not stop within 6s of the stop request")
     assert "stuck in acl.rt.memcpy (H2D)" in ends[1].message or launcher["name"] == "ray"
     assert [(ends[d].kind, ends[d].outcome) for d in (0, 2)] == [("finished", "stopped")] * 2
 
@@ -168,3 +168,18 @@ def test_an_error_in_the_sink_is_not_taken_for_a_dead_worker(tmp_path):
     with pytest.raises(OSError, match="No space left"):
         get_launcher("local", {}).run(plan.jobs, tmp_path, sink, threading.Event())
     assert not any(e.kind == "crashed" for events in seen.values() for e in events)
+
+
+def test_a_worker_within_its_deadline_when_the_grace_ends_is_killed_but_never_called_hung(
+    launcher, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(tracking, "GRACE", 1.0)
+    plan = make_plan(
+        launcher,
+        faults=[{"device": 1, "kind": "hang", "at_copy": 3}],
+        defaults={"number_of_cycles": -1, "duration": "5m", "interval": "5ms"},
+        timeouts={"copy": "60s"},  # a slow copy, for all the controller can tell
+    )
+    seen = launch(launcher, plan, tmp_path, stop_after=2 * NPUS)
+    assert not any(e.kind in ("hung", "crashed") for events in seen.values() for e in events)
+    assert terminal(seen[next(k for k in seen if k[1] == 1)]) == []  # killed: the verdict says ABORTED

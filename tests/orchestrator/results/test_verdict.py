@@ -201,3 +201,25 @@ def verdicts(*statuses):
 )
 def test_exit_codes(statuses, interrupted, write_failed, code):
     assert exit_code(verdicts(*statuses), interrupted, write_failed=write_failed) == code
+
+
+def test_more_mismatches_than_the_worker_sends_are_not_called_lost():
+    faults = [ev.Fault(fault="data_mismatch", message="bad", cycle=1, copy=i) for i in range(1, 21)]
+    status, causes = run(started(), *faults, finished(verify_errors=50))  # the worker sends the first 20
+    assert status is Status.FAIL and len(causes) == 20
+    assert not any("records are missing" in c.message for c in causes)
+
+
+@pytest.mark.parametrize(
+    "events, kind, status",
+    [
+        ((ev.Launched(pid=3), "busy"), "busy", Status.BUSY),  # the busy fault line was lost
+        ((started(), "capacity"), "worker_error", Status.FAIL),  # the Capacity line was lost
+        ((ev.Launched(pid=3), "completed"), "worker_error", Status.FAIL),  # never started, yet "completed"
+        ((started(), "bogus"), "worker_error", Status.FAIL),
+    ],
+)
+def test_an_end_that_is_not_a_pass_is_a_cause_by_itself(events, kind, status):
+    *before, outcome = events
+    got, causes = run(*before, finished(outcome=outcome))
+    assert (got, [c.fault for c in causes]) == (status, [kind])
