@@ -249,6 +249,9 @@ class LocalLauncher:
             self._drain(w, sink)
             if not w.ended:
                 w.ended = True
+                host = None if w.started else host_problem(_tail(w.log))  # e.g. stuck starting, out of memory
+                if host is not None:
+                    sink(w.job.host, w.job.device, ev.Fault(fault="host_error", message=f"{host} (seen in its log)"))
                 sink(w.job.host, w.job.device, hangs.hung_event(w.job, w.started, cycle, copies, stack))
 
 

@@ -150,6 +150,9 @@ def test_a_host_problem_is_not_the_devices_fault():
     assert run(host_error(), finished(outcome="error"))[0] is Status.HOST_ERROR
     # a worker that died of it (the launcher read MemoryError in its log) is still the host's problem
     assert run(host_error(), ev.Crashed(message="died with exit code 1", exitcode=1))[0] is Status.HOST_ERROR
+    assert (
+        run(ev.Launched(pid=3), host_error(), ev.Hung(message="stuck starting", timeout=60.0))[0] is Status.HOST_ERROR
+    )
 
 
 def test_a_device_fault_beside_a_host_problem_still_fails_the_device():
