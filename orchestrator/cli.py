@@ -12,7 +12,7 @@ from orchestrator import interrupts
 from orchestrator.errors import error_handler, exit_codes_help
 from orchestrator.launch.registry import LAUNCHER_NAMES
 from orchestrator.report import outputs
-from orchestrator.report.compare import DEFAULT_TOLERANCE
+from orchestrator.report.compare import DEFAULT_TOLERANCE, parse_tolerance
 from orchestrator.spec import units
 from workers.job import BACKENDS
 
@@ -77,9 +77,16 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("new_run", type=Path, help="the later run directory")
     cmp.add_argument(
         "--tolerance",
-        type=float,
+        type=parse_tolerance,
         default=DEFAULT_TOLERANCE,
-        help="bandwidth drop counted as a regression, as a fraction (default %(default)s)",
+        metavar="FRACTION|PERCENT",
+        help="bandwidth drop counted as a regression: 0.1 or 10%% (default %(default)s)",
+    )
+    cmp.add_argument(
+        "--force",
+        action="store_true",
+        help="compare runs whose devices measured different things (block size, memory kind, host memory, "
+        "copy mode, direction); refused without it",
     )
     dev = sub.add_parser("devices", help="list the devices this machine can see")
     dev.add_argument("--backend", choices=BACKENDS, default="auto")

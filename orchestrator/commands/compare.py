@@ -21,7 +21,7 @@ def main(args: argparse.Namespace) -> int:
     old, new = load_run(args.old_run), load_run(args.new_run)
     for note in old.notes + new.notes:
         print(f"dvpp-fleet: {note}", file=sys.stderr)
-    text, code = compare_summaries(old.summary, new.summary, args.tolerance)
+    text, code = compare_summaries(old.summary, new.summary, args.tolerance, args.force)
     print(text)
     return code
 

@@ -3,7 +3,11 @@
 Status, bandwidth medians, capacity reached and faults, so a regression after a driver update or a
 repair is visible at a glance. A device regressed when it no longer passes, when a median fell by
 more than ``tolerance`` (a fraction), when its capacity shrank, or when it shows a fault kind it did
-not have. Exit 1 when any device regressed, else 0.
+not have; a device that does not pass in the new run is never ``ok`` (``NOT PASSING`` when it did not
+pass before either). Exit 1 when any device regressed or does not pass, else 0.
+
+Two runs whose devices measured different things (``BANDWIDTH_KEYS``: block size, memory kind, host
+memory, copy mode, direction) are not compared: a usage error naming the keys, unless ``force``.
 
 A run is read from its ``summary.json`` when that holds what compare reads (``Summary``), else
 rebuilt from its journal; a ``summary.json`` that cannot be used with no journal beside it is a
@@ -12,7 +16,9 @@ usage error naming the file and why. Nothing a run directory holds makes compare
 
 from __future__ import annotations
 
+import argparse
 import json
+import math
 from pathlib import Path
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple, TypedDict
 
@@ -32,6 +38,8 @@ from workers.events import DIRECTIONS
 
 Key = Tuple[str, int]
 DEFAULT_TOLERANCE = 0.10
+BANDWIDTH_KEYS = ("memory_size", "sizes", "memory_kind", "host_memory", "copy_mode", "bidirectional")
+"""Worker parameters that decide what a bandwidth figure measures (``workers/params.py``)."""
 PASS = Status.PASS.value
 
 
@@ -60,6 +68,7 @@ class Device(_Device, total=False):
     d2h_gbps: Optional[_Median]
     capacity: Optional[_Capacity]
     faults: List[_Fault]
+    params: Dict[str, Any]
 
 
 class Summary(TypedDict):
@@ -171,21 +180,64 @@ def _pair(old: Optional[float], new: Optional[float], digits: int = 2) -> str:
     return f"{fmt(old)} -> {fmt(new)}{change}"
 
 
-def compare(old_dir: Path, new_dir: Path, tolerance: float = DEFAULT_TOLERANCE) -> Tuple[str, int]:
+def parse_tolerance(text: str) -> float:
+    """``--tolerance``: ``10%`` or ``0.1`` -> 0.1. A bare number over 1 is refused: ``10`` would
+    silently mean 1000 %."""
+    raw = text.strip()
+    percent = raw.endswith("%")
+    try:
+        value = float(raw[:-1]) / 100 if percent else float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither a fraction (0.1) nor a percentage (10%)") from None
+    if not math.isfinite(value) or value < 0 or value > 1:
+        hint = f"; for a percentage write {raw}%" if not percent and math.isfinite(value) and 1 < value <= 100 else ""
+        raise argparse.ArgumentTypeError(f"{text!r} must be between 0 and 1 (or 0% and 100%){hint}")
+    return value
+
+
+def mismatched(old_summary: Dict[str, Any], new_summary: Dict[str, Any]) -> List[str]:
+    """One line per device present in both runs whose ``BANDWIDTH_KEYS`` differ, e.g.
+    ``localhost:0: memory_size 8388608 -> 67108864``; empty when the runs measured the same."""
+    old, new = _devices(old_summary), _devices(new_summary)
+    lines = []
+    for key in sorted(set(old) & set(new)):
+        before, after = old[key].get("params") or {}, new[key].get("params") or {}
+        differ = [f"{k} {before.get(k)!r} -> {after.get(k)!r}" for k in BANDWIDTH_KEYS if before.get(k) != after.get(k)]
+        if differ:
+            lines.append(f"{key[0]}:{key[1]}: {', '.join(differ)}")
+    return lines
+
+
+def compare(old_dir: Path, new_dir: Path, tolerance: float = DEFAULT_TOLERANCE, force: bool = False) -> Tuple[str, int]:
     """The comparison table and the exit code."""
-    return compare_summaries(load_summary(old_dir), load_summary(new_dir), tolerance)
+    return compare_summaries(load_summary(old_dir), load_summary(new_dir), tolerance, force)
 
 
 def compare_summaries(
-    old_summary: Dict[str, Any], new_summary: Dict[str, Any], tolerance: float = DEFAULT_TOLERANCE
+    old_summary: Dict[str, Any],
+    new_summary: Dict[str, Any],
+    tolerance: float = DEFAULT_TOLERANCE,
+    force: bool = False,
 ) -> Tuple[str, int]:
-    """The comparison table and the exit code of two loaded summaries."""
+    """The comparison table and the exit code of two loaded summaries; ``SpecError`` when their
+    devices measured different things (``mismatched``), unless ``force``."""
+    differ = mismatched(old_summary, new_summary)
+    if differ and not force:
+        shown = differ[:5] + ([f"and {len(differ) - 5} more device(s)"] if len(differ) > 5 else [])
+        raise SpecError(
+            ["compare: the runs measured different things, so their bandwidth cannot be compared:"]
+            + [f"  {line}" for line in shown]
+            + ["  (--force compares them all the same)"]
+        )
     old, new = _devices(old_summary), _devices(new_summary)
-    rows, regressed = [], 0
+    rows, regressed, failing = [], 0, 0
     for key in sorted(set(old) | set(new)):
         o, n = old.get(key), new.get(key)
         found = changes(o, n, tolerance)
         regressed += bool(found)
+        still = not found and n is not None and n["status"] != PASS
+        failing += still
+        verdict = "REGRESSED: " + "; ".join(found) if found else f"NOT PASSING: {n['status']}" if still and n else "ok"
         rows.append(
             [
                 key[0],
@@ -194,11 +246,14 @@ def compare_summaries(
                 _pair(_median(o, "h2d"), _median(n, "h2d")),
                 _pair(_median(o, "d2h"), _median(n, "d2h")),
                 f"{fmt.amount(_capacity(o))} -> {fmt.amount(_capacity(n))}",
-                "REGRESSED: " + "; ".join(found) if found else "ok",
+                verdict,
             ]
         )
     table = tabulate(
         rows, headers=["host", "dev", "status", "H2D median GB/s", "D2H median GB/s", "capacity", "verdict"]
     )
-    tail = f"\n\n{regressed} of {len(rows)} device(s) regressed (bandwidth tolerance {tolerance:.0%})."
-    return table + tail, 1 if regressed else 0
+    still = f", {failing} not passing in either run" if failing else ""
+    tail = f"\n\n{regressed} of {len(rows)} device(s) regressed{still} (bandwidth tolerance {tolerance:.0%})."
+    if differ:
+        tail += f"\nCompared with --force although {len(differ)} device(s) measured different things."
+    return table + tail, 1 if regressed or failing else 0

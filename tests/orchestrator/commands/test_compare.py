@@ -71,8 +71,43 @@ def test_a_run_without_its_summary_is_rebuilt_from_the_journal(runs, tmp_path):
     journal_only.mkdir()
     shutil.copy(runs["flipped"] / rundir.JOURNAL, journal_only / rundir.JOURNAL)
     r = cli("compare", str(runs["flipped"]), str(journal_only))
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 1, r.stderr  # device 1 fails in both: never "ok"
     assert [line.split()[2:5] for line in rows(r.stdout)] == [["PASS", "->", "PASS"], ["FAIL", "->", "FAIL"]]
+    assert rows(r.stdout)[1].endswith("NOT PASSING: FAIL")
+    assert "0 of 2 device(s) regressed, 1 not passing in either run (bandwidth tolerance 10%)." in r.stdout
+
+
+@pytest.mark.slow
+def test_runs_that_measured_different_block_sizes_are_not_compared_without_force(runs, tmp_path):
+    data = spec(devices=2)
+    data["defaults"]["memory_size"] = "128KiB"
+    bigger = run_fleet(tmp_path, data)
+    r = cli("compare", str(runs["old"]), str(bigger.run_dir))
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.splitlines() == [
+        "dvpp-fleet: error: compare: the runs measured different things, so their bandwidth cannot be compared:",
+        "dvpp-fleet: error:   localhost:0: memory_size 65536 -> 131072",
+        "dvpp-fleet: error:   localhost:1: memory_size 65536 -> 131072",
+        "dvpp-fleet: error:   (--force compares them all the same)",
+    ]
+    forced = cli("compare", str(runs["old"]), str(bigger.run_dir), "--force", *TOLERANT)
+    assert forced.returncode in (0, 1) and len(rows(forced.stdout)) == 2
+    assert "Compared with --force although 2 device(s) measured different things." in forced.stdout
+
+
+@pytest.mark.parametrize(
+    "given, problem",
+    [
+        ("10", "'10' must be between 0 and 1 (or 0% and 100%); for a percentage write 10%"),
+        ("150%", "'150%' must be between 0 and 1 (or 0% and 100%)"),
+        ("-0.1", "'-0.1' must be between 0 and 1 (or 0% and 100%)"),
+        ("nan", "'nan' must be between 0 and 1 (or 0% and 100%)"),
+        ("ten", "'ten' is neither a fraction (0.1) nor a percentage (10%)"),
+    ],
+)
+def test_a_tolerance_that_cannot_be_meant_is_refused(tmp_path, given, problem):
+    r = cli("compare", str(tmp_path), str(tmp_path), "--tolerance", given)
+    assert r.returncode == 2 and f"argument --tolerance: {problem}" in r.stderr
 
 
 def test_a_directory_that_is_not_a_run_is_a_usage_error(tmp_path):

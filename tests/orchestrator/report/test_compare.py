@@ -181,3 +181,17 @@ def test_a_finished_runs_summary_is_read_as_written(tmp_path):
     new = recorded(tmp_path, "new", {("h", 0): copies(0)})
     text, code = cmp.compare(run.run_dir, new.run_dir)
     assert (cells(text)[0][3], code) == ("30.00 -> 24.00 (-20%)", 1)
+
+
+@pytest.mark.parametrize(
+    "text, value", [("10%", 0.10), ("0.1", 0.10), (" 25 % ".strip(), 0.25), ("0", 0.0), ("100%", 1.0)]
+)
+def test_a_tolerance_is_a_fraction_or_a_percentage(text, value):
+    assert cmp.parse_tolerance(text) == pytest.approx(value)
+
+
+def test_a_device_that_fails_in_both_runs_is_never_ok(tmp_path):
+    run = recorded(tmp_path, "old", {("h", 0): copies(0), ("h", 1): copies(1, faults=[mismatch()])})
+    text, code = cmp.compare(run.run_dir, run.run_dir)
+    assert code == 1
+    assert [row[-1] for row in cells(text)] == ["ok", "NOT PASSING: FAIL"]
