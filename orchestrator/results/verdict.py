@@ -3,7 +3,8 @@
 Rules for one device, first match wins: only the host failed it (out of memory, descriptors; no
 fault of the device itself) -> HOST_ERROR; the process died -> CRASHED; it stopped making progress
 -> HUNG; another process held the device -> BUSY; the device never opened -> UNAVAILABLE; its
-worker was never started -> SKIPPED; the run was interrupted -> ABORTED; the record stops before
+worker was never started -> SKIPPED; the run was interrupted -> ABORTED (FAIL when the device had
+recorded a fault of its own before the stop: a stop never hides one); the record stops before
 the end (a controller that died) -> INCOMPLETE; any fault or threshold not met -> FAIL; else PASS.
 A PASS therefore never carries a fault, and a fault whose record was lost still shows: the
 worker's own ``Finished`` (verify errors, outcome ``error``) is a cause by itself. A run that
@@ -110,7 +111,7 @@ def _status(r: DeviceResult, causes: List[Cause], interrupted: bool) -> Status:
     if r.ended_by is None and not r.launched and not r.started and not r.faults:
         return Status.SKIPPED  # never ran: e.g. still waiting for a slot when the run was stopped
     if r.outcome == "stopped" or (interrupted and r.ended_by is None):
-        return Status.ABORTED
+        return Status.FAIL if r.faults else Status.ABORTED  # a fault it recorded is not hidden by the stop
     if r.ended_by is None:
         return Status.INCOMPLETE
     return Status.FAIL if causes else Status.PASS

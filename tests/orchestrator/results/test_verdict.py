@@ -226,3 +226,11 @@ def test_an_end_that_is_not_a_pass_is_a_cause_by_itself(events, kind, status):
     *before, outcome = events
     got, causes = run(*before, finished(outcome=outcome))
     assert (got, [c.fault for c in causes]) == (status, [kind])
+
+
+def test_a_stop_never_hides_a_fault_the_device_recorded():
+    bad = ev.Fault(fault="data_mismatch", message="3 bytes differ", cycle=1, copy=2)
+    assert run(started(), bad, finished(outcome="stopped", verify_errors=1))[0] is Status.FAIL
+    assert run(started(), bad, interrupted=True)[0] is Status.FAIL
+    # a partial run's figures are no threshold failure: stopped early with a leak-sized gap stays ABORTED
+    assert run(started(), finished(outcome="stopped", leak=10**9))[0] is Status.ABORTED
