@@ -111,7 +111,7 @@ def run_fleet(
             print(f"dvpp-fleet: {journal.path}: {journal.error}: stopping the run", file=sys.stderr)
             stop.set()
 
-    with journal, _acknowledged(stop, lost):
+    with journal, _acknowledged(stop):
         journal.write(head)
         check_journal()  # not even the header: nothing is launched
         status.refresh(force=True)
@@ -141,9 +141,8 @@ def run_fleet(
 
 
 @contextmanager
-def _acknowledged(stop: StopFlag, lost: threading.Event) -> Iterator[None]:
-    """Say on stderr, outside the signal handler, that each stop request was heard (a stop for a
-    lost journal has said why already)."""
+def _acknowledged(stop: StopFlag) -> Iterator[None]:
+    """Say on stderr, outside the signal handler, that each stop request was heard."""
     done = threading.Event()
 
     def watch() -> None:

@@ -210,9 +210,8 @@ class LocalLauncher:
             return  # asked to stop and ended by that signal: the verdict says ABORTED
         name = signal.Signals(-code).name if code is not None and code < 0 else None
         how = f"from signal {name}" if name else f"with exit code {code}"
-        host = host_problem(_tail(w.log)) if code is not None and code > 0 else None  # a signal is never the host's
-        if host is not None:  # e.g. a MemoryError before the worker could say so itself
-            sink(w.job.host, w.job.device, ev.Fault(fault="host_error", message=f"{host} (seen in its log)"))
+        if code is not None and code > 0:  # a death by signal is never the host's
+            _host_signs(w, sink)  # e.g. a MemoryError before the worker could say so itself
         sink(
             w.job.host,
             w.job.device,
@@ -249,9 +248,8 @@ class LocalLauncher:
             self._drain(w, sink)
             if not w.ended:
                 w.ended = True
-                host = None if w.started else host_problem(_tail(w.log))  # e.g. stuck starting, out of memory
-                if host is not None:
-                    sink(w.job.host, w.job.device, ev.Fault(fault="host_error", message=f"{host} (seen in its log)"))
+                if not w.started:  # e.g. stuck starting, out of memory
+                    _host_signs(w, sink)
                 sink(w.job.host, w.job.device, hangs.hung_event(w.job, w.started, cycle, copies, stack))
 
 
@@ -260,6 +258,13 @@ def _worker(job: DeviceJob, run_dir: Path) -> WorkerJob:
     if not job.sim or not job.sim.get("link_gbps"):
         return job.worker
     return dataclasses.replace(job.worker, sim=dict(job.sim, link_state=str(rundir.link_state_path(run_dir, job.host))))
+
+
+def _host_signs(w: _Worker, sink: Sink) -> None:
+    """A ``host_error`` fault for a worker that could not report, when its log shows the host ran out."""
+    host = host_problem(_tail(w.log))
+    if host is not None:
+        sink(w.job.host, w.job.device, ev.Fault(fault="host_error", message=f"{host} (seen in its log)"))
 
 
 def _tail(log: Path, size: int = 4096) -> str:

@@ -60,8 +60,7 @@ def _say(text: str) -> None:
     (``OSError``, noted by the caller). Either way the interpreter's final flush is kept quiet."""
     try:
         print(text, flush=True)
-    except BrokenPipeError:
+    except OSError as exc:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115
-    except OSError:
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115
-        raise
+        if not isinstance(exc, BrokenPipeError):
+            raise
