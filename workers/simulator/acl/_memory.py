@@ -185,11 +185,12 @@ class HostMaps:
     """Whether host addresses are mapped with some access, decided without touching them.
 
     ``mincore`` answers "is every page of the range mapped" (ENOMEM when one is not) in one
-    system call; the access comes from ``/proc/self/maps``, cached and read again whenever the
-    cache does not grant a request. Mappings come and go at any time: a stale grant is caught by
-    ``mincore``, a stale refusal by the fresh read; only access taken from pages that stay mapped
-    (``mprotect``) after the last read goes unseen. Without ``mincore`` every question reads the
-    maps; without the maps (not Linux) a mapped page counts as readable and writable.
+    system call, so an unmapped range is refused without reading anything more; the access of a
+    mapped one comes from ``/proc/self/maps``, read again for every question (about 50 us). A cached
+    answer would be wrong after a mapping is replaced at the same address with less access (a fresh
+    read-only or PROT_NONE page where a writable one was): the copy would then fault the whole
+    process, which the runtime never does. Without ``mincore`` the maps alone decide; without the
+    maps (not Linux) a mapped page counts as readable and writable.
     """
 
     _VEC_PAGES = 4096  # mincore's result vector, one byte per page: 16 MiB of range per call
@@ -211,8 +212,6 @@ class HostMaps:
                 return self._read() and self._grants(addr, size, write)
             if not self._mapped(addr, size):
                 return False
-            if self._grants(addr, size, write):
-                return True
             return not self._read() or self._grants(addr, size, write)
 
     def _mapped(self, addr: int, size: int) -> bool:
