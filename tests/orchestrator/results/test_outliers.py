@@ -15,9 +15,11 @@ from tests.helpers.fleet_runs import assert_consistent, copies, mismatch, mixed_
 from workers import events as ev
 
 
-def fleet(tmp_path, medians, **thresholds):
-    """One host, one device per (h2d, d2h) pair, judged through the journal."""
-    return record_run(tmp_path, {("h", d): copies(d, h2d, d2h) for d, (h2d, d2h) in enumerate(medians)}, thresholds)
+def fleet(tmp_path, medians, simulated=False, **thresholds):
+    """One host, one device per (h2d, d2h) pair, judged through the journal (real devices unless
+    ``simulated``)."""
+    devices = {("h", d): copies(d, h2d, d2h) for d, (h2d, d2h) in enumerate(medians)}
+    return record_run(tmp_path, devices, thresholds, simulated=simulated)
 
 
 def test_a_device_far_below_its_fleet_is_warned_and_still_passes(tmp_path):
@@ -132,3 +134,56 @@ def test_a_fill_run_far_below_its_peers_capacity_is_an_outlier(tmp_path):
 def test_a_capacity_outlier_fails_with_outlier_fail(tmp_path):
     run = record_run(tmp_path, {("h", d): filled(d, 2 if d == 3 else 15) for d in range(4)}, {"outlier": "fail"})
     assert run.by_name()["h:3"].status is Status.FAIL and run.code == 1
+
+
+def test_a_scattered_fleet_raises_the_bar_to_its_own_noise_but_a_slow_link_still_stands_out(tmp_path):
+    # medians that scatter by tens of per cent across the fleet, none alone
+    scattered = [(14.3, 14.0), (9.0, 10.0), (13.0, 13.0), (14.6, 14.3), (10.5, 9.5), (14.1, 12.0), (12.0, 14.2)]
+    run = fleet(tmp_path, scattered)
+    assert not any(v.warnings for v in run.verdicts)  # 31% below is the fleet's own scatter, not a link
+    (tmp_path / "slow").mkdir()
+    run = fleet(tmp_path / "slow", scattered + [(0.38, 0.37)])
+    (h2d, d2h) = run.by_name()["h:7"].warnings
+    assert (h2d.detail["direction"], d2h.detail["direction"]) == ("h2d", "d2h")
+    assert h2d.detail["noise_floor"] > 0.25 and "noise floor" in h2d.message
+    assert all(not v.warnings for v in run.verdicts if v.name != "h:7")
+
+
+def test_a_tight_fleet_keeps_the_plain_fraction_and_a_few_slow_devices_cannot_hide_each_other(tmp_path):
+    tight = [(24.0, 25.0), (24.4, 25.1), (23.7, 24.9), (24.1, 25.2), (24.2, 24.8), (23.9, 25.0), (17.0, 17.5)]
+    run = fleet(tmp_path, tight + [(16.8, 17.0)])
+    for name in ("h:6", "h:7"):
+        (h2d, d2h) = run.by_name()[name].warnings
+        assert h2d.detail["noise_floor"] < 0.05 and h2d.message.endswith("(max_below_fleet 0.25)")
+
+
+def test_a_simulated_device_alone_below_its_peers_by_the_hosts_noise_is_not_an_outlier(tmp_path):
+    peers = [(14.3, 14.0), (14.0, 13.9), (14.6, 14.3), (14.2, 14.1), (14.5, 14.2), (14.1, 13.8), (14.4, 14.0)]
+    run = fleet(tmp_path, peers + [(9.0, 14.0)], simulated=True)  # 37% below: a busy host's scheduler
+    assert not any(v.warnings for v in run.verdicts)
+    (tmp_path / "slow").mkdir()
+    run = fleet(tmp_path / "slow", peers + [(7.0, 14.0)], simulated=True)  # the simulator's slow fault, factor 2
+    (w,) = run.by_name()["h:7"].warnings
+    assert w.detail["noise_floor"] == outliers.SIMULATED_NOISE and "noise floor 45%" in w.message
+    (tmp_path / "real").mkdir()
+    (w,) = fleet(tmp_path / "real", peers + [(9.0, 14.0)]).by_name()["h:7"].warnings  # on hardware: flagged
+    assert w.detail["noise_floor"] < 0.25 and w.message.endswith("(max_below_fleet 0.25)")
+
+
+def test_a_median_of_too_few_copies_is_not_judged(tmp_path):
+    few = {("h", d): copies(d, 24.0, 25.0) for d in range(3)}
+    few[("h", 3)] = [_counted(e, outliers.MIN_SAMPLES - 1) for e in copies(3, 9.0, 9.0)]
+    run = record_run(tmp_path, few, simulated=False)
+    assert run.by_name()["h:3"].result.h2d["count"] == outliers.MIN_SAMPLES - 1
+    assert not run.by_name()["h:3"].warnings
+    (tmp_path / "enough").mkdir()
+    few[("h", 3)] = [_counted(e, outliers.MIN_SAMPLES) for e in copies(3, 9.0, 9.0)]
+    assert record_run(tmp_path / "enough", few, simulated=False).by_name()["h:3"].warnings
+
+
+def _counted(event, count):
+    """``event`` with its bandwidth statistics resting on ``count`` copies."""
+    found = {
+        k: dict(getattr(event, k), count=count) for k in ("h2d", "d2h") if isinstance(getattr(event, k, None), dict)
+    }
+    return dataclasses.replace(event, **found) if found else event
