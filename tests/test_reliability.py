@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, Optional
 
 import pytest
 
-from tests.helpers.cli import ROOT, cli, press, start_cli
+from tests.helpers.cli import ROOT, cli, press, run_fleet, start_cli
 from tests.helpers.specs import spec, write_spec
 
 pytestmark = pytest.mark.slow
@@ -293,3 +293,42 @@ def test_outputs_never_overwrite_a_runs_own_files(tmp_path, option, name):
     again = cli("report", str(run_dir), option, str(run_dir / name))
     assert again.returncode == 2 and "never overwritten" in again.stderr
     assert (run_dir / name).read_bytes() == kept
+
+
+def test_a_crashed_and_a_hung_device_are_accounted_to_the_copy_and_shown_where_they_died(tmp_path):
+    """Device 1 dies (SIGSEGV) in copy 40, the last of cycle 5; device 2 hangs in copy 27 of cycle 4.
+    Progress events are rate-limited: the exact figures come from each worker's position file."""
+    block = 64 << 10
+    data = spec(
+        devices=3,
+        faults=[{"device": 1, "kind": "crash", "at_copy": 40}, {"device": 2, "kind": "hang", "at_copy": 27}],
+        timeouts={"copy": "3s"},
+    )
+    data["defaults"].update({"release_cycle": 8, "number_of_cycles": 6})
+    junit = tmp_path / "junit.xml"
+    done = run_fleet(tmp_path, data, "--junit", str(junit))
+    assert done.code == 1, done.stderr
+    assert done.statuses() == {0: "PASS", 1: "CRASHED", 2: "HUNG"}
+    for device, kind, cycles, copies, cycle in ((1, "crashed", 4, 39, 5), (2, "hung", 3, 26, 4)):
+        got = done.device(device)
+        assert (got["cycles"], got["copies"], got["bytes"]) == (cycles, copies, copies * 2 * block)
+        (fault,) = got["faults"]
+        assert (fault["kind"], fault["cycle"], fault["copy"]) == (kind, cycle, copies + 1)
+        assert fault["detail"]["copies"] == copies and "exact up to the" in fault["detail"]["partial"]
+        tail = got["log"]["tail"]
+        assert got["log"]["path"] == f"logs/localhost-{device}.log" and len(tail) <= 8
+        frames = [line for line in tail if line.lstrip().startswith("File ")]
+        assert "workers/simulator/acl/_faults.py" in frames[0] and "before_h2d" in frames[0]  # innermost first
+        assert any("workers/runtime.py" in f and "memcpy_h2d" in f for f in frames)  # the ACL call it was in
+    report = (done.run_dir / "report.txt").read_text()
+    assert "localhost:1 died from signal SIGSEGV during cycle 5, copy 40" in report
+    assert "stuck in acl.rt.memcpy (H2D) at cycle 4, copy 27" in report
+    for text in (done.stdout, report, junit.read_text()):
+        shown = text[text.index("worker log logs/localhost-1.log:") :]
+        assert shown.split("\n")[1].strip("| ") == "Fatal Python error: Segmentation fault"
+        assert "before_h2d" in shown.split("\n")[3] and "worker log logs/localhost-2.log:" in shown
+        assert "multiprocessing/spawn.py" not in text and "Extension modules" not in text
+    assert "multiprocessing/spawn.py" in (done.run_dir / "logs" / "localhost-1.log").read_text()  # the log keeps all
+    drill = cli("report", str(done.run_dir), "--device", "localhost:1")
+    assert drill.returncode == 0 and "copies: 39" in drill.stdout and "partial:" in drill.stdout
+    assert "multiprocessing/spawn.py" not in drill.stdout and "Extension modules" not in drill.stdout

@@ -29,7 +29,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Dict, List, Optional, Type, TypedDict
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 """Bumped whenever a field is added, removed or changes meaning."""
 MAX_MISMATCH_FAULTS = 20
 """Data mismatches a worker sends as ``Fault`` events with their detail; later ones are only
@@ -241,22 +241,40 @@ class Finished(Event):
 
 @dataclass(frozen=True)
 class Crashed(Event):
-    """Synthesised by a launcher: the worker process died. ``signal`` is set when a signal killed it."""
+    """Synthesised by a launcher: the worker process died. ``signal`` is set when a signal killed it.
+
+    ``cycle``/``copy``: the cycle and copy in progress when it died (``None`` while it was opening
+    the device, or when the launcher could not tell). ``cycles``, ``copies`` and ``bytes``: the exact
+    run totals up to the end (cycles completed, copies completed, bytes moved), read from the
+    worker's position file (``workers/entry/position.py``); ``None`` when it could not be read (then
+    the last progress events are all that is known; also in journals written before schema 6).
+    """
 
     kind: ClassVar[str] = "crashed"
     message: str
     exitcode: Optional[int] = None
     signal: Optional[str] = None
+    cycle: Optional[int] = None
+    copy: Optional[int] = None
+    cycles: Optional[int] = None
+    copies: Optional[int] = None
+    bytes: Optional[int] = None
 
 
 @dataclass(frozen=True)
 class Hung(Event):
-    """Synthesised by a launcher: no event within the timeout, so the worker was killed."""
+    """Synthesised by a launcher: no event within the timeout, so the worker was killed. ``stack``:
+    its stack at kill time, in ``faulthandler``'s format; the other fields as ``Crashed`` has them."""
 
     kind: ClassVar[str] = "hung"
     message: str
     timeout: float
     stack: Optional[str] = None
+    cycle: Optional[int] = None
+    copy: Optional[int] = None
+    cycles: Optional[int] = None
+    copies: Optional[int] = None
+    bytes: Optional[int] = None
 
 
 EVENT_TYPES: Dict[str, Type[Event]] = {

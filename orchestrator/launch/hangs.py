@@ -6,7 +6,7 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from orchestrator.spec.plan import DeviceJob
 from workers import events as ev
@@ -93,22 +93,28 @@ def during(started: bool, cycle: int, copies: int) -> str:
     return f"during {where(started, cycle, copies)}" if started else where(started, cycle, copies)
 
 
-def hung_event(job: DeviceJob, started: bool, cycle: int, copies: int, stack: Optional[str]) -> ev.Hung:
+At = Dict[str, Optional[int]]
+"""The place and totals a ``Hung`` carries besides its message (``tracking.Tracked.at_end``)."""
+
+
+def hung_event(
+    job: DeviceJob, started: bool, cycle: int, copies: int, stack: Optional[str], at: Optional[At] = None
+) -> ev.Hung:
     """The Hung event for a worker that was killed after its deadline."""
     timeout = job.timeouts.copy if started else job.timeouts.init
     phase = f"at {where(started, cycle, copies)}" if started else where(started, cycle, copies)
     call = stuck_in(stack)
     stuck = f"stuck in {call} {phase}" if call else f"stuck {phase}"
     msg = f"no progress for {timeout:g}s, {stuck}; the worker was killed"
-    return ev.Hung(message=msg, timeout=timeout, stack=stack)
+    return ev.Hung(message=msg, timeout=timeout, stack=stack, **(at or {}))
 
 
 def stop_hung_event(
-    job: DeviceJob, started: bool, cycle: int, copies: int, stack: Optional[str], grace: float
+    job: DeviceJob, started: bool, cycle: int, copies: int, stack: Optional[str], grace: float, at: Optional[At] = None
 ) -> ev.Hung:
     """The Hung event for a worker still there ``grace`` seconds after it was asked to stop."""
     call = stuck_in(stack)
     phase = f"at {where(started, cycle, copies)}" if started else where(started, cycle, copies)
     stuck = f"stuck in {call} {phase}" if call else f"stuck {phase}"
     msg = f"did not stop within {grace:g}s of the stop request, {stuck}; the worker was killed"
-    return ev.Hung(message=msg, timeout=grace, stack=stack)
+    return ev.Hung(message=msg, timeout=grace, stack=stack, **(at or {}))

@@ -50,13 +50,11 @@ class _Worker(Tracked):
     log: Path = Path()
     closed: bool = False  # its pipe reached EOF
     retired: bool = False  # process handle closed
-    position: str = ""  # the file where the worker writes (cycle, last completed copy)
+    position: str = ""  # the file where the worker writes where it is and its totals
 
     def refresh(self) -> None:
-        """Take the exact position from the worker's position file (progress events are rate-limited)."""
-        found = read_position(self.position) if self.position else None
-        if found is not None:
-            self.cycle, self.copies = found
+        """Take the exact position and totals from the worker's position file (events are rate-limited)."""
+        self.place(read_position(self.position) if self.position else None)
 
     def release(self) -> None:
         """Close what the controller holds for an ended worker (pipe, process handle), so a long
@@ -212,11 +210,7 @@ class LocalLauncher:
         how = f"from signal {name}" if name else f"with exit code {code}"
         if code is not None and code > 0:  # a death by signal is never the host's
             _host_signs(w, sink)  # e.g. a MemoryError before the worker could say so itself
-        sink(
-            w.job.host,
-            w.job.device,
-            ev.Crashed(message=f"worker for {w.name} died {how} {w.during()}", exitcode=code, signal=name),
-        )
+        sink(w.job.host, w.job.device, w.crashed(f"worker for {w.name} died {how} {w.during()}", code, name))
 
     def _hung_at_stop(self, live: List[_Worker], sink: Sink, grace: float) -> None:
         """Workers still there ``grace`` seconds after the stop request. One past its own deadline is
@@ -233,8 +227,7 @@ class LocalLauncher:
             if not w.ended:
                 w.ended = True
                 if id(w) in stack_of:
-                    hung = hangs.stop_hung_event(w.job, w.started, w.cycle, w.copies, stack_of[id(w)], grace)
-                    sink(w.job.host, w.job.device, hung)
+                    sink(w.job.host, w.job.device, w.hung(stack_of[id(w)], grace))
 
     def _check_hangs(self, live: List[_Worker], sink: Sink) -> None:
         """Overdue workers: ask all of them for their stacks at once, wait once, then kill each."""
@@ -242,15 +235,14 @@ class LocalLauncher:
         overdue = [w for w in live if now > w.deadline]
         stacks = hangs.dump_stacks([(w.proc.pid, w.log) for w in overdue], STACK_WAIT)
         for w, stack in zip(overdue, stacks):
-            w.refresh()  # the position before the kill
-            cycle, copies = w.cycle, w.copies
+            w.refresh()  # the position before the kill (the events drained after it are older)
             _kill(w)
             self._drain(w, sink)
             if not w.ended:
                 w.ended = True
                 if not w.started:  # e.g. stuck starting, out of memory
                     _host_signs(w, sink)
-                sink(w.job.host, w.job.device, hangs.hung_event(w.job, w.started, cycle, copies, stack))
+                sink(w.job.host, w.job.device, w.hung(stack))
 
 
 def _worker(job: DeviceJob, run_dir: Path) -> WorkerJob:

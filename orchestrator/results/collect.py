@@ -91,7 +91,7 @@ class Collector:
     def on_started(self, r: DeviceResult, e: ev.Started) -> None:
         """Sent when the device is open: identity and the baseline memory sample."""
         r.launched = True
-        r.started, r.chip, r.logical_id, r.simulated = True, e.chip, e.logical_id, e.simulated
+        r.started, r.chip, r.logical_id, r.simulated = True, e.chip or r.chip, e.logical_id, e.simulated
         r.attempts, r.baseline, r.memory, r.node = e.attempts, e.memory, e.memory, e.node
         r.params, r.run_mode = e.params or r.params, e.run_mode
         _lower(r.lowest_free, e.memory)
@@ -131,12 +131,38 @@ class Collector:
         _lower(r.lowest_free, e.lowest_free)
 
     def on_crashed(self, r: DeviceResult, e: ev.Crashed) -> None:
-        """Synthesised by the launcher: the worker process died."""
+        """Synthesised by the launcher: the worker process died (with its exact totals, when known)."""
         r.ended_by, r.end = "crashed", e
+        _exact_totals(r, e)
 
     def on_hung(self, r: DeviceResult, e: ev.Hung) -> None:
-        """Synthesised by the launcher: no progress in time; the worker was killed."""
+        """Synthesised by the launcher: no progress in time; the worker was killed (totals as for a crash)."""
         r.ended_by, r.end = "hung", e
+        _exact_totals(r, e)
+
+
+def _exact_totals(r: DeviceResult, e: Union[ev.Crashed, ev.Hung]) -> None:
+    """The totals up to a worker's end that its launcher read from the position file, over the last
+    (rate-limited) progress figures; the bandwidth statistics stay those of its last cycle report."""
+    if e.cycle is not None:
+        r.cycle = e.cycle
+    if e.copies is not None and e.cycles is not None and e.bytes is not None:
+        r.cycles, r.copies, r.bytes = max(r.cycles, e.cycles), max(r.copies, e.copies), max(r.bytes, e.bytes)
+
+
+_END_NOUN = {"crashed": "crash", "hung": "hang"}
+
+
+def partial_figures(r: DeviceResult) -> Optional[str]:
+    """What a device that died or hung measured only in part, in words, or None: its bandwidth
+    statistics come from its last cycle report, while its cycles, copies and bytes are exact."""
+    if r.end is None or r.end.copies is None:
+        return None
+    timed = max((s["count"] for s in (r.h2d, r.d2h) if s), default=0)
+    return (
+        f"cycles, copies and bytes are exact up to the {_END_NOUN[r.end.kind]} (the worker's position file); "
+        f"the bandwidth statistics are those of its last cycle report ({timed} timed of the {r.copies} copies)"
+    )
 
 
 def _lower(lowest: Dict[str, int], sample: Dict[str, Any]) -> None:

@@ -23,7 +23,7 @@ import time
 from multiprocessing.connection import Connection
 from typing import IO, Any, Optional
 
-from workers.entry.position import Position
+from workers.entry.position import Position, round_trips
 from workers.job import WorkerJob
 from workers.stopflag import STOP_SIGNALS, StopFlag
 
@@ -54,7 +54,7 @@ def worker_entry(
             stop.set()
 
     print(f"worker pid {os.getpid()}: {job.host}:{job.device} backend {job.backend}", flush=True)
-    watch = Position(position) if position is not None else None
+    watch = Position(position, round_trips(job.params)) if position is not None else None
     run_device(job.params, emit, backend=job.backend, sim_config=job.sim, stop=stop, watch=watch)
     if stop.signum is not None:
         print(f"received {signal.Signals(stop.signum).name}: stopped after the current copy", flush=True)

@@ -7,8 +7,8 @@
     drain.remote(wait)    <-------------      the events emitted since the last drain (long poll)
     stop.remote()         ------------->      stop after the current copy (outcome ``stopped``)
     stack.remote()        <-------------      the run thread's stack, for a hang report
-    remains.remote(n)     <-------------      the log's last lines and the exact (cycle, copy), from
-                                              node-local files (a plain task reads them if it died)
+    remains.remote(n)     <-------------      the log's last lines and the exact position and totals,
+                                              from node-local files (a plain task reads them if it died)
 
 Ray sets ``ASCEND_RT_VISIBLE_DEVICES`` to the NPU it assigned before this class is built, so the
 worker's runtime maps the physical id to logical id 0 exactly as it does for a local worker under
@@ -26,7 +26,7 @@ import tempfile
 import threading
 from typing import Any, Dict, List, Optional, Tuple
 
-from workers.entry.position import Position, read_position
+from workers.entry.position import Position, read_position, round_trips
 from workers.job import LOG_SUFFIX, POSITION_SUFFIX, WorkerJob
 from workers.visibility import VISIBLE_ENV
 
@@ -40,9 +40,9 @@ def node_files(run_id: str, name: str) -> Tuple[str, str]:
 
 
 def remains(run_id: str, name: str, lines: int) -> Dict[str, Any]:
-    """``{"tail": [the log's last lines], "position": [cycle, copy] or None}`` of a worker, read on
-    its node. Also run as a plain Ray task on that node when the actor died, so a crash still leaves
-    its last words and its exact place."""
+    """``{"tail": [the log's last lines], "position": {cycle, copies, cycles, bytes} or None}`` of a
+    worker (``position.Where`` as a dict), read on its node. Also run as a plain Ray task on that node
+    when the actor died, so a crash still leaves its last words, its exact place and its totals."""
     log, position = node_files(run_id, name)
     try:
         with open(log, encoding="utf-8", errors="replace") as fh:
@@ -50,7 +50,7 @@ def remains(run_id: str, name: str, lines: int) -> Dict[str, Any]:
     except OSError:
         tail = []
     where = read_position(position)
-    return {"tail": tail, "position": list(where) if where is not None else None}
+    return {"tail": tail, "position": where._asdict() if where is not None else None}
 
 
 class DeviceActor:
@@ -84,12 +84,12 @@ class DeviceActor:
         """Run ``job`` in a thread. With ``run_id``, this process's stdout and stderr (vendor runtime
         output included) and the exact position go to node-local files (``node_files``) that
         ``remains`` reads."""
-        watch = self._set_up_files(run_id, job.name) if run_id else None
+        watch = self._set_up_files(run_id, job.name, round_trips(job.params)) if run_id else None
         self._watch = watch
         self._thread = threading.Thread(target=self._run, args=(job, watch), name="dvpp-device", daemon=True)
         self._thread.start()
 
-    def _set_up_files(self, run_id: str, name: str) -> Position:
+    def _set_up_files(self, run_id: str, name: str, trips: int) -> Position:
         log, position = node_files(run_id, name)
         os.makedirs(os.path.dirname(log), exist_ok=True)
         fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -99,7 +99,7 @@ class DeviceActor:
         self._files = (run_id, name)
         faulthandler.enable(all_threads=True)  # a fatal signal leaves every thread's stack in the log
         print(f"worker pid {os.getpid()} on {socket.gethostname()}: {name}", flush=True)
-        return Position.create(position)
+        return Position.create(position, trips)
 
     def _run(self, job: WorkerJob, watch: Optional[Position]) -> None:
         from workers.main import run_device

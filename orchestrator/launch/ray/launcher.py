@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, cast
 
 from orchestrator import rundir
-from orchestrator.launch import hangs
 from orchestrator.launch.contract import Sink
 from orchestrator.launch.ray.claims import Claim, plan_claims
 from orchestrator.launch.ray.cluster import alive_nodes, connect, describe, kill_actor
@@ -34,6 +33,7 @@ from orchestrator.launch.tracking import STACK_WAIT, TICK, Stopping, Tracked
 from orchestrator.spec.plan import DeviceJob
 from orchestrator.spec.schema import Ray
 from workers import events as ev
+from workers.entry.position import Where
 from workers.entry.ray_actor import DeviceActor, remains
 from workers.simulator import catalog
 from workers.stopflag import Stop
@@ -161,10 +161,10 @@ class RayLauncher:
 
     def _crashed(self, w: _Worker, why: str) -> None:
         w.ended = True
-        w.cycle, w.copies = self._keep_remains(w, from_actor=False).get("position") or (w.cycle, w.copies)
+        self._place(w, self._keep_remains(w, from_actor=False))
         w.started = w.started or w.cycle >= 1  # its position file says it had opened the device
         msg = f"worker for {w.name} on node {describe(w.node)} died {w.during()}: {why}"
-        self.sink(w.job.host, w.job.device, ev.Crashed(message=msg))
+        self.sink(w.job.host, w.job.device, w.crashed(msg))
 
     def _ask_to_stop(self) -> None:
         for claim in self.claims:
@@ -177,10 +177,10 @@ class RayLauncher:
         for w in self.workers:
             if not w.ended and now > w.deadline:
                 stack = self._stack(w)
-                w.cycle, w.copies = self._keep_remains(w).get("position") or (w.cycle, w.copies)
+                self._place(w, self._keep_remains(w))
                 kill_actor(self.ray, w.actor)
                 w.ended = True
-                self.sink(w.job.host, w.job.device, hangs.hung_event(w.job, w.started, w.cycle, w.copies, stack))
+                self.sink(w.job.host, w.job.device, w.hung(stack))
 
     def _hung_at_stop(self, grace: float) -> None:
         """Workers still there ``grace`` seconds after the stop request: one past its own deadline is
@@ -191,12 +191,17 @@ class RayLauncher:
                 continue
             stack = self._stack(w) if now > w.deadline else None
             if now > w.deadline:
-                w.cycle, w.copies = self._keep_remains(w).get("position") or (w.cycle, w.copies)
+                self._place(w, self._keep_remains(w))
             kill_actor(self.ray, w.actor)
             w.ended = True
             if now > w.deadline:
-                hung = hangs.stop_hung_event(w.job, w.started, w.cycle, w.copies, stack, grace)
-                self.sink(w.job.host, w.job.device, hung)
+                self.sink(w.job.host, w.job.device, w.hung(stack, grace))
+
+    @staticmethod
+    def _place(w: _Worker, remains: Dict[str, Any]) -> None:
+        """The exact position and totals the worker's node-local position file held, when it was read."""
+        found = remains.get("position")
+        w.place(Where(**found) if isinstance(found, dict) else None)
 
     def _remains_ref(self, w: _Worker, from_actor: bool) -> Any:
         """Ask the actor, or, when it died, a plain task pinned to its node, for what it left there."""

@@ -105,23 +105,31 @@ def test_every_device_is_launched_then_started_and_ends_exactly_once(launcher, t
         assert events[-1].outcome == "completed" and events[-1].copies == 8
 
 
+BLOCK = 64 << 10  # SMALL_DEFAULTS: 64 KiB blocks, 4 copies a cycle
+
+
 def test_a_dead_worker_is_a_crashed_event_and_the_others_finish(launcher, tmp_path):
-    plan = make_plan(launcher, faults=[{"device": 1, "kind": "crash", "at_copy": 2}])
+    plan = make_plan(launcher, faults=[{"device": 1, "kind": "crash", "at_copy": 7}])
     seen = launch(launcher, plan, tmp_path)
     ends = {device: terminal(events) for (_, device), events in seen.items()}
     assert ends == {0: ["finished"], 1: ["crashed"], 2: ["finished"]}
     host = next(h for h, d in seen if d == 1)
     crashed = seen[(host, 1)][-1]
-    assert "during cycle 1, copy 2" in crashed.message  # exact, although progress is rate-limited
+    assert "during cycle 2, copy 7" in crashed.message  # exact, although progress is rate-limited
+    # where, and the exact totals up to it from the worker's position file: 6 copies, 1 cycle completed
+    at = (crashed.cycle, crashed.copy, crashed.cycles, crashed.copies, crashed.bytes)
+    assert at == (2, 7, 1, 6, 6 * 2 * BLOCK)
     log = (tmp_path / "logs" / f"{host}-1.log").read_text()  # its last words, in the run directory
     assert "Fatal Python error" in log  # (under Ray the runtime's own crash dump comes first)
 
 
 def test_a_silent_worker_is_a_hung_event_with_its_position(launcher, tmp_path):
-    plan = make_plan(launcher, faults=[{"device": 2, "kind": "hang", "at_copy": 3}])
+    plan = make_plan(launcher, faults=[{"device": 2, "kind": "hang", "at_copy": 5}])
     seen = launch(launcher, plan, tmp_path)
     hung = next(e for (_, device), events in seen.items() for e in events if device == 2 and e.kind == "hung")
-    assert "stuck in acl.rt.memcpy (H2D)" in hung.message and hung.timeout == 3.0
+    assert "stuck in acl.rt.memcpy (H2D) at cycle 2, copy 5" in hung.message and hung.timeout == 3.0
+    # copy 5 opens cycle 2: the position file says cycle 1 was released, so the hang is in cycle 2
+    assert (hung.cycle, hung.copy, hung.cycles, hung.copies, hung.bytes) == (2, 5, 1, 4, 4 * 2 * BLOCK)
     assert {d: terminal(e) for (_, d), e in seen.items() if d != 2} == {0: ["finished"], 1: ["finished"]}
 
 

@@ -46,7 +46,8 @@ def test_logs_and_positions_are_where_the_run_directory_says(tmp_path):
         log = rundir.log_path(tmp_path, "localhost", device)
         assert log == tmp_path / rundir.log_name("localhost", device)
         assert f"localhost:{device} backend sim" in log.read_text()
-        assert read_position(str(rundir.position_path(tmp_path, "localhost", device))) == (2, 8)
+        found = read_position(str(rundir.position_path(tmp_path, "localhost", device)))
+        assert found == (2, 8, 2, of(seen, device)[-1].bytes) and found.bytes == 8 * 2 * 65536
         assert of(seen, device)[-1].copies == 8
     assert sorted(p.name for p in (tmp_path / rundir.LOGS).iterdir()) == [
         ".localhost-0.position",
@@ -89,6 +90,7 @@ def test_a_crash_is_a_crashed_event_naming_the_signal_and_the_copy(tmp_path):
     assert isinstance(crashed, ev.Crashed)
     assert crashed.message == "worker for localhost:1 died from signal SIGKILL during cycle 2, copy 6"
     assert (crashed.exitcode, crashed.signal) == (-9, "SIGKILL")
+    assert (crashed.cycle, crashed.copy, crashed.cycles, crashed.copies, crashed.bytes) == (2, 6, 1, 5, 5 * 2 * 65536)
     assert not any(isinstance(e, ev.Finished) for e in of(seen, 1))
     assert isinstance(of(seen, 0)[-1], ev.Finished) and of(seen, 0)[-1].outcome == "completed"
 
@@ -98,3 +100,27 @@ def test_a_stop_set_before_the_run_starts_no_worker(tmp_path):
     stop.set()
     assert launch(plan(devices=2), tmp_path, stop=stop) == []
     assert list((tmp_path / rundir.LOGS).iterdir()) == []
+
+
+def test_a_crash_at_the_first_copy_of_a_cycle_is_placed_in_that_cycle_with_the_totals_before_it(tmp_path):
+    # copy 5 opens cycle 2: the worker had released cycle 1 and had not yet completed a copy of cycle 2
+    seen = launch(plan(devices=1, faults=[{"device": 0, "kind": "crash", "at_copy": 5, "signal": "SIGKILL"}]), tmp_path)
+    crashed = of(seen, 0)[-1]
+    assert isinstance(crashed, ev.Crashed) and crashed.message.endswith("during cycle 2, copy 5")
+    assert (crashed.cycle, crashed.copy, crashed.cycles, crashed.copies, crashed.bytes) == (2, 5, 1, 4, 4 * 2 * 65536)
+
+
+def test_without_its_position_file_a_crash_has_no_totals_but_still_a_place(tmp_path):
+    seen: Seen = []
+
+    def sink(host: str, device: int, event: ev.Event) -> None:
+        seen.append((host, device, event))
+        if isinstance(event, ev.Started):  # the worker keeps its mapping; the controller finds no file
+            rundir.position_path(tmp_path, host, device).unlink()
+
+    p = plan(devices=1, faults=[{"device": 0, "kind": "crash", "at_copy": 6, "signal": "SIGKILL"}])
+    LocalLauncher().run(p.jobs, tmp_path, sink, threading.Event())
+    crashed = of(seen, 0)[-1]
+    assert isinstance(crashed, ev.Crashed)
+    assert (crashed.cycles, crashed.copies, crashed.bytes) == (None, None, None)  # the collector keeps its events'
+    assert crashed.cycle is not None and crashed.copy is not None and crashed.copy <= 6

@@ -12,6 +12,7 @@ from orchestrator.spec.plan import DeviceJob, resolve
 from orchestrator.spec.schema import parse_spec
 from tests.helpers.specs import HOST, inventory
 from workers import events as ev
+from workers.entry.position import Where
 
 MEM = {"hbm": {"free": 1 << 30, "total": 1 << 30}}
 
@@ -174,3 +175,59 @@ def test_a_death_is_placed_in_a_sentence_before_and_after_started():
     w.saw(started())
     w.saw(progress(2, 6))
     assert w.during() == "during cycle 2, copy 7"
+
+
+def test_place_takes_the_position_file_and_later_events_do_not_move_it_back():
+    t = tracked(number_of_cycles=-1)
+    t.saw(started())
+    t.saw(progress(1, 3))
+    assert not t.exact
+    t.place(Where(cycle=5, copies=39, cycles=4, bytes=39 * 16384))
+    assert (t.cycle, t.copies, t.cycles, t.bytes, t.exact) == (5, 39, 4, 39 * 16384, True)
+    t.saw(progress(2, 12))  # drained after the kill: sent before the file was read
+    assert (t.cycle, t.copies, t.where()) == (5, 39, "cycle 5, copy 40")
+
+
+def test_place_of_an_unreadable_file_keeps_the_events_figures():
+    t = tracked()
+    t.saw(started())
+    t.saw(cycle_end(1, 4))
+    t.place(None)
+    assert (t.cycle, t.copies, t.cycles, t.bytes, t.exact) == (1, 4, 1, 4 * 8192, False)
+
+
+def test_after_a_release_the_next_copy_is_in_the_next_cycle_unless_the_run_had_no_more():
+    t = tracked(number_of_cycles=3)
+    t.saw(started())
+    t.place(Where(cycle=2, copies=8, cycles=2, bytes=0))  # cycle 2 released, copy 9 not yet done
+    assert t.where() == "cycle 3, copy 9"
+    t.place(Where(cycle=3, copies=12, cycles=3, bytes=0))  # the last cycle released: it was ending
+    assert t.where() == "cycle 3, copy 13"
+
+
+def test_the_end_events_carry_the_place_and_the_exact_totals():
+    t = tracked(number_of_cycles=-1)
+    t.saw(started())
+    t.place(Where(cycle=5, copies=39, cycles=4, bytes=1234))
+    crashed = t.crashed("died", -11, "SIGSEGV")
+    assert crashed == ev.Crashed(
+        message="died", exitcode=-11, signal="SIGSEGV", cycle=5, copy=40, cycles=4, copies=39, bytes=1234
+    )
+    hung = t.hung("Current thread 0x1 (most recent call first):")
+    assert (hung.cycle, hung.copy, hung.cycles, hung.copies, hung.bytes) == (5, 40, 4, 39, 1234)
+    assert hung.message == "no progress for 2s, stuck at cycle 5, copy 40; the worker was killed"
+    at_stop = t.hung(None, grace=10.0)
+    assert at_stop.message.startswith("did not stop within 10s") and (at_stop.cycle, at_stop.copies) == (5, 39)
+
+
+def test_the_end_events_of_a_worker_opening_its_device_have_no_place_and_no_totals_without_its_file():
+    t = tracked()
+    assert t.at_end() == {"cycle": None, "copy": None, "cycles": None, "copies": None, "bytes": None}
+    t.place(Where(0, 0, 0, 0))
+    assert t.hung(None) == ev.Hung(
+        message="no progress for 5s, stuck while opening the device; the worker was killed",
+        timeout=5.0,
+        cycles=0,
+        copies=0,
+        bytes=0,
+    )

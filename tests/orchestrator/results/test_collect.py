@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from orchestrator.results.collect import MAX_FAULTS_KEPT, Collector
+from orchestrator.results.collect import MAX_FAULTS_KEPT, Collector, partial_figures
 from tests.helpers.fleet_runs import BLOCK, CHIP, TOTAL, copies, mem, mismatch, started, stats
 from workers import events as ev
 
@@ -163,6 +163,48 @@ def test_a_launcher_end_event_ends_the_device_and_is_kept(end, kind):
     r = c.fold("h", 0, end)
     assert (r.ended_by, r.end, r.outcome) == (kind, end, None)
     assert r.copies == 4  # what was recorded before stays
+
+
+@pytest.mark.parametrize(
+    "end",
+    [
+        ev.Crashed(
+            message="died", exitcode=-11, signal="SIGSEGV", cycle=3, copy=20, cycles=2, copies=19, bytes=19 * 2 * BLOCK
+        ),
+        ev.Hung(message="stuck", timeout=30.0, cycle=3, copy=20, cycles=2, copies=19, bytes=19 * 2 * BLOCK),
+    ],
+)
+def test_a_launcher_end_event_with_exact_totals_replaces_the_rate_limited_figures(end):
+    c = collector(0)
+    fold_all(c, 0, copies(0)[:3])  # progress at 4 copies, the end of cycle 1 at 8
+    before = c.results[("h", 0)]
+    h2d = before.h2d
+    assert (before.cycle, before.cycles, before.copies, before.bytes) == (1, 1, 8, 8 * 2 * BLOCK)
+    r = c.fold("h", 0, end)
+    assert (r.cycle, r.cycles, r.copies, r.bytes) == (3, 2, 19, 19 * 2 * BLOCK)
+    assert r.h2d == h2d  # the bandwidth statistics stay those of the last cycle report
+    noun = "crash" if end.kind == "crashed" else "hang"
+    assert partial_figures(r) == (
+        f"cycles, copies and bytes are exact up to the {noun} (the worker's position file); "
+        f"the bandwidth statistics are those of its last cycle report ({h2d['count']} timed of the 19 copies)"
+    )
+
+
+def test_a_launcher_end_event_without_totals_keeps_the_figures_of_the_events():
+    c = collector(0)
+    fold_all(c, 0, copies(0)[:3])
+    r = c.fold("h", 0, ev.Crashed(message="died", exitcode=-9, signal="SIGKILL", cycle=2, copy=9))  # an old journal
+    assert (r.cycle, r.cycles, r.copies, r.bytes) == (2, 1, 8, 8 * 2 * BLOCK)
+    assert partial_figures(r) is None
+    r = c.fold("h", 0, ev.Crashed(message="died", exitcode=-9))
+    assert (r.cycle, r.copies) == (2, 8)  # no place known: the last one stays
+
+
+def test_totals_never_go_below_what_the_events_already_said():
+    c = collector(0)
+    fold_all(c, 0, copies(0)[:3])
+    r = c.fold("h", 0, ev.Hung(message="stuck", timeout=3.0, cycle=1, copy=1, cycles=0, copies=0, bytes=0))
+    assert (r.cycles, r.copies, r.bytes) == (1, 8, 8 * 2 * BLOCK)
 
 
 def test_an_unknown_kind_raises_naming_the_device():

@@ -24,6 +24,9 @@ JOBS = {("h", 0)}
 DROP = object()
 PROGRESS, CYCLE_END, FINISHED = copies(0)[1], copies(0)[2], copies(0)[-1]
 STARTED, MISMATCH = started(0), mismatch()
+PLACE = {"cycle": 5, "copy": 40, "cycles": 4, "copies": 39, "bytes": 39 * 2 * 4096}
+CRASHED = ev.Crashed(message="worker died from signal SIGSEGV", exitcode=-11, signal="SIGSEGV", **PLACE)
+HUNG = ev.Hung(message="no progress for 30s", timeout=30.0, stack="File x", **PLACE)
 
 
 def record(event: ev.Event, **changes: Any) -> Dict[str, Any]:
@@ -105,6 +108,10 @@ def test_every_kind_passes_with_all_its_fields_and_with_only_the_required_ones(k
             {"memory_at_open": {"hbm": {"free": 1, "total": "x"}}},
             "started: memory_at_open.hbm.total must be an integer (got 'x')",
         ),
+        (CRASHED, {k: DROP for k in ("cycle", "copy", "cycles", "copies", "bytes")}, None),  # schema 5
+        (HUNG, {k: DROP for k in ("cycle", "copy", "cycles", "copies", "bytes")}, None),
+        (CRASHED, {"copies": "39"}, "crashed: copies must be an integer or null (got '39')"),
+        (HUNG, {"bytes": 1.5}, "hung: bytes must be an integer or null (got 1.5)"),
         (PROGRESS, {"t": DROP}, "progress: t is missing"),
         (PROGRESS, {"t": "now"}, "progress: t must be a number (got 'now')"),
         (PROGRESS, {"device": "0"}, "device '0' is not an integer"),

@@ -68,6 +68,29 @@ def test_crash_hang_and_open_failure_map_to_their_statuses():
     assert run(opened, finished(outcome="error"))[0] is Status.UNAVAILABLE
 
 
+@pytest.mark.parametrize("end", ["crashed", "hung"])
+def test_a_crash_or_hang_is_a_cause_at_its_cycle_and_copy_saying_which_figures_are_partial(end):
+    at = {"cycle": 5, "copy": 40, "cycles": 4, "copies": 39, "bytes": 39 * 16}
+    event = ev.Crashed(message="died", exitcode=-11, signal="SIGSEGV", **at)
+    if end == "hung":
+        event = ev.Hung(message="stuck", timeout=3.0, stack="Current thread 0x1", **at)
+    status, causes = run(started(), event)
+    assert status is (Status.CRASHED if end == "crashed" else Status.HUNG)
+    (found,) = causes
+    assert (found.fault, found.cycle, found.copy) == (end, 5, 40)
+    assert {k: found.detail[k] for k in ("cycles", "copies", "bytes")} == {"cycles": 4, "copies": 39, "bytes": 624}
+    assert "cycle" not in found.detail and "copy" not in found.detail
+    assert found.detail["partial"].endswith(
+        "the bandwidth statistics are those of its last cycle report (0 timed of the 39 copies)"
+    )
+
+
+def test_a_crash_from_an_old_journal_has_no_place_and_no_partial_note():
+    _, (found,) = run(started(), ev.Crashed(message="died", exitcode=-11, signal="SIGSEGV"))
+    assert (found.cycle, found.copy) == (None, None)
+    assert found.detail == {"exitcode": -11, "signal": "SIGSEGV", "cycles": None, "copies": None, "bytes": None}
+
+
 def test_thresholds_turn_a_slow_or_leaking_device_into_fail():
     status, causes = run(started(), finished(), thresholds=Thresholds(min_h2d_gbps=20.0, min_d2h_gbps=None, max_leak=0))
     assert status is Status.FAIL

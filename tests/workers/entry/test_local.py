@@ -92,13 +92,15 @@ def test_events_arrive_in_order_and_end_with_finished(spawn):
     assert f"worker pid {proc.pid}: localhost:0 backend sim" in log.read_text()
 
 
-def test_the_worker_writes_its_position_file(spawn, tmp_path):
+@pytest.mark.parametrize("host_memory", ["pinned", "both"])
+def test_the_worker_writes_its_position_file_with_the_totals_of_finished(spawn, tmp_path, host_memory):
     path = str(tmp_path / ".localhost-0.position")
     Position.create(path).close()
-    proc, reader, _ = spawn(short_job(), position=path)
-    assert rest(reader)[-1].kind == "finished"
+    proc, reader, _ = spawn(job(release_cycle=4, number_of_cycles=2, host_memory=host_memory), position=path)
+    end = rest(reader)[-1]
     proc.join(timeout=WAIT)
-    assert read_position(path) == (2, 8)
+    assert isinstance(end, ev.Finished) and end.bytes == 8 * 2 * 4096 * (2 if host_memory == "both" else 1)
+    assert read_position(path) == (2, 8, 2, end.bytes)  # cycle, copy, cycles completed, bytes moved
 
 
 def test_sigterm_stops_the_worker_cleanly(spawn):
