@@ -51,43 +51,55 @@ def test_downsample_of_a_ramp_keeps_both_ends_of_every_bucket():
 
 
 @pytest.mark.parametrize(
-    "value, ceiling",
+    "span, most, step",
     [
-        (0, 1.0),
-        (-5.0, 1.0),
-        (math.inf, 1.0),
-        (math.nan, 1.0),
-        (1.0, 1.0),
-        (1.2, 2.0),
-        (2.2, 2.5),
-        (3.0, 5.0),
-        (7.0, 10.0),
-        (25.0, 25.0),
-        (26.0, 50.0),
-        (64.0, 100.0),
-        (0.03, 0.05),
-        (980.0, 1000.0),
+        (0, 5, 1.0),
+        (-5.0, 5, 1.0),
+        (math.inf, 5, 1.0),
+        (math.nan, 5, 1.0),
+        (4.0, 5, 1.0),  # a 4 GiB device: 0, 1, 2, 3, 4
+        (64.0, 5, 20.0),
+        (15.0, 5, 5.0),
+        (0.26, 4, 0.1),
+        (0.075, 4, 0.02),
+        (8.0, 5, 2.0),
+        (0.37, 5, 0.1),
+        (980.0, 5, 200.0),
+        (1.0, 5, 0.2),
     ],
 )
-def test_nice_ceiling(value, ceiling):
-    assert svg.nice_ceiling(value) == pytest.approx(ceiling)
-    assert svg.nice_ceiling(value) >= (value if math.isfinite(value) and value > 0 else 1.0)
+def test_nice_step_is_1_2_or_5_times_a_power_of_ten(span, most, step):
+    got = svg.nice_step(span, most)
+    assert got == pytest.approx(step)
+    mantissa = got / 10 ** math.floor(math.log10(got) + 1e-9)
+    assert round(mantissa, 9) in (1.0, 2.0, 5.0)
+    if math.isfinite(span) and span > 0:
+        assert span / got <= most + 1e-9
 
 
-def test_y_range_zero_based_is_zero_to_a_round_ceiling():
-    assert svg.y_range([3.0, 18.0, 7.0], True) == (0.0, 20.0)
-    assert svg.y_range([], True) == (0.0, 1.0)
-    assert svg.y_range([], False) == (0.0, 1.0)
+def test_axis_range_widens_to_whole_steps():
+    assert svg.axis_range(0.0, 18.0) == (0.0, 20.0, 5.0)
+    assert svg.axis_range(0.0, 14.46) == (0.0, 15.0, 5.0)
+    assert svg.axis_range(0.0, 0.37) == pytest.approx((0.0, 0.4, 0.1))
+    assert svg.axis_range(-7.9, 0.0) == (-8.0, 0.0, 2.0)
+    assert svg.axis_range(0.0, 0.0) == (0.0, 1.0, 0.2)  # never empty
 
 
-def test_y_range_of_the_data_has_a_tenth_of_margin():
-    lo, hi = svg.y_range([60.0, 62.0, 61.0], False)
-    assert (lo, hi) == pytest.approx((59.8, 62.2))
+def test_ticks_and_their_text_are_round():
+    assert svg.ticks(0.0, 4.0, 1.0) == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert svg.ticks(0.0, 3.6, 1.0) == [0.0, 1.0, 2.0, 3.0]  # the top of the range needs no tick
+    assert svg.ticks(0.0, 0.3, 0.1) == [0.0, 0.1, 0.2, 0.3]  # no 0.30000000000000004
+    assert [svg.tick_text(t, 0.1) for t in svg.ticks(0.0, 0.3, 0.1)] == ["0", "0.1", "0.2", "0.3"]
+    assert [svg.tick_text(t, 2.0) for t in svg.ticks(-8.0, 0.0, 2.0)] == ["-8", "-6", "-4", "-2", "0"]
+    assert svg.tick_text(-0.0001, 0.02) == "0" and svg.tick_text(0.06, 0.02) == "0.06"
 
 
-def test_y_range_of_a_flat_series_still_spans_something_and_never_goes_below_zero():
-    assert svg.y_range([50.0, 50.0], False) == pytest.approx((49.5, 50.5))
-    assert svg.y_range([0.5, 10.0], False) == pytest.approx((0.0, 10.95))
+@pytest.mark.parametrize(
+    "seconds, unit",
+    [(0.08, "s"), (90.0, "s"), (179.0, "s"), (180.0, "min"), (7100.0, "min"), (7200.0, "h"), (7 * 86400.0, "d")],
+)
+def test_a_time_axis_counts_in_the_unit_its_span_fits(seconds, unit):
+    assert svg.time_unit(seconds)[0] == unit
 
 
 def chart(**overrides):
@@ -150,3 +162,63 @@ def test_downsample_keeps_a_spike_on_the_last_point(n):
 
 def test_downsample_to_one_point_keeps_one():
     assert svg.downsample([(0.0, 1.0), (1.0, 5.0), (2.0, 3.0)], 1) == [(0.0, 1.0)]
+
+
+def parsed(text):
+    return ElementTree.fromstring(text.replace("<svg ", '<svg xmlns="http://www.w3.org/2000/svg" ', 1))
+
+
+def tick_texts(root, axis):
+    return [t.text for t in root.iter(f"{NS}text") if t.get("class") == f"tick {axis}"]
+
+
+def test_rendered_axes_have_round_ticks_with_the_time_unit():
+    root = parsed(svg.render(chart()))
+    assert tick_texts(root, "y") == ["0", "10", "20", "30"]  # 0 to a whole step above 25.2 GB/s
+    assert tick_texts(root, "x") == ["0 s", "0.5 s", "1.0 s", "1.5 s", "2.0 s"]
+    minutes = parsed(svg.render(chart(series=[svg.Series("H2D", "#1f77b4", [(0.0, 1.0), (590.0, 1.0)])], marks=())))
+    assert tick_texts(minutes, "x") == ["0 min", "5 min", "10 min"]
+
+
+def test_an_exact_y_span_keeps_its_ends_and_ticks_inside():
+    root = parsed(svg.render(chart(y_span=(0.0, 3.6), rules=())))
+    assert tick_texts(root, "y") == ["0", "1", "2", "3"]
+
+
+def test_a_thin_shade_is_still_visible_and_says_what_it_is():
+    root = parsed(
+        svg.render(chart(y_span=(0.0, 4.0), shades=[svg.Shade("HBM 3.86-3.87 GiB", "#2ca02c", y0=3.86, y1=3.87)]))
+    )
+    (rect,) = [r for r in root.iter(f"{NS}rect") if r.get("class") == "shade"]
+    assert float(rect.get("height")) == 6.0 and rect.find(f"{NS}title").text == "HBM 3.86-3.87 GiB"
+    assert float(rect.get("x")) == svg.MARGIN[0] and float(rect.get("width")) == 440 - svg.MARGIN[0] - svg.MARGIN[1]
+
+
+def test_flags_dot_tooltips_and_label_colours():
+    text = svg.render(
+        chart(
+            series=[svg.Series("H2D", "#1f77b4", [(1.0, 5.0), (2.0, 6.0)], dots=True, tips=["dev 0", "dev 1"])],
+            x_labels=[(1.0, "0"), (2.0, "1")],
+            x_label_colors=["#2ca02c", "#d62728"],
+            x_max=3.0,
+            flags=[svg.Flag(2.0, "FAIL", "#d62728", "localhost:1 FAIL: 2 bad bytes")],
+        )
+    )
+    root = parsed(text)
+    assert [c.find(f"{NS}title").text for c in root.iter(f"{NS}circle") if c.get("fill") == "#1f77b4"] == [
+        "dev 0",
+        "dev 1",
+    ]
+    assert [t.get("style") for t in root.iter(f"{NS}text") if t.get("class") == "tick x"] == [
+        "fill:#2ca02c",
+        "fill:#d62728",
+    ]
+    (flag,) = [g for g in root.iter(f"{NS}g") if g.get("class") == "flag"]
+    assert flag.find(f"{NS}title").text == "localhost:1 FAIL: 2 bad bytes"
+    assert flag.find(f"{NS}text").text == "FAIL" and flag.find(f"{NS}polygon").get("fill") == "#d62728"
+
+
+def test_the_last_time_tick_stays_inside_the_chart():
+    root = parsed(svg.render(chart()))
+    last = [t for t in root.iter(f"{NS}text") if t.get("class") == "tick x"][-1]
+    assert last.text == "2.0 s" and last.get("text-anchor") == "end"
