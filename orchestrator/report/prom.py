@@ -1,30 +1,52 @@
-"""Verdicts -> Prometheus text exposition (format 0.0.4) for node_exporter's textfile collector.
+"""Verdicts -> Prometheus text for node_exporter's textfile collector, through ``prometheus_client``.
 
-Every metric is a gauge describing the last run, labelled ``host``, ``device`` (physical id) and
-``chip``; bandwidth is in bytes per second (Prometheus base units), ``direction`` ``h2d``/``d2h``
-and ``stat`` ``median``/``min``. ``dvpp_fleet_device_status`` is one-hot over every status word, so
-``dvpp_fleet_device_status{status=~"FAIL|CRASHED|HUNG|UNAVAILABLE|BUSY|HOST_ERROR|INCOMPLETE"} == 1`` is an alert
-rule that also holds during a run (live refreshes show healthy devices as RUNNING). A figure that was not measured
-is left out rather than written as 0. The file is replaced atomically: the collector never reads
-half of it.
+Every metric is a gauge. Device metrics are labelled ``host``, ``device`` (physical id) and ``chip``;
+the chip is the one the device opened with or, for a device that never opened, the one device
+discovery saw before the run (``results/chips.py``), so a device's series keep their labels whatever
+its status. A device neither names is ``chip="unknown"``. Bandwidth is in bytes per second
+(Prometheus base units), ``direction`` ``h2d``/``d2h`` and ``stat`` ``median``/``min``.
+``dvpp_fleet_device_status`` is one-hot over every status word (RUNNING included). A figure that was
+not measured is left out rather than written as 0.
+
+The same file is written at every live refresh (``report/live.py``: ``exit_code`` -1) and once the
+run is final. ``dvpp_fleet_run_in_progress`` says which; ``dvpp_fleet_last_refresh_timestamp_seconds``
+is the time of each write, so a run whose controller died shows as in progress with refreshes that
+stopped. The exit code and the finished time are written only once the run is final (a run rebuilt
+from the journal of a controller that died has no finished time). Each write builds a fresh
+registry and replaces the file atomically (``write_to_textfile``), mode 0644 whatever the umask.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
-from orchestrator.report.summary import write_atomic
+from prometheus_client import CollectorRegistry, generate_latest, write_to_textfile
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from orchestrator.errors import EXIT_CODES
 from orchestrator.results import outliers, reference
 from orchestrator.results.records import Verdict
 from orchestrator.results.status import Status
 from workers.events import DIRECTIONS
 
 PREFIX = "dvpp_fleet_"
+UNKNOWN_CHIP = "unknown"
+"""The ``chip`` label of a device whose chip neither the device nor device discovery named."""
+FILE_MODE = 0o644
+"""node_exporter runs as another user: the file is readable by all, whatever the writer's umask."""
 Labels = Dict[str, str]
 Sample = Tuple[Labels, float]
+Families = List[Tuple[str, List[Sample]]]
+
+EXIT_CODE_HELP = "Exit code of the last run, written once the run is final: " + "; ".join(
+    f"{code} {meaning}" for code, meaning in EXIT_CODES.items()
+)
+"""Every value ``last_run_exit_code`` can take, from ``errors.EXIT_CODES``."""
 
 HELP = {
     "device_status": "Status of the device in the last run: 1 for the status it got, 0 for every other.",
@@ -44,29 +66,58 @@ HELP = {
     "reference_bytes_per_second": (
         "Reference host link bandwidth for the chip: raw link rate and estimated achievable rate."
     ),
-    "last_run_timestamp_seconds": "Unix time the last run finished.",
-    "last_run_exit_code": "Exit code of the last run: 0 every device passed, 1 a device did not, 130 interrupted.",
+    "run_in_progress": "1 while the last run is going (live refreshes), 0 once its results are final.",
+    "last_refresh_timestamp_seconds": "Unix time this file was written (refreshed every status_interval during a run).",
+    "last_run_start_timestamp_seconds": "Unix time the last run started.",
+    "last_run_timestamp_seconds": "Unix time the last run finished; absent while it runs or when no end was recorded.",
+    "last_run_exit_code": EXIT_CODE_HELP,
     "last_run_simulated": "1 when the last run used the simulator (no hardware was tested).",
     "last_run_devices": "Devices in the last run, by status.",
 }
 
 
-def render(verdicts: Sequence[Verdict], data: Dict[str, Any]) -> str:
-    """The exposition text for one run (``data``: the whole summary, for run-level facts)."""
-    families = _device_families(verdicts) + _run_families(verdicts, data)
-    lines: List[str] = []
-    for name, samples in families:
-        lines += [f"# HELP {PREFIX}{name} {HELP[name]}", f"# TYPE {PREFIX}{name} gauge"]
-        lines += [f"{PREFIX}{name}{_labels(labels)} {_value(value)}" for labels, value in samples]
-    return "\n".join(lines) + "\n"
+class _Snapshot(Collector):
+    """Gauge families computed once from a run's results (a custom collector: no global state)."""
+
+    def __init__(self, families: Families) -> None:
+        self.families = families
+
+    def collect(self) -> Iterable[Metric]:
+        for name, samples in self.families:
+            if samples:
+                gauge = GaugeMetricFamily(PREFIX + name, HELP[name], labels=list(samples[0][0]))
+                for labels, value in samples:
+                    gauge.add_metric(list(labels.values()), value)
+                yield gauge
+
+
+def registry(verdicts: Sequence[Verdict], data: Dict[str, Any], now: Optional[float] = None) -> CollectorRegistry:
+    """A fresh registry holding the run's gauges (``data``: the summary, for run-level facts;
+    ``now``: the refresh time, default the current time)."""
+    families = _device_families(verdicts) + _run_families(verdicts, data, time.time() if now is None else now)
+    found = CollectorRegistry(auto_describe=False)
+    found.register(_Snapshot(families))
+    return found
+
+
+def render(verdicts: Sequence[Verdict], data: Dict[str, Any], now: Optional[float] = None) -> str:
+    """The exposition text for one run, as ``write`` writes it."""
+    return generate_latest(registry(verdicts, data, now)).decode("utf-8")
 
 
 def write(path: Path, verdicts: Sequence[Verdict], data: Dict[str, Any]) -> None:
-    """Replace ``path`` atomically (temp file + rename in the same folder)."""
-    write_atomic(path, render(verdicts, data))
+    """Replace ``path`` atomically (temp file + rename in the same folder), mode 0644."""
+    write_to_textfile(str(path), registry(verdicts, data))
+    os.chmod(path, FILE_MODE)  # the temp file followed the umask (0600 under 077)
 
 
-def _device_families(verdicts: Sequence[Verdict]) -> List[Tuple[str, List[Sample]]]:
+def in_progress(data: Dict[str, Any]) -> bool:
+    """Whether ``data`` is the state of a run still going: a live refresh (``exit_code`` -1) or a
+    run ``report`` found still being written (``state`` ``running``)."""
+    return data.get("exit_code") == -1 or data.get("state") == "running"
+
+
+def _device_families(verdicts: Sequence[Verdict]) -> Families:
     medians = outliers.fleet_medians(verdicts)
     per = [(v, _identity(v)) for v in verdicts]
     return [
@@ -105,7 +156,7 @@ def _device_families(verdicts: Sequence[Verdict]) -> List[Tuple[str, List[Sample
 
 
 def _identity(v: Verdict) -> Labels:
-    return {"host": v.result.host, "device": str(v.result.device), "chip": v.result.chip or ""}
+    return {"host": v.result.host, "device": str(v.result.device), "chip": v.result.chip or UNKNOWN_CHIP}
 
 
 def _bandwidth(per: List[Tuple[Verdict, Labels]]) -> Iterator[Sample]:
@@ -117,11 +168,16 @@ def _bandwidth(per: List[Tuple[Verdict, Labels]]) -> Iterator[Sample]:
                     yield dict(ids, direction=direction, stat=stat), stats[stat] * 1e9
 
 
-def _run_families(verdicts: Sequence[Verdict], data: Dict[str, Any]) -> List[Tuple[str, List[Sample]]]:
+def _run_families(verdicts: Sequence[Verdict], data: Dict[str, Any], now: float) -> Families:
+    final = not in_progress(data)
+    finished, started, code = _timestamp(data.get("finished")), _timestamp(data.get("started")), data.get("exit_code")
     return [
         ("reference_bytes_per_second", list(_references(verdicts))),
-        ("last_run_timestamp_seconds", [({}, _finished(data.get("finished")))]),
-        ("last_run_exit_code", [({}, data.get("exit_code", 1))]),
+        ("run_in_progress", [({}, float(not final))]),
+        ("last_refresh_timestamp_seconds", [({}, now)]),
+        ("last_run_start_timestamp_seconds", [({}, started)] if started is not None else []),
+        ("last_run_timestamp_seconds", [({}, finished)] if final and finished is not None else []),
+        ("last_run_exit_code", [({}, code)] if final and code in EXIT_CODES else []),
         ("last_run_simulated", [({}, float(bool(data.get("simulated"))))]),
         ("last_run_devices", [({"status": s.value}, sum(1 for v in verdicts if v.status is s)) for s in Status]),
     ]
@@ -135,22 +191,9 @@ def _references(verdicts: Sequence[Verdict]) -> Iterator[Sample]:
             yield {"chip": chip, "link": ref.link, "kind": "expected_estimate"}, ref.expected_gbps * 1e9
 
 
-def _finished(text: Optional[str]) -> float:
+def _timestamp(text: Any) -> Optional[float]:
+    """Unix time of an ISO 8601 time of the summary, or None when there is none."""
     try:
-        return datetime.fromisoformat(str(text)).timestamp()
+        return datetime.fromisoformat(text).timestamp() if isinstance(text, str) else None
     except ValueError:
-        return time.time()
-
-
-def _labels(labels: Labels) -> str:
-    if not labels:
-        return ""
-    return "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items()) + "}"
-
-
-def _escape(value: str) -> str:
-    return str(value).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _value(value: float) -> str:
-    return str(int(value)) if isinstance(value, int) or float(value).is_integer() else repr(float(value))
+        return None
