@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 from workers import events as ev  # noqa: E402
+from workers import figures  # noqa: E402
 from workers.backend import BackendMissing, resolve_backend  # noqa: E402
 from workers.job import BACKENDS, EXIT_BACKEND_MISSING  # noqa: E402
 from workers.main import run_device  # noqa: E402
@@ -62,7 +63,10 @@ OPTIONS: Tuple[Tuple[str, Dict[str, Any]], ...] = (
         ),
     ),
     ("--interval", dict(type=float, default=SEED.interval, help="seconds to pause after each copy (the seed slept 1)")),
-    ("--duration", dict(type=float, default=SEED.duration, help="wall-clock cap in seconds")),
+    (
+        "--duration",
+        dict(type=float, default=SEED.duration, help="wall-clock cap in seconds (default: none, the cycles decide)"),
+    ),
     (
         "--pattern",
         dict(action="append", choices=PATTERNS, help=f"data pattern, repeatable (default: {', '.join(SEED.patterns)})"),
@@ -95,8 +99,21 @@ OPTIONS: Tuple[Tuple[str, Dict[str, Any]], ...] = (
 """The seed's flags (same names and defaults) and the worker's extra ones: flag -> argparse settings."""
 
 
+class DefaultsShown(argparse.HelpFormatter):
+    """Each option's help ends with its default, unless it says it already or there is none."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, argparse.SUPPRESS):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description="Host <-> Device (DVPP) transfer cycles, verified.")
+    p = argparse.ArgumentParser(
+        description="Host <-> Device (DVPP) transfer cycles, verified.",
+        formatter_class=DefaultsShown,
+    )
     for flag, settings in OPTIONS:
         p.add_argument(flag, **settings)
     args = p.parse_args(argv)
@@ -122,14 +139,15 @@ def params_of(args: argparse.Namespace) -> WorkerParams:
 
 
 def memory_lines(where: str, memory: Dict[str, Dict[str, int]]) -> None:
-    for kind, figures in memory.items():
+    """The seed's own log line, unchanged in form (scripts that parsed the seed's log read ours)."""
+    for kind, sizes in memory.items():
         log.info(
             "%s, %s free memory:%d Byte, %s total memory:%d Byte.",
             where,
             kind.upper(),
-            figures["free"],
+            sizes["free"],
             kind.upper(),
-            figures["total"],
+            sizes["total"],
         )
 
 
@@ -154,17 +172,18 @@ class Printer:
             memory_lines("At number_of_cycles = 0, release_cycle = 0", event.memory)
         elif isinstance(event, ev.Fault):
             self.faults.append(event)
-            log.error("%s at cycle %s, copy %s: %s", event.fault, event.cycle, event.copy, event.message)
+            at = ", ".join(f"{k} {v}" for k, v in (("cycle", event.cycle), ("copy", event.copy)) if v is not None)
+            log.error("%s%s: %s", event.fault, f" at {at}" if at else "", event.message)
         elif isinstance(event, ev.Capacity):
             self.capacity = event
             log.warning(
-                "Memory full at copy %d: %s returned %d %s; held %d blocks, %d bytes.",
+                "Memory full at copy %d: %s returned %d %s; held %d blocks, %s.",
                 event.copy,
                 event.api,
                 event.code,
                 event.name,
                 event.blocks,
-                event.bytes,
+                figures.amount(event.bytes),
             )
         elif isinstance(event, ev.Finished):
             self.finished = event
@@ -199,7 +218,9 @@ def passed(printer: Printer) -> bool:
 def _gbps(stats: Optional[Dict[str, Any]]) -> str:
     if not stats:
         return "n/a"
-    return f"median {stats['median']:.2f} GB/s (min {stats['min']:.2f}, max {stats['max']:.2f})"
+    return (
+        f"median {figures.rate(stats['median'])} (min {figures.gbps(stats['min'])}, max {figures.gbps(stats['max'])})"
+    )
 
 
 def verdict(printer: Printer) -> str:
@@ -208,19 +229,22 @@ def verdict(printer: Printer) -> str:
         return "FAIL: the worker ended without a result"
     word = "PASS" if passed(printer) else "FAIL"
     line = (
-        f"{word}: outcome {end.outcome}, {end.copies} copies verified, {end.bytes} bytes moved (H2D + D2H), "
+        f"{word}: outcome {end.outcome}, {end.copies} copies verified, {figures.amount(end.bytes)} moved (H2D + D2H), "
         f"H2D {_gbps(end.h2d)}, D2H {_gbps(end.d2h)}, {len(printer.faults)} faults"
     )
     if printer.capacity is not None:
-        line += f", capacity reached at {printer.capacity.blocks} blocks ({printer.capacity.bytes} bytes)"
+        line += f", capacity reached at {printer.capacity.blocks} blocks ({figures.amount(printer.capacity.bytes)})"
     return line
 
 
-def figures(end: ev.Finished) -> None:
-    print(f"  cycles: {end.cycles}   copies: {end.copies}   bytes: {end.bytes}   elapsed: {end.elapsed:.3f} s")
+def print_figures(end: ev.Finished) -> None:
+    moved, took = figures.amount(end.bytes), figures.seconds(end.elapsed)
+    print(f"  cycles: {end.cycles}   copies: {end.copies}   moved: {moved}   elapsed: {took}")
     print(f"  H2D: {_gbps(end.h2d)}")
     print(f"  D2H: {_gbps(end.d2h)}")
-    print(f"  verify errors: {end.verify_errors}   leak: {end.leak} bytes   lowest free: {end.lowest_free}")
+    pools = [k for k, m in end.memory.items() if isinstance(m, dict) and m.get("total")] or list(end.lowest_free)
+    lowest = ", ".join(f"{k} {figures.amount(end.lowest_free[k])}" for k in pools if k in end.lowest_free) or "-"
+    print(f"  verify errors: {end.verify_errors}   leak: {figures.amount(end.leak)}   lowest free: {lowest}")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -261,7 +285,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         code = EXIT_INTERRUPTED
     print(verdict(printer))
     if printer.finished is not None:
-        figures(printer.finished)
+        print_figures(printer.finished)
     if simulated:
         print(SIMULATED)
     return code if code is not None else EXIT_PASS if passed(printer) else EXIT_FAIL

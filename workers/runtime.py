@@ -31,12 +31,24 @@ class AclError(Exception):
     def __init__(self, api: str, code: int, message: str = "") -> None:
         self.api, self.code, self.name, self.message = api, code, codes.error_name(code), message
         text = f"{api} failed: {code} {self.name}"
-        super().__init__(f"{text} ({message})" if message else text)
+        words = own_words(message, api, code, self.name)
+        super().__init__(f"{text} ({words})" if words else text)
 
     @property
     def out_of_memory(self) -> bool:
         """True for the codes an allocation returns when memory is full."""
         return self.code in codes.OUT_OF_MEMORY
+
+
+def own_words(message: str, api: str, code: int, name: str) -> str:
+    """The runtime's text without what our own text already says: its form is not documented
+    (PYACL_API.md), and one that starts by naming the call, the code or its name again would say it
+    twice. Whatever is left is kept as it came."""
+    text = message.strip()
+    for said in (f"{api} failed:", f"{api}:", f"{name} ({code}):", f"{code} {name}:", f"{name}:", f"{code}:"):
+        if text.startswith(said):
+            text = text[len(said) :].strip()
+    return text
 
 
 class DeviceNotVisible(Exception):

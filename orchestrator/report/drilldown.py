@@ -6,7 +6,6 @@ the worker's log, all from the run directory alone.
 
 from __future__ import annotations
 
-import json
 from typing import Any, Dict, List, Sequence, Tuple
 
 from tabulate import tabulate
@@ -14,6 +13,7 @@ from tabulate import tabulate
 from orchestrator.errors import SpecError
 from orchestrator.report import fmt
 from orchestrator.results.records import Cause, Verdict
+from workers import figures
 
 MAX_ROWS = 40
 """Longest table printed per section; longer series are thinned evenly (first and last kept)."""
@@ -64,7 +64,7 @@ def _identity(v: Verdict) -> str:
         f"  chip {r.chip or '-'}, logical id {r.logical_id}, simulated {r.simulated}, "
         f"opened after {r.attempts} attempt(s)",
         f"  outcome {r.outcome or '-'}, {r.cycles} cycle(s), {r.copies} copies, {fmt.amount(r.bytes)} moved, "
-        f"{r.verify_errors} verification error(s), leak {fmt.amount(r.leak)}, {r.elapsed:.2f}s",
+        f"{r.verify_errors} verification error(s), leak {fmt.amount(r.leak)}, {fmt.seconds(r.elapsed)}",
     ]
     for name, stats in (("H2D", r.h2d), ("D2H", r.d2h)):
         if stats:
@@ -78,7 +78,7 @@ def _identity(v: Verdict) -> str:
 def _params(v: Verdict) -> str:
     if not v.result.params:
         return ""
-    return "Parameters\n" + "\n".join(f"  {k}: {json.dumps(val)}" for k, val in sorted(v.result.params.items()))
+    return "Parameters\n" + "\n".join(f"  {k}: {figures.detail(k, val)}" for k, val in sorted(v.result.params.items()))
 
 
 def _cycles(mine: Sequence[Dict[str, Any]], t0: float) -> str:
@@ -124,8 +124,8 @@ def _faults(causes: Sequence[Cause], title: str) -> str:
     for c in causes:
         code, where = fmt.call(c), fmt.where(c)
         lines.append(f"  - {c.fault}{' ' + code if code else ''}{' at ' + where if where else ''}: {c.message}")
-        detail = {k: val for k, val in (c.detail or {}).items() if k != "stack"}
-        lines += [f"      {k}: {json.dumps(val, default=str)}" for k, val in detail.items()]
+        detail = {k: val for k, val in (c.detail or {}).items() if k != "stack" and val is not None}
+        lines += [f"      {k}: {figures.detail(k, val)}" for k, val in detail.items()]
         if (c.detail or {}).get("stack"):
             lines += ["      stack:"] + [f"        {line}" for line in str(c.detail["stack"]).splitlines()]
     return "\n".join(lines)
@@ -135,7 +135,7 @@ def _log(v: Verdict) -> str:
     log = v.result.log
     if not log:
         return ""
-    return f"Last lines of {log['path']}\n" + "\n".join(f"  | {line}" for line in log["tail"])
+    return f"{fmt.log_heading(log['path']).capitalize()}\n" + "\n".join(f"  | {line}" for line in log["tail"])
 
 
 def _median(stats: Any) -> str:

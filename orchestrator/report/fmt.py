@@ -1,16 +1,21 @@
 """How every output writes a figure or a cause: one formatter, so the table, the failure summary,
 JUnit, the drill-down and the HTML page say the same thing the same way.
 
-Sizes the user wrote (block sizes) are ``spec.units.format_size`` (``64MiB``); amounts measured
-(moved, free, leaked) are ``amount`` (``64.0 MiB``); bandwidth is decimal GB/s.
+Figures come from ``workers/figures.py`` (also used inside workers): sizes the user wrote (block
+sizes) are ``spec.units.format_size`` (``64MiB``); amounts measured (moved, free, leaked) are
+``amount`` (``64.0 MiB``); bandwidth is decimal GB/s; spans of time ``seconds`` (``2m05s``).
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Dict, Optional
 
 from orchestrator.results.records import Cause
+from orchestrator.results.status import RunState
 from workers.events import Stats
+from workers.figures import amount, gbps, rate, seconds
+
+__all__ = ["amount", "gbps", "rate", "seconds"]  # the one formatter of figures (workers/figures.py), for every output
 
 SIMULATED = (
     "SIMULATED: these devices are the built-in simulator, not real NPUs; "
@@ -19,28 +24,21 @@ SIMULATED = (
 SIMULATED_MARK = "[SIMULATED]"
 """What a short label of a simulated run or device ends with (JUnit names, the HTML title)."""
 INTERRUPTED = "INTERRUPTED: the run was stopped before every device finished."
-BINARY_UNITS = (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10))
 
 
-def amount(n: Optional[int]) -> str:
-    """A measured number of bytes: ``371.4 MiB``, ``0 B``; ``-`` when unknown."""
-    if n is None:
-        return "-"
-    for unit, size in BINARY_UNITS:
-        if abs(n) >= size:
-            return f"{n / size:.1f} {unit}"
-    return f"{n} B"
+def run_state_banner(facts: Dict[str, Any]) -> str:
+    """``INCOMPLETE: ...`` or ``RUNNING: ...`` above a run that has not finished; empty otherwise."""
+    try:
+        state = RunState(facts.get("state", RunState.FINISHED.value))
+    except ValueError:
+        return ""
+    return "" if state is RunState.FINISHED else f"{state.name}: the run is {state.meaning}."
 
 
 def pool_name(kind: str) -> str:
     """A memory kind of the samples in words: ``hbm_huge`` -> ``HBM huge pages``, ``hbm`` -> ``HBM``."""
     pool, _, part = kind.partition("_")
     return f"{pool.upper()} {part} pages" if part else pool.upper()
-
-
-def gbps(value: Optional[float]) -> str:
-    """A rate in decimal GB/s with two decimals; ``-`` when not measured."""
-    return "-" if value is None else f"{value:.2f}"
 
 
 def rate_cell(stats: Optional[Stats]) -> str:
@@ -60,6 +58,11 @@ def call(c: Cause) -> str:
     return " ".join(str(p) for p in (c.api, c.code, c.name) if p is not None)
 
 
+def _names_call(c: Cause) -> bool:
+    """The message already says which call failed and with which code (an ``AclError``'s text)."""
+    return c.api is not None and c.code is not None and c.api in c.message and str(c.code) in c.message
+
+
 def samples(c: Cause, limit: int = 4) -> str:
     """The first wrong bytes of a data mismatch, ``expected/actual at offset: 10: 7/6, ...``."""
     found = [s for s in (c.detail or {}).get("samples") or [] if isinstance(s, dict)][:limit]
@@ -77,13 +80,19 @@ def describe(c: Cause) -> str:
         for p in (
             f"[{c.fault}]",
             str(c.message),
-            f"({where(c)})" if where(c) else "",
-            f"<{call(c)}>" if call(c) else "",
+            f"({where(c)})" if where(c) and where(c) not in c.message else "",
+            f"<{call(c)}>" if call(c) and not _names_call(c) else "",
         )
         if p
     )
     extra = samples(c)
     return f"{text}; {extra}" if extra else text
+
+
+def log_heading(path: str) -> str:
+    """What every output puts above the lines it shows of a worker's log (``results/logtail.py``
+    chose them: the innermost frames of a crash, else the last lines)."""
+    return f"worker log {path}"
 
 
 def short(text: str, width: int = 60) -> str:

@@ -13,6 +13,7 @@ from typing import IO, Dict, Optional, Tuple
 
 from orchestrator.results.collect import DeviceResult
 from workers import events as ev
+from workers.figures import amount, seconds
 
 REDRAW = 0.5
 PLAIN_EVERY = 30.0
@@ -29,9 +30,7 @@ def _state(r: DeviceResult) -> str:
 def _line(r: DeviceResult) -> str:
     h2d, d2h = r.last_gbps
     rate = f"H2D {h2d:6.2f} D2H {d2h:6.2f} GB/s" if h2d and d2h else " " * 27
-    return (
-        f"{r.host}:{r.device:<3} cycle {r.cycle:>4} copies {r.copies:>8} {r.bytes / 1e9:9.3f} GB  {rate}  {_state(r)}"
-    )
+    return f"{r.host}:{r.device:<3} cycle {r.cycle:>4} copies {r.copies:>8} {amount(r.bytes):>10}  {rate}  {_state(r)}"
 
 
 class ProgressView:
@@ -58,9 +57,8 @@ class ProgressView:
             if ended or time.monotonic() - self.drawn_at >= REDRAW:
                 self._redraw()
         elif ended:
-            self._print(
-                f"{result.host}:{result.device} {_state(result)} after {result.copies} copies, {result.elapsed:.1f}s"
-            )
+            took = seconds(result.elapsed)
+            self._print(f"{result.host}:{result.device} {_state(result)} after {result.copies} copies, {took}")
         elif time.monotonic() - self.drawn_at >= PLAIN_EVERY:
             self._fleet_line()
 
@@ -79,7 +77,7 @@ class ProgressView:
     def _fleet_text(self) -> str:
         moved = sum(r.bytes for r in self.results.values())
         elapsed = time.monotonic() - self.started_at
-        return f"[{elapsed:7.1f}s] {self.ended}/{self.total} device(s) done, {moved / 1e9:.3f} GB moved"
+        return f"[{seconds(elapsed):>7}] {self.ended}/{self.total} device(s) done, {amount(moved)} moved"
 
     def _fleet_line(self) -> None:
         self._print(self._fleet_text())

@@ -15,6 +15,7 @@ from orchestrator.report import fmt, sweep
 from orchestrator.results.collect import DeviceResult
 from orchestrator.results.records import Cause, Verdict
 from orchestrator.results.status import Status
+from orchestrator.spec.units import format_ids
 
 
 def lowest_cell(r: DeviceResult) -> str:
@@ -52,7 +53,7 @@ def table(verdicts: Sequence[Verdict]) -> str:
             v.result.verify_errors,
             lowest_cell(v.result),
             fmt.amount(v.result.leak),
-            f"{v.result.elapsed:.1f}s",
+            fmt.seconds(v.result.elapsed),
             first_fault(v),
         ]
         for v in verdicts
@@ -80,38 +81,60 @@ def _group_key(c: Cause) -> Tuple[Any, ...]:
 
 
 def failure_summary(verdicts: Sequence[Verdict], simulated: bool = False) -> str:
-    """Failures grouped by cause (one line naming every device), then each failed device's detail.
-    The first line is the verdict, and says ``simulated`` when the run was."""
+    """The verdict line; one line per kind of cause naming its devices; then, per status, what the
+    status means (once) and one line per cause, identical causes on many devices on one line; the
+    log tail where the worker's own words are the best clue; the warnings. The first line says
+    ``simulated`` when the run was."""
     kind = " simulated" if simulated else ""
     failed = [v for v in verdicts if v.status is not Status.PASS]
     if not failed:
         unverified = sum(1 for v in verdicts if any(w.fault == "unverified" for w in v.warnings))
         note = f" ({unverified} unverified: verify: false, no data was checked)" if unverified else ""
         return "\n".join([f"All {len(verdicts)}{kind} device(s) passed{note}."] + _warning_lines(verdicts))
-    groups: OrderedDict[Tuple[Any, ...], List[str]] = OrderedDict()
-    for v in failed:
-        keys = [_group_key(c) for c in v.causes] or [(v.status.value.lower(), None, None, None)]
-        for key in keys:
-            names = groups.setdefault(key, [])
-            if v.name not in names:
-                names.append(v.name)
     lines = [f"{len(failed)} of {len(verdicts)}{kind} device(s) did not pass:"]
     blamed = _host_lines(verdicts)
     lines += [line for line, _ in blamed]
     hosts = {host for _, host in blamed}
-    lines += [
-        f"  {_describe_group(key)} on {len(names)} device(s): {', '.join(names)}"
-        for key, names in groups.items()
-        if any(n.rsplit(":", 1)[0] not in hosts for n in names)
-    ]
     detailed = [v for v in failed if v.result.host not in hosts]
-    if detailed:
-        lines.append("")
+    groups: OrderedDict[Tuple[Any, ...], List[Verdict]] = OrderedDict()
     for v in detailed:
-        lines.append(f"{v.name} {v.status.value}: {v.status.meaning}")
-        lines += [f"  - {fmt.describe(c)}" for c in v.causes]
-        lines += _log_tail(v)
+        for key in [_group_key(c) for c in v.causes] or [(v.status.value, None, None, None)]:
+            mine = groups.setdefault(key, [])
+            if v not in mine:
+                mine.append(v)
+    sections = [(status, [v for v in detailed if v.status is status]) for status in Status]
+    sections = [(status, mine) for status, mine in sections if any(v.causes or _log_tail(v) for v in mine)]
+    explained = {status for status, _ in sections}
+    for key, vs in groups.items():
+        status = Status(key[0]) if key[0] in Status.__members__ else None
+        said = f"; {status.meaning}" if status is not None and status not in explained else ""
+        lines.append(f"  {_describe_group(key)} on {len(vs)} device(s): {devices(vs)}{said}")
+    for status, mine in sections:
+        lines += ["", f"{status.value}: {status.meaning}"] + _status_lines(mine)
     return "\n".join(lines + _warning_lines(verdicts))
+
+
+def _status_lines(verdicts: Sequence[Verdict]) -> List[str]:
+    """One line per cause of devices of one status: identical causes on one line naming every
+    device; a device without a cause is named with the others; then the log tails."""
+    same: OrderedDict[str, List[Verdict]] = OrderedDict()
+    for v in verdicts:
+        for text in [fmt.describe(c) for c in v.causes] or [""]:
+            mine = same.setdefault(text, [])
+            if v not in mine:
+                mine.append(v)
+    lines = [f"  {devices(vs)}{'  ' + text if text else ''}" for text, vs in same.items()]
+    for v in verdicts:
+        lines += _log_tail(v)
+    return lines
+
+
+def devices(verdicts: Sequence[Verdict]) -> str:
+    """``localhost:0-3,6, node2:1``: the devices of each host as id ranges, hosts in first-seen order."""
+    ids: OrderedDict[str, List[int]] = OrderedDict()
+    for v in verdicts:
+        ids.setdefault(v.result.host, []).append(v.result.device)
+    return ", ".join(f"{host}:{format_ids(found)}" for host, found in ids.items())
 
 
 def _host_lines(verdicts: Sequence[Verdict]) -> List[Tuple[str, str]]:
@@ -131,16 +154,21 @@ def _warning_lines(verdicts: Sequence[Verdict]) -> List[str]:
     return ["", f"{len(lines)} warning(s):"] + lines if lines else []
 
 
+BANNER = "worker pid "
+"""How a worker's log begins (``workers/entry``): a tail of only that line tells nothing."""
 TAIL_STATUSES = (Status.CRASHED, Status.HUNG, Status.UNAVAILABLE, Status.INCOMPLETE)
 
 
 def _log_tail(v: Verdict, lines: int = 8) -> List[str]:
-    """The last lines the worker wrote, for the statuses where its own words are the best clue."""
+    """The excerpt of the worker's log (``results/logtail.py``), for the statuses where its own words
+    are the best clue."""
     log = v.result.log
     if v.status not in TAIL_STATUSES or not log:
         return []
     tail = [line for line in log["tail"] if line.strip()][-lines:]
-    return [f"  last lines of {log['path']}:"] + [f"    | {line}" for line in tail]
+    if all(line.startswith(BANNER) for line in tail):
+        return []  # only the worker's first line: it said nothing about what went wrong
+    return [f"  {v.name}: {fmt.log_heading(log['path'])}:"] + [f"    | {line}" for line in tail]
 
 
 def capacity_lines(verdicts: Sequence[Verdict]) -> str:
@@ -160,7 +188,8 @@ def capacity_lines(verdicts: Sequence[Verdict]) -> str:
 
 def _describe_group(key: Tuple[Any, ...]) -> str:
     kind, api, code, name = key
-    return " ".join([kind] + [str(p) for p in (api, code, name) if p is not None])
+    call = " ".join(str(p) for p in (api, code, name) if p is not None)
+    return f"{kind} <{call}>" if call else kind
 
 
 def report_text(verdicts: Sequence[Verdict], facts: Dict[str, Any]) -> str:
@@ -171,6 +200,9 @@ def report_text(verdicts: Sequence[Verdict], facts: Dict[str, Any]) -> str:
         parts[1:1] = ["", capacity]
     if facts.get("interrupted"):
         parts.insert(0, fmt.INTERRUPTED + "\n")
+    banner = fmt.run_state_banner(facts)
+    if banner:
+        parts.insert(0, banner + "\n")
     if facts.get("write_errors"):
         parts += ["", "Not written (the verdicts above stand):"] + [f"  {line}" for line in facts["write_errors"]]
     if facts.get("simulated"):

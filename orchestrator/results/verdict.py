@@ -20,13 +20,14 @@ import dataclasses
 from typing import Dict, List
 
 from orchestrator.errors import EXIT_DEVICE_FAILURE, EXIT_ENVIRONMENT, EXIT_INTERRUPTED, EXIT_PASS
-from orchestrator.results.collect import Collector, DeviceResult, Key
+from orchestrator.results.collect import Collector, DeviceResult, Key, partial_figures
 from orchestrator.results.outliers import find_outliers
 from orchestrator.results.records import Cause, Verdict, cause
 from orchestrator.results.status import Status
 from orchestrator.spec.schema import Thresholds
 from orchestrator.spec.units import format_size
 from workers import events as ev
+from workers.figures import amount
 
 UNOPENED = ("open_failed", "not_visible")
 """Cause kinds of a device that could not be opened (UNAVAILABLE)."""
@@ -120,15 +121,20 @@ def _status(r: DeviceResult, causes: List[Cause], interrupted: bool) -> Status:
 def _end_causes(r: DeviceResult) -> List[Cause]:
     if r.end is None:
         return []
-    detail = {k: v for k, v in dataclasses.asdict(r.end).items() if k != "message"}
-    return [cause(r.end.kind, r.end.message, detail=detail)]
+    detail = {k: v for k, v in dataclasses.asdict(r.end).items() if k not in ("message", "cycle", "copy")}
+    partial = partial_figures(r)
+    if partial:
+        detail["partial"] = partial
+    return [cause(r.end.kind, r.end.message, cycle=r.end.cycle, copy=r.end.copy, detail=detail)]
 
 
 def _capacity_causes(r: DeviceResult) -> List[Cause]:
     cap = r.capacity
     if cap is None or cap.expected:
         return []
-    msg = f"device memory full after {cap.blocks} block(s), {cap.bytes} bytes held, although the run should have fitted"
+    msg = (
+        f"device memory full after {cap.blocks} block(s), {amount(cap.bytes)} held, although the run should have fitted"
+    )
     return [cause("alloc_failed", msg, api=cap.api, code=cap.code, name=cap.name, cycle=cap.cycle, copy=cap.copy)]
 
 
@@ -149,7 +155,8 @@ def _threshold_causes(r: DeviceResult, limits: Thresholds) -> List[Cause]:
         out.append(
             cause(
                 "leak",
-                f"free device memory after release is {r.leak} bytes below the baseline (max_leak {limits.max_leak})",
+                f"free device memory after release is {amount(r.leak)} below the baseline "
+                f"(max_leak {amount(limits.max_leak)})",
                 detail={"leak": r.leak},
             )
         )
@@ -157,7 +164,7 @@ def _threshold_causes(r: DeviceResult, limits: Thresholds) -> List[Cause]:
         losses = ", ".join(format_size(n) if n else "0B" for n in r.leak_trend)
         message = (
             f"free device memory after release fell further in each of the last {len(r.leak_trend)} cycles "
-            f"({losses} below the baseline): a leak that grows every cycle, below max_leak {limits.max_leak}"
+            f"({losses} below the baseline): a leak that grows every cycle, below max_leak {amount(limits.max_leak)}"
         )
         out.append(cause("leak", message, detail={"leak": r.leak, "trend": list(r.leak_trend)}))
     return out

@@ -6,6 +6,7 @@ judged by the controller's own code (``results.replay``: collector, verdicts, ou
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -196,8 +197,10 @@ def record_run(
     thresholds: Optional[Dict[str, Any]] = None,
     simulated: bool = True,
     t0: float = 1_800_000_000.0,
+    interrupted: bool = False,
 ) -> Run:
-    """Write a journal holding ``devices``' events (interleaved, one per 0.25 s), then rebuild it."""
+    """Write a journal holding ``devices``' events (interleaved, one per 0.25 s), then rebuild it;
+    ``interrupted``: the run ended because it was stopped."""
     limits = {"min_h2d_gbps": None, "min_d2h_gbps": None, "max_leak": 0, **(thresholds or {})}
     run_dir = tmp_path / "run"
     run_dir.mkdir()
@@ -226,8 +229,10 @@ def record_run(
             }
         )
         for i, (key, event) in enumerate(_interleave(devices)):
+            if isinstance(event, ev.Started) and not simulated:
+                event = dataclasses.replace(event, simulated=False, backend="acl")
             journal.write({"t": t0 + 0.25 * i, "host": key[0], "device": key[1], **event.to_dict()})
-        journal.write({"kind": "run_end", "finished": "2027-01-15T08:01:30+00:00", "interrupted": False})
+        journal.write({"kind": "run_end", "finished": "2027-01-15T08:01:30+00:00", "interrupted": interrupted})
     run = replay(run_dir)
     code = exit_code(run.verdicts, bool(run.facts.get("interrupted")))
     return Run(run.verdicts, summary(run.verdicts, run.facts, code), code, run_dir, run.header, run.records)

@@ -63,7 +63,7 @@ def test_seed_example_command_line():
         "sim",
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert verdict(proc.stdout).startswith("PASS: outcome completed, 6 copies verified, 786432 bytes moved (H2D + D2H)")
+    assert verdict(proc.stdout).startswith("PASS: outcome completed, 6 copies verified, 768.0 KiB moved (H2D + D2H)")
     assert proc.stdout.count("released its memory") == 2
     assert "At number_of_cycles = 2, release_cycle = 3, HBM free memory" in proc.stdout
 
@@ -104,6 +104,25 @@ def test_memory_full_where_it_should_fit_fails():
     proc = run("--release_cycle", "2", "--memory_reuse", "--memory_size", str(60 << 20))
     assert proc.returncode == 1
     assert verdict(proc.stdout).startswith("FAIL: outcome error")
+
+
+def test_every_figure_of_the_verdict_is_human_sized_and_a_fault_without_a_place_says_none():
+    proc = run("--release_cycle", "2", "--memory_reuse", "--memory_size", str(60 << 20))
+    lines = proc.stdout.splitlines()
+    moved = next(line for line in lines if line.startswith("  cycles: "))
+    assert moved.split("moved: ")[1].split()[:2] == ["0", "B"]
+    lowest = next(line for line in lines if line.startswith("  verify errors: "))
+    assert lowest.endswith("lowest free: -") or "hbm " in lowest.split("lowest free: ")[1]
+    assert "ddr 0 B" not in lowest and "{" not in lowest  # only the memory kinds the device has
+    assert "cycle None" not in proc.stdout and "copy None" not in proc.stdout
+
+
+def test_help_shows_every_default():
+    text = run("--help", sim=False).stdout
+    for flag, default in (("--release_cycle", "-1"), ("--memory_size", "10485760"), ("--host_memory", "pinned")):
+        after = " ".join(text.split(flag, 2)[-1].split()[:40])
+        assert f"(default: {default})" in after, after
+    assert "(default: None)" not in text and "(default: False)" not in text
 
 
 def test_memory_kind_device():

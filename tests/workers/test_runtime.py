@@ -49,6 +49,10 @@ def test_acl_error_carries_api_code_name_and_message():
     )
     assert str(err) == "acl.rt.memcpy failed: 507899 ACL_ERROR_RT_DRV_INTERNAL_ERROR (driver said no)"
     assert AclError("x", 123).name == "ACL_ERROR_UNKNOWN_123"
+    repeated = "acl.rt.set_device failed: ACL_ERROR_RT_DEV_SETUP_ERROR (507033): open device 1 failed (drvDeviceOpen)"
+    assert str(AclError("acl.rt.set_device", 507033, repeated)) == (
+        "acl.rt.set_device failed: 507033 ACL_ERROR_RT_DEV_SETUP_ERROR (open device 1 failed (drvDeviceOpen))"
+    )  # the runtime's text naming the call and code again: said once
     assert AclError("x", 207018).out_of_memory and not err.out_of_memory
 
 

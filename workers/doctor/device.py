@@ -10,7 +10,8 @@ from typing import Callable, Dict, Optional, Protocol, Tuple
 from workers.doctor import error_paths
 from workers.doctor.error_paths import DOUBLE_RESET, close
 from workers.doctor.memory import BLOCK, DVPP_ALIGN, HOST_ALIGN, DeviceProbe
-from workers.doctor.records import FAIL, PASS, Check, size_text
+from workers.doctor.records import FAIL, PASS, Check
+from workers.figures import amount
 from workers.runtime import AclError, Runtime
 
 
@@ -31,7 +32,7 @@ ASSUMED: Dict[str, str] = {
         "it is released; the worker takes its leak baseline after such a warm-up"
     ),
     "dvpp_alloc_free": (
-        f"free memory shows a held {size_text(BLOCK)} DVPP block and returns to the post-warm-up baseline within "
+        f"free memory shows a held {amount(BLOCK)} DVPP block and returns to the post-warm-up baseline within "
         "the tolerance once it is freed (the worker's leak check)"
     ),
     "dvpp_alignment": f"acl.media.dvpp_malloc starts every block {DVPP_ALIGN}-byte aligned (documented)",

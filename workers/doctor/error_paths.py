@@ -10,7 +10,8 @@ from typing import Any, Tuple
 
 from workers import acl_codes as codes
 from workers.doctor.memory import ATTRS, POOLS, DeviceProbe
-from workers.doctor.records import FAIL, PASS, WARN, Check, size_text
+from workers.doctor.records import FAIL, PASS, WARN, Check
+from workers.figures import amount
 from workers.runtime import AclError, Allocations, Runtime
 
 OOM_MARGIN = 1 << 30
@@ -55,8 +56,8 @@ def error_out_of_memory(probe: DeviceProbe) -> Tuple[str, str]:
         probe.rt.quietly("acl.media.dvpp_free", ptr)
     attr, taken = probe.lost(before, probe.settled())
     seen = (
-        f"dvpp_malloc({size_text(free + OOM_MARGIN)}), {size_text(OOM_MARGIN)} more than the free huge pages, "
-        f"returned {code} {codes.error_name(code)}; free {ATTRS[attr]} then {size_text(taken)} lower"
+        f"dvpp_malloc({amount(free + OOM_MARGIN)}), {amount(OOM_MARGIN)} more than the free huge pages, "
+        f"returned {code} {codes.error_name(code)}; free {ATTRS[attr]} then {amount(taken)} lower"
     )
     if code == 0:
         return WARN, seen + ": it fitted (huge pages grew?), freed at once"

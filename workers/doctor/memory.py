@@ -15,7 +15,8 @@ import time
 from typing import Dict, List, Optional, Tuple
 
 from workers import acl_codes as codes
-from workers.doctor.records import FAIL, MIB, PASS, WARN, size_text
+from workers.doctor.records import FAIL, MIB, PASS, WARN
+from workers.figures import amount
 from workers.runtime import AclError, Allocations, Runtime
 
 ATTRS = {0: "DDR", 1: "HBM", 2: "DDR huge", 3: "DDR normal", 4: "HBM huge", 5: "HBM normal"}
@@ -89,7 +90,7 @@ class DeviceProbe:
         return self.tolerance + 2 * self.spread
 
     def margin(self) -> str:
-        return f"tolerance {size_text(self.tolerance)}, idle jitter {size_text(self.spread)}"
+        return f"tolerance {amount(self.tolerance)}, idle jitter {amount(self.spread)}"
 
     # --- memory -------------------------------------------------------------------------------
     def memory_arithmetic(self) -> Tuple[str, str]:
@@ -107,7 +108,7 @@ class DeviceProbe:
             if ok and not t:
                 parts.append(f"{pool} none (0 B)")
                 continue
-            parts.append(f"{pool} {size_text(h)} huge + {size_text(n)} normal {'=' if ok else '!='} {size_text(t)}")
+            parts.append(f"{pool} {amount(h)} huge + {amount(n)} normal {'=' if ok else '!='} {amount(t)}")
         return status, "; ".join(parts)
 
     def memory_pools(self) -> Tuple[str, str]:
@@ -115,7 +116,7 @@ class DeviceProbe:
         self.opened = self.opened or self.snapshot()
         ddr, hbm = self.opened[codes.ACL_DDR_MEM][1], self.opened[codes.ACL_HBM_MEM][1]
         layout = layout_of(ddr, hbm)
-        seen = f"{chip or 'chip unknown'}: HBM {size_text(hbm)}, DDR {size_text(ddr)} ({layout})"
+        seen = f"{chip or 'chip unknown'}: HBM {amount(hbm)}, DDR {amount(ddr)} ({layout})"
         expected = expected_layout(chip)
         if layout == "no memory":
             return FAIL, seen + ": no figure to measure a leak against"
@@ -136,9 +137,9 @@ class DeviceProbe:
         self.idle = {a: (int(statistics.median_low(s[a][0] for s in samples)), samples[0][a][1]) for a in samples[0]}
         spreads = [(max(s[a][0] for s in samples) - min(s[a][0] for s in samples), a) for a in self.watched(samples[0])]
         self.spread, attr = max(spreads, default=(0, self.main))
-        seen = f"{SAMPLES} idle samples over {took:.2f} s: free moved by {size_text(self.spread)} ({ATTRS[attr]})"
+        seen = f"{SAMPLES} idle samples over {took:.2f} s: free moved by {amount(self.spread)} ({ATTRS[attr]})"
         if self.spread > self.tolerance:
-            return WARN, f"{seen}, more than the tolerance {size_text(self.tolerance)}: a leak check can be noise"
+            return WARN, f"{seen}, more than the tolerance {amount(self.tolerance)}: a leak check can be noise"
         return PASS, seen
 
     def warm_up_drop(self) -> Tuple[str, str]:
@@ -151,8 +152,8 @@ class DeviceProbe:
         self.baseline = after = self.settled()
         drop = before[self.main][0] - after[self.main][0]
         seen = (
-            f"free {ATTRS[self.main]} {size_text(before[self.main][0])} at open, {size_text(after[self.main][0])} "
-            f"after one {size_text(BLOCK)} DVPP allocate / D2H copy / free: first use took {size_text(drop)}"
+            f"free {ATTRS[self.main]} {amount(before[self.main][0])} at open, {amount(after[self.main][0])} "
+            f"after one {amount(BLOCK)} DVPP allocate / D2H copy / free: first use took {amount(drop)}"
         )
         if drop > WARM_UP_MAX + self.allow:
             return WARN, f"{seen}, more than the documented 100-200 MB"
@@ -169,8 +170,8 @@ class DeviceProbe:
         taken = base[self.main][0] - during[self.main][0]
         attr, leak = self.lost(base, after)
         seen = (
-            f"the {size_text(BLOCK)} block took {size_text(taken)} of {ATTRS[self.main]}; after its free, free "
-            f"{ATTRS[attr]} is {size_text(leak)} below the post-warm-up baseline ({self.margin()})"
+            f"the {amount(BLOCK)} block took {amount(taken)} of {ATTRS[self.main]}; after its free, free "
+            f"{ATTRS[attr]} is {amount(leak)} below the post-warm-up baseline ({self.margin()})"
         )
         if leak > self.allow:
             return FAIL, seen
@@ -221,7 +222,7 @@ def expected_layout(chip: Optional[str]) -> Optional[str]:
 
 def aligned(blocks: List[Tuple[int, int]], need: int, on_bad: str) -> Tuple[str, str]:
     sizes = [s for s, _ in blocks]
-    span = f"{len(blocks)} blocks of {size_text(min(sizes))} to {size_text(max(sizes))}"
+    span = f"{len(blocks)} blocks of {amount(min(sizes))} to {amount(max(sizes))}"
     bad = [hex(p) for _, p in blocks if p % need]
     if bad:
         return on_bad, f"{span}: {len(bad)} not {need}-byte aligned ({', '.join(bad[:4])})"

@@ -58,14 +58,6 @@ def counts(checks: Iterable[Check]) -> Dict[str, int]:
     return found
 
 
-def size_text(n: int) -> str:
-    """A number of bytes in words: ``64.0 MiB``, ``512.0 KiB``, ``0 B`` (negative: ``-2.0 MiB``)."""
-    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if abs(n) >= size:
-            return f"{n / size:.1f} {unit}"
-    return f"{n} B"
-
-
 def progress_line(payload: Dict[str, Any], stream: Optional[TextIO] = None) -> None:
     """Write one progress line (flushed: the controller reads it even if this process dies next)."""
     out = sys.stderr if stream is None else stream

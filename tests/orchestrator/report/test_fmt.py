@@ -1,4 +1,4 @@
-"""The one formatter every output uses: exact strings for amounts, rates, where and which call a
+"""How every output writes a cause: exact strings for rates, where and which call a
 cause happened, the wrong bytes of a mismatch, a whole cause on one line, and shortening."""
 
 from __future__ import annotations
@@ -16,26 +16,6 @@ OPEN = cause(
     code=507033,
     name="ACL_ERROR_RT_DEV_SETUP_ERROR",
 )
-
-
-@pytest.mark.parametrize(
-    "n, text",
-    [
-        (None, "-"),
-        (0, "0 B"),
-        (1023, "1023 B"),
-        (1024, "1.0 KiB"),
-        (1536, "1.5 KiB"),
-        (1 << 20, "1.0 MiB"),
-        (int(371.4 * (1 << 20)), "371.4 MiB"),
-        (64 << 30, "64.0 GiB"),
-        (3 << 40, "3072.0 GiB"),
-        (-(8 << 20), "-8.0 MiB"),
-        (-5, "-5 B"),
-    ],
-)
-def test_amount(n, text):
-    assert fmt.amount(n) == text
 
 
 @pytest.mark.parametrize("value, text", [(None, "-"), (0.0, "0.00"), (24, "24.00"), (9.876, "9.88"), (123.4, "123.40")])
@@ -136,3 +116,16 @@ def test_banners_wording():
         "no hardware was tested. Use `backend: acl` on an NPU server."
     )
     assert fmt.INTERRUPTED == "INTERRUPTED: the run was stopped before every device finished."
+
+
+def test_a_cause_whose_message_already_names_its_call_or_place_says_it_once():
+    said = cause(
+        "open_failed",
+        "acl.rt.set_device failed: 507033 ACL_ERROR_RT_DEV_SETUP_ERROR (after 1 attempt)",
+        api="acl.rt.set_device",
+        code=507033,
+        name="ACL_ERROR_RT_DEV_SETUP_ERROR",
+    )
+    assert fmt.describe(said) == f"[open_failed] {said.message}"
+    died = cause("crashed", "worker died from signal SIGSEGV during cycle 5, copy 40", cycle=5, copy=40)
+    assert fmt.describe(died) == "[crashed] worker died from signal SIGSEGV during cycle 5, copy 40"

@@ -44,10 +44,10 @@ def test_a_terminal_gets_one_line_per_device_redrawn_in_place():
     assert (
         last[0]
         .replace("\x1b[2K", "")
-        .startswith("h:0   cycle    1 copies        5     5.000 GB  H2D   7.50 D2H   8.25 GB/s  done (completed)")
+        .startswith("h:0   cycle    1 copies        5    4.7 GiB  H2D   7.50 D2H   8.25 GB/s  done (completed)")
     )
     assert last[1].replace("\x1b[2K", "").endswith("running")
-    assert "1/2 device(s) done, 5.000 GB moved" in last[2]
+    assert "1/2 device(s) done, 4.7 GiB moved" in last[2]
 
 
 def test_disabled_view_prints_nothing():

@@ -10,6 +10,7 @@ from typing import List, Tuple
 from orchestrator.report import fmt
 from orchestrator.report.table import capacity_lines, failure_summary, first_fault, lowest_cell, report_text, table
 from orchestrator.results.replay import replay
+from orchestrator.results.status import Status
 from tests.helpers.fleet_runs import BLOCK, MIXED_STATUSES, copies, mismatch, mixed_run, record_run, started
 from workers import events as ev
 
@@ -118,7 +119,7 @@ def test_all_passed_says_so_with_its_warnings(tmp_path):
         "\n"
         "1 warning(s):\n"
         "  h:0 PASS: [outlier] H2D median 9.00 GB/s is 62% below the fleet median 24.00 GB/s of 4 "
-        "Ascend910B1 device(s) (max_below_fleet 0.25)"
+        "Ascend910B1 device(s) (max_below_fleet 0.25, noise floor 45%)"
     )
 
 
@@ -127,7 +128,7 @@ def test_all_passed_without_warnings_is_one_line(tmp_path):
     assert failure_summary(run.verdicts) == "All 3 device(s) passed."
 
 
-def test_failures_are_grouped_by_cause_then_detailed(tmp_path):
+def test_failures_are_grouped_by_cause_then_each_status_says_what_it_means_once(tmp_path):
     lines = failure_summary(mixed_run(tmp_path).verdicts).splitlines()
     assert lines[:10] == [
         "8 of 12 device(s) did not pass:",
@@ -135,21 +136,38 @@ def test_failures_are_grouped_by_cause_then_detailed(tmp_path):
         "  crashed on 1 device(s): node-a:4",
         "  leak on 1 device(s): node-a:5",
         "  hung on 1 device(s): node-b:1",
-        "  open_failed acl.rt.set_device 507033 ACL_ERROR_RT_DEV_SETUP_ERROR on 1 device(s): node-b:2",
-        "  skipped on 1 device(s): node-b:3",
-        "  aborted on 1 device(s): node-b:4",
-        "  incomplete on 1 device(s): node-b:5",
+        "  open_failed <acl.rt.set_device 507033 ACL_ERROR_RT_DEV_SETUP_ERROR> on 1 device(s): node-b:2",
+        "  SKIPPED on 1 device(s): node-b:3; the device was never started (the run ended before its turn)",
+        "  ABORTED on 1 device(s): node-b:4; the run was interrupted before the device finished",
+        "  INCOMPLETE on 1 device(s): node-b:5; the journal ends before the device finished "
+        "(the controller died after starting it)",
         "",
     ]
-    assert lines[10:12] == [
-        "node-a:3 FAIL: a fault was recorded: data mismatch, API error, leak, or a threshold not met",
-        "  - [data_mismatch] 3 byte(s) differ after D2H (cycle 2, copy 11); expected/actual at offset: 4096: 255/254",
+    assert lines[10:13] == [
+        "FAIL: a fault was recorded: data mismatch, API error, leak, or a threshold not met",
+        "  node-a:3  [data_mismatch] 3 byte(s) differ after D2H (cycle 2, copy 11); expected/actual at offset: "
+        "4096: 255/254",
+        "  node-a:5  [leak] free device memory after release is 8.0 MiB below the baseline (max_leak 0 B)",
     ]
-    assert "node-b:3 SKIPPED: the device was never started (the run ended before its turn)" in lines
+    assert lines.count(lines[10]) == 1 and sum(Status.FAIL.meaning in line for line in lines) == 1
+    assert "  node-b:2  [open_failed] acl.rt.set_device failed 3 time(s) " in "\n".join(lines)
     assert lines[-2:] == [
         "1 warning(s):",
         "  node-a:2 PASS: [outlier] H2D median 9.00 GB/s is 62% below the fleet median 24.00 GB/s of 6 "
-        "Ascend910B1 device(s) (max_below_fleet 0.25)",
+        "Ascend910B1 device(s) (max_below_fleet 0.25, noise floor 45%)",
+    ]
+
+
+def test_identical_causes_on_many_devices_are_one_line_naming_them_all(tmp_path):
+    stopped = {("h", d): copies(d)[:3] for d in range(8)}
+    lines = failure_summary(record_run(tmp_path, stopped, interrupted=True).verdicts).splitlines()
+    assert lines == ["8 of 8 device(s) did not pass:", "  ABORTED on 8 device(s): h:0-7; " + Status.ABORTED.meaning]
+    same = {("h", d): copies(d, faults=[mismatch()]) for d in (0, 1, 2, 5)}
+    (tmp_path / "same").mkdir()
+    lines = failure_summary(record_run(tmp_path / "same", same).verdicts).splitlines()
+    assert [line for line in lines if "[data_mismatch]" in line] == [
+        "  h:0-2,5  [data_mismatch] 3 byte(s) differ after D2H (cycle 2, copy 11); expected/actual at offset: "
+        "4096: 255/254"
     ]
 
 
@@ -162,7 +180,7 @@ def test_devices_with_the_same_cause_share_one_group_line(tmp_path):
     lines = failure_summary(record_run(tmp_path, devices).verdicts).splitlines()
     assert lines[:4] == [
         "2 of 3 device(s) did not pass:",
-        "  data_mismatch on 2 device(s): h:1, h:2",  # h:2 named once despite two mismatches
+        "  data_mismatch on 2 device(s): h:1-2",  # h:2 named once despite two mismatches
         "  leak on 1 device(s): h:2",
         "",
     ]
@@ -177,14 +195,14 @@ def test_log_tails_follow_the_statuses_where_the_worker_said_why(tmp_path):
     (logs / "node-a-3.log").write_text("a FAIL has its causes; no tail\n")
     text = failure_summary(replay(run.run_dir).verdicts)
     lines = text.splitlines()
-    at = lines.index("node-a:4 CRASHED: the worker process died")
+    at = lines.index("CRASHED: the worker process died")
     tail = [f"    | crash line {n}" for n in range(5, 13)]  # the last 8 lines that say something
     assert lines[at + 1 : at + 11] == [
-        "  - [crashed] worker died from signal SIGSEGV in cycle 1, copy 4",
-        "  last lines of logs/node-a-4.log:",
+        "  node-a:4  [crashed] worker died from signal SIGSEGV in cycle 1, copy 4",
+        "  node-a:4: worker log logs/node-a-4.log:",
         *tail,
     ]
-    assert lines[at + 11].startswith("node-a:5 FAIL: ")
+    assert lines[at + 11 : at + 13] == ["", "HUNG: " + Status.HUNG.meaning]
     assert "no tail" not in text and "logs/node-a-3.log" not in text
 
 
