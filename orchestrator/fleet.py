@@ -34,6 +34,7 @@ from orchestrator.report.progress import ProgressView
 from orchestrator.results.journal import Journal
 from orchestrator.results.records import Verdict
 from orchestrator.results.replay import attach_logs, collector_for, run_facts
+from orchestrator.results.status import RunState
 from orchestrator.results.validate import RUN_END
 from orchestrator.results.verdict import judge_all, not_visible
 from orchestrator.spec.plan import FleetPlan
@@ -98,7 +99,7 @@ def run_fleet(
         run_dir,
         plan.status_interval,
         functools.partial(judge_all, collector, limits, fleet, live=True),
-        run_facts(head, False, None),
+        run_facts(head, False, None, RunState.RUNNING),
         status_hooks,
         errors,
     )
@@ -135,7 +136,7 @@ def run_fleet(
         errors.note(str(journal.path), journal.error)
     view.close()
     attach_logs(collector, run_dir)
-    facts = run_facts(head, interrupted, now())
+    facts = run_facts(head, interrupted, now(), RunState.FINISHED)
     facts["write_errors"] = errors.lines()
     return judge_all(collector, limits, fleet, interrupted), facts
 

@@ -28,6 +28,9 @@ SUMMARY = "summary.json"
 REPORT_TEXT = "report.txt"
 REPORT_HTML = "report.html"
 LOGS = "logs"
+RESULTS = (SUMMARY, STATUS, REPORT_TEXT, REPORT_HTML)
+"""What a run writes into its directory when it ends (``report`` writes them again for a run whose
+controller died, and any that are missing)."""
 DEFAULT_BASE = Path("runs")
 
 

@@ -1,12 +1,19 @@
 """``dvpp-fleet report RUN_DIR``: re-render a run from its journal (or one device with ``--device``).
 
 What the journal held that could not be used is said on stderr (how many lines, the first few with
-why); the rest is reported as usual."""
+why); the rest is reported as usual. The run directory's own results (``rundir.RESULTS``) are
+written for a run whose controller died (its journal ends without the run's end and nobody holds
+it: the run is final as INCOMPLETE, and its live ``status.json`` stops saying RUNNING), and for a
+finished run only where one is missing or unreadable. A run in progress is shown as it stands and
+nothing in its directory is touched.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
 from typing import Any, Dict, List
 
 from orchestrator import rundir
@@ -14,6 +21,7 @@ from orchestrator.report import drilldown, outputs
 from orchestrator.report.publish import publish
 from orchestrator.results.journal import summarize
 from orchestrator.results.replay import replay
+from orchestrator.results.status import RunState
 
 
 def main(args: argparse.Namespace) -> int:
@@ -26,7 +34,35 @@ def main(args: argparse.Namespace) -> int:
         verdict = next(v for v in run.verdicts if (v.result.host, v.result.device) == key)
         print(drilldown.render(verdict, run.records, _first_time(run.records)))
         return 0
-    return publish(run.verdicts, run.facts, args.run_dir, args, write=False, journal=(run.header, run.records))
+    state = RunState(run.facts["state"])
+    write = results_to_write(args.run_dir, state)
+    if state is not RunState.FINISHED:
+        print(f"dvpp-fleet: {args.run_dir}: {state.meaning}", file=sys.stderr)
+    return publish(run.verdicts, run.facts, args.run_dir, args, write=write, journal=(run.header, run.records))
+
+
+def results_to_write(run_dir: Path, state: RunState) -> List[str]:
+    """The run directory's own results that ``report`` writes for a run in ``state``."""
+    if state is RunState.RUNNING:
+        return []
+    if state is RunState.INCOMPLETE:
+        return list(rundir.RESULTS)
+    return [name for name in rundir.RESULTS if not _usable(run_dir / name)]
+
+
+def _usable(path: Path) -> bool:
+    """A result file that is there and whole: the JSON ones parse and are final (not a live status)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    if path.suffix != ".json":
+        return bool(text.strip())
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and data.get("exit_code", -1) != -1
 
 
 def _first_time(records: List[Dict[str, Any]]) -> float:

@@ -43,7 +43,7 @@ def main(args: argparse.Namespace) -> int:
         stop=stop,
         errors=errors,
     )
-    code = publish(verdicts, facts, run_dir, args, write=True, errors=errors)
+    code = publish(verdicts, facts, run_dir, args, write=rundir.RESULTS, errors=errors)
     if interrupts.current.requested and code != EXIT_INTERRUPTED and not errors:
         print(
             f"dvpp-fleet: {interrupts.current.name} while writing the outputs: written in full first", file=sys.stderr

@@ -1,6 +1,6 @@
 """The machine-readable outputs beside the table: ``--junit``, ``--prom`` and ``--html``.
 
-``dvpp-fleet run`` also writes ``report.html`` into the run directory. Every output is built
+A run also writes ``report.html`` into its own directory (``own_html``). Every output is built
 from the same verdicts and summary as the table and the exit code, so they cannot disagree.
 """
 
@@ -76,8 +76,10 @@ def write_outputs(
     run_dir: Path,
     journal: Optional[Tuple[Dict[str, Any], List[Dict[str, Any]]]] = None,
     errors: Optional[WriteErrors] = None,
+    own_html: bool = False,
 ) -> List[Path]:
-    """Write every output asked for (and ``report.html`` on ``run``); return the paths written.
+    """Write every output asked for (and ``run_dir``'s ``report.html`` when ``own_html``); return
+    the paths written.
     ``journal``: the journal's (header, records) when the caller has read them already; None reads
     them from ``run_dir`` (only when the HTML page needs them). A file that cannot be written is
     noted in ``errors`` and the others are still written."""
@@ -89,7 +91,7 @@ def write_outputs(
         written.append(args.junit)
     if getattr(args, "prom", None) and errors.attempt(str(args.prom), lambda: prom.write(args.prom, verdicts, data)):
         written.append(args.prom)
-    html_paths = _html_paths(args, run_dir)
+    html_paths = _html_paths(args, run_dir, own_html)
     if html_paths:
         header, records = journal if journal is not None else _journal(run_dir)
         page = html_report.render(verdicts, data, records, header)
@@ -99,8 +101,8 @@ def write_outputs(
     return written
 
 
-def _html_paths(args: argparse.Namespace, run_dir: Path) -> List[Path]:
-    paths = [run_dir / rundir.REPORT_HTML] if getattr(args, "command", None) == "run" else []
+def _html_paths(args: argparse.Namespace, run_dir: Path, own: bool) -> List[Path]:
+    paths = [run_dir / rundir.REPORT_HTML] if own else []
     if getattr(args, "html", None) and args.html not in paths:
         paths.append(args.html)
     return paths

@@ -1,6 +1,7 @@
-"""Every output of a judged run, written in one place: ``summary.json``, ``status.json`` and
-``report.txt`` in the run directory (on ``run``), the files asked for with ``--junit``/``--prom``/
-``--html`` (``outputs.py``), and what stdout shows (the table, or ``summary.json`` as JSON)."""
+"""Every output of a judged run, written in one place: the run directory's own results
+(``rundir.RESULTS``: ``summary.json``, ``status.json``, ``report.txt``, ``report.html``), the files
+asked for with ``--junit``/``--prom``/``--html`` (``outputs.py``), and what stdout shows (the table,
+or ``summary.json`` as JSON)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Collection, Dict, List, Optional, Sequence, Tuple
 
 from orchestrator import rundir
 from orchestrator.errors import WriteErrors
@@ -28,27 +29,29 @@ def publish(
     facts: Dict[str, Any],
     run_dir: Path,
     args: argparse.Namespace,
-    write: bool,
+    write: Collection[str] = (),
     journal: Optional[Journal] = None,
     errors: Optional[WriteErrors] = None,
 ) -> int:
-    """Write and print the outputs of a run; return its exit code. ``write``: also the run
-    directory's own files (a run that just ended; ``report`` re-renders without touching them).
+    """Write and print the outputs of a run; return its exit code. ``write``: which of the run
+    directory's own results (``rundir.RESULTS``) to write as well (all of them when a run ends).
     Each file is written on its own: one that cannot be written (``errors``) is said on stderr and
     makes the exit code ``EXIT_ENVIRONMENT``; the others and stdout are still written."""
     errors = errors if errors is not None else WriteErrors()
     code = exit_code(list(verdicts), bool(facts.get("interrupted")), write_failed=bool(errors))
     data = summary(verdicts, facts, code)
     text = report_text(verdicts, facts)
-    if write:
-        for name in (rundir.SUMMARY, rundir.STATUS):  # the live status file ends as the summary
+    for name in (rundir.SUMMARY, rundir.STATUS):  # the live status file ends as the summary
+        if name in write:
             errors.attempt(str(run_dir / name), functools.partial(write_summary, run_dir / name, data))
+    if rundir.REPORT_TEXT in write:
         errors.attempt(
             str(run_dir / rundir.REPORT_TEXT), lambda: write_atomic(run_dir / rundir.REPORT_TEXT, text + "\n")
         )
-    outputs.announce(outputs.write_outputs(args, verdicts, data, run_dir, journal, errors))
+    own_html = rundir.REPORT_HTML in write
+    outputs.announce(outputs.write_outputs(args, verdicts, data, run_dir, journal, errors, own_html))
     errors.attempt("stdout", lambda: _say(json.dumps(data, indent=2, default=str) if args.format == "json" else text))
-    if args.format == "table" and write:
+    if args.format == "table" and rundir.SUMMARY in write:
         print(f"\nresults: {run_dir / rundir.SUMMARY}, journal: {run_dir / rundir.JOURNAL}", file=sys.stderr)
     for line in errors.lines():
         print(f"dvpp-fleet: environment error: {line}; the verdicts above stand", file=sys.stderr)

@@ -10,10 +10,15 @@ empty claim is opened for writing.
 
 A write that fails (a full disk, a quota) is not raised into the run: ``error`` holds it, later
 writes are dropped, and the run loop stops the run cleanly (``fleet.py``).
+
+The writing controller holds an exclusive ``flock`` on the journal for as long as it runs, so a
+reader tells a run in progress from one whose controller died (``held``): the kernel drops the lock
+with the last descriptor of a killed process.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import time
@@ -45,6 +50,10 @@ class Journal:
             if self.path.stat().st_size:
                 raise
             self._file = open(self.path, "a", encoding="utf-8")
+        try:
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # another controller on the same claim (not possible through prepare_run_dir), or no locks
+            pass
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -75,6 +84,24 @@ class Journal:
         self._file.flush()
         os.fsync(self._file.fileno())
         self._synced = time.monotonic()
+
+
+def held(path: Path) -> bool:
+    """Whether a controller holds ``path`` open for writing now (its run is in progress). False when
+    nobody does, and when the file system cannot tell (no ``flock``): a run is then taken as ended."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)  # also drops the shared lock it took
+    return False
 
 
 class Skipped(NamedTuple):

@@ -14,15 +14,16 @@ from typing import Any, Dict, List, NamedTuple, Tuple
 
 from orchestrator import rundir
 from orchestrator.errors import EnvironmentProblem
+from orchestrator.results.chips import inventory_chips
 from orchestrator.results.collect import Collector, Key
-from orchestrator.results.journal import JournalRead, Skipped, read_journal
+from orchestrator.results.journal import JournalRead, Skipped, held, read_journal
+from orchestrator.results.logtail import excerpt
 from orchestrator.results.records import Verdict
+from orchestrator.results.status import RunState
 from orchestrator.results.validate import RUN_END
 from orchestrator.results.verdict import judge_all
 from orchestrator.spec.schema import Thresholds
 from workers import events as ev
-
-LOG_TAIL_LINES = 20
 
 
 def collector_for(head: Dict[str, Any]) -> Tuple[Collector, Dict[Key, Thresholds], Thresholds]:
@@ -30,25 +31,30 @@ def collector_for(head: Dict[str, Any]) -> Tuple[Collector, Dict[Key, Thresholds
     and the fleet's (the first job's, as the spec's thresholds are fleet-wide)."""
     jobs = head["jobs"]
     collector = Collector((j["host"], j["device"], j["params"]) for j in jobs)
+    for key, chip in inventory_chips(head).items():  # a device that never opens keeps the chip discovery saw
+        collector.results[key].chip = chip
     limits = {(j["host"], j["device"]): Thresholds.model_validate(j["thresholds"]) for j in jobs if j.get("thresholds")}
     fleet = next(iter(limits.values()), Thresholds())
     return collector, limits, fleet
 
 
 def attach_logs(collector: Collector, run_dir: Path) -> None:
-    """Give every result its worker log's path and last lines (the log may be absent: old runs)."""
+    """Give every result its worker log's path and the lines every output shows of it (``logtail``:
+    where a crashed or hung worker was, else its last lines; the log may be absent: old runs)."""
     for result in collector.results.values():
         name = rundir.log_name(result.host, result.device)
         try:
             lines = (run_dir / name).read_text(errors="replace").splitlines()
         except (OSError, ValueError):  # ValueError: a host name holding a NUL byte
             continue
-        result.log = {"path": name, "tail": lines[-LOG_TAIL_LINES:]}
+        stack = result.end.stack if isinstance(result.end, ev.Hung) else None
+        result.log = {"path": name, "tail": excerpt(lines, stack)}
 
 
-def run_facts(head: Dict[str, Any], interrupted: bool, finished: Any) -> Dict[str, Any]:
+def run_facts(head: Dict[str, Any], interrupted: bool, finished: Any, state: RunState) -> Dict[str, Any]:
     """The run-level facts of ``summary.json`` from the journal header and the run's end."""
     return {
+        "state": state.value,
         "run_id": head.get("run_id"),
         "backend": head.get("backend"),
         "simulated": head.get("simulated"),
@@ -88,8 +94,10 @@ def replay(run_dir: Path) -> Replay:
             collector.fold(rec["host"], rec["device"], ev.from_dict(rec))
     attach_logs(collector, run_dir)
     interrupted = bool(end and end["interrupted"])
-    verdicts = judge_all(collector, limits, fleet, interrupted)
-    return Replay(verdicts, run_facts(head, interrupted, end.get("finished") if end else None), skipped, head, records)
+    state = RunState.FINISHED if end else RunState.RUNNING if held(path) else RunState.INCOMPLETE
+    verdicts = judge_all(collector, limits, fleet, interrupted, live=state is RunState.RUNNING)
+    finished = end.get("finished") if end else None
+    return Replay(verdicts, run_facts(head, interrupted, finished, state), skipped, head, records)
 
 
 def _read(run_dir: Path) -> JournalRead:

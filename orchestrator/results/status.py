@@ -39,3 +39,25 @@ MEANINGS = {
     Status.INCOMPLETE: "the journal ends before the device finished (the controller died after starting it)",
     Status.RUNNING: "still running (only in the live status file of a run in progress)",
 }
+
+
+class RunState(str, enum.Enum):
+    """Where a whole run stands; ``summary.json``'s ``state`` and every output's run line."""
+
+    RUNNING = "running"
+    FINISHED = "finished"
+    INCOMPLETE = "incomplete"
+
+    @property
+    def meaning(self) -> str:
+        return RUN_MEANINGS[self]
+
+
+RUN_MEANINGS = {
+    RunState.RUNNING: "in progress: its controller is still writing the journal",
+    RunState.FINISHED: "finished: the controller wrote the run's end",
+    RunState.INCOMPLETE: (
+        "incomplete: the journal ends without the run's end and nobody writes it any more "
+        "(the controller was killed, or its machine went down); these results are final"
+    ),
+}

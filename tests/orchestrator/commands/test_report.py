@@ -29,7 +29,7 @@ def test_a_crash_leaves_the_log_tail_in_the_summary_and_report(tmp_path):
     log = r.device(1)["log"]
     assert log["path"] == "logs/localhost-1.log"
     assert any(line.endswith("in memcpy_h2d") for line in log["tail"])  # the stack of the crash
-    assert "last lines of logs/localhost-1.log:" in r.stdout
+    assert "localhost:1: worker log logs/localhost-1.log:" in r.stdout
     assert r.device(0)["log"]["path"] == "logs/localhost-0.log"
 
 
@@ -53,7 +53,7 @@ def test_drill_down_prints_one_device(tmp_path):
         "Cycles",
         "Memory samples",
         "Faults and causes",
-        "Last lines of logs/localhost-1.log",
+        "Worker log logs/localhost-1.log",
     ):
         assert section in out.stdout
     assert "data_mismatch at cycle 1, copy 3" in out.stdout and "first_bad_offset" in out.stdout
@@ -191,12 +191,12 @@ def test_every_output_of_a_damaged_journal_says_what_was_skipped(recorded, tmp_p
     lines, expected = CORRUPTIONS[name](records(run_dir))
     rewrite(run_dir, lines)
     page = tmp_path / "page.html"
-    for argv in (
+    for argv in (  # compare first: it reads the journal only while the run has no summary.json, which report restores
+        ["compare", recorded, run_dir, "--tolerance", "0.99"],
         ["report", run_dir],
         ["report", run_dir, "--format", "json"],
         ["report", run_dir, "--html", page],
         ["report", run_dir, "--device", "localhost:0"],
-        ["compare", recorded, run_dir, "--tolerance", "0.99"],
     ):
         said = dvpp(capsys, *argv)
         _clean(said)
@@ -289,3 +289,76 @@ def test_report_never_raises_whatever_a_field_of_any_record_holds(recorded, tmp_
                 assert {s.split(":")[0] for s in said.skipped()} <= {f"line {n + 1}"}, (path, said.err)
             tried += 1
     assert tried > 150
+
+
+# --- a run that has not finished: killed controller, run in progress, results missing ----------
+
+
+def _long_run(tmp_path: Path, *extra: str) -> Tuple[Any, Path]:
+    data = spec(devices=3, concurrency="serial", status_interval="200ms")
+    data["defaults"].update(number_of_cycles=-1, duration="30s", interval="2ms")
+    proc, run_dir = start_run(tmp_path, data, *extra)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # until the first device has copied for a while
+        try:
+            status = json.loads((run_dir / "status.json").read_text())
+            if status["devices"][0]["copies"] > 20:
+                return proc, run_dir
+        except (OSError, ValueError, KeyError, IndexError):
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise AssertionError("the run never got going")
+
+
+def test_report_of_a_run_whose_controller_was_killed_writes_it_final_as_incomplete(tmp_path):
+    prom = tmp_path / "fleet.prom"
+    proc, run_dir = _long_run(tmp_path, "--prom", str(prom))
+    proc.kill()  # SIGKILL: no run end in the journal, status.json left saying RUNNING
+    proc.communicate(timeout=30)
+    stale = json.loads((run_dir / "status.json").read_text())
+    assert stale["exit_code"] == -1 and stale["devices"][0]["status"] == "RUNNING"
+    assert not (run_dir / "summary.json").exists()
+    time.sleep(1.5)  # the orphaned worker sees its controller gone and releases the device
+
+    out = cli("report", str(run_dir), "--prom", str(prom))
+    assert out.returncode == 1, out.stderr
+    assert "incomplete: the journal ends without the run's end" in out.stderr
+    for name in ("summary.json", "status.json"):
+        data = json.loads((run_dir / name).read_text())
+        assert data["state"] == "incomplete" and data["finished"] is None and data["exit_code"] == 1
+        assert [d["status"] for d in data["devices"]] == ["INCOMPLETE", "SKIPPED", "SKIPPED"]
+    text = (run_dir / "report.txt").read_text()
+    assert "INCOMPLETE: the run is incomplete" in text and "RUNNING" not in text
+    assert text.strip() in out.stdout
+    assert "INCOMPLETE: the run is incomplete" in (run_dir / "report.html").read_text()
+    assert 'status="RUNNING"} 1' not in prom.read_text()
+
+
+def test_report_of_a_run_in_progress_shows_it_and_writes_nothing_in_it(tmp_path):
+    proc, run_dir = _long_run(tmp_path)
+    try:
+        out = cli("report", str(run_dir), "--format", "json")
+        assert out.returncode == 1 or out.returncode == 0, out.stderr
+        assert "in progress: its controller is still writing the journal" in out.stderr
+        data = json.loads(out.stdout)
+        assert data["state"] == "running" and data["devices"][0]["status"] == "RUNNING"
+        assert [d["status"] for d in data["devices"]][1:] == ["RUNNING", "RUNNING"]
+        assert not (run_dir / "summary.json").exists() and not (run_dir / "report.txt").exists()
+    finally:
+        proc.send_signal(2)
+        proc.communicate(timeout=60)
+    assert json.loads((run_dir / "summary.json").read_text())["state"] == "finished"
+
+
+def test_report_of_a_finished_run_restores_only_what_is_missing_or_unreadable(tmp_path):
+    r = run_fleet(tmp_path, spec(devices=2))
+    html = r.run_dir / "report.html"
+    before = html.stat().st_mtime_ns
+    (r.run_dir / "report.txt").unlink()
+    (r.run_dir / "summary.json").write_text('{"devices": [')  # torn by a full disk
+    out = cli("report", str(r.run_dir))
+    assert out.returncode == 0, out.stderr
+    assert r.summary["state"] == "finished" and r.statuses() == {0: "PASS", 1: "PASS"}
+    assert (r.run_dir / "report.txt").read_text().strip() in out.stdout
+    assert html.stat().st_mtime_ns == before  # whole: left as the run wrote it

@@ -172,7 +172,7 @@ def test_a_small_leak_that_grows_every_cycle_fails_as_a_trend(tmp_path):
     assert leak["detail"]["trend"] == [96 * 1024 * n for n in range(1, 6)]
     assert leak["message"] == (
         "free device memory after release fell further in each of the last 5 cycles (96KiB, 192KiB, 288KiB, "
-        "384KiB, 480KiB below the baseline): a leak that grows every cycle, below max_leak 524288"
+        "384KiB, 480KiB below the baseline): a leak that grows every cycle, below max_leak 512.0 KiB"
     )
 
 
@@ -186,7 +186,7 @@ def test_an_rc_mode_device_is_labelled_everywhere_and_gets_no_pcie_floor(tmp_pat
     assert "the bandwidth floors min_h2d_gbps 1000 are not applied" in device["warnings"][0]["message"]
     rows = [line.split() for line in r.stdout.splitlines() if line.startswith("localhost")]
     assert [row[1:3] for row in rows] == [["0", "(RC)"], ["1", "(RC)"]]
-    assert "localhost:0 (RC mode) [SIMULATED]" in (tmp_path / "fleet.xml").read_text()
+    assert 'name="device 0 (Ascend910B1) (RC mode) [SIMULATED]"' in (tmp_path / "fleet.xml").read_text()
     prom = (tmp_path / "fleet.prom").read_text()
-    assert 'dvpp_fleet_device_rc_mode{host="localhost",device="0",chip="Ascend910B1"} 1' in prom
+    assert 'dvpp_fleet_device_rc_mode{chip="Ascend910B1",device="0",host="localhost"} 1.0' in prom
     assert "dvpp_fleet_reference_bytes_per_second{" not in prom  # no PCIe link to compare with

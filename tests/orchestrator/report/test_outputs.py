@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator import rundir
 from orchestrator.report.summary import SCHEMA_FILE
 from tests.helpers.cli import cli, run_fleet
 from tests.helpers.fleet_runs import mixed_run
@@ -39,7 +40,8 @@ def test_report_rerenders_every_output_from_the_journal(tmp_path):
     )
     assert proc.returncode == 1, proc.stderr
     assert all(p.is_file() for p in out.values())
-    assert not (run.run_dir / "report.html").exists()  # report reads a run, it does not change it
+    # the recorded run has only its journal: report restores the results a finished run lacks
+    assert sorted(p.name for p in run.run_dir.iterdir() if p.is_file()) == sorted(["events.jsonl", *rundir.RESULTS])
     xmlschema.XMLSchema(str(XSD)).validate(str(out["xml"]))
     families = {f.name: f for f in parser.text_string_to_metric_families(out["prom"].read_text())}
     statuses = {
@@ -78,12 +80,13 @@ def test_simulated_fleet_with_a_slow_device_end_to_end(tmp_path):
     assert slowed["status"] == "FAIL" and {f["kind"] for f in slowed["faults"]} == {"outlier"}
     assert {f["detail"]["direction"] for f in slowed["faults"]} == {"h2d", "d2h"}  # slow both ways
     assert r.code == 1 == summary["exit_code"]
-    statuses = {f"localhost:{d} [SIMULATED]": s for d, s in r.statuses().items()}  # a simulated run says so
+    statuses = {f"device {d} (Ascend910B1) [SIMULATED]": s for d, s in r.statuses().items()}  # simulated: says so
 
     xmlschema.XMLSchema(str(XSD)).validate(str(files["xml"]))
     cases = {c.name: c for suite in junitparser.JUnitXml.fromfile(str(files["xml"])) for c in suite}
+    assert {c.classname for c in cases.values()} == {"dvpp-fleet.localhost"}
     assert {n: ("PASS" if not c.result else "FAIL") for n, c in cases.items()} == statuses
-    assert cases["localhost:2 [SIMULATED]"].result[0].type == "outlier"
+    assert cases["device 2 (Ascend910B1) [SIMULATED]"].result[0].type == "outlier"
 
     families = {f.name: f.samples for f in parser.text_string_to_metric_families(files["prom"].read_text())}
     passing = {s.labels["device"]: s.value for s in families["dvpp_fleet_device_pass"]}

@@ -1,11 +1,12 @@
 """Every output of a judged run in one call, on recorded runs: the run directory's own files only
-when asked to write them, the table or the JSON summary on stdout, and the run's exit code."""
+those asked for, the table or the JSON summary on stdout, and the run's exit code."""
 
 from __future__ import annotations
 
 import argparse
 import json
 
+from orchestrator import rundir
 from orchestrator.report import fmt
 from orchestrator.report.publish import publish
 from orchestrator.report.summary import summary
@@ -28,7 +29,7 @@ def facts(run):
 def test_report_prints_the_table_and_writes_nothing(tmp_path, capsys):
     run = mixed_run(tmp_path)
     before = sorted(p.name for p in run.run_dir.iterdir())
-    code = publish(run.verdicts, facts(run), run.run_dir, args(), write=False)
+    code = publish(run.verdicts, facts(run), run.run_dir, args())
     out, err = capsys.readouterr()
     assert code == 1
     assert out == report_text(run.verdicts, facts(run)) + "\n"
@@ -39,7 +40,7 @@ def test_report_prints_the_table_and_writes_nothing(tmp_path, capsys):
 
 def test_json_prints_the_summary(tmp_path, capsys):
     run = mixed_run(tmp_path)
-    code = publish(run.verdicts, facts(run), run.run_dir, args("json"), write=False)
+    code = publish(run.verdicts, facts(run), run.run_dir, args("json"))
     printed = json.loads(capsys.readouterr().out)
     assert code == printed["exit_code"] == 1
     assert printed == json.loads(json.dumps(summary(run.verdicts, facts(run), 1), default=str))
@@ -48,7 +49,7 @@ def test_json_prints_the_summary(tmp_path, capsys):
 
 def test_a_finished_run_writes_its_own_files(tmp_path, capsys):
     run = mixed_run(tmp_path)
-    code = publish(run.verdicts, facts(run), run.run_dir, args(command="report"), write=True)
+    code = publish(run.verdicts, facts(run), run.run_dir, args(command="report"), write=OWN_FILES)
     out, err = capsys.readouterr()
     text = report_text(run.verdicts, facts(run))
     assert code == 1
@@ -61,7 +62,7 @@ def test_a_finished_run_writes_its_own_files(tmp_path, capsys):
 
 def test_a_finished_run_as_json_says_nothing_on_stderr(tmp_path, capsys):
     run = mixed_run(tmp_path)
-    publish(run.verdicts, facts(run), run.run_dir, args("json"), write=True)
+    publish(run.verdicts, facts(run), run.run_dir, args("json"), write=OWN_FILES)
     out, err = capsys.readouterr()
     assert err == "" and json.loads(out)["exit_code"] == 1
     assert all((run.run_dir / name).is_file() for name in OWN_FILES)
@@ -70,7 +71,12 @@ def test_a_finished_run_as_json_says_nothing_on_stderr(tmp_path, capsys):
 def test_run_also_writes_the_html_page_and_names_it(tmp_path, capsys):
     run = mixed_run(tmp_path)
     code = publish(
-        run.verdicts, facts(run), run.run_dir, args(command="run"), write=True, journal=(run.header, run.records)
+        run.verdicts,
+        facts(run),
+        run.run_dir,
+        args(command="run"),
+        write=rundir.RESULTS,
+        journal=(run.header, run.records),
     )
     err = capsys.readouterr().err
     page = run.run_dir / "report.html"
@@ -81,22 +87,23 @@ def test_run_also_writes_the_html_page_and_names_it(tmp_path, capsys):
 def test_the_files_asked_for_are_written(tmp_path, capsys):
     run = mixed_run(tmp_path)
     junit, prom = tmp_path / "out.xml", tmp_path / "out.prom"
-    publish(run.verdicts, facts(run), run.run_dir, args(junit=junit, prom=prom), write=False)
+    publish(run.verdicts, facts(run), run.run_dir, args(junit=junit, prom=prom))
     err = capsys.readouterr().err
     assert junit.is_file() and prom.is_file()
+    assert junit.read_text().count('classname="dvpp-fleet.node-') == len(run.verdicts) == 12  # a case per device
     assert err == f"dvpp-fleet: wrote {junit}, {prom}\n"
     assert not (run.run_dir / "report.html").exists()
 
 
 def test_every_device_passing_exits_0(tmp_path, capsys):
     run = record_run(tmp_path, {("h", d): copies(d) for d in range(2)})
-    assert publish(run.verdicts, facts(run), run.run_dir, args(), write=False) == 0
+    assert publish(run.verdicts, facts(run), run.run_dir, args()) == 0
     assert "All 2 simulated device(s) passed." in capsys.readouterr().out
 
 
 def test_an_interrupted_run_exits_130(tmp_path, capsys):
     run = record_run(tmp_path, {("h", d): copies(d) for d in range(2)})
-    code = publish(run.verdicts, dict(facts(run), interrupted=True), run.run_dir, args(), write=False)
+    code = publish(run.verdicts, dict(facts(run), interrupted=True), run.run_dir, args())
     out = capsys.readouterr().out
     assert code == 130
     assert out.splitlines()[:4] == [

@@ -10,7 +10,7 @@ from typing import Any, Dict
 
 import pytest
 
-from orchestrator.results.journal import JOURNAL, Journal, Skipped, read_journal, summarize
+from orchestrator.results.journal import JOURNAL, Journal, Skipped, held, read_journal, summarize
 from tests.helpers.fleet_runs import copies
 
 HEADER = {"kind": "header", "run_id": "r1", "jobs": [{"host": "h", "device": 0, "params": {}, "thresholds": {}}]}
@@ -161,3 +161,11 @@ def test_an_existing_journal_is_never_overwritten(tmp_path):
         with Journal(tmp_path):
             pass
     assert (tmp_path / JOURNAL).read_text() == '{"kind": "header"}\n'
+
+
+def test_a_journal_is_held_while_its_writer_has_it_open_and_free_after(tmp_path):
+    assert held(tmp_path / JOURNAL) is False  # no journal at all: nobody writes it
+    with Journal(tmp_path) as journal:
+        journal.write(HEADER)
+        assert held(journal.path) is True  # a reader in this or another process sees the run in progress
+    assert held(tmp_path / JOURNAL) is False

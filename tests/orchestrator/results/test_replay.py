@@ -14,10 +14,12 @@ from orchestrator.errors import EnvironmentProblem
 from orchestrator.results import replay as replay_module
 from orchestrator.results.collect import Collector
 from orchestrator.results.journal import Skipped
-from orchestrator.results.replay import LOG_TAIL_LINES, attach_logs, collector_for, replay
+from orchestrator.results.logtail import LOG_TAIL_LINES
+from orchestrator.results.replay import attach_logs, collector_for, replay
 from orchestrator.results.status import Status
 from orchestrator.spec.schema import Thresholds
 from tests.helpers.fleet_runs import MIXED_STATUSES, copies, mixed_devices, mixed_run, record_run
+from workers import events as ev
 
 
 def journal_lines(run_dir):
@@ -41,6 +43,7 @@ def test_replay_of_a_recorded_journal_gives_every_status(tmp_path):
 def test_replay_facts_come_from_the_header_and_the_run_end(tmp_path):
     facts = replay(mixed_run(tmp_path).run_dir).facts
     assert facts == {
+        "state": "finished",
         "run_id": "run-1",
         "backend": "sim",
         "simulated": True,
@@ -124,6 +127,20 @@ def test_attach_logs_fills_a_collectors_results(tmp_path):
     attach_logs(c, tmp_path)
     assert c.results[("h", 0)].log is None
     assert c.results[("h", 1)].log == {"path": "logs/h-1.log", "tail": ["ok", "\ufffdbad byte"]}
+
+
+def test_attach_logs_shows_where_a_crashed_or_hung_worker_was(tmp_path):
+    c = Collector([("h", 0, {}), ("h", 1, {})])
+    frames = [f'  File "/srv/workers/runtime.py", line {n} in call' for n in range(1, 10)]
+    dump = ["Fatal Python error: Segmentation fault", "Current thread 0x7 (most recent call first):"] + frames
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "h-0.log").write_text("\n".join(["worker pid 5"] + dump + ["", "Extension modules: x"]))
+    (tmp_path / "logs" / "h-1.log").write_text("worker pid 6 on node-a: h:1\n")  # a Ray node's log: no dump
+    stack = "\n".join(dump[1:])
+    c.fold("h", 1, ev.Hung(message="no progress for 3s", timeout=3.0, stack=stack))
+    attach_logs(c, tmp_path)
+    assert c.results[("h", 0)].log == {"path": "logs/h-0.log", "tail": dump[:8]}
+    assert c.results[("h", 1)].log == {"path": "logs/h-1.log", "tail": dump[1:9]}
 
 
 def test_collector_for_gives_every_job_its_thresholds_and_the_fleets():
