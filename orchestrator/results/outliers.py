@@ -12,9 +12,15 @@ hardware the medians of healthy peers sit within a few per cent, so the floor st
 fraction and changes nothing; on a busy host running the simulator (every "copy" a CPU memmove
 competing with the other workers for two cores) the medians scatter, and a healthy device 37% below
 the others is that scatter, not a link. The median absolute deviation ignores up to half of the
-fleet, so a few slow devices cannot hide each other by widening it. A scheduler-bound dip of one
-device alone is not scatter the others show, so a simulated device has a floor of its own
-(``SIMULATED_NOISE``): its "link" is this host's CPU, whatever else runs on it.
+fleet, so a few slow devices cannot hide each other by widening it.
+
+A simulated device is judged by its fastest copy as well (``best_is_typical``). Its "link" is this
+host's CPU, shared with every other process: a burst of work elsewhere slows a run of its copies
+(one device alone measured 53% and 79% below its peers while a test suite started), but nothing
+can make a copy faster than the host allows. So a simulated device whose best copy reaches its
+fleet's level has nothing wrong, while the simulator's ``slow`` fault slows every copy and still
+stands out. Hardware is judged by its median alone: a link that is slow only at times is a finding
+there.
 
 The same holds for the capacity a fill run reached: a device that took far fewer blocks than its
 peers of the same chip and block size (a failing allocation, memory held by something else) is an
@@ -36,10 +42,6 @@ MIN_SAMPLES = 8
 """Timed copies a device's median needs to be compared with its fleet's."""
 NOISE_SIGMAS = 3.0
 """How many robust standard deviations of the fleet's medians count as noise (``noise_floor``)."""
-SIMULATED_NOISE = 0.45
-"""The least "far below" of a simulated device: a memmove shared with every other process of the host
-measured 37% below its peers on a busy two-core machine; the simulator's ``slow`` fault (factor 2 and
-more, 50% below and more) still stands out. Hardware never gets it."""
 MAD_TO_SIGMA = 1.4826
 """The median absolute deviation of normally distributed values times this is their standard deviation."""
 
@@ -157,15 +159,24 @@ def _capacity_outlier(
     return cause("outlier", message, detail=dict(detail, peers=peers[1], max_below_fleet=fraction))
 
 
+def best_is_typical(v: Verdict, direction: str, fleet: float, fraction: float) -> bool:
+    """Whether the device's fastest copy in ``direction`` is within ``fraction`` of the fleet median."""
+    stats = getattr(v.result, direction)
+    best = stats.get("max") if stats else None
+    return isinstance(best, (int, float)) and best >= (1.0 - fraction) * fleet
+
+
 def _outlier(
     v: Verdict, direction: str, medians: FleetMedians, fraction: float, floors: Dict[Tuple[str, str], float]
 ) -> Optional[Cause]:
     chip = v.result.chip or "unknown"
     ratio = fleet_ratio(v, direction, medians) if _judged_gbps(v, direction) is not None else None
-    noise = max(floors.get((chip, direction), 0.0), SIMULATED_NOISE if v.result.simulated else 0.0)
+    noise = floors.get((chip, direction), 0.0)
     if ratio is None or ratio >= 1.0 - max(fraction, noise):
         return None
     fleet, peers = medians[(chip, direction)]
+    if v.result.simulated and best_is_typical(v, direction, fleet, fraction):
+        return None
     value = median_gbps(v, direction)
     message = (
         f"{direction.upper()} median {value:.2f} GB/s is {1 - ratio:.0%} below the fleet median "
