@@ -4,9 +4,7 @@ a headless browser at a desktop's and at a phone's width without overflowing the
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import struct
 import subprocess
 from html.parser import HTMLParser
@@ -15,6 +13,7 @@ import pytest
 
 from orchestrator.report import html as html_report
 from orchestrator.report import html_device
+from tests.helpers import debian
 from tests.helpers.fleet_runs import MIXED_STATUSES, assert_consistent, copies, mixed_run, record_run
 from workers import events as ev
 
@@ -144,17 +143,7 @@ BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stab
 
 
 def _browser():
-    """A headless-capable Chromium: on PATH, else Debian's package when apt can install it, else None."""
-    found = next((shutil.which(b) for b in BROWSERS if shutil.which(b)), None)
-    if found or os.environ.get("DVPP_FLEET_NO_BROWSER_INSTALL") or not shutil.which("apt-get") or os.geteuid() != 0:
-        return found
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
-        try:
-            subprocess.run(cmd, env=env, capture_output=True, timeout=240, check=True)
-        except (subprocess.SubprocessError, OSError):
-            return None
-    return shutil.which("chromium")
+    return debian.program(BROWSERS, "chromium", "DVPP_FLEET_NO_BROWSER_INSTALL")
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import shutil
 import signal
 import stat
 import subprocess
@@ -22,6 +21,7 @@ from orchestrator.report import prom
 from orchestrator.report.live import LiveStatus
 from orchestrator.results.replay import collector_for
 from orchestrator.results.verdict import judge_all
+from tests.helpers import debian
 from tests.helpers.cli import ROOT, cli, run_fleet, start_run
 from tests.helpers.fleet_runs import MIXED_STATUSES, assert_consistent, copies, mixed_devices, mixed_run, record_run
 from tests.helpers.specs import spec
@@ -64,18 +64,7 @@ NOW = 1_900_000_000.0
 
 @functools.cache
 def _promtool():
-    """``promtool``: on PATH, else from Debian's ``prometheus`` package when apt can install it (root, and
-    no ``DVPP_FLEET_NO_PROMTOOL_INSTALL``), else None."""
-    found = shutil.which("promtool")
-    if found or os.environ.get("DVPP_FLEET_NO_PROMTOOL_INSTALL") or not shutil.which("apt-get") or os.geteuid() != 0:
-        return found
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "prometheus"]):
-        try:
-            subprocess.run(cmd, env=env, capture_output=True, timeout=240, check=True)
-        except (subprocess.SubprocessError, OSError):
-            return None
-    return shutil.which("promtool")
+    return debian.program(["promtool"], "prometheus", "DVPP_FLEET_NO_PROMTOOL_INSTALL")
 
 
 @pytest.fixture(scope="module")
