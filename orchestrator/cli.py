@@ -62,7 +62,15 @@ def build_parser() -> argparse.ArgumentParser:
     val = sub.add_parser("validate", help="validate a spec and print the resolved plan; launches nothing")
     val.add_argument("spec", type=Path)
     _backend_options(val)
-    rep = sub.add_parser("report", help="re-render table and summary from a run's journal")
+    rep = sub.add_parser(
+        "report",
+        help="re-render a run from its journal: finished, killed (its results are then written as final, "
+        "INCOMPLETE) or still running (shown, nothing written)",
+        description="Re-render a run from its journal. A run whose controller died gets its summary.json, "
+        "status.json, report.txt and report.html written as final, its unfinished devices INCOMPLETE; a "
+        "finished run gets only those that are missing or unreadable (a summary.json its controller "
+        "finished is never replaced); a run in progress is shown as it stands and nothing in it is written.",
+    )
     rep.add_argument("run_dir", type=Path, help="a run directory (holds events.jsonl)")
     rep.add_argument("--format", choices=("table", "json"), default="table")
     rep.add_argument(

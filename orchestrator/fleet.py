@@ -6,7 +6,8 @@
            -> journal.write          events.jsonl, flushed per line (results/journal.py)
            -> collector.fold         per-device results (results/collect.py)
            -> progress.update        the live view (report/progress.py)
-           -> status.refresh         status.json and --prom, every status_interval (report/live.py)
+           -> status.refresh         status.json and --prom, every status_interval (report/live.py;
+                                     also on a timer, so a silent stretch still refreshes them)
       -> judge_all                   status + causes per device (results/verdict.py)
       -> report                      table, failure summary, summary.json, ... (report/, commands/run.py)
       -> exit code
@@ -117,19 +118,23 @@ def run_fleet(
         check_journal()  # not even the header: nothing is launched
         status.refresh(force=True)
 
+        folding = threading.Lock()  # the sink and the status ticker never judge half a fold
+
         def sink(host: str, device: int, event: ev.Event) -> None:
-            journal.write({"t": round(time.time(), 3), "host": host, "device": device, **event.to_dict()})
-            try:
-                view.update(collector.fold(host, device, event), event)
-            except OSError:  # stderr itself cannot be written: the run goes on without its live view
-                view.enabled = False
-            status.refresh()
+            with folding:
+                journal.write({"t": round(time.time(), 3), "host": host, "device": device, **event.to_dict()})
+                try:
+                    view.update(collector.fold(host, device, event), event)
+                except OSError:  # stderr itself cannot be written: the run goes on without its live view
+                    view.enabled = False
+                status.refresh()
             check_journal()
 
         for host, device in plan.missing:
             sink(host, device, not_visible(host, device, plan.visible.get(host, 0)))
         launcher = get_launcher(plan.launcher, plan.ray or {})
-        launcher.run(plan.jobs, run_dir, sink, stop, slots=plan.slots)
+        with _ticking(status, folding, plan.status_interval):
+            launcher.run(plan.jobs, run_dir, sink, stop, slots=plan.slots)
         interrupted = stop.is_set() and (stop.signum is not None or not lost.is_set())
         journal.write({"kind": RUN_END, "finished": now(), "interrupted": interrupted})
     if journal.error is not None:
@@ -139,6 +144,27 @@ def run_fleet(
     facts = run_facts(head, interrupted, now(), RunState.FINISHED)
     facts["write_errors"] = errors.lines()
     return judge_all(collector, limits, fleet, interrupted), facts
+
+
+@contextmanager
+def _ticking(status: LiveStatus, folding: threading.Lock, interval: float) -> Iterator[None]:
+    """Refresh the live status (and ``--prom``) every ``interval`` even while no event arrives, so
+    a silent stretch (a long ``interval`` between copies, a device still opening, a wait for a busy
+    one) never reads as a controller that died."""
+    done = threading.Event()
+
+    def tick() -> None:
+        while not done.wait(max(interval / 2, 0.05)):
+            with folding:
+                status.refresh()
+
+    ticker = threading.Thread(target=tick, name="dvpp-fleet-status", daemon=True)
+    ticker.start()
+    try:
+        yield
+    finally:
+        done.set()
+        ticker.join()
 
 
 @contextmanager

@@ -59,7 +59,7 @@ def prepare_run_dir(run_dir: Path) -> None:
         raise SpecError([f"--out: cannot write to {run_dir} ({exc.strerror or exc})"]) from None
 
 
-OWN_FILES = frozenset({JOURNAL, STATUS, SUMMARY, REPORT_TEXT})
+OWN_FILES = frozenset({JOURNAL, *RESULTS}) - {REPORT_HTML}
 """Files a run directory holds that no ``--junit``/``--prom``/``--html`` may replace."""
 
 

@@ -21,6 +21,8 @@ when ``acl`` was asked for and is not there; the controller's environment-error 
 
 
 LOG_SUFFIX = ".log"
+LOG_BANNER = "worker pid"
+"""How every worker's log begins (its pid, and the device): a log that says only this says nothing."""
 POSITION_SUFFIX = ".position"
 
 

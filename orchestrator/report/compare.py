@@ -31,7 +31,7 @@ from orchestrator.report.summary import summary
 from orchestrator.results import typecheck
 from orchestrator.results.journal import summarize
 from orchestrator.results.replay import replay
-from orchestrator.results.status import Status
+from orchestrator.results.status import RunState, Status
 from orchestrator.results.verdict import exit_code
 from orchestrator.spec import messages
 from workers.events import DIRECTIONS
@@ -124,7 +124,9 @@ def read_summary(path: Path) -> Tuple[Dict[str, Any], Optional[str]]:
 def _rebuilt(run_dir: Path, notes: List[str]) -> Loaded:
     run = replay(run_dir)
     data = summary(run.verdicts, run.facts, exit_code(run.verdicts, bool(run.facts.get("interrupted"))))
-    return Loaded(data, notes + summarize(run_dir / rundir.JOURNAL, run.skipped))
+    state = RunState(run.facts["state"])
+    said = [] if state is RunState.FINISHED else [f"{run_dir}: {state.meaning}"]
+    return Loaded(data, notes + said + summarize(run_dir / rundir.JOURNAL, run.skipped))
 
 
 def _present(path: Path) -> bool:

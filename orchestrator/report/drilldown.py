@@ -13,6 +13,7 @@ from tabulate import tabulate
 from orchestrator.errors import SpecError
 from orchestrator.report import fmt
 from orchestrator.results.records import Cause, Verdict
+from orchestrator.spec.units import format_size
 from workers import figures
 
 MAX_ROWS = 40
@@ -78,7 +79,16 @@ def _identity(v: Verdict) -> str:
 def _params(v: Verdict) -> str:
     if not v.result.params:
         return ""
-    return "Parameters\n" + "\n".join(f"  {k}: {figures.detail(k, val)}" for k, val in sorted(v.result.params.items()))
+    return "Parameters\n" + "\n".join(f"  {k}: {_param(k, val)}" for k, val in sorted(v.result.params.items()))
+
+
+def _param(key: str, value: Any) -> str:
+    """A worker parameter as the spec writes it: a block size as written (``64MiB``), not measured."""
+    if key == "memory_size" and isinstance(value, int):
+        return format_size(value)
+    if key == "memory_size" and isinstance(value, list) and all(isinstance(n, int) for n in value):
+        return "[" + ", ".join(format_size(n) for n in value) + "]"
+    return figures.detail(key, value)
 
 
 def _cycles(mine: Sequence[Dict[str, Any]], t0: float) -> str:
@@ -133,7 +143,7 @@ def _faults(causes: Sequence[Cause], title: str) -> str:
 
 def _log(v: Verdict) -> str:
     log = v.result.log
-    if not log:
+    if not log or not log.get("tail"):
         return ""
     return f"{fmt.log_heading(log['path']).capitalize()}\n" + "\n".join(f"  | {line}" for line in log["tail"])
 

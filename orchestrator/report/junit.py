@@ -13,7 +13,7 @@ no output inside a test case), which the laxer readers accept too:
     FAIL                                  <failure type="<cause kind>" message="<that cause>">every cause</failure>
     CRASHED, HUNG, UNAVAILABLE, BUSY,     <error type="<status>" message="<the cause of that status>">
     HOST_ERROR, INCOMPLETE                    every cause, the worker's last log lines</error>
-    ABORTED, SKIPPED                      <skipped message="why it was not judged"/>
+    ABORTED, SKIPPED, RUNNING             <skipped message="why it was not judged"/>
 
 An interrupted run keeps the verdicts of the devices that had finished; only those it cut short
 (ABORTED) or never reached (SKIPPED) are skipped. Warnings (e.g. a bandwidth outlier on a device
@@ -37,7 +37,7 @@ from orchestrator.results.status import Status
 from orchestrator.results.verdict import UNOPENED
 
 FAILURE = (Status.FAIL,)
-SKIPPED = (Status.SKIPPED, Status.ABORTED)
+SKIPPED = (Status.SKIPPED, Status.ABORTED, Status.RUNNING)
 ERROR = tuple(s for s in Status if s is not Status.PASS and s not in FAILURE + SKIPPED)
 """Every other status is an error, so no status word can ever read as a passed test case."""
 PACKAGE = "dvpp-fleet"
@@ -180,6 +180,8 @@ def _skip_reason(v: Verdict, run: Dict[str, Any]) -> str:
             f"ABORTED: {stop} while the device was running ({r.cycles} cycle(s), {r.copies} copies done), "
             "before it finished; it recorded no fault up to then, so it is not judged"
         )
+    if v.status is Status.RUNNING:
+        return "RUNNING: the run is still in progress, so this device has no verdict yet"
     if run.get("interrupted"):
         return f"SKIPPED: {stop} before this device's turn: its worker was never started, so it was not tested"
     return _meaning(v)
@@ -199,8 +201,8 @@ def _body(v: Verdict) -> str:
     lines = [f"{v.name} {v.status.value}: {v.status.meaning}"]
     lines += [f"- {describe(c)}" for c in v.causes]
     log = v.result.log
-    if log and v.status in ERROR:
-        lines += [f"{log_heading(log['path'])}:"] + [f"  | {line}" for line in log.get("tail", [])[-20:]]
+    if log and log.get("tail") and v.status in ERROR:
+        lines += [f"{log_heading(log['path'])}:"] + [f"  | {line}" for line in log["tail"]]
     return clean("\n".join(lines))
 
 

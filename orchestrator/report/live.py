@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from orchestrator import rundir
 from orchestrator.errors import WriteErrors
-from orchestrator.report.summary import summary, write_summary
+from orchestrator.report.summary import LIVE_EXIT_CODE, summary, write_summary
 from orchestrator.results.records import Verdict
 
 Hook = Callable[[Sequence[Verdict], Dict[str, Any]], None]
@@ -45,7 +45,7 @@ class LiveStatus:
             return
         self.written = now
         verdicts = self.judge()
-        data = summary(verdicts, dict(self.facts, updated=time.time()), code=-1)
+        data = summary(verdicts, dict(self.facts, updated=time.time()), code=LIVE_EXIT_CODE)
         self.errors.attempt(str(self.path), lambda: write_summary(self.path, data))  # a full disk: noted, run goes on
         for hook in self.hooks:
             hook(verdicts, data)

@@ -13,22 +13,23 @@ run is final. ``dvpp_fleet_run_in_progress`` says which; ``dvpp_fleet_last_refre
 is the time of each write, so a run whose controller died shows as in progress with refreshes that
 stopped. The exit code and the finished time are written only once the run is final (a run rebuilt
 from the journal of a controller that died has no finished time). Each write builds a fresh
-registry and replaces the file atomically (``write_to_textfile``), mode 0644 whatever the umask.
+registry, renders it with ``generate_latest`` and replaces the file atomically, mode 0644 whatever
+the umask (``write``).
 """
 
 from __future__ import annotations
 
-import os
 import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
-from prometheus_client import CollectorRegistry, generate_latest, write_to_textfile
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from orchestrator.errors import EXIT_CODES
+from orchestrator.report.summary import is_final, write_atomic
 from orchestrator.results import outliers, reference
 from orchestrator.results.records import Verdict
 from orchestrator.results.status import Status
@@ -106,15 +107,16 @@ def render(verdicts: Sequence[Verdict], data: Dict[str, Any], now: Optional[floa
 
 
 def write(path: Path, verdicts: Sequence[Verdict], data: Dict[str, Any]) -> None:
-    """Replace ``path`` atomically (temp file + rename in the same folder), mode 0644."""
-    write_to_textfile(str(path), registry(verdicts, data))
-    os.chmod(path, FILE_MODE)  # the temp file followed the umask (0600 under 077)
+    """Replace ``path`` atomically (temp file + fsync + rename in the same folder) with mode 0644
+    set before the rename. Not ``write_to_textfile``: its temp file follows the umask and is renamed
+    before any chmod, so node_exporter (another user) could meet a 0600 file, and it does not fsync."""
+    write_atomic(path, render(verdicts, data), mode=FILE_MODE)
 
 
 def in_progress(data: Dict[str, Any]) -> bool:
-    """Whether ``data`` is the state of a run still going: a live refresh (``exit_code`` -1) or a
-    run ``report`` found still being written (``state`` ``running``)."""
-    return data.get("exit_code") == -1 or data.get("state") == "running"
+    """Whether ``data`` is the state of a run still going: a live refresh or a run ``report``
+    found still being written."""
+    return not is_final(data)
 
 
 def _device_families(verdicts: Sequence[Verdict]) -> Families:

@@ -11,11 +11,18 @@ from pathlib import Path
 from typing import Any, Dict, Optional, Sequence
 
 from orchestrator.results.records import Cause, Verdict
-from orchestrator.results.status import Status
+from orchestrator.results.status import RunState, Status
 from workers import events as ev
 from workers.events import SCHEMA_VERSION
 
 SCHEMA_FILE = Path(__file__).with_name("summary.schema.json")
+LIVE_EXIT_CODE = -1
+"""The exit code a live ``status.json`` (and a live ``--prom`` refresh) carries: the run has none yet."""
+
+
+def is_final(data: Dict[str, Any]) -> bool:
+    """Whether a summary is a run's final record, not a live refresh of one still going."""
+    return data.get("exit_code", LIVE_EXIT_CODE) != LIVE_EXIT_CODE and data.get("state") != RunState.RUNNING.value
 
 
 def device_summary(v: Verdict) -> Dict[str, Any]:
@@ -95,11 +102,12 @@ def _umask() -> int:
 _UMASK = _umask()
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename: readers never see half."""
+def write_atomic(path: Path, text: str, mode: Optional[int] = None) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename: readers never see half.
+    ``mode``: the file's mode, set before the rename (default: what the umask allows of 0666)."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=str(path.parent))
     try:
-        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600: node_exporter and CI users must read it
+        os.fchmod(fd, 0o666 & ~_UMASK if mode is None else mode)  # mkstemp makes 0600
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()

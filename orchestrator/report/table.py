@@ -13,6 +13,7 @@ from tabulate import tabulate
 
 from orchestrator.report import fmt, sweep
 from orchestrator.results.collect import DeviceResult
+from orchestrator.results.logtail import TAIL_LINES
 from orchestrator.results.records import Cause, Verdict
 from orchestrator.results.status import Status
 from orchestrator.spec.units import format_ids
@@ -154,20 +155,18 @@ def _warning_lines(verdicts: Sequence[Verdict]) -> List[str]:
     return ["", f"{len(lines)} warning(s):"] + lines if lines else []
 
 
-BANNER = "worker pid "
-"""How a worker's log begins (``workers/entry``): a tail of only that line tells nothing."""
 TAIL_STATUSES = (Status.CRASHED, Status.HUNG, Status.UNAVAILABLE, Status.INCOMPLETE)
 
 
-def _log_tail(v: Verdict, lines: int = 8) -> List[str]:
+def _log_tail(v: Verdict, lines: int = TAIL_LINES) -> List[str]:
     """The excerpt of the worker's log (``results/logtail.py``), for the statuses where its own words
     are the best clue."""
     log = v.result.log
     if v.status not in TAIL_STATUSES or not log:
         return []
     tail = [line for line in log["tail"] if line.strip()][-lines:]
-    if all(line.startswith(BANNER) for line in tail):
-        return []  # only the worker's first line: it said nothing about what went wrong
+    if not tail:
+        return []
     return [f"  {v.name}: {fmt.log_heading(log['path'])}:"] + [f"    | {line}" for line in tail]
 
 

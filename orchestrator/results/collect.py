@@ -147,7 +147,12 @@ def _exact_totals(r: DeviceResult, e: Union[ev.Crashed, ev.Hung]) -> None:
     if e.cycle is not None:
         r.cycle = e.cycle
     if e.copies is not None and e.cycles is not None and e.bytes is not None:
-        r.cycles, r.copies, r.bytes = max(r.cycles, e.cycles), max(r.copies, e.copies), max(r.bytes, e.bytes)
+        raise_totals(r, e.cycles, e.copies, e.bytes)
+
+
+def raise_totals(r: DeviceResult, cycles: int, copies: int, moved: int) -> None:
+    """Exact totals from a worker's position file over the rate-limited figures, never lowering them."""
+    r.cycles, r.copies, r.bytes = max(r.cycles, cycles), max(r.copies, copies), max(r.bytes, moved)
 
 
 _END_NOUN = {"crashed": "crash", "hung": "hang"}

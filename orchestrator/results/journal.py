@@ -86,19 +86,21 @@ class Journal:
         self._synced = time.monotonic()
 
 
-def held(path: Path) -> bool:
-    """Whether a controller holds ``path`` open for writing now (its run is in progress). False when
-    nobody does, and when the file system cannot tell (no ``flock``): a run is then taken as ended."""
+def held(path: Path) -> Optional[bool]:
+    """Whether a controller holds ``path`` open for writing now (its run is in progress): True, or
+    False when nobody does; None when this cannot be told (a file system without ``flock``, such as
+    NFS mounted ``nolock``, or a journal that cannot be opened), and a reader must then assume the
+    run may be going on."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:
-        return False
+        return None
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
         return True
     except OSError:
-        return False
+        return None
     finally:
         os.close(fd)  # also drops the shared lock it took
     return False

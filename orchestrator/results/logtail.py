@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from typing import List, Optional, Sequence
 
+from workers.job import LOG_BANNER
+
 LOG_TAIL_LINES = 20
 """Lines of a log without a stack dump that the outputs show (its last)."""
 TAIL_LINES = 8
@@ -39,7 +41,12 @@ def excerpt(lines: Sequence[str], stack: Optional[str] = None) -> List[str]:
     found = _dump(list(lines))
     if found is None and stack:
         found = _dump(stack.splitlines())
-    return found if found is not None else list(lines[-LOG_TAIL_LINES:])
+    if found is not None:
+        return found
+    said = [line for line in lines if line.strip()]
+    if all(line.startswith(LOG_BANNER) for line in said):
+        return []  # the worker's first line only: nothing about what went wrong
+    return list(lines[-LOG_TAIL_LINES:])
 
 
 def _dump(lines: List[str]) -> Optional[List[str]]:

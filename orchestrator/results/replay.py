@@ -10,12 +10,12 @@ header, is an ``EnvironmentProblem`` with a one-line message.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, List, NamedTuple, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 from orchestrator import rundir
 from orchestrator.errors import EnvironmentProblem
 from orchestrator.results.chips import inventory_chips
-from orchestrator.results.collect import Collector, Key
+from orchestrator.results.collect import Collector, Key, raise_totals
 from orchestrator.results.journal import JournalRead, Skipped, held, read_journal
 from orchestrator.results.logtail import excerpt
 from orchestrator.results.records import Verdict
@@ -24,6 +24,7 @@ from orchestrator.results.validate import RUN_END
 from orchestrator.results.verdict import judge_all
 from orchestrator.spec.schema import Thresholds
 from workers import events as ev
+from workers.entry.position import read_position
 
 
 def collector_for(head: Dict[str, Any]) -> Tuple[Collector, Dict[Key, Thresholds], Thresholds]:
@@ -51,6 +52,16 @@ def attach_logs(collector: Collector, run_dir: Path) -> None:
         result.log = {"path": name, "tail": excerpt(lines, stack)}
 
 
+def attach_positions(collector: Collector, run_dir: Path) -> None:
+    """Give every device the controller never saw end the exact totals its worker's position file
+    holds (a controller that died saw only the rate-limited progress)."""
+    for result in collector.results.values():
+        if result.ended_by is None:
+            where = read_position(str(rundir.position_path(run_dir, result.host, result.device)))
+            if where is not None:
+                raise_totals(result, where.cycles, where.copies, where.bytes)
+
+
 def run_facts(head: Dict[str, Any], interrupted: bool, finished: Any, state: RunState) -> Dict[str, Any]:
     """The run-level facts of ``summary.json`` from the journal header and the run's end."""
     return {
@@ -76,11 +87,13 @@ class Replay(NamedTuple):
     skipped: List[Skipped]  # journal lines (and parts of the header) left out, with why
     header: Dict[str, Any]  # its usable part (``validate.check_header``)
     records: List[Dict[str, Any]]  # the records that passed the schema check, in order
+    writer: Optional[bool] = None  # a controller holds the journal (journal.held); None: cannot tell
 
 
 def replay(run_dir: Path) -> Replay:
     """Fold a run's journal again, keeping the header and records for drill-downs and plots."""
     path = run_dir / rundir.JOURNAL
+    writer = held(path)  # before reading: a controller that lets go after this wrote its end first
     head, records, skipped = _read(run_dir)
     if not head:
         reason = next((s for s in skipped if s.header), None)
@@ -94,10 +107,12 @@ def replay(run_dir: Path) -> Replay:
             collector.fold(rec["host"], rec["device"], ev.from_dict(rec))
     attach_logs(collector, run_dir)
     interrupted = bool(end and end["interrupted"])
-    state = RunState.FINISHED if end else RunState.RUNNING if held(path) else RunState.INCOMPLETE
+    state = RunState.FINISHED if end else RunState.INCOMPLETE if writer is False else RunState.RUNNING
+    if state is RunState.INCOMPLETE:
+        attach_positions(collector, run_dir)
     verdicts = judge_all(collector, limits, fleet, interrupted, live=state is RunState.RUNNING)
     finished = end.get("finished") if end else None
-    return Replay(verdicts, run_facts(head, interrupted, finished, state), skipped, head, records)
+    return Replay(verdicts, run_facts(head, interrupted, finished, state), skipped, head, records, writer)
 
 
 def _read(run_dir: Path) -> JournalRead:

@@ -156,7 +156,7 @@ def _threshold_causes(r: DeviceResult, limits: Thresholds) -> List[Cause]:
             cause(
                 "leak",
                 f"free device memory after release is {amount(r.leak)} below the baseline "
-                f"(max_leak {amount(limits.max_leak)})",
+                f"(max_leak {format_size(limits.max_leak)})",
                 detail={"leak": r.leak},
             )
         )
@@ -164,7 +164,8 @@ def _threshold_causes(r: DeviceResult, limits: Thresholds) -> List[Cause]:
         losses = ", ".join(format_size(n) if n else "0B" for n in r.leak_trend)
         message = (
             f"free device memory after release fell further in each of the last {len(r.leak_trend)} cycles "
-            f"({losses} below the baseline): a leak that grows every cycle, below max_leak {amount(limits.max_leak)}"
+            f"({losses} below the baseline): a leak that grows every cycle, "
+            f"below max_leak {format_size(limits.max_leak)}"
         )
         out.append(cause("leak", message, detail={"leak": r.leak, "trend": list(r.leak_trend)}))
     return out

@@ -174,3 +174,20 @@ def test_a_fleet_of_64_devices_reports_every_device(tmp_path):
     r = run_fleet(tmp_path, data, timeout=300)
     assert r.code == 0, r.stdout[-2000:]
     assert sorted(r.statuses()) == list(range(64)) and set(r.statuses().values()) == {"PASS"}
+
+
+def test_the_live_status_is_refreshed_on_time_while_no_event_arrives(tmp_path):
+    data = spec(devices=1, status_interval="200ms")
+    data["defaults"].update(number_of_cycles=1, release_cycle=3, interval="1500ms")  # 1.5 s of silence per copy
+    proc, run_dir = start_run(tmp_path, data)
+    seen = set()
+    deadline = time.monotonic() + 3.0
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            seen.add(json.loads((run_dir / "status.json").read_text())["updated"])
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.05)
+    proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    assert len(seen) >= 8, sorted(seen)  # about 5 per second, not one per copy

@@ -24,7 +24,7 @@ from multiprocessing.connection import Connection
 from typing import IO, Any, Optional
 
 from workers.entry.position import Position, round_trips
-from workers.job import WorkerJob
+from workers.job import LOG_BANNER, WorkerJob
 from workers.stopflag import STOP_SIGNALS, StopFlag
 
 STACK_SIGNAL = signal.SIGUSR1
@@ -53,7 +53,7 @@ def worker_entry(
                 print("controller is gone (its pipe closed): stopping and releasing the device", flush=True)
             stop.set()
 
-    print(f"worker pid {os.getpid()}: {job.host}:{job.device} backend {job.backend}", flush=True)
+    print(f"{LOG_BANNER} {os.getpid()}: {job.host}:{job.device} backend {job.backend}", flush=True)
     watch = Position(position, round_trips(job.params)) if position is not None else None
     run_device(job.params, emit, backend=job.backend, sim_config=job.sim, stop=stop, watch=watch)
     if stop.signum is not None:

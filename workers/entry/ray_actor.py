@@ -27,7 +27,7 @@ import threading
 from typing import Any, Dict, List, Optional, Tuple
 
 from workers.entry.position import Position, read_position, round_trips
-from workers.job import LOG_SUFFIX, POSITION_SUFFIX, WorkerJob
+from workers.job import LOG_BANNER, LOG_SUFFIX, POSITION_SUFFIX, WorkerJob
 from workers.visibility import VISIBLE_ENV
 
 MAX_CONCURRENCY = 4
@@ -98,7 +98,7 @@ class DeviceActor:
         os.close(fd)
         self._files = (run_id, name)
         faulthandler.enable(all_threads=True)  # a fatal signal leaves every thread's stack in the log
-        print(f"worker pid {os.getpid()} on {socket.gethostname()}: {name}", flush=True)
+        print(f"{LOG_BANNER} {os.getpid()} on {socket.gethostname()}: {name}", flush=True)
         return Position.create(position, trips)
 
     def _run(self, job: WorkerJob, watch: Optional[Position]) -> None:

@@ -18,6 +18,7 @@ from tests.helpers.cli import cli, run_fleet, start_run
 from tests.helpers.journals import Line, Said, copy_run, dvpp, example_record, records, rewrite
 from tests.helpers.specs import spec
 from workers import events as ev
+from workers.entry.position import read_position
 
 DROP = object()
 
@@ -328,6 +329,9 @@ def test_report_of_a_run_whose_controller_was_killed_writes_it_final_as_incomple
         data = json.loads((run_dir / name).read_text())
         assert data["state"] == "incomplete" and data["finished"] is None and data["exit_code"] == 1
         assert [d["status"] for d in data["devices"]] == ["INCOMPLETE", "SKIPPED", "SKIPPED"]
+    where = read_position(str(run_dir / "logs" / ".localhost-0.position"))
+    first = json.loads((run_dir / "summary.json").read_text())["devices"][0]
+    assert where.copies > 20 and (first["copies"], first["bytes"]) == (where.copies, where.bytes)  # exact
     text = (run_dir / "report.txt").read_text()
     assert "INCOMPLETE: the run is incomplete" in text and "RUNNING" not in text
     assert text.strip() in out.stdout
@@ -338,17 +342,49 @@ def test_report_of_a_run_whose_controller_was_killed_writes_it_final_as_incomple
 def test_report_of_a_run_in_progress_shows_it_and_writes_nothing_in_it(tmp_path):
     proc, run_dir = _long_run(tmp_path)
     try:
+        before = sorted(p.name for p in run_dir.iterdir())
         out = cli("report", str(run_dir), "--format", "json")
-        assert out.returncode == 1 or out.returncode == 0, out.stderr
+        assert out.returncode == 1, out.stderr  # not every device has passed: running ones have not
         assert "in progress: its controller is still writing the journal" in out.stderr
         data = json.loads(out.stdout)
-        assert data["state"] == "running" and data["devices"][0]["status"] == "RUNNING"
-        assert [d["status"] for d in data["devices"]][1:] == ["RUNNING", "RUNNING"]
-        assert not (run_dir / "summary.json").exists() and not (run_dir / "report.txt").exists()
+        assert data["state"] == "running" and data["exit_code"] == 1
+        assert [d["status"] for d in data["devices"]] == ["RUNNING", "RUNNING", "RUNNING"]
+        assert sorted(p.name for p in run_dir.iterdir()) == before  # no summary, report.txt or report.html
+        assert json.loads((run_dir / "status.json").read_text())["exit_code"] == -1  # still the controller's
+        own = cli("report", str(run_dir), "--html", str(run_dir / "report.html"))
+        assert own.returncode == 2 and "report.html of a run in progress" in own.stderr
+        assert not (run_dir / "report.html").exists()
     finally:
         proc.send_signal(2)
         proc.communicate(timeout=60)
     assert json.loads((run_dir / "summary.json").read_text())["state"] == "finished"
+
+
+def test_a_journal_cut_short_by_a_failed_write_never_replaces_the_controllers_summary(tmp_path):
+    r = run_fleet(tmp_path, spec(devices=2))
+    journal = r.run_dir / "events.jsonl"
+    lines = journal.read_text().splitlines(keepends=True)
+    journal.write_text("".join(lines[: len(lines) // 2]))  # no run end, nobody holds it
+    summary_before = (r.run_dir / "summary.json").read_bytes()
+    (r.run_dir / "report.txt").unlink()
+    out = cli("report", str(r.run_dir))
+    assert "its summary.json is the controller's final record" in out.stderr
+    assert (r.run_dir / "summary.json").read_bytes() == summary_before
+    assert (r.run_dir / "report.txt").is_file()  # only what was missing is restored
+
+
+def test_a_journal_nobody_can_tell_is_free_is_taken_as_in_progress(tmp_path, monkeypatch, capsys):
+    from orchestrator.cli import main
+    from orchestrator.results import replay as replayed
+
+    r = run_fleet(tmp_path, spec(devices=1))
+    journal = r.run_dir / "events.jsonl"
+    journal.write_text("".join(journal.read_text().splitlines(keepends=True)[:-1]))  # the run end is gone
+    (r.run_dir / "summary.json").unlink()
+    monkeypatch.setattr(replayed, "held", lambda path: None)  # a file system without flock (NFS nolock)
+    main(["report", str(r.run_dir)])
+    assert "cannot be told (the file system does not lock files)" in capsys.readouterr().err
+    assert not (r.run_dir / "summary.json").exists()
 
 
 def test_report_of_a_finished_run_restores_only_what_is_missing_or_unreadable(tmp_path):

@@ -172,7 +172,7 @@ def test_a_small_leak_that_grows_every_cycle_fails_as_a_trend(tmp_path):
     assert leak["detail"]["trend"] == [96 * 1024 * n for n in range(1, 6)]
     assert leak["message"] == (
         "free device memory after release fell further in each of the last 5 cycles (96KiB, 192KiB, 288KiB, "
-        "384KiB, 480KiB below the baseline): a leak that grows every cycle, below max_leak 512.0 KiB"
+        "384KiB, 480KiB below the baseline): a leak that grows every cycle, below max_leak 512KiB"
     )
 
 

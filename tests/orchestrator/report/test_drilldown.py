@@ -83,7 +83,7 @@ def test_render_of_a_failed_device_has_every_section(tmp_path):
         "  H2D GB/s: median 24.000, min 19.200, max 25.200 over 32 copies",
         "  D2H GB/s: median 25.000, min 20.000, max 26.250 over 32 copies",
     ]
-    assert sections[1] == "Parameters\n  memory_size: 8.0 MiB"
+    assert sections[1] == "Parameters\n  memory_size: 8MiB"
     cycles = sections[2].splitlines()
     assert len(cycles) == 3 + 4 and cycles[3].split()[:4] == ["6.25", "1", "8", "128.0"]
     memory = [line.split()[1] for line in sections[3].splitlines()[3:]]

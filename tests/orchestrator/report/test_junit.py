@@ -8,16 +8,15 @@ import json
 import time
 from pathlib import Path
 
+import junitparser
 import pytest
+import xmlschema
 
 from orchestrator.report import junit
 from tests.helpers.cli import cli, press, start_cli
 from tests.helpers.fleet_runs import CHIP, MIXED_STATUSES, assert_consistent, copies, mismatch, mixed_run, record_run
 from tests.helpers.specs import spec, write_spec
 from workers import events as ev
-
-junitparser = pytest.importorskip("junitparser")
-xmlschema = pytest.importorskip("xmlschema")
 
 SCHEMA = Path(__file__).parent / "data" / "junit.xsd"
 MARK = " [SIMULATED]"

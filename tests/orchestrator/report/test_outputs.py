@@ -6,18 +6,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonschema
+import junitparser
 import pytest
+import xmlschema
+from prometheus_client import parser
 
 from orchestrator import rundir
 from orchestrator.report.summary import SCHEMA_FILE
 from tests.helpers.cli import cli, run_fleet
 from tests.helpers.fleet_runs import mixed_run
 from tests.helpers.specs import spec
-
-junitparser = pytest.importorskip("junitparser")
-xmlschema = pytest.importorskip("xmlschema")
-parser = pytest.importorskip("prometheus_client.parser")
-jsonschema = pytest.importorskip("jsonschema")
 
 XSD = Path(__file__).parent / "data" / "junit.xsd"
 SCHEMA = SCHEMA_FILE

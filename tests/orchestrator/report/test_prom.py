@@ -15,6 +15,7 @@ import time
 from datetime import datetime, timezone
 
 import pytest
+from prometheus_client import parser
 
 from orchestrator.errors import EXIT_CODES
 from orchestrator.report import prom
@@ -25,8 +26,6 @@ from tests.helpers import debian
 from tests.helpers.cli import ROOT, cli, run_fleet, start_run
 from tests.helpers.fleet_runs import MIXED_STATUSES, assert_consistent, copies, mixed_devices, mixed_run, record_run
 from tests.helpers.specs import spec
-
-parser = pytest.importorskip("prometheus_client.parser")
 
 DEVICE_FAMILIES = {
     "device_status",

@@ -7,13 +7,12 @@ import copy
 import json
 from importlib.resources import files
 
+import jsonschema
 import pytest
 
 from orchestrator.report.summary import SCHEMA_FILE
 from tests.helpers.cli import cli
 from tests.helpers.fleet_runs import assert_consistent, copies, mixed_run, record_run
-
-jsonschema = pytest.importorskip("jsonschema")
 
 
 @pytest.fixture(scope="module")

@@ -147,7 +147,7 @@ def test_failures_are_grouped_by_cause_then_each_status_says_what_it_means_once(
         "FAIL: a fault was recorded: data mismatch, API error, leak, or a threshold not met",
         "  node-a:3  [data_mismatch] 3 byte(s) differ after D2H (cycle 2, copy 11); expected/actual at offset: "
         "4096: 255/254",
-        "  node-a:5  [leak] free device memory after release is 8.0 MiB below the baseline (max_leak 0 B)",
+        "  node-a:5  [leak] free device memory after release is 8.0 MiB below the baseline (max_leak 0B)",
     ]
     assert lines.count(lines[10]) == 1 and sum(Status.FAIL.meaning in line for line in lines) == 1
     assert "  node-b:2  [open_failed] acl.rt.set_device failed 3 time(s) " in "\n".join(lines)

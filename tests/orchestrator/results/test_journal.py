@@ -164,7 +164,7 @@ def test_an_existing_journal_is_never_overwritten(tmp_path):
 
 
 def test_a_journal_is_held_while_its_writer_has_it_open_and_free_after(tmp_path):
-    assert held(tmp_path / JOURNAL) is False  # no journal at all: nobody writes it
+    assert held(tmp_path / JOURNAL) is None  # no journal to ask: nobody can tell
     with Journal(tmp_path) as journal:
         journal.write(HEADER)
         assert held(journal.path) is True  # a reader in this or another process sees the run in progress

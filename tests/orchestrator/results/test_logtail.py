@@ -145,3 +145,8 @@ def test_the_current_thread_wins_when_it_is_in_the_runtime_call_too_or_none_is()
         CURRENT,
         '  File "/srv/a.py", line 3 in spin',
     ]
+
+
+def test_a_log_that_says_only_the_workers_first_line_gives_no_excerpt():
+    assert excerpt(["worker pid 7: localhost:2 backend sim", "", "  "]) == []
+    assert excerpt(["worker pid 7: localhost:2 backend sim", "acl init failed"])[-1] == "acl init failed"

@@ -136,25 +136,14 @@ def test_a_capacity_outlier_fails_with_outlier_fail(tmp_path):
     assert run.by_name()["h:3"].status is Status.FAIL and run.code == 1
 
 
-def test_a_scattered_fleet_raises_the_bar_to_its_own_noise_but_a_slow_link_still_stands_out(tmp_path):
-    # medians that scatter by tens of per cent across the fleet, none alone
-    scattered = [(14.3, 14.0), (9.0, 10.0), (13.0, 13.0), (14.6, 14.3), (10.5, 9.5), (14.1, 12.0), (12.0, 14.2)]
-    run = fleet(tmp_path, scattered)
-    assert not any(v.warnings for v in run.verdicts)  # 31% below is the fleet's own scatter, not a link
-    (tmp_path / "slow").mkdir()
-    run = fleet(tmp_path / "slow", scattered + [(0.38, 0.37)])
-    (h2d, d2h) = run.by_name()["h:7"].warnings
-    assert (h2d.detail["direction"], d2h.detail["direction"]) == ("h2d", "d2h")
-    assert h2d.detail["noise_floor"] > 0.25 and "noise floor" in h2d.message
-    assert all(not v.warnings for v in run.verdicts if v.name != "h:7")
-
-
-def test_a_tight_fleet_keeps_the_plain_fraction_and_a_few_slow_devices_cannot_hide_each_other(tmp_path):
+def test_a_few_slow_devices_of_a_real_fleet_are_each_flagged_by_the_plain_fraction(tmp_path):
     tight = [(24.0, 25.0), (24.4, 25.1), (23.7, 24.9), (24.1, 25.2), (24.2, 24.8), (23.9, 25.0), (17.0, 17.5)]
     run = fleet(tmp_path, tight + [(16.8, 17.0)])
     for name in ("h:6", "h:7"):
-        (h2d, d2h) = run.by_name()[name].warnings
-        assert h2d.detail["noise_floor"] < 0.05 and h2d.message.endswith("(max_below_fleet 0.25)")
+        assert [w.detail["direction"] for w in run.by_name()[name].warnings] == ["h2d", "d2h"]
+    (tmp_path / "few").mkdir()  # three peers, one far below: no scatter of the others may hide it
+    (w,) = fleet(tmp_path / "few", [(25.0, 25.0), (22.0, 25.0), (12.0, 25.0)]).by_name()["h:2"].warnings
+    assert w.message.endswith("(max_below_fleet 0.25)")
 
 
 def test_a_simulated_device_whose_best_copy_reaches_its_fleet_was_only_slowed_by_the_host(tmp_path):

@@ -182,3 +182,26 @@ def test_an_acllite_style_program_runs_unmodified():
         "run success!",
     ]
     assert "Warning: acl.util.numpy_to_ptr will be deprecated" in result.stderr
+
+
+def test_a_read_only_page_mapped_where_a_writable_one_was_is_refused_not_written(acl, dev, pages):
+    area = pages(1)
+    ctypes.memset(area.addr, 0x5A, PAGE)  # touched: resident, and the maps cache grants it
+    assert acl.rt.memcpy(area.addr, 64, dev, 64, 2) == 0
+    fixed = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | 0x10  # MAP_FIXED: the same address, read-only now
+    assert area.libc.mmap(area.addr, PAGE, mmap.PROT_READ, fixed, -1, 0) == area.addr
+    assert acl.rt.memcpy(area.addr, 64, dev, 64, 2) == 107000  # a stale grant would fault the process
+    assert "writable" in acl.get_recent_err_msg()
+
+
+def test_a_long_lived_buffer_is_checked_without_reading_the_maps_again(acl, dev, monkeypatch):
+    from workers.simulator.acl import _memory
+
+    back = np.ones(SIZE, dtype=np.uint8)  # touched: every page resident
+    assert acl.rt.memcpy(back.ctypes.data, SIZE, dev, SIZE, 2) == 0
+    reads = []
+    real = _memory.HostMaps._read
+    monkeypatch.setattr(_memory.HostMaps, "_read", lambda self: reads.append(1) or real(self))
+    for _ in range(5):
+        assert acl.rt.memcpy(back.ctypes.data, SIZE, dev, SIZE, 2) == 0
+    assert reads == []

@@ -185,11 +185,14 @@ class HostMaps:
     """Whether host addresses are mapped with some access, decided without touching them.
 
     ``mincore`` answers "is every page of the range mapped" (ENOMEM when one is not) in one
-    system call, so an unmapped range is refused without reading anything more; the access of a
-    mapped one comes from ``/proc/self/maps``, read again for every question (about 50 us). A cached
-    answer would be wrong after a mapping is replaced at the same address with less access (a fresh
-    read-only or PROT_NONE page where a writable one was): the copy would then fault the whole
-    process, which the runtime never does. Without ``mincore`` the maps alone decide; without the
+    system call, and which of its pages are resident. The access comes from ``/proc/self/maps``
+    (about 50-170 us to read, inside a timed copy), cached: a cached grant is trusted only when every
+    page of the range is resident, else the maps are read again. A mapping replaced at the same
+    address with less access (a fresh read-only or PROT_NONE page where a writable one was) has
+    pages that were never touched, so it is read again and refused, as the runtime refuses it; a
+    long-lived buffer (the worker's pageable host memory) is resident and costs one system call.
+    Only access taken away from pages that were touched since (``mprotect``, or a resident file
+    page mapped anew) goes unseen. Without ``mincore`` every question reads the maps; without the
     maps (not Linux) a mapped page counts as readable and writable.
     """
 
@@ -210,18 +213,25 @@ class HostMaps:
         with self._lock:
             if self._mincore is None:
                 return self._read() and self._grants(addr, size, write)
-            if not self._mapped(addr, size):
+            mapped, resident = self._mapped(addr, size)
+            if not mapped:
                 return False
+            if resident and self._grants(addr, size, write):
+                return True
             return not self._read() or self._grants(addr, size, write)
 
-    def _mapped(self, addr: int, size: int) -> bool:
+    def _mapped(self, addr: int, size: int) -> Tuple[bool, bool]:
+        """(every page of the range is mapped, every one is also resident)."""
         start, end = addr - addr % PAGE, align_up(addr + size, PAGE)
+        resident = True
         while start < end:
             length = min(end - start, self._VEC_PAGES * PAGE)
             if self._mincore(start, length, self._vec) != 0:
-                return False
+                return False, False
+            pages = -(-length // PAGE)
+            resident = resident and not self._vec.raw[:pages].translate(_RESIDENT_BIT).count(0)
             start += length
-        return True
+        return True, resident
 
     def _grants(self, addr: int, size: int, write: bool) -> bool:
         """Whether the cached maps cover the range, without a gap, with the access asked for."""
@@ -261,6 +271,8 @@ def _libc_mincore() -> Any:
     return function
 
 
+_RESIDENT_BIT = bytes(b & 1 for b in range(256))
+"""``bytes.translate`` table: mincore's byte per page -> its resident bit (the others are reserved)."""
 HOST_MAPS = HostMaps()
 """The process's host mappings (one per process, shared by every simulated driver)."""
 
