@@ -10,7 +10,7 @@ the user wrote in a spec is shown as written (``orchestrator.spec.units.format_s
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
 
 BINARY_UNITS = (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10))
 UNKNOWN = "-"
@@ -22,14 +22,17 @@ BYTE_KEYS = frozenset(
 """Keys of a fault's detail whose numbers are amounts of bytes."""
 
 
+def binary_unit(n: float) -> Tuple[str, int]:
+    """The largest binary unit ``n`` bytes fill at least once, and its size (``B``, 1 below a KiB)."""
+    return next(((unit, size) for unit, size in BINARY_UNITS if abs(n) >= size), ("B", 1))
+
+
 def amount(n: Optional[float]) -> str:
     """A measured number of bytes: ``371.4 MiB``, ``0 B``, ``-2.0 MiB``; ``-`` when unknown."""
     if n is None:
         return UNKNOWN
-    for unit, size in BINARY_UNITS:
-        if abs(n) >= size:
-            return f"{n / size:.1f} {unit}"
-    return f"{int(n)} B"
+    unit, size = binary_unit(n)
+    return f"{int(n)} B" if size == 1 else f"{n / size:.1f} {unit}"
 
 
 def gbps(value: Optional[float]) -> str:

@@ -83,14 +83,23 @@ def deadline(job: DeviceJob, started: bool, since: float, last_event: float) -> 
     return last_event + t.copy + p.interval
 
 
-def where(started: bool, cycle: int, copies: int) -> str:
-    """Where a worker was: the copy after the last one it completed, or opening the device."""
-    return f"cycle {max(cycle, 1)}, copy {copies + 1}" if started else "while opening the device"
+def where(started: bool, cycle: int, copy: Optional[int]) -> str:
+    """Where a worker was: the copy in progress (``copy``; None after the run's last copy), or
+    opening the device."""
+    if not started:
+        return "while opening the device"
+    if copy is None:
+        return f"after the last copy of cycle {max(cycle, 1)}, while ending the run"
+    return f"cycle {max(cycle, 1)}, copy {copy}"
 
 
-def during(started: bool, cycle: int, copies: int) -> str:
-    """``during cycle 2, copy 7``, or ``while opening the device``: for a sentence about a death."""
-    return f"during {where(started, cycle, copies)}" if started else where(started, cycle, copies)
+def during(started: bool, cycle: int, copy: Optional[int]) -> str:
+    """``during cycle 2, copy 7``, or where as ``where`` says it: for a sentence about a death."""
+    return f"during {where(started, cycle, copy)}" if started and copy is not None else where(started, cycle, copy)
+
+
+def _phase(started: bool, cycle: int, copy: Optional[int]) -> str:
+    return f"at {where(started, cycle, copy)}" if started and copy is not None else where(started, cycle, copy)
 
 
 At = Dict[str, Optional[int]]
@@ -98,11 +107,11 @@ At = Dict[str, Optional[int]]
 
 
 def hung_event(
-    job: DeviceJob, started: bool, cycle: int, copies: int, stack: Optional[str], at: Optional[At] = None
+    job: DeviceJob, started: bool, cycle: int, copy: Optional[int], stack: Optional[str], at: Optional[At] = None
 ) -> ev.Hung:
-    """The Hung event for a worker that was killed after its deadline."""
+    """The Hung event for a worker that was killed after its deadline (``copy``: as ``where``)."""
     timeout = job.timeouts.copy if started else job.timeouts.init
-    phase = f"at {where(started, cycle, copies)}" if started else where(started, cycle, copies)
+    phase = _phase(started, cycle, copy)
     call = stuck_in(stack)
     stuck = f"stuck in {call} {phase}" if call else f"stuck {phase}"
     msg = f"no progress for {timeout:g}s, {stuck}; the worker was killed"
@@ -110,11 +119,17 @@ def hung_event(
 
 
 def stop_hung_event(
-    job: DeviceJob, started: bool, cycle: int, copies: int, stack: Optional[str], grace: float, at: Optional[At] = None
+    job: DeviceJob,
+    started: bool,
+    cycle: int,
+    copy: Optional[int],
+    stack: Optional[str],
+    grace: float,
+    at: Optional[At] = None,
 ) -> ev.Hung:
     """The Hung event for a worker still there ``grace`` seconds after it was asked to stop."""
     call = stuck_in(stack)
-    phase = f"at {where(started, cycle, copies)}" if started else where(started, cycle, copies)
+    phase = _phase(started, cycle, copy)
     stuck = f"stuck in {call} {phase}" if call else f"stuck {phase}"
     msg = f"did not stop within {grace:g}s of the stop request, {stuck}; the worker was killed"
     return ev.Hung(message=msg, timeout=grace, stack=stack, **(at or {}))

@@ -76,13 +76,20 @@ class Tracked:
         total = self.job.params.number_of_cycles
         return max(self.cycle, self.cycles + 1 if total < 0 or self.cycles < total else self.cycles, 1)
 
+    @property
+    def next_copy(self) -> Optional[int]:
+        """The copy it was on: the one after the last it completed; None once the run's last cycle
+        was released (it was ending the run: there is no next copy)."""
+        total = self.job.params.number_of_cycles
+        return None if 0 <= total <= self.cycles else self.copies + 1
+
     def where(self) -> str:
-        """Where it was: the copy after the last one it completed, or opening the device."""
-        return hangs.where(self.started, self.in_cycle, self.copies)
+        """Where it was: the copy it was on, after the run's last copy, or opening the device."""
+        return hangs.where(self.started, self.in_cycle, self.next_copy)
 
     def during(self) -> str:
         """Where it was, as a sentence about its death goes on: ``during cycle 2, copy 7``."""
-        return hangs.during(self.started, self.in_cycle, self.copies)
+        return hangs.during(self.started, self.in_cycle, self.next_copy)
 
     def at_end(self) -> hangs.At:
         """The place and totals a ``Crashed`` or ``Hung`` carries: the cycle and copy in progress
@@ -90,7 +97,7 @@ class Tracked:
         exact = self.exact
         return {
             "cycle": self.in_cycle if self.started else None,
-            "copy": self.copies + 1 if self.started else None,
+            "copy": self.next_copy if self.started else None,
             "cycles": self.cycles if exact else None,
             "copies": self.copies if exact else None,
             "bytes": self.bytes if exact else None,
@@ -103,8 +110,8 @@ class Tracked:
     def hung(self, stack: Optional[str], grace: Optional[float] = None) -> ev.Hung:
         """The ``Hung`` event of a kill after its deadline, or (``grace``) after a stop it ignored."""
         if grace is None:
-            return hangs.hung_event(self.job, self.started, self.in_cycle, self.copies, stack, self.at_end())
-        return hangs.stop_hung_event(self.job, self.started, self.in_cycle, self.copies, stack, grace, self.at_end())
+            return hangs.hung_event(self.job, self.started, self.in_cycle, self.next_copy, stack, self.at_end())
+        return hangs.stop_hung_event(self.job, self.started, self.in_cycle, self.next_copy, stack, grace, self.at_end())
 
 
 class Stopping:

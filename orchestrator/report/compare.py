@@ -96,7 +96,9 @@ def load_run(run_dir: Path) -> Loaded:
         return _rebuilt(run_dir, [])
     data, why = read_summary(path)
     if why is None:
-        return Loaded(data, [])
+        skipped = data.get("journal_skipped")
+        note = f"{path} was rebuilt from a journal of which {skipped} line(s) could not be used"
+        return Loaded(data, [note] if isinstance(skipped, int) and skipped > 0 else [])
     if not _present(run_dir / rundir.JOURNAL):
         raise SpecError([f"compare: {path} is unusable ({why}) and {run_dir} holds no {rundir.JOURNAL} to rebuild it"])
     try:

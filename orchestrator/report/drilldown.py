@@ -143,9 +143,10 @@ def _faults(causes: Sequence[Cause], title: str) -> str:
 
 def _log(v: Verdict) -> str:
     log = v.result.log
-    if not log or not log.get("tail"):
+    if not log:
         return ""
-    return f"{fmt.log_heading(log['path']).capitalize()}\n" + "\n".join(f"  | {line}" for line in log["tail"])
+    lines = [f"  | {line}" for line in log.get("tail") or []] or ["  (nothing beyond the worker's first line)"]
+    return f"{fmt.log_heading(log['path']).capitalize()}\n" + "\n".join(lines)
 
 
 def _median(stats: Any) -> str:

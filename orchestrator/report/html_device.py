@@ -20,12 +20,12 @@ from orchestrator.report.html_fleet import COLORS, status_color
 from orchestrator.results.records import Verdict
 from orchestrator.results.status import Status
 from orchestrator.spec.units import format_size
+from workers import figures
 from workers.events import DIRECTIONS
 
 MAX_POINTS = 400
 MARKED = ("fault", "capacity", "crashed", "hung")
 SAMPLED = ("started", "progress", "cycle_end", "finished") + MARKED
-UNITS = (("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10), ("B", 1))
 NOT_RUN = {
     Status.UNAVAILABLE: "the device could not be opened",
     Status.BUSY: "another process held the device, so it was not tested",
@@ -94,11 +94,6 @@ def _add(s: DeviceSeries, rec: Dict[str, Any], x: float) -> None:
         s.faults.append(x)
 
 
-def unit_of(n: float) -> Tuple[str, int]:
-    """The largest binary unit ``n`` bytes fill at least once (``B`` below a KiB)."""
-    return next((u, size) for u, size in UNITS if abs(n) >= size or size == 1)
-
-
 def figure(v: Verdict, s: Optional[DeviceSeries]) -> str:
     """One device's figure: caption, charts (or why there are none), notes, a size sweep's curve."""
     s = s or DeviceSeries()
@@ -144,7 +139,7 @@ def _x_title(s: DeviceSeries) -> str:
 
 def _memory(v: Verdict, s: DeviceSeries) -> str:
     total = max(s.totals.values())
-    unit, size = unit_of(total)
+    unit, size = figures.binary_unit(total)
     kinds = sorted(s.memory)
     chart = svg.Chart(
         f"{v.name}: free device memory, from 0 to the device's total ({fmt.amount(total)})",
@@ -173,7 +168,7 @@ def _zoom(v: Verdict, s: DeviceSeries) -> str:
     deepest = -min(y for pts in drops.values() for _, y in pts)
     if deepest <= 0:
         return ""
-    unit, size = unit_of(deepest)
+    unit, size = figures.binary_unit(deepest)
     low, _, _ = svg.axis_range(-deepest / size, 0.0)
     chart = svg.Chart(
         f"{v.name}: zoom on the shaded range: free memory below each pool's highest reading",

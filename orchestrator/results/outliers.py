@@ -34,6 +34,9 @@ MIN_PEERS = 3
 """Devices of one chip needed for a fleet median: with fewer, "the odd one out" is not defined."""
 MIN_SAMPLES = 8
 """Timed copies a device's median needs to be compared with its fleet's."""
+UNJUDGED = "unjudged"
+"""The kind of the warning that a passing device was left out for too few copies: always a warning,
+even with ``outlier: fail`` (nothing was found wrong, the check could not be made)."""
 
 
 def median_gbps(v: Verdict, direction: str) -> Optional[float]:
@@ -96,12 +99,30 @@ def find_outliers(verdicts: Sequence[Verdict], fraction: Optional[float]) -> Lis
             c
             for c in [
                 *(_outlier(v, d, medians, fraction) for d in DIRECTIONS),
+                _too_few(v, medians),
                 _capacity_outlier(v, capacities, fraction),
             ]
             if c
         )
         for v in verdicts
     ]
+
+
+def _too_few(v: Verdict, medians: FleetMedians) -> Optional[Cause]:
+    """A passing device left out of the comparison for too few timed copies while its peers had
+    enough (a ``duration`` run in which it managed far fewer copies): said, never silent."""
+    chip = v.result.chip or "unknown"
+    short = [
+        d for d in DIRECTIONS if (chip, d) in medians and median_gbps(v, d) is not None and _judged_gbps(v, d) is None
+    ]
+    if v.status is not Status.PASS or not comparable(v) or not short:
+        return None
+    count = min(int((getattr(v.result, d) or {}).get("count") or 0) for d in short)
+    message = (
+        f"not compared with its fleet: only {count} timed cop{'y' if count == 1 else 'ies'} "
+        f"(at least {MIN_SAMPLES}), while {medians[(chip, short[0])][1]} {chip} peer(s) had enough"
+    )
+    return cause(UNJUDGED, message, detail={"measure": "samples", "count": count, "min_samples": MIN_SAMPLES})
 
 
 def _capacity_key(v: Verdict) -> Optional[Tuple[str, object]]:

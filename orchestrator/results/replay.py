@@ -112,7 +112,10 @@ def replay(run_dir: Path) -> Replay:
         attach_positions(collector, run_dir)
     verdicts = judge_all(collector, limits, fleet, interrupted, live=state is RunState.RUNNING)
     finished = end.get("finished") if end else None
-    return Replay(verdicts, run_facts(head, interrupted, finished, state), skipped, head, records, writer)
+    facts = run_facts(head, interrupted, finished, state)
+    if skipped:  # a summary written from this says so, so a reader of it alone (compare) still knows
+        facts["journal_skipped"] = len(skipped)
+    return Replay(verdicts, facts, skipped, head, records, writer)
 
 
 def _read(run_dir: Path) -> JournalRead:

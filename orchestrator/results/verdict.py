@@ -21,7 +21,7 @@ from typing import Dict, List
 
 from orchestrator.errors import EXIT_DEVICE_FAILURE, EXIT_ENVIRONMENT, EXIT_INTERRUPTED, EXIT_PASS
 from orchestrator.results.collect import Collector, DeviceResult, Key, partial_figures
-from orchestrator.results.outliers import find_outliers
+from orchestrator.results.outliers import UNJUDGED, find_outliers
 from orchestrator.results.records import Cause, Verdict, cause
 from orchestrator.results.status import Status
 from orchestrator.spec.schema import Thresholds
@@ -65,12 +65,12 @@ def judge_all(
 def _with_outliers(v: Verdict, found: tuple[Cause, ...], fail: bool) -> Verdict:
     """An outlier is a warning; with ``outlier: fail`` a cause that turns a PASS into FAIL (a device
     with another status keeps it)."""
-    if not found:
-        return v
-    if not fail:
-        return dataclasses.replace(v, warnings=v.warnings + found)
+    notes = tuple(c for c in found if c.fault == UNJUDGED)
+    found = tuple(c for c in found if c.fault != UNJUDGED)
+    if not found or not fail:
+        return dataclasses.replace(v, warnings=v.warnings + found + notes) if found or notes else v
     status = Status.FAIL if v.status is Status.PASS else v.status
-    return dataclasses.replace(v, status=status, causes=v.causes + found)
+    return dataclasses.replace(v, status=status, causes=v.causes + found, warnings=v.warnings + notes)
 
 
 def _rc_warnings(r: DeviceResult, limits: Thresholds) -> tuple[Cause, ...]:

@@ -49,3 +49,12 @@ def test_a_fault_detail_reads_in_units_and_short_floats():
     assert figures.detail("trend", [1 << 20, 2 << 20]) == "[1048576, 2097152]"  # not a byte key: as is
     assert figures.detail("verify", False) == "false" and figures.detail("api", None) == "null"
     assert figures.detail("samples", [{"offset": 3, "expected": 7}]) == "[{offset: 3, expected: 7}]"
+
+
+def test_the_unit_a_chart_counts_in_is_the_one_amounts_use():
+    assert [figures.binary_unit(n) for n in (0, 1023, 4 << 30, -(3 << 20))] == [
+        ("B", 1),
+        ("B", 1),
+        ("GiB", 1 << 30),
+        ("MiB", 1 << 20),
+    ]

@@ -207,6 +207,8 @@ def test_every_output_of_a_damaged_journal_says_what_was_skipped(recorded, tmp_p
         count = lines_or_parts or f"{len(expected)} unreadable journal line(s)"
         assert f"dvpp-fleet: skipped {count} of {run_dir / 'events.jsonl'}:" in said.err.splitlines(), argv
         assert "torn" not in said.err
+    again = dvpp(capsys, "compare", recorded, run_dir, "--tolerance", "0.99")  # now from the restored summary
+    assert "could not be used" in again.err and "rebuilt from a journal of which" in again.err
     assert json.loads(dvpp(capsys, "report", run_dir, "--format", "json").out)["devices"][1]["status"] == "FAIL"
     assert page.read_text().startswith("<!DOCTYPE html>")
     assert dvpp(capsys, "report", run_dir, "--device", "localhost:1").out.startswith("localhost:1  FAIL")

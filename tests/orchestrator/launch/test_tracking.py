@@ -124,12 +124,12 @@ def test_every_event_pushes_the_deadline_on():
 
 
 def test_progress_and_cycle_end_set_the_position():
-    t = tracked()
+    t = tracked(number_of_cycles=-1)
     t.saw(started())
     t.saw(progress(1, 3))
     assert (t.cycle, t.copies, t.where()) == (1, 3, "cycle 1, copy 4")
     t.saw(cycle_end(2, 8))
-    assert (t.cycle, t.copies, t.where()) == (2, 8, "cycle 2, copy 9")
+    assert (t.cycle, t.copies, t.where()) == (2, 8, "cycle 3, copy 9")  # cycle 2 released: the next one
 
 
 def test_other_events_leave_the_position_alone():
@@ -202,7 +202,8 @@ def test_after_a_release_the_next_copy_is_in_the_next_cycle_unless_the_run_had_n
     t.place(Where(cycle=2, copies=8, cycles=2, bytes=0))  # cycle 2 released, copy 9 not yet done
     assert t.where() == "cycle 3, copy 9"
     t.place(Where(cycle=3, copies=12, cycles=3, bytes=0))  # the last cycle released: it was ending
-    assert t.where() == "cycle 3, copy 13"
+    assert t.where() == "after the last copy of cycle 3, while ending the run"  # no copy 13 in a 12-copy run
+    assert t.during() == t.where() and t.at_end()["copy"] is None and t.at_end()["cycle"] == 3
 
 
 def test_the_end_events_carry_the_place_and_the_exact_totals():
