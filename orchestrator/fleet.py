@@ -24,7 +24,7 @@ import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, ContextManager, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from orchestrator.environment import environment
 from orchestrator.errors import WriteErrors
@@ -147,45 +147,45 @@ def run_fleet(
 
 
 @contextmanager
-def _ticking(status: LiveStatus, folding: threading.Lock, interval: float) -> Iterator[None]:
-    """Refresh the live status (and ``--prom``) every ``interval`` even while no event arrives, so
-    a silent stretch (a long ``interval`` between copies, a device still opening, a wait for a busy
-    one) never reads as a controller that died."""
+def _every(period: float, work: Callable[[], None], name: str) -> Iterator[None]:
+    """Run ``work`` every ``period`` seconds in a thread of its own while the block runs."""
     done = threading.Event()
 
-    def tick() -> None:
-        while not done.wait(max(interval / 2, 0.05)):
-            with folding:
-                status.refresh()
+    def loop() -> None:
+        while not done.wait(period):
+            work()
 
-    ticker = threading.Thread(target=tick, name="dvpp-fleet-status", daemon=True)
-    ticker.start()
-    try:
-        yield
-    finally:
-        done.set()
-        ticker.join()
-
-
-@contextmanager
-def _acknowledged(stop: StopFlag) -> Iterator[None]:
-    """Say on stderr, outside the signal handler, that each stop request was heard."""
-    done = threading.Event()
-
-    def watch() -> None:
-        seen = 0
-        while not done.wait(0.1):
-            if stop.count > seen:
-                seen = stop.count
-                print(_STOPPING if seen == 1 else _HURRY, file=sys.stderr, flush=True)
-
-    thread = threading.Thread(target=watch, name="dvpp-fleet-stop", daemon=True)
+    thread = threading.Thread(target=loop, name=name, daemon=True)
     thread.start()
     try:
         yield
     finally:
         done.set()
         thread.join()
+
+
+def _ticking(status: LiveStatus, folding: threading.Lock, interval: float) -> ContextManager[None]:
+    """Refresh the live status (and ``--prom``) every ``interval`` even while no event arrives, so
+    a silent stretch (a long ``interval`` between copies, a device still opening, a wait for a busy
+    one) never reads as a controller that died."""
+
+    def tick() -> None:
+        with folding:
+            status.refresh()
+
+    return _every(max(interval / 2, 0.05), tick, "dvpp-fleet-status")
+
+
+def _acknowledged(stop: StopFlag) -> ContextManager[None]:
+    """Say on stderr, outside the signal handler, that each stop request was heard."""
+    seen = [0]
+
+    def watch() -> None:
+        if stop.count > seen[0]:
+            seen[0] = stop.count
+            print(_STOPPING if seen[0] == 1 else _HURRY, file=sys.stderr, flush=True)
+
+    return _every(0.1, watch, "dvpp-fleet-stop")
 
 
 _STOPPING = (

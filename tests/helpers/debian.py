@@ -3,10 +3,27 @@ Debian's package where apt can (root, apt-get present, and the opt-out variable 
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
+
+import pytest
+
+
+@functools.cache
+def found(names: Tuple[str, ...], package: str, opt_out: str) -> Optional[str]:
+    """``program``, asked once per test session."""
+    return program(names, package, opt_out)
+
+
+def needed(names: Tuple[str, ...], package: str, opt_out: str) -> str:
+    """``program``'s path, or the calling test is skipped saying which is missing."""
+    path = found(names, package, opt_out)
+    if path is None:
+        pytest.skip(f"no {names[0]} here and none could be installed (Debian package {package})")
+    return path
 
 
 def program(names: Sequence[str], package: str, opt_out: str) -> Optional[str]:

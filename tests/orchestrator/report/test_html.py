@@ -142,16 +142,9 @@ def test_run_without_progress_records_still_draws_every_device(tmp_path):
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
 
-def _browser():
-    return debian.program(BROWSERS, "chromium", "DVPP_FLEET_NO_BROWSER_INSTALL")
-
-
 @pytest.fixture(scope="module")
 def browser():
-    path = _browser()
-    if path is None:
-        pytest.skip("no Chromium here and none could be installed")
-    return path
+    return debian.needed(BROWSERS, "chromium", "DVPP_FLEET_NO_BROWSER_INSTALL")
 
 
 def _chromium(browser, tmp_path, *args):

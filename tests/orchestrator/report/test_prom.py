@@ -5,7 +5,6 @@ whatever the umask, and values consistent with the verdicts and exit code."""
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import signal
@@ -61,17 +60,16 @@ NOW = 1_900_000_000.0
 # --- promtool: on PATH, else Debian's package where apt can install it ---------------------------
 
 
-@functools.cache
+PROMTOOL = (("promtool",), "prometheus", "DVPP_FLEET_NO_PROMTOOL_INSTALL")
+
+
 def _promtool():
-    return debian.program(["promtool"], "prometheus", "DVPP_FLEET_NO_PROMTOOL_INSTALL")
+    return debian.found(*PROMTOOL)
 
 
 @pytest.fixture(scope="module")
 def promtool():
-    path = _promtool()
-    if path is None:
-        pytest.skip("no promtool here and none could be installed")
-    return path
+    return debian.needed(*PROMTOOL)
 
 
 def lint(text, promtool):
