@@ -31,7 +31,7 @@ from orchestrator.errors import WriteErrors
 from orchestrator.launch.registry import get_launcher
 from orchestrator.launch.tracking import GRACE
 from orchestrator.report.live import Hook, LiveStatus
-from orchestrator.report.progress import ProgressView
+from orchestrator.report.progress import REDRAW, ProgressView
 from orchestrator.results.journal import Journal
 from orchestrator.results.records import Verdict
 from orchestrator.results.replay import attach_logs, collector_for, run_facts
@@ -133,7 +133,7 @@ def run_fleet(
         for host, device in plan.missing:
             sink(host, device, not_visible(host, device, plan.visible.get(host, 0)))
         launcher = get_launcher(plan.launcher, plan.ray or {})
-        with _ticking(status, folding, plan.status_interval):
+        with _ticking(status, view, folding, plan.status_interval):
             launcher.run(plan.jobs, run_dir, sink, stop, slots=plan.slots)
         interrupted = stop.is_set() and (stop.signum is not None or not lost.is_set())
         journal.write({"kind": RUN_END, "finished": now(), "interrupted": interrupted})
@@ -164,16 +164,20 @@ def _every(period: float, work: Callable[[], None], name: str) -> Iterator[None]
         thread.join()
 
 
-def _ticking(status: LiveStatus, folding: threading.Lock, interval: float) -> ContextManager[None]:
-    """Refresh the live status (and ``--prom``) every ``interval`` even while no event arrives, so
-    a silent stretch (a long ``interval`` between copies, a device still opening, a wait for a busy
-    one) never reads as a controller that died."""
+def _ticking(status: LiveStatus, view: ProgressView, folding: threading.Lock, interval: float) -> ContextManager[None]:
+    """Refresh the live status (and ``--prom``) every ``interval``, and the live view's fleet line
+    on its own pace, even while no event arrives, so a silent stretch (a long ``interval`` between
+    copies, a device still opening, a wait for a busy one) never reads as a controller that died."""
 
     def tick() -> None:
         with folding:
             status.refresh()
+            try:
+                view.tick()
+            except OSError:  # stderr itself cannot be written: the run goes on without its live view
+                view.enabled = False
 
-    return _every(max(interval / 2, 0.05), tick, "dvpp-fleet-status")
+    return _every(max(min(interval / 2, REDRAW), 0.05), tick, "dvpp-fleet-status")
 
 
 def _acknowledged(stop: StopFlag) -> ContextManager[None]:

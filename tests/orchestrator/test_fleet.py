@@ -4,14 +4,18 @@ is given bad input, or runs big fleets. Real processes throughout."""
 from __future__ import annotations
 
 import json
+import os
+import re
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import psutil
 import pytest
 
-from tests.helpers.cli import cli, run_fleet, start_run
+from tests.helpers.cli import ROOT, cli, run_fleet, start_run
 from tests.helpers.specs import spec, write_spec
 
 pytestmark = pytest.mark.slow
@@ -191,3 +195,42 @@ def test_the_live_status_is_refreshed_on_time_while_no_event_arrives(tmp_path):
     proc.communicate(timeout=60)
     assert proc.returncode == 0
     assert len(seen) >= 8, sorted(seen)  # about 5 per second, not one per copy
+
+
+def test_off_a_terminal_a_fault_is_a_line_on_stderr_the_moment_it_is_recorded(tmp_path):
+    faults = [{"device": 1, "kind": "bitflip", "at_copy": 3}, {"device": 1, "kind": "bitflip", "at_copy": 6}]
+    data = spec(devices=2, faults=faults)
+    data["defaults"].update(number_of_cycles=-1, duration="3s", interval="20ms")
+    path = write_spec(tmp_path, data)
+    with (tmp_path / "stdout.txt").open("w") as stdout:  # live view on: stderr is a pipe, not a terminal
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "orchestrator", "run", str(path), "--out", str(tmp_path / "run")],
+            cwd=str(ROOT),
+            env=dict(os.environ, PYTHONPATH=str(ROOT)),
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        lines = []
+        while not any(" FAULT " in line for line in lines):
+            line = proc.stderr.readline()
+            assert line, f"stderr ended without a FAULT line: {lines}"
+            lines.append(line.rstrip("\n"))
+        running_at_fault = proc.poll() is None
+        lines += proc.stderr.read().splitlines()
+        assert proc.wait(timeout=60) == 1
+    assert running_at_fault  # the line came while the run went on (about 3 s before its end)
+    fault = next(i for i, line in enumerate(lines) if " FAULT " in line)
+    assert re.fullmatch(
+        r"localhost:1 FAULT \[data_mismatch\] 1 bad bytes from offset \d+ \(\w+ pattern\) \(cycle 1, copy 3\)",
+        lines[fault],
+    )
+    ends = {line.split(" ", 1)[0]: i for i, line in enumerate(lines) if " after " in line and " copies, " in line}
+    assert fault < min(ends.values())  # before either device ended: mid-run
+    assert sum(" FAULT " in line for line in lines) == 1  # the second bitflip is only counted
+    assert re.fullmatch(
+        r"localhost:1 FAIL after \d+ copies, .* moved, \d+\.\ds; 2 fault\(s\) recorded", lines[ends["localhost:1"]]
+    )
+    assert re.fullmatch(
+        r"localhost:0 done \(duration\) after \d+ copies, .* moved, \d+\.\ds", lines[ends["localhost:0"]]
+    )
