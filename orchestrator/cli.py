@@ -14,12 +14,14 @@ from orchestrator.launch.registry import LAUNCHER_NAMES
 from orchestrator.report import outputs
 from orchestrator.report.compare import DEFAULT_TOLERANCE, parse_tolerance
 from orchestrator.spec import units
+from orchestrator.version import version
 from workers.job import BACKENDS
 
 EPILOG = """\
 examples:
   dvpp-fleet run configs/demo-sim.yaml            8 simulated devices, table on stdout
   dvpp-fleet run configs/server-8npu.yaml --out runs/rack1-node3
+  dvpp-fleet run configs/server-8npu.yaml --quiet --keep 30   one line (PASS 8/8), the last 30 runs kept
   dvpp-fleet validate configs/burn-in.yaml        show the resolved plan, launch nothing
   dvpp-fleet report runs/<run>                    re-render a run from its journal
   dvpp-fleet report runs/<run> --device localhost:3   everything recorded for one device
@@ -38,29 +40,32 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Validate Ascend NPUs with verified Host <-> Device (DVPP) transfer cycles, one worker per device.",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, help="what to do (below)")
     run = sub.add_parser("run", help="run a fleet spec and report every device")
     run.add_argument("spec", type=Path, help="fleet spec (YAML), e.g. configs/demo-sim.yaml")
     run.add_argument("--out", type=Path, help="run directory (default: runs/<UTC time>-<id>/); must not hold a run")
-    run.add_argument(
-        "--format",
-        choices=("table", "json"),
-        default="table",
-        help="stdout: the table and failure summary, or summary.json (default: table)",
-    )
+    outputs.add_stdout_arguments(run)
     run.add_argument("--no-progress", action="store_true", help="no live progress on stderr")
+    run.add_argument(
+        "--keep",
+        type=_at_least_one,
+        metavar="N",
+        help="after the run, remove the oldest run directories beside its own beyond N, this run counted "
+        "(never one in progress); overrides the spec's keep: (default: keep every run)",
+    )
     run.add_argument(
         "--wait-busy",
         type=_duration,
         default=0.0,
         metavar="DURATION",
         help="how long a worker waits for a device that another process is testing, e.g. 30s, 5m "
-        "(default 0: report the device busy at once)",
+        "(default %(default)gs: report the device busy at once)",
     )
     outputs.add_output_arguments(run)
     _backend_options(run)
     val = sub.add_parser("validate", help="validate a spec and print the resolved plan; launches nothing")
-    val.add_argument("spec", type=Path)
+    val.add_argument("spec", type=Path, help="fleet spec (YAML), e.g. configs/server-8npu.yaml")
     _backend_options(val)
     rep = sub.add_parser(
         "report",
@@ -72,12 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
         "finished is never replaced); a run in progress is shown as it stands and nothing in it is written.",
     )
     rep.add_argument("run_dir", type=Path, help="a run directory (holds events.jsonl)")
-    rep.add_argument("--format", choices=("table", "json"), default="table")
+    outputs.add_stdout_arguments(rep)
     rep.add_argument(
         "--device",
         metavar="HOST:ID",
         help="everything recorded for one device: parameters, "
-        "per-cycle figures, memory samples, faults with detail, log tail",
+        "per-cycle figures, memory samples, faults with detail, log tail (with --format json: as one JSON object)",
     )
     outputs.add_output_arguments(rep)
     cmp = sub.add_parser("compare", help="per device, what changed between two runs (exit 1 on a regression)")
@@ -97,7 +102,19 @@ def build_parser() -> argparse.ArgumentParser:
         "copy mode, direction); refused without it",
     )
     dev = sub.add_parser("devices", help="list the devices this machine can see")
-    dev.add_argument("--backend", choices=BACKENDS, default="auto")
+    dev.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="auto",
+        help="acl: the real runtime; sim: the simulator; auto: acl when importable (default: %(default)s)",
+    )
+    dev.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="stdout: the table, or one JSON object: host, backend, simulated, device_count, devices "
+        "(default: %(default)s)",
+    )
     _doctor_options(sub)
     return parser
 
@@ -148,7 +165,10 @@ def _doctor_options(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
         help='physical ids to check: "0-3,6", "1" (default: every device the runtime lets this process see)',
     )
     doc.add_argument(
-        "--format", choices=("table", "json"), default="table", help="stdout: the table, or one JSON object"
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="stdout: the table, or one JSON object (default: %(default)s)",
     )
     doc.add_argument(
         "--max-leak",
@@ -176,6 +196,16 @@ def _duration(text: str) -> float:
         return units.parse_duration(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"{exc} (got {text!r})") from None
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1 (got {text!r})")
+    return value
 
 
 def _backend_options(p: argparse.ArgumentParser) -> None:

@@ -9,15 +9,17 @@ runs/<UTC time>-<id>/
   logs/<host>-<device>.log        each worker's stdout and stderr
   logs/.<host>-<device>.position  where each local worker is (workers/entry/position.py)
   sim-link-<host>.state           the simulated host link of one host (simulator only)
+  .<name>.<random>                a result being written atomically (left behind only by a killed run)
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Optional
+from typing import Callable, List, Optional
 
 from orchestrator.errors import SpecError
 from workers.job import LOG_SUFFIX, POSITION_SUFFIX, worker_name
@@ -82,6 +84,43 @@ def clobbers(path: Path, run_dir: Optional[Path] = None, allowed: str = "") -> O
     if target.name in OWN_FILES | {REPORT_HTML} or target.name.startswith("sim-link-") or target.name == LOGS:
         return f"{path} is the {target.name} of the run in {folder}"
     return f"{path} is inside the run directory {folder}, which holds only the run's own files"
+
+
+def is_run_dir(path: Path) -> bool:
+    """``path`` is a directory (not a link to one) holding a journal that is a plain file."""
+    try:
+        return stat.S_ISDIR(path.lstat().st_mode) and stat.S_ISREG((path / JOURNAL).lstat().st_mode)
+    except OSError:
+        return False
+
+
+def foreign_files(run_dir: Path) -> List[str]:
+    """What ``run_dir`` holds that no run writes (``name``, or ``logs/name``; a link counts as
+    foreign wherever it is): a directory is removed as a run's only when this is empty."""
+    found = _foreign(run_dir, _run_file)
+    logs = run_dir / LOGS
+    if LOGS not in found and logs.is_dir():
+        found += [f"{LOGS}/{name}" for name in _foreign(logs, _log_file)]
+    return found
+
+
+def _foreign(folder: Path, known: Callable[[str, bool], bool]) -> List[str]:
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError:
+        return ["(unreadable)"]
+    return [e.name for e in entries if e.is_symlink() or not known(e.name, e.is_dir(follow_symlinks=False))]
+
+
+def _run_file(name: str, is_dir: bool) -> bool:
+    if is_dir:
+        return name == LOGS
+    temporary = any(name.startswith(f".{own}.") for own in RESULTS)
+    return name in (JOURNAL, *RESULTS) or temporary or (name.startswith("sim-link-") and name.endswith(".state"))
+
+
+def _log_file(name: str, is_dir: bool) -> bool:
+    return not is_dir and (name.endswith(LOG_SUFFIX) or (name.startswith(".") and name.endswith(POSITION_SUFFIX)))
 
 
 def log_name(host: str, device: int) -> str:

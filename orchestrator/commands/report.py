@@ -1,4 +1,5 @@
-"""``dvpp-fleet report RUN_DIR``: re-render a run from its journal (or one device with ``--device``).
+"""``dvpp-fleet report RUN_DIR``: re-render a run from its journal (or one device with ``--device``,
+as text or, with ``--format json``, as one JSON object).
 
 What the journal held that could not be used is said on stderr (how many lines, the first few with
 why); the rest is reported as usual. The run directory's own results (``rundir.RESULTS``) are
@@ -13,6 +14,7 @@ its directory is touched; a directory this user cannot write is reported, not wr
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -30,21 +32,31 @@ from orchestrator.results.status import RunState
 
 
 def main(args: argparse.Namespace) -> int:
+    outputs.check_stdout(args)
+    if args.device and args.quiet:
+        raise SpecError(["--quiet: one line is the verdict of a whole run, not a drill-down; leave out --device"])
     outputs.check_outputs(args, args.run_dir)  # only a run's own report.html may be named
     run = replay(args.run_dir)
     for line in summarize(args.run_dir / rundir.JOURNAL, run.skipped):
         print(f"dvpp-fleet: {line}", file=sys.stderr)
     if args.device:
-        key = drilldown.parse_device(args.device, [(v.result.host, v.result.device) for v in run.verdicts])
-        verdict = next(v for v in run.verdicts if (v.result.host, v.result.device) == key)
-        print(drilldown.render(verdict, run.records, _first_time(run.records)))
-        return 0
+        return _drilldown(args, run)
     for line in state_lines(args.run_dir, run):
         print(f"dvpp-fleet: {line}", file=sys.stderr)
     write = results_to_write(args.run_dir, run)
     if RunState(run.facts["state"]) is RunState.RUNNING and _own_page(args):
         raise SpecError([f"--html: {args.html} is the report.html of a run in progress; its controller writes it"])
     return publish(run.verdicts, run.facts, args.run_dir, args, write=write, journal=(run.header, run.records))
+
+
+def _drilldown(args: argparse.Namespace, run: Replay) -> int:
+    key = drilldown.parse_device(args.device, [(v.result.host, v.result.device) for v in run.verdicts])
+    verdict = next(v for v in run.verdicts if (v.result.host, v.result.device) == key)
+    if args.format == "json":
+        print(json.dumps(drilldown.as_json(verdict, run.records, run.facts), indent=2, default=str))
+    else:
+        print(drilldown.render(verdict, run.records, _first_time(run.records)))
+    return 0
 
 
 def state_lines(run_dir: Path, run: Replay) -> List[str]:

@@ -1,7 +1,8 @@
 """``dvpp-fleet report RUN_DIR --device HOST:ID``: everything recorded for one device.
 
 Parameters, identity, per-cycle figures, memory samples, faults with their detail, and the tail of
-the worker's log, all from the run directory alone.
+the worker's log, all from the run directory alone; as text (``render``) or, for ``--format json``,
+as one JSON object (``as_json``).
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from tabulate import tabulate
 
 from orchestrator.errors import SpecError
 from orchestrator.report import fmt
+from orchestrator.report.summary import device_summary
 from orchestrator.results.records import Cause, Verdict
 from orchestrator.spec.units import format_size
 from workers import figures
+from workers.events import SCHEMA_VERSION
 
 MAX_ROWS = 40
 """Longest table printed per section; longer series are thinned evenly (first and last kept)."""
@@ -43,9 +46,14 @@ def thin(rows: List[Any], limit: int = MAX_ROWS) -> List[Any]:
     return [rows[round(i * step)] for i in range(limit)]
 
 
+MEMORY_EVENTS = ("started", "progress", "finished")
+"""The events whose memory figures are the device's memory samples."""
+RUN_KEYS = ("run_id", "state", "backend", "simulated", "launcher", "started", "finished", "interrupted")
+
+
 def render(v: Verdict, records: Sequence[Dict[str, Any]], started_at: float) -> str:
     """The whole drill-down text for one device."""
-    mine = [r for r in records if (r.get("host"), r.get("device")) == (v.result.host, v.result.device)]
+    mine = _mine(v, records)
     parts = [
         _identity(v),
         _params(v),
@@ -56,6 +64,33 @@ def render(v: Verdict, records: Sequence[Dict[str, Any]], started_at: float) -> 
         _log(v),
     ]
     return "\n\n".join(p for p in parts if p)
+
+
+def as_json(v: Verdict, records: Sequence[Dict[str, Any]], facts: Dict[str, Any]) -> Dict[str, Any]:
+    """The drill-down as one JSON object: ``schema_version``; ``run`` (the run's ``RUN_KEYS`` from
+    ``facts``); ``device``, the device's record of ``summary.json``; ``cycles``, every ``cycle_end``
+    record of the journal for it (``t``: Unix time it arrived, then the event's fields); and
+    ``memory_samples`` (``t``, ``event``, ``copies`` or None, ``memory``). Nothing is thinned."""
+    mine = _mine(v, records)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "run": {key: facts.get(key) for key in RUN_KEYS},
+        "device": device_summary(v),
+        "cycles": [
+            {k: val for k, val in r.items() if k not in ("host", "device", "kind")}
+            for r in mine
+            if r.get("kind") == "cycle_end"
+        ],
+        "memory_samples": [
+            {"t": r.get("t"), "event": r["kind"], "copies": r.get("copies"), "memory": r["memory"]}
+            for r in mine
+            if r.get("memory") and r.get("kind") in MEMORY_EVENTS
+        ],
+    }
+
+
+def _mine(v: Verdict, records: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    return [r for r in records if (r.get("host"), r.get("device")) == (v.result.host, v.result.device)]
 
 
 def _identity(v: Verdict) -> str:
@@ -120,7 +155,7 @@ def _memory(mine: Sequence[Dict[str, Any]], t0: float) -> str:
     rows = [
         [round(r.get("t", t0) - t0, 2), r.get("kind"), r.get("copies", "-"), _free(r.get("memory"))]
         for r in mine
-        if r.get("memory") and r.get("kind") in ("started", "progress", "finished")
+        if r.get("memory") and r.get("kind") in MEMORY_EVENTS
     ]
     if not rows:
         return ""

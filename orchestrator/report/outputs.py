@@ -50,6 +50,28 @@ def check_outputs(args: argparse.Namespace, run_dir: Path) -> None:
         raise SpecError(problems)
 
 
+def add_stdout_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--format`` and ``--quiet`` on ``run`` and ``report``: what stdout shows."""
+    parser.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="stdout: the table and failure summary, or summary.json (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="stdout: one line, e.g. 'PASS 8/8' or 'FAIL 2/8: localhost:1 data_mismatch, localhost:5 leak'; "
+        "stderr: only warnings and errors; every file is still written, the exit code is the usual one",
+    )
+
+
+def check_stdout(args: argparse.Namespace) -> None:
+    """Refuse (``SpecError``, exit 2) stdout options that cannot go together."""
+    if getattr(args, "quiet", False) and args.format == "json":
+        raise SpecError(["--quiet prints one line, --format json the whole summary: choose one"])
+
+
 def add_output_arguments(parser: argparse.ArgumentParser) -> None:
     """``--junit``, ``--prom`` and ``--html`` on ``run`` and ``report``."""
     parser.add_argument(
@@ -116,7 +138,7 @@ def _journal(run_dir: Path) -> Tuple[Dict[str, Any], List[Dict[str, Any]]]:
     return header, records
 
 
-def announce(paths: Sequence[Path]) -> None:
-    """Tell the operator where the outputs went (stderr: stdout may be the JSON summary)."""
-    if paths:
+def announce(paths: Sequence[Path], quiet: bool = False) -> None:
+    """Tell the operator where the outputs went (stderr: stdout may be the JSON summary); not ``quiet``."""
+    if paths and not quiet:
         print(f"dvpp-fleet: wrote {', '.join(str(p) for p in paths)}", file=sys.stderr)

@@ -1,7 +1,7 @@
 """Every output of a judged run, written in one place: the run directory's own results
 (``rundir.RESULTS``: ``summary.json``, ``status.json``, ``report.txt``, ``report.html``), the files
 asked for with ``--junit``/``--prom``/``--html`` (``outputs.py``), and what stdout shows (the table,
-or ``summary.json`` as JSON)."""
+``summary.json`` as JSON, or with ``--quiet`` one line, ``oneline.py``)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from typing import Any, Collection, Dict, List, Optional, Sequence, Tuple
 from orchestrator import rundir
 from orchestrator.errors import WriteErrors
 from orchestrator.report import outputs
+from orchestrator.report.oneline import one_line
 from orchestrator.report.summary import summary, write_atomic, write_summary
 from orchestrator.report.table import report_text
 from orchestrator.results.records import Verdict
@@ -49,13 +50,23 @@ def publish(
             str(run_dir / rundir.REPORT_TEXT), lambda: write_atomic(run_dir / rundir.REPORT_TEXT, text + "\n")
         )
     own_html = rundir.REPORT_HTML in write
-    outputs.announce(outputs.write_outputs(args, verdicts, data, run_dir, journal, errors, own_html))
-    errors.attempt("stdout", lambda: _say(json.dumps(data, indent=2, default=str) if args.format == "json" else text))
-    if args.format == "table" and rundir.SUMMARY in write:
+    quiet = bool(getattr(args, "quiet", False))
+    outputs.announce(outputs.write_outputs(args, verdicts, data, run_dir, journal, errors, own_html), quiet)
+    errors.attempt("stdout", lambda: _say(_stdout(args, verdicts, facts, data, text)))
+    if args.format == "table" and rundir.SUMMARY in write and not quiet:
         print(f"\nresults: {run_dir / rundir.SUMMARY}, journal: {run_dir / rundir.JOURNAL}", file=sys.stderr)
     for line in errors.lines():
         print(f"dvpp-fleet: environment error: {line}; the verdicts above stand", file=sys.stderr)
     return exit_code(list(verdicts), bool(facts.get("interrupted")), write_failed=bool(errors))
+
+
+def _stdout(
+    args: argparse.Namespace, verdicts: Sequence[Verdict], facts: Dict[str, Any], data: Dict[str, Any], text: str
+) -> str:
+    """What stdout shows: one line (``--quiet``), the summary (``--format json``) or the table."""
+    if getattr(args, "quiet", False):
+        return one_line(verdicts, facts)
+    return json.dumps(data, indent=2, default=str) if args.format == "json" else text
 
 
 def _say(text: str) -> None:

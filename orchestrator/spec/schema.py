@@ -222,6 +222,7 @@ class FleetSpec(Section):
     unattended: bool = False
     concurrency: Annotated[Any, BeforeValidator(_concurrency)] = "all"
     status_interval: PositiveDuration = 30.0
+    keep: Optional[Annotated[int, Field(ge=1)]] = None  # run directories kept beside a run (``run --keep``)
     defaults: Defaults = Defaults()
     timeouts: Timeouts = Timeouts()
     thresholds: Thresholds = Thresholds()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import threading
 import time
 from pathlib import Path
+from typing import Dict, List
 
 import pytest
 
@@ -154,3 +156,62 @@ def test_without_wait_busy_a_held_device_is_not_tested(tmp_path):
     assert len(busy) == 1 and busy[0]["detail"]["holder"]["pid"] == os.getpid()
     assert not [e for e in journal if e.get("kind") == "started" and e.get("physical_id") == 1]
     assert done.statuses()[0] == "PASS"
+
+
+def _commands(parser: argparse.ArgumentParser) -> Dict[str, argparse.ArgumentParser]:
+    """The top-level parser and every command's, by name."""
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return {"dvpp-fleet": parser, **sub.choices}
+
+
+def _shown(default: object) -> List[str]:
+    """The ways a help text may write a default: as it is, or a float as %g writes it."""
+    return [str(default)] + ([format(default, "g")] if isinstance(default, float) else [])
+
+
+def test_every_argument_of_every_command_has_help_showing_its_default():
+    parser = build_parser()
+    missing, hidden = [], []
+    for name, command in _commands(parser).items():
+        formatter = command._get_formatter()
+        for action in command._actions:
+            if action.help == argparse.SUPPRESS:
+                continue
+            where = f"{name} {'/'.join(action.option_strings) or action.dest}"
+            if not action.help:
+                missing.append(where)
+                continue
+            text = formatter._expand_help(action)  # what --help prints for it, %(default)s filled in
+            default = action.default
+            if default is not None and default is not False and default != argparse.SUPPRESS:
+                if not any(shown in text for shown in _shown(default)):
+                    hidden.append(f"{where}: default {default!r} not in {text!r}")
+    assert (missing, hidden) == ([], [])
+    assert set(_commands(parser)) == {"dvpp-fleet", "run", "validate", "report", "compare", "devices", "doctor"}
+
+
+def test_the_defaults_shown_are_the_ones_used():
+    helps = {a.dest: a.help for a in _commands(build_parser())["run"]._actions}
+    assert "(default %(default)gs:" in helps["wait_busy"] and "(default: %(default)s)" in helps["format"]
+    text = _commands(build_parser())["run"].format_help()
+    assert "(default 0s: report the device busy at once)" in " ".join(text.split())
+
+
+def test_keep_takes_a_whole_number_from_one(capsys):
+    parser = build_parser()
+    assert parser.parse_args(["run", "f.yaml"]).keep is None
+    assert parser.parse_args(["run", "f.yaml", "--keep", "3"]).keep == 3
+    for bad in ("0", "-2", "two", "1.5"):
+        with pytest.raises(SystemExit) as info:
+            parser.parse_args(["run", "f.yaml", "--keep", bad])
+        assert info.value.code == 2
+        assert f"argument --keep: must be a whole number >= 1 (got {bad!r})" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["run", "report"])
+def test_quiet_with_json_is_a_usage_error(tmp_path, command):
+    target = write_spec(tmp_path, spec(devices=1)) if command == "run" else tmp_path
+    r = cli(command, str(target), "--quiet", "--format", "json")
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr == "dvpp-fleet: error: --quiet prints one line, --format json the whole summary: choose one\n"
+    assert not (tmp_path / "runs").exists()

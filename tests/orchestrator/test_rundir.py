@@ -17,6 +17,8 @@ from orchestrator.rundir import (
     DEFAULT_BASE,
     JOURNAL,
     clobbers,
+    foreign_files,
+    is_run_dir,
     link_state_path,
     log_name,
     log_path,
@@ -130,3 +132,34 @@ def test_paths_in_the_run_directory(tmp_path):
     assert log_path(tmp_path, "node-a", 3).relative_to(tmp_path).as_posix() == log_name("node-a", 3)
     assert position_path(tmp_path, "node-a", 3) == tmp_path / "logs" / ".node-a-3.position"
     assert link_state_path(tmp_path, "node-a") == tmp_path / "sim-link-node-a.state"
+
+
+def test_a_run_directory_is_a_real_directory_holding_a_plain_journal(tmp_path):
+    prepare_run_dir(tmp_path / "run")
+    assert is_run_dir(tmp_path / "run")
+    assert not is_run_dir(tmp_path)  # no journal of its own
+    assert not is_run_dir(tmp_path / "missing")
+    (tmp_path / "link").symlink_to(tmp_path / "run", target_is_directory=True)
+    assert not is_run_dir(tmp_path / "link")
+    (tmp_path / "odd" / JOURNAL).mkdir(parents=True)  # a folder named like a journal
+    assert not is_run_dir(tmp_path / "odd")
+    (tmp_path / "linked").mkdir()
+    (tmp_path / "linked" / JOURNAL).symlink_to(tmp_path / "run" / JOURNAL)
+    assert not is_run_dir(tmp_path / "linked")
+
+
+def test_foreign_files_are_what_no_run_writes(tmp_path):
+    run_dir = tmp_path / "run"
+    prepare_run_dir(run_dir)
+    for name in ("summary.json", "status.json", "report.txt", "report.html", "sim-link-node-a.state"):
+        (run_dir / name).write_text("")
+    (run_dir / ".status.json.k3j2x9").write_text("")  # an atomic write cut short
+    (run_dir / "logs" / "node-a-0.log").write_text("")
+    (run_dir / "logs" / ".node-a-0.position").write_text("")
+    assert foreign_files(run_dir) == []
+    (run_dir / "notes.txt").write_text("")
+    (run_dir / ".hidden").write_text("")
+    (run_dir / "logs" / "core.1234").write_text("")
+    (run_dir / "logs" / "sub").mkdir()
+    (run_dir / "outside").symlink_to(tmp_path)
+    assert foreign_files(run_dir) == [".hidden", "notes.txt", "outside", "logs/core.1234", "logs/sub"]

@@ -4,6 +4,8 @@ configured as an operator would: a YAML file named by ``ACL_SIM_CONFIG``."""
 from __future__ import annotations
 
 import importlib.util
+import json
+import socket
 from typing import Any, Dict, List
 
 import pytest
@@ -88,3 +90,48 @@ def test_the_real_backend_missing_is_an_environment_error():
 def test_an_unknown_backend_is_a_usage_error():
     r = cli("devices", "--backend", "cuda")
     assert r.returncode == 2 and "invalid choice: 'cuda'" in r.stderr
+
+
+def test_json_holds_every_device_with_stable_keys(simulate):
+    simulate(
+        {
+            "chip": "Ascend910B4",
+            "device_count": 3,
+            "memory": {"hbm": 3 * GiB},
+            "faults": [{"device": 2, "kind": "init_fail"}],
+        }
+    )
+    r = cli("devices", "--backend", "sim", "--format", "json")
+    assert (r.returncode, r.stderr) == (0, "")
+    data = json.loads(r.stdout)
+    host = socket.gethostname()
+    assert {k: data[k] for k in ("host", "backend", "simulated", "device_count")} == {
+        "host": host,
+        "backend": "sim",
+        "simulated": True,
+        "device_count": 3,
+    }
+    first, _, broken = data["devices"]
+    assert list(first) == ["host", "id", "logical_id", "chip", "memory", "error"] == list(broken)
+    assert (first["host"], first["id"], first["logical_id"], first["chip"], first["error"]) == (
+        host,
+        0,
+        0,
+        "Ascend910B4",
+        None,
+    )
+    assert list(first["memory"]) == ["hbm", "ddr", "hbm_huge", "ddr_huge"]
+    assert first["memory"]["hbm"]["total"] == 3 * GiB and first["memory"]["ddr"] == {"total": 0, "free": 0}
+    assert 0 < first["memory"]["hbm_huge"]["total"] < 3 * GiB
+    assert (broken["id"], broken["chip"], broken["memory"]) == (2, None, None)
+    assert broken["error"] == (
+        "acl.rt.set_device failed: 507033 ACL_ERROR_RT_DEV_SETUP_ERROR (open device 2 failed (drvDeviceOpen))"
+    )
+
+
+def test_json_and_the_table_list_the_same_devices(simulate):
+    simulate({"device_count": 4, "memory": {"hbm": GiB}})
+    table = rows(cli("devices", "--backend", "sim").stdout)
+    data = json.loads(cli("devices", "--backend", "sim", "--format", "json").stdout)
+    assert [[str(d["id"]), str(d["logical_id"]), d["chip"]] for d in data["devices"]] == [row[:3] for row in table]
+    assert [d["memory"]["hbm"]["total"] for d in data["devices"]] == [GiB] * 4

@@ -121,6 +121,40 @@ def recorded(tmp_path_factory) -> Path:
     return r.run_dir
 
 
+def test_drill_down_as_json_is_the_summary_record_with_every_cycle_and_memory_sample(recorded, tmp_path, capsys):
+    run_dir = copy_run(recorded, tmp_path / "run")
+    said = dvpp(capsys, "report", run_dir, "--device", "localhost:1", "--format", "json")
+    assert (said.code, said.err) == (0, "")
+    data = json.loads(said.out)
+    assert sorted(data) == ["cycles", "device", "memory_samples", "run", "schema_version"]
+    summary = json.loads(dvpp(capsys, "report", recorded, "--format", "json").out)
+    assert data["device"] == summary["devices"][1] and data["device"]["status"] == "FAIL"
+    assert data["run"]["run_id"] == summary["run_id"] == "run" and data["run"]["simulated"] is True
+    mine = [r for r in records(recorded) if r.get("device") == 1 and r.get("host") == "localhost"]
+    ends = [r for r in mine if r.get("kind") == "cycle_end"]
+    assert data["cycles"] == [{k: v for k, v in r.items() if k not in ("host", "device", "kind")} for r in ends]
+    assert [c["cycle"] for c in data["cycles"]] == [1, 2] and all(isinstance(c["t"], float) for c in data["cycles"])
+    samples = [
+        (r["kind"], r["memory"]) for r in mine if r.get("memory") and r["kind"] in ("started", "progress", "finished")
+    ]
+    assert [(m["event"], m["memory"]) for m in data["memory_samples"]] == samples
+    assert data["memory_samples"][0]["event"] == "started" and data["memory_samples"][-1]["event"] == "finished"
+    assert not (run_dir / "summary.json").exists()  # a drill-down writes nothing
+
+
+def test_report_quiet_prints_the_runs_one_line_and_nothing_else(recorded, tmp_path, capsys):
+    run_dir = copy_run(recorded, tmp_path / "run")
+    junit = tmp_path / "fleet.xml"
+    said = dvpp(capsys, "report", run_dir, "--quiet", "--junit", junit)
+    assert said == (1, "FAIL 1/2 (simulated): localhost:1 data_mismatch\n", "")
+    assert junit.read_text().count("<testcase") == 2 and (run_dir / "summary.json").is_file()  # still written
+    said = dvpp(capsys, "report", run_dir, "--quiet", "--device", "localhost:1")
+    assert (said.code, said.out) == (2, "")
+    assert said.err == (
+        "dvpp-fleet: error: --quiet: one line is the verdict of a whole run, not a drill-down; leave out --device\n"
+    )
+
+
 def _at(lines: List[Line], kind: str, device: Optional[int] = None) -> int:
     return next(
         n
@@ -198,6 +232,8 @@ def test_every_output_of_a_damaged_journal_says_what_was_skipped(recorded, tmp_p
         ["report", run_dir, "--format", "json"],
         ["report", run_dir, "--html", page],
         ["report", run_dir, "--device", "localhost:0"],
+        ["report", run_dir, "--device", "localhost:0", "--format", "json"],
+        ["report", run_dir, "--quiet"],
     ):
         said = dvpp(capsys, *argv)
         _clean(said)
@@ -228,6 +264,7 @@ def test_a_header_whose_jobs_are_a_string_is_an_environment_error(recorded, tmp_
         ["report", run_dir, "--format", "json"],
         ["report", run_dir, "--html", tmp_path / "page.html"],
         ["report", run_dir, "--device", "localhost:0"],
+        ["report", run_dir, "--device", "localhost:0", "--format", "json"],
         ["compare", recorded, run_dir],
     ):
         assert dvpp(capsys, *argv) == (3, "", why), argv

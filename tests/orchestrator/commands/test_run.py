@@ -9,7 +9,7 @@ import time
 import pytest
 
 from tests.helpers.cli import cli, run_fleet, start_run
-from tests.helpers.specs import spec
+from tests.helpers.specs import spec, write_spec
 
 pytestmark = pytest.mark.slow
 
@@ -190,3 +190,58 @@ def test_an_rc_mode_device_is_labelled_everywhere_and_gets_no_pcie_floor(tmp_pat
     prom = (tmp_path / "fleet.prom").read_text()
     assert 'dvpp_fleet_device_rc_mode{chip="Ascend910B1",device="0",host="localhost"} 1.0' in prom
     assert "dvpp_fleet_reference_bytes_per_second{" not in prom  # no PCIe link to compare with
+
+
+def test_quiet_prints_one_line_and_still_writes_every_file(tmp_path):
+    faults = [{"device": 1, "kind": "bitflip", "at_copy": 3}, {"device": 3, "kind": "crash", "at_copy": 1}]
+    path = write_spec(tmp_path, spec(devices=4, faults=faults))
+    junit, prom, run_dir = tmp_path / "fleet.xml", tmp_path / "fleet.prom", tmp_path / "run"
+    r = cli("run", str(path), "--out", str(run_dir), "--quiet", "--junit", str(junit), "--prom", str(prom))
+    assert (r.returncode, r.stderr) == (1, "")  # no live view, no "wrote", no banner: --quiet alone does it
+    assert r.stdout == "FAIL 2/4 (simulated): localhost:1 data_mismatch, localhost:3 crashed\n"
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert [d["status"] for d in summary["devices"]] == ["PASS", "FAIL", "PASS", "CRASHED"]
+    assert summary["exit_code"] == 1 and (run_dir / "report.html").is_file() and (run_dir / "report.txt").is_file()
+    assert junit.read_text().count("<testcase") == 4 and "dvpp_fleet_last_run_exit_code 1.0" in prom.read_text()
+    again = cli("run", str(path), "--out", str(tmp_path / "second"), "--quiet", "--backend", "sim")
+    assert again.stdout == r.stdout and again.returncode == 1
+
+
+def test_keep_removes_the_oldest_runs_beside_this_one(tmp_path):
+    path = write_spec(tmp_path, spec(devices=1, keep=2))
+    runs = tmp_path / "runs"
+    (runs / "mine").mkdir(parents=True)  # not a run: never touched
+
+    def run(name, *extra):
+        r = cli("run", str(path), "--out", str(runs / name), "--no-progress", *extra)
+        assert r.returncode == 0, r.stderr
+        return r.stderr.splitlines()
+
+    assert not [x for x in run("r0") + run("r1") if x.startswith("dvpp-fleet: keep")]  # none beyond keep: 2
+    assert sorted(p.name for p in runs.iterdir()) == ["mine", "r0", "r1"]
+    assert run("r2")[-1] == f"dvpp-fleet: keep 2: removed 1 old run directory(ies): {runs / 'r0'}"
+    assert sorted(p.name for p in runs.iterdir()) == ["mine", "r1", "r2"]
+    said = run("r3", "--keep", "1")  # the command line wins over the spec
+    assert said[-1] == f"dvpp-fleet: keep 1: removed 2 old run directory(ies): {runs / 'r2'}, {runs / 'r1'}"
+    assert sorted(p.name for p in runs.iterdir()) == ["mine", "r3"]
+    r = cli("run", str(path), "--out", str(runs / "r4"), "--quiet", "--keep", "1")
+    assert (r.returncode, r.stdout, r.stderr) == (0, "PASS 1/1 (simulated)\n", "")  # quiet: removed, not said
+    assert sorted(p.name for p in runs.iterdir()) == ["mine", "r4"]
+
+
+def test_an_interrupted_quiet_run_says_interrupted_and_removes_nothing(tmp_path):
+    older = tmp_path / "older"
+    done = cli("run", str(write_spec(tmp_path, spec(devices=1), "older.yaml")), "--out", str(older), "--quiet")
+    assert done.returncode == 0, done.stderr
+    data = spec(devices=2, keep=1)
+    data["defaults"].update(number_of_cycles=-1, duration="5m", interval="10ms")
+    proc, run_dir = start_run(tmp_path, data, "--quiet")
+    journal = run_dir / "events.jsonl"
+    deadline = time.time() + 60
+    while time.time() < deadline and (not journal.exists() or journal.read_text().count('"progress"') < 2):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert out == "INTERRUPTED 2/2 (simulated): localhost:0 aborted, localhost:1 aborted\n"
+    assert "removed" not in err and (older / "events.jsonl").is_file()  # a stopped run removes nothing

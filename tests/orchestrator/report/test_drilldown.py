@@ -134,3 +134,49 @@ def test_a_long_run_shows_a_thinned_cycle_table(tmp_path):
     assert cycles[0] == "Cycles (60 records, 40 shown)"
     assert len(cycles) == 3 + 40
     assert [line.split()[1] for line in (cycles[3], cycles[-1])] == ["1", "60"]
+
+
+def test_as_json_holds_the_summary_record_every_cycle_and_every_memory_sample(tmp_path):
+    run = record_run(tmp_path, {("node-a", 0): copies(0), ("node-a", 1): copies(1, leak=1 << 20, cycles=3)})
+    verdict = run.by_name()["node-a:1"]
+    data = drilldown.as_json(verdict, run.records, run.data)
+    assert data["device"] == next(d for d in run.data["devices"] if d["device"] == 1)
+    assert data["run"] == {
+        "run_id": "run-1",
+        "state": "finished",
+        "backend": "sim",
+        "simulated": True,
+        "launcher": "local",
+        "started": "2027-01-15T08:00:00+00:00",
+        "finished": "2027-01-15T08:01:30+00:00",
+        "interrupted": False,
+    }
+    assert [(c["cycle"], c["copies"], c["leak"]) for c in data["cycles"]] == [
+        (1, 8, 1 << 20),
+        (2, 16, 2 << 20),
+        (3, 24, 3 << 20),
+    ]
+    assert set(data["cycles"][0]) == {
+        "t",
+        "cycle",
+        "cycles",
+        "copies",
+        "bytes",
+        "h2d",
+        "d2h",
+        "memory",
+        "leak",
+        "lowest_free",
+        "elapsed",
+    }
+    events = [(m["event"], m["copies"]) for m in data["memory_samples"]]
+    assert events == [("started", None), ("progress", 4), ("progress", 12), ("progress", 20), ("finished", 24)]
+    assert data["memory_samples"][-1]["memory"]["hbm"]["free"] == 64 * (1 << 30) - 3 * (1 << 20)
+    times = [m["t"] for m in data["memory_samples"]]
+    assert times == sorted(times) and times[0] > T0  # arrival times as the journal holds them (Unix seconds)
+
+
+def test_as_json_is_not_thinned(tmp_path):
+    run = record_run(tmp_path, {("h", 0): copies(0, cycles=drilldown.MAX_ROWS + 10)})
+    data = drilldown.as_json(run.verdicts[0], run.records, run.data)
+    assert [c["cycle"] for c in data["cycles"]] == list(range(1, drilldown.MAX_ROWS + 11))

@@ -16,9 +16,14 @@ from tests.helpers.fleet_runs import copies, mixed_run, record_run
 OWN_FILES = ("summary.json", "status.json", "report.txt")
 
 
-def args(fmt="table", command="report", **files):
+def args(fmt="table", command="report", quiet=False, **files):
     return argparse.Namespace(
-        format=fmt, command=command, junit=files.get("junit"), prom=files.get("prom"), html=files.get("html")
+        format=fmt,
+        command=command,
+        quiet=quiet,
+        junit=files.get("junit"),
+        prom=files.get("prom"),
+        html=files.get("html"),
     )
 
 
@@ -112,3 +117,33 @@ def test_an_interrupted_run_exits_130(tmp_path, capsys):
         "INTERRUPTED: the run was stopped before every device finished.",
         "",
     ]
+
+
+def test_quiet_prints_one_line_says_nothing_else_and_still_writes_every_file(tmp_path, capsys):
+    run = mixed_run(tmp_path)
+    junit, prom = tmp_path / "out.xml", tmp_path / "out.prom"
+    code = publish(
+        run.verdicts,
+        facts(run),
+        run.run_dir,
+        args(command="run", quiet=True, junit=junit, prom=prom),
+        write=rundir.RESULTS,
+        journal=(run.header, run.records),
+    )
+    out, err = capsys.readouterr()
+    assert code == 1 and err == ""
+    assert out == (
+        "FAIL 8/12 (simulated): node-a:3 data_mismatch, node-a:4 crashed, node-a:5 leak, node-b:1 hung, "
+        "node-b:2 open_failed, node-b:3 skipped, node-b:4 aborted, node-b:5 incomplete\n"
+    )
+    assert json.loads((run.run_dir / "summary.json").read_text())["exit_code"] == 1
+    text = report_text(run.verdicts, facts(run))
+    assert (run.run_dir / "report.txt").read_text() == text + "\n"  # the table is still the run's report
+    assert all((run.run_dir / name).is_file() for name in ("status.json", "report.html"))
+    assert junit.is_file() and "dvpp_fleet_device_status" in prom.read_text()
+
+
+def test_quiet_on_a_run_that_passed(tmp_path, capsys):
+    run = record_run(tmp_path, {("h", d): copies(d) for d in range(2)})
+    assert publish(run.verdicts, facts(run), run.run_dir, args(quiet=True)) == 0
+    assert capsys.readouterr() == ("PASS 2/2 (simulated)\n", "")

@@ -11,7 +11,7 @@ from workers.params import PATTERNS
 
 MiB = 2**20
 TOP_KEYS = (
-    "version, backend, launcher, unattended, concurrency, status_interval, defaults, timeouts, thresholds, "
+    "version, backend, launcher, unattended, concurrency, status_interval, keep, defaults, timeouts, thresholds, "
     "hosts, sim, ray, expect"
 )
 OVERRIDE_KEYS = ", ".join(WORKER_KEYS)
@@ -482,6 +482,15 @@ def test_every_problem_at_once_from_a_file(tmp_path):
 
 def test_fleet_spec_is_the_model():
     assert isinstance(parse_spec({"version": 1}), FleetSpec)
+
+
+def test_keep_is_a_number_of_runs_from_one():
+    assert parse_spec({"version": 1}).keep is None
+    assert parse_spec({"version": 1, "keep": 30}).keep == 30
+    assert problems({"version": 1, "keep": 0}) == ["keep: must be >= 1 (got 0)"]
+    assert problems({"version": 1, "keep": "30"}) == ["keep: must be an integer (got '30')"]
+    assert problems({"version": 1, "keep": True}) == ["keep: must be an integer (got true)"]
+    assert problems({"version": 1, "kept": 3}) == ["kept: unknown key (did you mean keep?)"]
 
 
 def test_concurrency_and_status_interval():
