@@ -73,16 +73,21 @@ def test_report_re_renders_the_same_table_from_the_journal(tmp_path):
     assert again.stdout.strip() == r.stdout.strip()
 
 
-def test_ctrl_c_stops_every_worker_writes_the_summary_and_exits_130(tmp_path):
-    data = spec(devices=2)
-    data["defaults"].update(number_of_cycles=-1, duration="5m", interval="10ms")
-    proc, run_dir = start_run(tmp_path, data)
+def interrupt_once_copying(proc, run_dir):
+    """SIGINT to the run once its journal holds two progress records; its (stdout, stderr)."""
     journal = run_dir / "events.jsonl"
     deadline = time.time() + 60
     while time.time() < deadline and (not journal.exists() or journal.read_text().count('"progress"') < 2):
         time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    return proc.communicate(timeout=60)
+
+
+def test_ctrl_c_stops_every_worker_writes_the_summary_and_exits_130(tmp_path):
+    data = spec(devices=2)
+    data["defaults"].update(number_of_cycles=-1, duration="5m", interval="10ms")
+    proc, run_dir = start_run(tmp_path, data)
+    out, err = interrupt_once_copying(proc, run_dir)
     assert proc.returncode == 130, err
     summary = json.loads((run_dir / "summary.json").read_text())
     assert {d["status"] for d in summary["devices"]} == {"ABORTED"}
@@ -236,12 +241,7 @@ def test_an_interrupted_quiet_run_says_interrupted_and_removes_nothing(tmp_path)
     data = spec(devices=2, keep=1)
     data["defaults"].update(number_of_cycles=-1, duration="5m", interval="10ms")
     proc, run_dir = start_run(tmp_path, data, "--quiet")
-    journal = run_dir / "events.jsonl"
-    deadline = time.time() + 60
-    while time.time() < deadline and (not journal.exists() or journal.read_text().count('"progress"') < 2):
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    out, err = interrupt_once_copying(proc, run_dir)
     assert proc.returncode == 130, err
     assert out == "INTERRUPTED 2/2 (simulated): localhost:0 aborted, localhost:1 aborted\n"
     assert "removed" not in err and (older / "events.jsonl").is_file()  # a stopped run removes nothing
