@@ -66,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     _backend_options(run)
     val = sub.add_parser("validate", help="validate a spec and print the resolved plan; launches nothing")
     val.add_argument("spec", type=Path, help="fleet spec (YAML), e.g. configs/server-8npu.yaml")
+    val.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="stdout: the plan as tables, or as JSON in bytes and seconds (default: %(default)s)",
+    )
     _backend_options(val)
     rep = sub.add_parser(
         "report",

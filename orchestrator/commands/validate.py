@@ -1,53 +1,258 @@
-"""``dvpp-fleet validate SPEC``: check a spec against this machine and print the plan; run nothing."""
+"""``dvpp-fleet validate SPEC``: check a spec against this machine and print the resolved plan; run nothing.
+
+The plan reads as the run would use it: the run-level settings as ``key: value`` lines, then one table of
+worker parameters and one of thresholds and timeouts, where devices whose settings are equal share a row
+(``localhost:0-7``). Expected devices that are not visible are named and exit 1, the code ``run`` would
+end with (they would be UNAVAILABLE); warnings (``plan.warnings``) follow. ``--format json`` prints the
+same plan with numbers in base units (bytes, seconds).
+"""
 
 from __future__ import annotations
 
 import argparse
-
-from tabulate import tabulate
+import json
+from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 from orchestrator.commands.planning import make_plan
+from orchestrator.errors import EXIT_DEVICE_FAILURE, EXIT_PASS
+from orchestrator.spec.checks import device_names
+from orchestrator.spec.plan import DeviceJob, FleetPlan
 from orchestrator.spec.units import format_size
+from workers.figures import rate
+
+WORKER_HEADERS = (
+    "devices",
+    "size",
+    "cycles",
+    "copies\n/cycle",
+    "warm\nup",
+    "reuse",
+    "memory",
+    "host\nmemory",
+    "copy\nmode",
+    "bidir",
+    "verify",
+    "interval",
+    "duration",
+    "seed",
+    "patterns",
+)
+LIMIT_HEADERS = (
+    "devices",
+    "min H2D",
+    "min D2H",
+    "max leak",
+    "max below\nfleet",
+    "outlier",
+    "init\ntimeout",
+    "copy\ntimeout",
+    "open retries",
+)
+DURATION_UNITS = (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1))
+"""Milliseconds per unit, largest first: a duration is written as the spec would write it."""
 
 
 def main(args: argparse.Namespace) -> int:
     plan, _ = make_plan(args)
-    rows = [
-        [
-            j.host,
-            j.device,
-            format_size(j.params.memory_size),
-            j.params.release_cycle,
-            j.params.number_of_cycles,
-            j.params.memory_reuse,
-            j.params.memory_kind,
-            ",".join(j.params.patterns),
-            j.params.duration or "-",
-            ",".join(f["kind"] for f in (j.sim or {}).get("faults", []) if f["device"] == j.device),
-        ]
-        for j in plan.jobs
-    ]
-    print(
-        tabulate(
-            rows,
-            headers=[
-                "host",
-                "dev",
-                "size",
-                "release\ncycle",
-                "cycles",
-                "reuse",
-                "memory",
-                "patterns",
-                "duration",
-                "faults",
-            ],
+    code = EXIT_DEVICE_FAILURE if plan.missing else EXIT_PASS
+    if args.format == "json":
+        print(json.dumps(plan_json(plan, code), indent=2))
+    else:
+        print("\n".join(plan_lines(plan)))
+    return code
+
+
+def plan_lines(plan: FleetPlan) -> List[str]:
+    """The plan as a person reads it: run-level lines, the two tables, the shortfall, the warnings."""
+    lines = run_lines(plan) + ["", *worker_table(plan), "", *table(LIMIT_HEADERS, grouped(plan.jobs, limit_cells))]
+    lines += ["", *shortfall(plan)]
+    if plan.missing:
+        lines.append(
+            f"{len(plan.jobs)} device(s) to run, {len(plan.missing)} expected device(s) missing: "
+            "run would report them UNAVAILABLE and exit 1"
         )
+    else:
+        lines.append(f"{len(plan.jobs)} device(s): the spec is valid")
+    return lines + [f"warning: {w}" for w in plan.warnings]
+
+
+def worker_table(plan: FleetPlan) -> List[str]:
+    """The worker parameters; a ``faults`` column only where the simulator injects some."""
+    if not any(_faults(j) for j in plan.jobs):
+        return table(WORKER_HEADERS, grouped(plan.jobs, worker_cells))
+    rows = grouped(plan.jobs, lambda j: worker_cells(j) + (_faults(j),))
+    return table(WORKER_HEADERS + ("faults",), rows)
+
+
+def run_lines(plan: FleetPlan) -> List[str]:
+    """``key: value`` for every run-level setting."""
+    spec = plan.resolved
+    keep = spec.get("keep")
+    lines = [
+        f"backend: {_backend(plan)}",
+        f"launcher: {plan.launcher}",
+        f"concurrency: {plan.concurrency} ({plan.slots} device(s) copying at a time)",
+        f"status_interval: {duration(plan.status_interval)}",
+        f"unattended: {'true' if spec.get('unattended') else 'false'}",
+        f"keep: {'every run directory' if keep is None else f'the newest {keep} run directories'}",
+        f"expect: {_expect(plan)}",
+        f"devices: {device_names([(j.host, j.device) for j in plan.jobs])} ({len(plan.jobs)} device(s))",
+    ]
+    if plan.ray is not None:
+        lines.append(f"ray: address {plan.ray.get('address')}")
+    return lines + (_sim(spec.get("sim") or {}) if plan.runtime == "sim" else [])
+
+
+def _sim(sim: Dict[str, Any]) -> List[str]:
+    """The simulator's settings (its faults are in the worker table)."""
+    memory = ", ".join(f"{k} {format_size(v)}" for k, v in (sim.get("memory") or {}).items() if v is not None)
+    share, link = sim.get("huge_share"), sim.get("link_gbps")
+    return [
+        f"sim: {sim.get('chip')} x {sim.get('device_count')}, memory {memory or 'of the chip'}, "
+        f"run_mode {sim.get('run_mode')}, link_gbps {'of the chip' if link is None else rate(link)}",
+        f"sim memory: huge_share {'of the chip' if share is None else f'{share:.0%}'}, "
+        f"driver_cache {format_size(sim.get('driver_cache') or 0)}, "
+        f"memory_noise {format_size(sim.get('memory_noise') or 0)}",
+    ]
+
+
+def _backend(plan: FleetPlan) -> str:
+    """``sim (SIMULATED)``; ``auto`` names what it resolved to: ``sim (auto, SIMULATED)``."""
+    notes = ([plan.backend] if plan.backend != plan.runtime else []) + (["SIMULATED"] if plan.runtime == "sim" else [])
+    return plan.runtime + (f" ({', '.join(notes)})" if notes else "")
+
+
+def _expect(plan: FleetPlan) -> str:
+    fleet = (plan.resolved.get("expect") or {}).get("devices")
+    parts = [f"{fleet} device(s) in the fleet"] if fleet else []
+    parts += [f"{n} device(s) on {name}" for name, n in _host_expect(plan).items()]
+    return "; ".join(parts) if parts else "none"
+
+
+def _host_expect(plan: FleetPlan) -> Dict[str, int]:
+    hosts = plan.resolved.get("hosts") or []
+    return {h["name"]: int(h["expect"]["devices"]) for h in hosts if h.get("expect")}
+
+
+def shortfall(plan: FleetPlan) -> List[str]:
+    """One line per ``expect`` that the visible devices fall short of, naming the missing ones: each
+    host's own ``expect`` first, then the fleet's (``expect.missing`` lists them in that order)."""
+    lines, rest = [], list(plan.missing)
+    for name, expected in _host_expect(plan).items():
+        seen = plan.visible.get(name, 0)
+        short = [m for m in rest if m[0] == name][: max(0, expected - seen)]
+        rest = [m for m in rest if m not in short]
+        if short:
+            lines.append(f"expect: {expected} device(s) on {name}, {seen} visible: {device_names(short)} missing")
+    if rest:
+        fleet = (plan.resolved.get("expect") or {}).get("devices")
+        seen = sum(plan.visible.values())
+        lines.append(f"expect: {fleet} device(s) in the fleet, {seen} visible: {device_names(rest)} missing")
+    return lines
+
+
+def grouped(jobs: Sequence[DeviceJob], cells: Callable[[DeviceJob], Tuple[str, ...]]) -> List[List[str]]:
+    """One row per distinct ``cells``, in first-seen order, led by the devices that share it."""
+    groups: Dict[Tuple[str, ...], List[Tuple[str, int]]] = {}
+    for job in jobs:
+        groups.setdefault(cells(job), []).append((job.host, job.device))
+    return [[device_names(names), *row] for row, names in groups.items()]
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> List[str]:
+    """Left-aligned columns two spaces apart, as narrow as their cells; a header may span lines."""
+    split = [h.split("\n") for h in headers]
+    head = [[s[i] if i < len(s) else "" for s in split] for i in range(max(len(s) for s in split))]
+    body = head + [list(r) for r in rows]
+    widths = [max(len(r[c]) for r in body) for c in range(len(headers))]
+    lines = head + [["-" * w for w in widths]] + body[len(head) :]
+    return ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in lines]
+
+
+def worker_cells(job: DeviceJob) -> Tuple[str, ...]:
+    p = job.params
+    return (
+        _sizes(p.sweep),
+        str(p.number_of_cycles),
+        str(p.release_cycle),
+        str(p.warmup),
+        _yes(p.memory_reuse),
+        p.memory_kind,
+        p.host_memory,
+        p.copy_mode,
+        _yes(p.bidirectional),
+        _yes(p.verify),
+        duration(p.interval),
+        "-" if p.duration is None else duration(p.duration),
+        str(p.seed),
+        ",".join(p.patterns),
     )
-    print(
-        f"\nbackend {plan.runtime}{' (SIMULATED)' if plan.runtime == 'sim' else ''}, "
-        f"launcher {plan.launcher}, {len(plan.jobs)} device(s): the spec is valid"
+
+
+def limit_cells(job: DeviceJob) -> Tuple[str, ...]:
+    t, o, p = job.thresholds, job.timeouts, job.params
+    below = t.max_below_fleet
+    return (
+        rate(t.min_h2d_gbps),
+        rate(t.min_d2h_gbps),
+        format_size(t.max_leak),
+        "off" if below is None else f"{below:.0%}",
+        t.outlier,
+        duration(o.init),
+        duration(o.copy),
+        f"{p.open_retries}, {duration(p.open_retry_delay)} apart" if p.open_retries else "0",
     )
-    for warning in plan.warnings:
-        print(f"warning: {warning}")
-    return 0
+
+
+def _sizes(sizes: Sequence[int]) -> str:
+    if len(sizes) > 4:
+        return f"{format_size(sizes[0])}..{format_size(sizes[-1])} ({len(sizes)} sizes)"
+    return ",".join(format_size(s) for s in sizes)
+
+
+def _yes(value: bool) -> str:
+    return "yes" if value else "no"
+
+
+def _faults(job: DeviceJob) -> str:
+    return ",".join(f["kind"] for f in (job.sim or {}).get("faults", []) if f["device"] == job.device)
+
+
+def duration(seconds: float) -> str:
+    """Seconds as a spec writes them: ``0s``, ``500ms``, ``30s``, ``1m``, ``1h30m``, ``12h``."""
+    rest = int(round(seconds * 1000))
+    parts = []
+    for unit, size in DURATION_UNITS:
+        if rest >= size:
+            parts.append(f"{rest // size}{unit}")
+            rest %= size
+    return "".join(parts) or ("0s" if seconds == 0 else f"{seconds:g}s")
+
+
+def plan_json(plan: FleetPlan, code: int) -> Dict[str, Any]:
+    """The resolved plan as data: every device's effective settings, bytes and seconds."""
+    spec = plan.resolved
+    return {
+        "exit_code": code,
+        "backend": plan.backend,
+        "runtime": plan.runtime,
+        "simulated": plan.runtime == "sim",
+        "launcher": plan.launcher,
+        "concurrency": plan.concurrency,
+        "slots": plan.slots,
+        "status_interval": plan.status_interval,
+        "unattended": bool(spec.get("unattended")),
+        "keep": spec.get("keep"),
+        "expect": {"fleet": (spec.get("expect") or {}).get("devices"), "hosts": _host_expect(plan)},
+        "ray": plan.ray,
+        "sim": spec.get("sim") if plan.runtime == "sim" else None,
+        "visible": plan.visible,
+        "devices": [dict(j.to_dict(), faults=_fault_list(j)) for j in plan.jobs],
+        "missing": [{"host": h, "device": d} for h, d in plan.missing],
+        "shortfall": shortfall(plan),
+        "warnings": list(plan.warnings),
+    }
+
+
+def _fault_list(job: DeviceJob) -> List[Dict[str, Any]]:
+    return [f for f in (job.sim or {}).get("faults", []) if f["device"] == job.device]

@@ -199,18 +199,7 @@ def _host_memory(
 
 def warnings(spec: FleetSpec, jobs: Sequence[DeviceJob], launcher: str, runtime: str) -> List[str]:
     """Things that run but are probably not what was meant."""
-    found = []
-    endless: Dict[Tuple[str, str], List[int]] = {}
-    for job in jobs:
-        reason = endless_reason(job.params)
-        if reason:
-            endless.setdefault((job.host, reason), []).append(job.device)
-    for (host, reason), ids in endless.items() if spec.unattended else ():
-        found.append(
-            f"unattended: {reason} and no duration is set ({host}, {_count(len(ids), 'device', False)} "
-            f"{units.format_ids(ids)}): "
-            "this run never ends on its own (set defaults.duration, e.g. 12h)"
-        )
+    found = endless(jobs, spec.unattended)
     if spec.sim.faults and runtime != "sim":
         found.append(f"sim.faults: ignored: the backend is the real acl ({_count(len(spec.sim.faults), 'fault')})")
     if "ray" in spec.model_fields_set and launcher != "ray":
@@ -218,12 +207,47 @@ def warnings(spec: FleetSpec, jobs: Sequence[DeviceJob], launcher: str, runtime:
     return found
 
 
+def endless(jobs: Sequence[DeviceJob], unattended: bool = False) -> List[str]:
+    """One warning per way of never ending, naming its devices: ``localhost:0-7 never end: ...``;
+    for an ``unattended`` spec each starts with ``unattended:``."""
+    groups: Dict[Tuple[str, str], List[Tuple[str, int]]] = {}
+    for job in jobs:
+        found = endless_reason(job.params)
+        if found:
+            groups.setdefault((found, ENDLESS_FIXES[found]), []).append((job.host, job.device))
+    prefix = "unattended: " if unattended else ""
+    return [
+        f"{prefix}{device_names(names)} never end{'s' if len(names) == 1 else ''}: {reason} and no duration "
+        f"(add duration: 12h, or {fix})"
+        for (reason, fix), names in groups.items()
+    ]
+
+
+ENDLESS_FIXES = {
+    "number_of_cycles -1": "a number of cycles",
+    "release_cycle -1 with memory_reuse": "a release_cycle: copies per cycle",
+    "release_cycle -1 with memory_reuse, number_of_cycles -1": "a release_cycle and a number of cycles",
+}
+"""What ``endless_reason`` can answer, and what else than a duration bounds it."""
+
+
 def endless_reason(params: WorkerParams) -> Optional[str]:
-    """Why this worker would loop forever, or ``None``."""
+    """The keys that make this worker loop forever (a key of ``ENDLESS_FIXES``), or ``None``. Only a
+    duration, a count or a full device ends a run: with ``release_cycle`` -1 a cycle copies until
+    memory is full, which with ``memory_reuse`` (one block, copied again and again) it never is."""
     if params.duration is not None:
         return None
-    if params.number_of_cycles == -1:
-        return "number_of_cycles is -1"
     if params.release_cycle == -1 and params.memory_reuse:
-        return "release_cycle is -1 with memory_reuse"
+        both = params.number_of_cycles == -1
+        return "release_cycle -1 with memory_reuse" + (", number_of_cycles -1" if both else "")
+    if params.number_of_cycles == -1 and params.release_cycle != -1:  # without reuse, -1 fills the device and ends
+        return "number_of_cycles -1"
     return None
+
+
+def device_names(names: Sequence[Tuple[str, int]]) -> str:
+    """``localhost:0-3,6, node2:1``: (host, device) pairs as id ranges per host, hosts in first-seen order."""
+    ids: Dict[str, List[int]] = {}
+    for host, device in names:
+        ids.setdefault(host, []).append(device)
+    return ", ".join(f"{host}:{units.format_ids(found)}" for host, found in ids.items())

@@ -27,9 +27,13 @@ def test_validate_prints_one_row_per_device_and_launches_nothing(tmp_path):
     r = cli("validate", str(write_spec(tmp_path, data)))
     assert r.returncode == 0, r.stderr
     rows = [line.split() for line in r.stdout.splitlines() if line.startswith("localhost")]
-    assert [(row[1], row[2]) for row in rows] == [("0", "64KiB"), ("1", "1MiB"), ("2", "64KiB")]
+    assert [(row[0], row[1]) for row in rows[:3]] == [
+        ("localhost:0", "64KiB"),
+        ("localhost:1", "1MiB"),
+        ("localhost:2", "64KiB"),
+    ]
     assert rows[2][-1] == "leak" and rows[0][-1] != "leak" and rows[1][-1] != "leak"
-    assert "backend sim (SIMULATED), launcher local, 3 device(s): the spec is valid" in r.stdout
+    assert "backend: sim (SIMULATED)" in r.stdout and "3 device(s): the spec is valid" in r.stdout
     assert not (tmp_path / "runs").exists()
 
 
@@ -102,7 +106,7 @@ def test_the_simulator_asked_for_by_name_still_runs_on_such_a_server(tmp_path):
     env = unsourced_npu_server(tmp_path)
     r = cli("validate", str(write_spec(tmp_path, spec(devices=2, backend="auto"))), "--backend", "sim", env=env)
     assert r.returncode == 0, r.stderr
-    assert "backend sim (SIMULATED)" in r.stdout
+    assert "backend: sim (SIMULATED)" in r.stdout
 
 
 def test_wait_busy_takes_a_duration_on_run_only(capsys):

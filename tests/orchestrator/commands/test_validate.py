@@ -1,51 +1,170 @@
 """``dvpp-fleet validate`` (orchestrator/commands/validate.py) through the real CLI on the simulator:
-the resolved plan, one row per device, its warnings, and every problem with exit 2."""
+the resolved plan (run-level lines, devices with equal settings sharing a row, or JSON), expected
+devices that are missing (exit 1), its warnings, and every problem with exit 2."""
 
 from __future__ import annotations
 
-from typing import List
+import json
+from typing import Any, Dict, List
 
+import pytest
+
+from orchestrator.errors import EXIT_DEVICE_FAILURE
 from tests.helpers.cli import cli
 from tests.helpers.specs import spec, write_spec
+
+ALL_PATTERNS = "constant,walking_ones,random,address"
+WORKER_HEAD = [
+    "devices          size        cycles  copies  warm  reuse  memory  host    copy   bidir  verify  interval  "
+    "duration  seed  patterns",
+    "                                     /cycle  up                   memory  mode",
+]
 
 
 def rows(stdout: str) -> List[List[str]]:
     return [line.split() for line in stdout.splitlines() if line.startswith("localhost")]
 
 
-def test_each_row_shows_the_parameters_the_device_runs_with(tmp_path):
-    data = spec(
-        devices=2, faults=[{"device": 1, "kind": "leak", "bytes": 64}, {"device": 1, "kind": "slow", "factor": 2}]
-    )
-    data["defaults"].update(memory_kind="device", patterns=["constant", "random"], release_cycle=3, number_of_cycles=5)
-    data["hosts"][0]["overrides"] = {1: {"duration": "30s", "memory_reuse": False, "number_of_cycles": -1}}
+def block(stdout: str, first: str) -> List[str]:
+    """The lines of ``stdout`` from the one starting with ``first`` to the next blank line."""
+    lines = stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(first))
+    return lines[start : lines.index("", start)]
+
+
+def override_spec() -> Dict[str, Any]:
+    data = spec(devices=4, concurrency=2, status_interval="2m")
+    data["defaults"].update(duration="1h30m", interval="500ms")
+    data["thresholds"] = {"max_leak": "1MiB", "min_h2d_gbps": 2}
+    data["timeouts"] = {"init": "90s"}
+    data["hosts"][0]["overrides"] = {
+        2: {"memory_size": ["4KiB", "64KiB"], "memory_reuse": False, "copy_mode": "async", "bidirectional": True}
+    }
+    return data
+
+
+def test_the_plan_is_a_run_level_block_then_grouped_rows(tmp_path):
+    r = cli("validate", str(write_spec(tmp_path, override_spec())))
+    assert r.returncode == 0, r.stderr
+    assert block(r.stdout, "backend") == [
+        "backend: sim (SIMULATED)",
+        "launcher: local",
+        "concurrency: 2 (2 device(s) copying at a time)",
+        "status_interval: 2m",
+        "unattended: false",
+        "keep: every run directory",
+        "expect: none",
+        "devices: localhost:0-3 (4 device(s))",
+        "sim: Ascend910B x 4, memory hbm 1GiB, run_mode ep, link_gbps of the chip",
+        "sim memory: huge_share of the chip, driver_cache 128MiB, memory_noise 0B",
+    ]
+    assert block(r.stdout, "devices  ") == WORKER_HEAD + [
+        "---------------  ----------  ------  ------  ----  -----  ------  ------  -----  -----  ------  --------  "
+        "--------  ----  ------------------------------------",
+        f"localhost:0-1,3  64KiB       2       4       1     yes    dvpp    pinned  sync   no     yes     500ms     "
+        f"1h30m     0     {ALL_PATTERNS}",
+        f"localhost:2      4KiB,64KiB  2       4       1     no     dvpp    pinned  async  yes    yes     500ms     "
+        f"1h30m     0     {ALL_PATTERNS}",
+    ]
+    assert block(r.stdout, "devices        min H2D") == [
+        "devices        min H2D    min D2H  max leak  max below  outlier  init     copy     open retries",
+        "                                             fleet               timeout  timeout",
+        "-------------  ---------  -------  --------  ---------  -------  -------  -------  ------------",
+        "localhost:0-3  2.00 GB/s  -        1MiB      25%        warn     1m30s    30s      2, 1s apart",
+    ]
+    assert r.stdout.splitlines()[-1] == "4 device(s): the spec is valid"
+
+
+def test_durations_and_sizes_carry_their_units(tmp_path):
+    data = spec(devices=1)
+    data["defaults"].update(duration=60, interval=0.25, memory_size=3 * 2**20 // 2)
+    data["thresholds"] = {"max_leak": 0}
+    data["timeouts"] = {"init": "2h", "copy": "10m"}
     r = cli("validate", str(write_spec(tmp_path, data)))
     assert r.returncode == 0, r.stderr
-    assert rows(r.stdout) == [
-        ["localhost", "0", "64KiB", "3", "5", "True", "device", "constant,random", "-"],
-        ["localhost", "1", "64KiB", "3", "-1", "False", "device", "constant,random", "30.0", "leak,slow"],
+    worker, limits = rows(r.stdout)
+    assert (worker[1], worker[11], worker[12]) == ("1.5MiB", "250ms", "1m")
+    assert limits[3:4] + limits[6:8] == ["0B", "2h", "10m"]
+
+
+def test_simulated_faults_get_their_own_column(tmp_path):
+    data = spec(
+        devices=3, faults=[{"device": 1, "kind": "leak", "bytes": 64}, {"device": 1, "kind": "slow", "factor": 2}]
+    )
+    r = cli("validate", str(write_spec(tmp_path, data)))
+    assert r.returncode == 0, r.stderr
+    assert [(row[0], row[-1]) for row in rows(r.stdout)][:2] == [
+        ("localhost:0,2", ALL_PATTERNS),
+        ("localhost:1", "leak,slow"),
     ]
 
 
-def test_a_size_sweep_shows_its_largest_block(tmp_path):
+def test_a_long_size_sweep_is_a_range(tmp_path):
     data = spec(devices=1)
-    data["defaults"]["memory_size"] = ["4KiB", "1MiB", "64KiB"]
+    data["defaults"]["memory_size"] = "4KiB..1MiB x4"
     r = cli("validate", str(write_spec(tmp_path, data)))
     assert r.returncode == 0, r.stderr
-    assert [row[:3] for row in rows(r.stdout)] == [["localhost", "0", "1MiB"]]
+    assert rows(r.stdout)[0][1:3] == ["4KiB..1MiB", "(5"]
 
 
-def test_warnings_follow_the_plan_and_the_spec_is_still_valid(tmp_path):
-    data = spec(devices=3, unattended=True, ray={"address": "auto"})
+def test_json_is_the_same_plan_in_bytes_and_seconds(tmp_path):
+    r = cli("validate", str(write_spec(tmp_path, override_spec())), "--format", "json")
+    assert r.returncode == 0, r.stderr
+    plan = json.loads(r.stdout)
+    assert sorted(plan) == [
+        "backend", "concurrency", "devices", "exit_code", "expect", "keep", "launcher", "missing", "ray", "runtime",
+        "shortfall", "sim", "simulated", "slots", "status_interval", "unattended", "visible", "warnings",
+    ]  # fmt: skip
+    assert (plan["status_interval"], plan["concurrency"], plan["slots"], plan["exit_code"]) == (120.0, 2, 2, 0)
+    assert [(d["host"], d["device"]) for d in plan["devices"]] == [("localhost", i) for i in range(4)]
+    two = plan["devices"][2]
+    assert sorted(two) == ["device", "faults", "host", "params", "thresholds", "timeouts"]
+    assert (two["params"]["memory_size"], two["params"]["sizes"]) == (65536, [4096, 65536])
+    assert (two["params"]["duration"], two["params"]["interval"], two["params"]["bidirectional"]) == (5400.0, 0.5, True)
+    assert two["thresholds"] == {
+        "min_h2d_gbps": 2.0, "min_d2h_gbps": None, "max_leak": 2**20, "max_below_fleet": 0.25, "outlier": "warn"
+    }  # fmt: skip
+    assert two["timeouts"] == {"init": 90.0, "copy": 30.0}
+    assert plan["devices"][0]["params"]["memory_reuse"] is True and plan["devices"][0]["params"]["sizes"] == []
+    assert (plan["sim"]["device_count"], plan["sim"]["memory"]["hbm"]) == (4, 2**30)
+
+
+@pytest.mark.parametrize(
+    "where, line",
+    [
+        ("fleet", "expect: 8 device(s) in the fleet, 6 visible: localhost:6-7 missing"),
+        ("host", "expect: 8 device(s) on localhost, 6 visible: localhost:6-7 missing"),
+    ],
+)
+def test_expected_devices_that_are_not_visible_exit_1(tmp_path, where, line):
+    data = spec(devices=6, expect={"devices": 8}) if where == "fleet" else spec(devices=6)
+    if where == "host":
+        data["hosts"][0]["expect"] = {"devices": 8}
+    path = str(write_spec(tmp_path, data))
+    r = cli("validate", path)
+    assert r.returncode == EXIT_DEVICE_FAILURE, r.stderr
+    assert r.stdout.splitlines()[-2:] == [
+        line,
+        "6 device(s) to run, 2 expected device(s) missing: run would report them UNAVAILABLE and exit 1",
+    ]
+    assert [row[0] for row in rows(r.stdout)] == ["localhost:0-5", "localhost:0-5"]  # the plan is still printed
+    as_json = cli("validate", path, "--format", "json")
+    assert as_json.returncode == EXIT_DEVICE_FAILURE
+    plan = json.loads(as_json.stdout)
+    assert plan["missing"] == [{"host": "localhost", "device": 6}, {"host": "localhost", "device": 7}]
+    assert (plan["shortfall"], plan["exit_code"], plan["visible"]) == ([line], 1, {"localhost": 6})
+
+
+def test_a_loop_that_never_ends_is_a_warning_and_still_valid(tmp_path):
+    data = spec(devices=3, ray={"address": "auto"})
     data["defaults"]["number_of_cycles"] = -1
     data["hosts"][0]["overrides"] = {2: {"duration": "1h"}}
     r = cli("validate", str(write_spec(tmp_path, data)))
     assert r.returncode == 0, r.stderr
-    tail = r.stdout.splitlines()[-3:]
-    assert tail == [
-        "backend sim (SIMULATED), launcher local, 3 device(s): the spec is valid",
-        "warning: unattended: number_of_cycles is -1 and no duration is set (localhost, devices 0-1): this run "
-        "never ends on its own (set defaults.duration, e.g. 12h)",
+    assert r.stdout.splitlines()[-3:] == [
+        "3 device(s): the spec is valid",
+        "warning: localhost:0-1 never end: number_of_cycles -1 and no duration (add duration: 12h, or a number of "
+        "cycles)",
         "warning: ray: ignored: the launcher is local (set launcher: ray or pass --launcher ray)",
     ]
 
@@ -53,8 +172,8 @@ def test_warnings_follow_the_plan_and_the_spec_is_still_valid(tmp_path):
 def test_the_backend_option_overrides_the_spec(tmp_path):
     r = cli("validate", str(write_spec(tmp_path, spec(devices=2, backend="acl"))), "--backend", "sim")
     assert r.returncode == 0, r.stderr
-    assert len(rows(r.stdout)) == 2
-    assert "backend sim (SIMULATED), launcher local, 2 device(s): the spec is valid" in r.stdout
+    assert rows(r.stdout)[0][0] == "localhost:0-1"
+    assert r.stdout.splitlines()[0] == "backend: sim (SIMULATED)"
 
 
 def test_a_block_larger_than_the_device_is_refused(tmp_path):

@@ -253,30 +253,42 @@ def test_buffers_per_worker(params, runtime, blocks):
 
 # --- warnings -------------------------------------------------------------------------------
 
-NEVER_ENDS = "this run never ends on its own (set defaults.duration, e.g. 12h)"
-
 
 def endless_jobs() -> List[DeviceJob]:
     return [
-        job(0, number_of_cycles=-1),
-        job(1, number_of_cycles=-1),
+        job(0, number_of_cycles=-1, release_cycle=10),
+        job(1, number_of_cycles=-1, release_cycle=10),
         job(2, release_cycle=-1, memory_reuse=True),
         job(3, release_cycle=-1, memory_reuse=True),
         job(4, number_of_cycles=-1, duration=60.0),
         job(5, release_cycle=-1, memory_reuse=False),
+        job(6, release_cycle=-1, memory_reuse=False, number_of_cycles=-1),  # fills the device, then ends
+        job(1, host="node2", number_of_cycles=-1, release_cycle=10),
+        job(7, release_cycle=-1, memory_reuse=True, number_of_cycles=-1),
     ]
 
 
-def test_unattended_endless_workers_are_grouped_by_reason():
+ENDLESS = [
+    "localhost:0-1, node2:1 never end: number_of_cycles -1 and no duration (add duration: 12h, or a number of cycles)",
+    "localhost:2-3 never end: release_cycle -1 with memory_reuse and no duration (add duration: 12h, or a "
+    "release_cycle: copies per cycle)",
+    "localhost:7 never ends: release_cycle -1 with memory_reuse, number_of_cycles -1 and no duration (add "
+    "duration: 12h, or a release_cycle and a number of cycles)",
+]
+
+
+def test_endless_workers_are_warned_about_grouped_by_reason():
+    assert checks.warnings(fleet(), endless_jobs(), "local", "sim") == ENDLESS
+
+
+def test_an_unattended_spec_says_so_in_its_endless_warnings():
     assert checks.warnings(fleet(unattended=True), endless_jobs(), "local", "sim") == [
-        f"unattended: number_of_cycles is -1 and no duration is set (localhost, devices 0-1): {NEVER_ENDS}",
-        f"unattended: release_cycle is -1 with memory_reuse and no duration is set (localhost, devices 2-3): "
-        f"{NEVER_ENDS}",
+        f"unattended: {line}" for line in ENDLESS
     ]
 
 
-def test_endless_workers_are_fine_when_attended():
-    assert checks.warnings(fleet(), endless_jobs(), "local", "sim") == []
+def test_bounded_workers_are_not_warned_about():
+    assert checks.endless(endless_jobs()[4:7]) == []
 
 
 def test_simulated_faults_on_the_real_runtime_are_ignored():
@@ -300,9 +312,14 @@ def test_ray_section_without_the_ray_launcher_is_ignored():
     "params, reason",
     [
         ({}, None),
-        ({"number_of_cycles": -1}, "number_of_cycles is -1"),
-        ({"number_of_cycles": -1, "duration": 5.0}, None),
-        ({"release_cycle": -1, "memory_reuse": True}, "release_cycle is -1 with memory_reuse"),
+        ({"number_of_cycles": -1, "release_cycle": 10}, "number_of_cycles -1"),
+        ({"number_of_cycles": -1, "release_cycle": 10, "duration": 5.0}, None),
+        ({"number_of_cycles": -1}, None),  # release_cycle -1 without reuse: the first cycle fills the device
+        ({"release_cycle": -1, "memory_reuse": True}, "release_cycle -1 with memory_reuse"),
+        (
+            {"release_cycle": -1, "memory_reuse": True, "number_of_cycles": -1},
+            "release_cycle -1 with memory_reuse, number_of_cycles -1",
+        ),
         ({"release_cycle": -1, "memory_reuse": True, "duration": 5.0}, None),
         ({"release_cycle": -1, "memory_reuse": False}, None),
         ({"release_cycle": 10, "memory_reuse": True}, None),
@@ -310,6 +327,12 @@ def test_ray_section_without_the_ray_launcher_is_ignored():
 )
 def test_endless_reason(params, reason):
     assert checks.endless_reason(WorkerParams(**params)) == reason
+    assert reason is None or reason in checks.ENDLESS_FIXES
+
+
+def test_device_names_are_id_ranges_per_host_in_first_seen_order():
+    names = [("b", 3), ("a", 0), ("b", 1), ("a", 1), ("b", 2), ("b", 6)]
+    assert checks.device_names(names) == "b:1-3,6, a:0-1"
 
 
 # --- small helpers --------------------------------------------------------------------------

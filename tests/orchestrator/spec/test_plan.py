@@ -233,35 +233,34 @@ def test_expected_device_counts():
     assert (result.missing, result.visible) == ((), {"localhost": 8})
 
 
-def test_unattended_endless_loop_is_a_warning():
-    result = plan(
+ENDLESS_SPEC = {
+    "version": 1,
+    "defaults": {"number_of_cycles": -1},
+    "hosts": [
         {
-            "version": 1,
-            "unattended": True,
-            "defaults": {"number_of_cycles": -1},
-            "hosts": [
-                {
-                    "name": "localhost",
-                    "devices": "0-3",
-                    "overrides": {3: {"duration": "1h"}, 2: {"number_of_cycles": 1, "release_cycle": -1}},
-                }
-            ],
+            "name": "localhost",
+            "devices": "0-3",
+            "overrides": {3: {"duration": "1h"}, 2: {"number_of_cycles": 1, "release_cycle": -1}},
         }
-    )
-    assert result.warnings == (
-        "unattended: number_of_cycles is -1 and no duration is set (localhost, devices 0-1): this run never "
-        "ends on its own (set defaults.duration, e.g. 12h)",
-        "unattended: release_cycle is -1 with memory_reuse and no duration is set (localhost, device 2): this "
-        "run never ends on its own (set defaults.duration, e.g. 12h)",
-    )
+    ],
+}
+ENDLESS_WARNINGS = (
+    "localhost:0-1 never end: number_of_cycles -1 and no duration (add duration: 12h, or a number of cycles)",
+    "localhost:2 never ends: release_cycle -1 with memory_reuse and no duration (add duration: 12h, or a "
+    "release_cycle: copies per cycle)",
+)
 
 
-def test_endless_loop_is_fine_when_attended_or_bounded():
-    assert plan({"version": 1, "defaults": {"number_of_cycles": -1}}).warnings == ()
-    assert (
-        plan({"version": 1, "unattended": True, "defaults": {"number_of_cycles": -1, "duration": "30s"}}).warnings == ()
-    )
-    fill = {"release_cycle": -1, "memory_reuse": False}  # fill mode ends when the device is full
+def test_an_endless_loop_is_a_warning_naming_its_devices_and_keys():
+    """``run`` prints ``plan.warnings`` on stderr before it starts, ``validate`` on stdout."""
+    assert plan(ENDLESS_SPEC).warnings == ENDLESS_WARNINGS
+    unattended = plan({**ENDLESS_SPEC, "unattended": True}).warnings
+    assert unattended == tuple(f"unattended: {w}" for w in ENDLESS_WARNINGS)
+
+
+def test_a_bounded_loop_is_no_warning():
+    assert plan({"version": 1, "defaults": {"number_of_cycles": -1, "duration": "30s"}}).warnings == ()
+    fill = {"release_cycle": -1, "memory_reuse": False, "number_of_cycles": -1}  # ends when the device is full
     assert plan({"version": 1, "unattended": True, "defaults": fill}).warnings == ()
 
 
