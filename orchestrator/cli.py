@@ -13,7 +13,7 @@ from orchestrator.errors import error_handler, exit_codes_help
 from orchestrator.launch.registry import LAUNCHER_NAMES
 from orchestrator.report import outputs
 from orchestrator.report.compare import DEFAULT_TOLERANCE, parse_tolerance
-from orchestrator.spec import units
+from orchestrator.spec import overrides, units
 from orchestrator.version import version
 from workers.job import BACKENDS
 
@@ -64,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     outputs.add_output_arguments(run)
     _backend_options(run)
+    overrides.add_override_arguments(run)
     val = sub.add_parser("validate", help="validate a spec and print the resolved plan; launches nothing")
     val.add_argument("spec", type=Path, help="fleet spec (YAML), e.g. configs/server-8npu.yaml")
     val.add_argument(
@@ -73,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="stdout: the plan as tables, or as JSON in bytes and seconds (default: %(default)s)",
     )
     _backend_options(val)
+    overrides.add_override_arguments(val)
     rep = sub.add_parser(
         "report",
         help="re-render a run from its journal: finished, killed (its results are then written as final, "

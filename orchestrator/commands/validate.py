@@ -15,6 +15,7 @@ from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 from orchestrator.commands.planning import make_plan
 from orchestrator.errors import EXIT_DEVICE_FAILURE, EXIT_PASS
+from orchestrator.spec import overrides
 from orchestrator.spec.checks import device_names
 from orchestrator.spec.plan import DeviceJob, FleetPlan
 from orchestrator.spec.units import format_size
@@ -97,6 +98,7 @@ def run_lines(plan: FleetPlan) -> List[str]:
         f"keep: {'every run directory' if keep is None else f'the newest {keep} run directories'}",
         f"expect: {_expect(plan)}",
         f"devices: {device_names([(j.host, j.device) for j in plan.jobs])} ({len(plan.jobs)} device(s))",
+        f"overrides: {overrides.described(spec.get('overrides') or {})}",
     ]
     if plan.ray is not None:
         lines.append(f"ray: address {plan.ray.get('address')}")
@@ -243,6 +245,7 @@ def plan_json(plan: FleetPlan, code: int) -> Dict[str, Any]:
         "status_interval": plan.status_interval,
         "unattended": bool(spec.get("unattended")),
         "keep": spec.get("keep"),
+        "overrides": spec.get("overrides") or {},
         "expect": {"fleet": (spec.get("expect") or {}).get("devices"), "hosts": _host_expect(plan)},
         "ray": plan.ray,
         "sim": spec.get("sim") if plan.runtime == "sim" else None,

@@ -55,6 +55,7 @@ def test_the_plan_is_a_run_level_block_then_grouped_rows(tmp_path):
         "keep: every run directory",
         "expect: none",
         "devices: localhost:0-3 (4 device(s))",
+        "overrides: none",
         "sim: Ascend910B x 4, memory hbm 1GiB, run_mode ep, link_gbps of the chip",
         "sim memory: huge_share of the chip, driver_cache 128MiB, memory_noise 0B",
     ]
@@ -112,8 +113,8 @@ def test_json_is_the_same_plan_in_bytes_and_seconds(tmp_path):
     assert r.returncode == 0, r.stderr
     plan = json.loads(r.stdout)
     assert sorted(plan) == [
-        "backend", "concurrency", "devices", "exit_code", "expect", "keep", "launcher", "missing", "ray", "runtime",
-        "shortfall", "sim", "simulated", "slots", "status_interval", "unattended", "visible", "warnings",
+        "backend", "concurrency", "devices", "exit_code", "expect", "keep", "launcher", "missing", "overrides", "ray",
+        "runtime", "shortfall", "sim", "simulated", "slots", "status_interval", "unattended", "visible", "warnings",
     ]  # fmt: skip
     assert (plan["status_interval"], plan["concurrency"], plan["slots"], plan["exit_code"]) == (120.0, 2, 2, 0)
     assert [(d["host"], d["device"]) for d in plan["devices"]] == [("localhost", i) for i in range(4)]
@@ -207,3 +208,38 @@ def test_a_missing_spec_file_is_a_usage_error(tmp_path):
     r = cli("validate", str(missing))
     assert r.returncode == 2
     assert r.stderr.splitlines() == [f"dvpp-fleet: error: {missing}: no such file"]
+
+
+def test_command_line_overrides_are_named_and_change_the_plan(tmp_path):
+    path = str(write_spec(tmp_path, spec(devices=4)))
+    r = cli("validate", path, "--duration", "10m", "--devices", "0-1", "--concurrency", "serial")
+    assert r.returncode == 0, r.stderr
+    assert block(r.stdout, "concurrency")[0] == "concurrency: serial (1 device(s) copying at a time)"
+    assert "devices: localhost:0-1 (2 device(s))" in r.stdout.splitlines()
+    assert (
+        "overrides: --devices 0-1 (hosts[*].devices), --duration 10m (defaults.duration), --concurrency serial "
+        "(concurrency)"
+    ) in r.stdout.splitlines()
+    worker, limits = rows(r.stdout)
+    assert (worker[0], worker[12], limits[0]) == ("localhost:0-1", "10m", "localhost:0-1")
+    assert r.stdout.splitlines()[-1] == "2 device(s): the spec is valid"
+    plan = json.loads(cli("validate", path, "--devices", "0-1", "--format", "json").stdout)
+    assert [d["device"] for d in plan["devices"]] == [0, 1]
+    assert plan["overrides"] == {"--devices": "0-1"}
+
+
+def test_a_bad_override_exits_2_naming_the_option_and_the_key(tmp_path):
+    r = cli("validate", str(write_spec(tmp_path, spec(devices=4))), "--duration", "10x")
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr.splitlines() == [
+        "dvpp-fleet: error: --duration (defaults.duration): not a duration: use seconds or a duration such as 30s, "
+        "5m, 2h, 1h30m, 500ms (got '10x')"
+    ]
+
+
+def test_devices_beyond_the_machine_are_blamed_on_the_option(tmp_path):
+    r = cli("validate", str(write_spec(tmp_path, spec(devices=2))), "--devices", "1-2")
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr.splitlines() == [
+        "dvpp-fleet: error: --devices (hosts[*].devices): device 2 does not exist on this host (2 visible: 0-1)"
+    ]
