@@ -51,7 +51,7 @@ def check_outputs(args: argparse.Namespace, run_dir: Path) -> None:
 
 
 def add_stdout_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--format`` and ``--quiet`` on ``run`` and ``report``: what stdout shows."""
+    """``--format``, ``--quiet`` and ``--wide`` on ``run`` and ``report``: what stdout shows."""
     parser.add_argument(
         "--format",
         choices=("table", "json"),
@@ -63,6 +63,12 @@ def add_stdout_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="stdout: one line, e.g. 'PASS 8/8' or 'FAIL 2/8: localhost:1 data_mismatch, localhost:5 leak'; "
         "stderr: only warnings and errors; every file is still written, the exit code is the usual one",
+    )
+    parser.add_argument(
+        "--wide",
+        action="store_true",
+        help="the full table: every column (node, size sweep) and each first fault's text, wider than the "
+        "default 100 columns; report.txt holds the table as printed",
     )
 
 

@@ -41,7 +41,7 @@ def publish(
     errors = errors if errors is not None else WriteErrors()
     code = exit_code(list(verdicts), bool(facts.get("interrupted")), write_failed=bool(errors))
     data = summary(verdicts, facts, code)
-    text = report_text(verdicts, facts)
+    text = report_text(verdicts, facts, wide=bool(getattr(args, "wide", False)))  # report.txt as printed
     for name in (rundir.SUMMARY, rundir.STATUS):  # the live status file ends as the summary
         if name in write:
             errors.attempt(str(run_dir / name), functools.partial(write_summary, run_dir / name, data))

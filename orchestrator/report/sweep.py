@@ -2,7 +2,8 @@
 
 A size sweep adds the peak median and the size it was reached at (the H2D/D2H columns already show
 the largest size); ``bidirectional`` adds the summed median; ``host_memory: both`` adds the
-pinned/pageable ratio of the medians. Columns appear only when some device ran that mode.
+pinned/pageable ratio of the medians. Columns appear only when some device ran that mode, in the
+wide table (``--wide``); the 100-column one (``narrow.py``) names them in a line under it.
 """
 
 from __future__ import annotations

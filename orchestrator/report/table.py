@@ -1,4 +1,5 @@
-"""Judged results -> the text a person reads: the table, the failure summary, ``report.txt``.
+"""Judged results -> the text a person reads: the table (100 columns, ``narrow.py``; ``wide``: the
+full one), the failure summary, ``report.txt``.
 
 Everything here is derived from ``Verdict`` records, so the table, the summary, the JSON and the
 exit code can never disagree.
@@ -11,7 +12,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from tabulate import tabulate
 
-from orchestrator.report import fmt, sweep
+from orchestrator.report import fmt, narrow, sweep
 from orchestrator.results.collect import DeviceResult
 from orchestrator.results.logtail import TAIL_LINES
 from orchestrator.results.records import Cause, Verdict
@@ -24,8 +25,11 @@ def lowest_cell(r: DeviceResult) -> str:
     return ", ".join(f"{k} {fmt.amount(r.lowest_free.get(k))}" for k in r.pools()) or "-"
 
 
-def table(verdicts: Sequence[Verdict]) -> str:
-    """One row per device."""
+def table(verdicts: Sequence[Verdict], wide: bool = False) -> str:
+    """One row per device: in 100 columns (``narrow.table``), or ``wide``, every column (the node
+    of a cluster run, a size sweep's) and the first fault's text."""
+    if not wide:
+        return narrow.table(verdicts)
     headers = [
         "host",
         "dev",
@@ -191,9 +195,9 @@ def _describe_group(key: Tuple[Any, ...]) -> str:
     return f"{kind} <{call}>" if call else kind
 
 
-def report_text(verdicts: Sequence[Verdict], facts: Dict[str, Any]) -> str:
-    """Everything a run prints on stdout as a table: what ``report.txt`` holds."""
-    parts = [table(verdicts), "", failure_summary(verdicts, bool(facts.get("simulated")))]
+def report_text(verdicts: Sequence[Verdict], facts: Dict[str, Any], wide: bool = False) -> str:
+    """Everything a run prints on stdout as a table (``wide``: the full one): what ``report.txt`` holds."""
+    parts = [table(verdicts, wide), "", failure_summary(verdicts, bool(facts.get("simulated")))]
     capacity = capacity_lines(verdicts)
     if capacity:
         parts[1:1] = ["", capacity]

@@ -10,7 +10,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from tests.helpers.specs import write_spec
 
@@ -100,3 +100,12 @@ def start_run(tmp_path: Path, data: Dict[str, Any], *extra: str) -> tuple[subpro
         text=True,
     )
     return proc, run_dir
+
+
+def table_rows(stdout: str) -> List[List[str]]:
+    """The cells of each device row of the printed table (the rows under its rule line, host lines
+    such as ``localhost:`` left out): ``[dev, status, cycles, copies, ...]``."""
+    lines = stdout.splitlines()
+    rule = next(i for i, line in enumerate(lines) if line.startswith("--- "))
+    end = lines.index("", rule) if "" in lines[rule:] else len(lines)
+    return [line.split() for line in lines[rule + 1 : end] if not line.endswith(":")]

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import signal
 import time
+from typing import List
 
 import pytest
 
-from tests.helpers.cli import cli, run_fleet, start_run
+from tests.helpers.cli import ROOT, cli, run_fleet, start_run
 from tests.helpers.specs import spec, write_spec
 
 pytestmark = pytest.mark.slow
@@ -189,12 +190,36 @@ def test_an_rc_mode_device_is_labelled_everywhere_and_gets_no_pcie_floor(tmp_pat
     device = r.device(0)
     assert device["run_mode"] == "rc" and [w["kind"] for w in device["warnings"]] == ["rc_mode"]
     assert "the bandwidth floors min_h2d_gbps 1000 are not applied" in device["warnings"][0]["message"]
-    rows = [line.split() for line in r.stdout.splitlines() if line.startswith("localhost")]
-    assert [row[1:3] for row in rows] == [["0", "(RC)"], ["1", "(RC)"]]
+    rows = [line.split() for line in r.stdout.splitlines() if line.split()[1:2] == ["(RC)"]]
+    assert [row[:3] for row in rows] == [["0", "(RC)", "PASS"], ["1", "(RC)", "PASS"]]  # under "localhost:"
     assert 'name="device 0 (Ascend910B1) (RC mode) [SIMULATED]"' in (tmp_path / "fleet.xml").read_text()
     prom = (tmp_path / "fleet.prom").read_text()
     assert 'dvpp_fleet_device_rc_mode{chip="Ascend910B1",device="0",host="localhost"} 1.0' in prom
     assert "dvpp_fleet_reference_bytes_per_second{" not in prom  # no PCIe link to compare with
+
+
+def table_part(stdout: str) -> List[str]:
+    """The table's lines of a run's stdout: from its header to the blank line after it."""
+    lines = stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(("dev ", "host ")))
+    return lines[start : lines.index("", start)]
+
+
+def test_the_table_fits_100_columns_and_wide_shows_every_column(tmp_path):
+    demo = str(ROOT / "configs" / "demo-faults.yaml")
+    narrow = cli("run", demo, "--out", str(tmp_path / "narrow"), "--no-progress")
+    wide = cli("run", demo, "--out", str(tmp_path / "wide"), "--no-progress", "--wide")
+    assert narrow.returncode == wide.returncode == 1, narrow.stderr + wide.stderr
+    lines, wide_lines = table_part(narrow.stdout), table_part(wide.stdout)
+    assert len(lines) == 2 + 1 + 1 + 8 and max(len(line) for line in lines) <= 100  # headers, rule, host, devices
+    assert lines[3] == "localhost:" and [line.split()[:2] for line in lines[4:6]] == [["0", "PASS"], ["1", "FAIL"]]
+    assert lines[5].endswith(" data_mismatch")
+    assert wide_lines[0].split()[:3] == ["host", "dev", "status"] and "first fault" in wide_lines[0]
+    assert max(len(line) for line in wide_lines) > 100
+    for r, name in ((narrow, "narrow"), (wide, "wide")):  # report.txt: what stdout printed
+        assert (tmp_path / name / "report.txt").read_text().strip() == r.stdout.strip()
+    again = cli("report", str(tmp_path / "narrow"), "--wide")
+    assert table_part(again.stdout)[0] == wide_lines[0]
 
 
 def test_quiet_prints_one_line_and_still_writes_every_file(tmp_path):
@@ -245,3 +270,18 @@ def test_an_interrupted_quiet_run_says_interrupted_and_removes_nothing(tmp_path)
     assert proc.returncode == 130, err
     assert out == "INTERRUPTED 2/2 (simulated): localhost:0 aborted, localhost:1 aborted\n"
     assert "removed" not in err and (older / "events.jsonl").is_file()  # a stopped run removes nothing
+
+
+def test_command_line_overrides_pick_the_devices_cycles_and_block_size(tmp_path):
+    data = spec(devices=4)
+    data["defaults"].update(memory_size="256KiB", number_of_cycles=3)
+    r = run_fleet(tmp_path, data, "--devices", "0-1", "--cycles", "1", "--memory-size", "64KiB")
+    assert r.code == 0, r.stderr
+    assert r.statuses() == {0: "PASS", 1: "PASS"}
+    for device in (0, 1):
+        d = r.device(device)
+        assert (d["params"]["memory_size"], d["params"]["number_of_cycles"]) == (64 * 1024, 1)
+        assert (d["cycles"], d["copies"], d["bytes"]) == (1, 4, 2 * 4 * 64 * 1024)  # H2D and D2H
+    header = json.loads((r.run_dir / "events.jsonl").read_text().splitlines()[0])
+    assert header["resolved"]["overrides"] == {"--devices": "0-1", "--cycles": "1", "--memory-size": "64KiB"}
+    assert header["resolved"]["defaults"]["number_of_cycles"] == 1

@@ -16,11 +16,12 @@ from tests.helpers.fleet_runs import copies, mixed_run, record_run
 OWN_FILES = ("summary.json", "status.json", "report.txt")
 
 
-def args(fmt="table", command="report", quiet=False, **files):
+def args(fmt="table", command="report", quiet=False, wide=False, **files):
     return argparse.Namespace(
         format=fmt,
         command=command,
         quiet=quiet,
+        wide=wide,
         junit=files.get("junit"),
         prom=files.get("prom"),
         html=files.get("html"),
@@ -63,6 +64,16 @@ def test_a_finished_run_writes_its_own_files(tmp_path, capsys):
     assert json.loads((run.run_dir / "status.json").read_text()) == written  # the live file ends as the summary
     assert (run.run_dir / "report.txt").read_text() == text + "\n" == out
     assert err == f"\nresults: {run.run_dir / 'summary.json'}, journal: {run.run_dir / 'events.jsonl'}\n"
+
+
+def test_wide_prints_and_writes_the_wide_table(tmp_path, capsys):
+    run = mixed_run(tmp_path)
+    publish(run.verdicts, facts(run), run.run_dir, args(command="report", wide=True), write=OWN_FILES)
+    out = capsys.readouterr().out
+    wide = report_text(run.verdicts, facts(run), wide=True)
+    assert (run.run_dir / "report.txt").read_text() == wide + "\n" == out  # report.txt: as printed
+    assert wide != report_text(run.verdicts, facts(run)) and out.splitlines()[2].startswith("host ")
+    assert max(len(line) for line in out.splitlines()) > 100
 
 
 def test_a_finished_run_as_json_says_nothing_on_stderr(tmp_path, capsys):

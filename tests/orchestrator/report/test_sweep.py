@@ -1,6 +1,7 @@
 """The table's columns for the deeper transfer modes, from recorded ``Finished.curve``: each column
 appears only when some device ran that mode (a size sweep, bidirectional, host_memory both), and
-the sweep's peak is the highest median with its block size."""
+the sweep's peak is the highest median with its block size. They are in the wide table only; the
+100-column one names them in a line under it."""
 
 from __future__ import annotations
 
@@ -74,11 +75,22 @@ def test_every_mode_at_once_keeps_the_columns_order(tmp_path):
     ]
 
 
-def test_the_table_shows_the_columns_before_verify_errors(tmp_path):
+def test_the_wide_table_shows_the_columns_before_verify_errors(tmp_path):
     _, run = results(tmp_path, [SWEEP, None])
-    header = table(run.verdicts).splitlines()[0]
+    header = table(run.verdicts, wide=True).splitlines()[0]
     assert header.index("D2H GB/s") < header.index("sweep peak GB/s") < header.index("verify")
-    assert "26.50@4MiB / 25.00@8MiB" in table(run.verdicts)
+    assert "26.50@4MiB / 25.00@8MiB" in table(run.verdicts, wide=True)
+
+
+def test_the_100_column_table_leaves_them_to_wide_and_says_so_under_it(tmp_path):
+    _, run = results(tmp_path, [SWEEP, BIDIR, BOTH])
+    lines = table(run.verdicts).splitlines()
+    assert "sweep" not in "\n".join(lines[:-1]) and "26.50@4MiB" not in "\n".join(lines)
+    assert lines[-1] == "(--wide also shows sweep peak GB/s, bidir sum, pinned/pageable)"
+    assert max(len(line) for line in lines) <= 100
+    (tmp_path / "plain").mkdir()
+    _, plain = results(tmp_path / "plain", [None])
+    assert "--wide" not in table(plain.verdicts)
 
 
 def test_peak_is_the_highest_median_with_its_size():

@@ -1,17 +1,29 @@
-"""The text a person reads, from recorded runs: the table's columns and cells (a node column on a
-cluster run), the first fault, the failure summary grouped by cause with log tails, the capacity
-reached, and ``report.txt``'s SIMULATED and INTERRUPTED banners."""
+"""The text a person reads, from recorded runs: the table in 100 columns (hosts on their own lines,
+the cause's kind) and ``wide`` (every column: a node column on a cluster run), the first fault, the
+failure summary grouped by cause with log tails, the capacity reached, and ``report.txt``'s
+SIMULATED and INTERRUPTED banners."""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import List, Tuple
+from typing import Dict, List, Tuple
 
-from orchestrator.report import fmt
+from orchestrator.report import fmt, narrow
 from orchestrator.report.table import capacity_lines, failure_summary, first_fault, lowest_cell, report_text, table
+from orchestrator.results.collect import DeviceResult
+from orchestrator.results.records import Verdict
 from orchestrator.results.replay import replay
 from orchestrator.results.status import Status
-from tests.helpers.fleet_runs import BLOCK, MIXED_STATUSES, copies, mismatch, mixed_run, record_run, started
+from tests.helpers.fleet_runs import (
+    BLOCK,
+    MIXED_STATUSES,
+    copies,
+    mismatch,
+    mixed_devices,
+    mixed_run,
+    record_run,
+    started,
+)
 from workers import events as ev
 
 HEADERS = (
@@ -19,6 +31,9 @@ HEADERS = (
     "lowest free|leak|time|first fault"
 )
 HEADERS = HEADERS.split("|")
+NARROW = (
+    "dev|status|cyc|copies|moved|H2D GB/s\nmed/min|D2H GB/s\nmed/min|vfy\nerr|lowest\nhbm free|leak|time|cause"
+).split("|")
 
 
 def parse(text: str) -> Tuple[List[str], List[List[str]]]:
@@ -55,9 +70,9 @@ def filled(device: int, expected: bool) -> List[ev.Event]:
     return events[:-1] + [capacity(expected), dataclasses.replace(events[-1], outcome="capacity")]
 
 
-def test_table_has_one_row_per_device_under_the_columns(tmp_path):
+def test_the_wide_table_has_one_row_per_device_under_every_column(tmp_path):
     run = mixed_run(tmp_path)
-    heads, rows = parse(table(run.verdicts))
+    heads, rows = parse(table(run.verdicts, wide=True))
     assert heads == HEADERS
     assert [(r[0] + ":" + r[1], r[2]) for r in rows] == list(MIXED_STATUSES.items())
     by_name = {r[0] + ":" + r[1]: r for r in rows}
@@ -81,17 +96,113 @@ def test_table_has_one_row_per_device_under_the_columns(tmp_path):
     assert by_name["node-b:3"][-1] == ""
 
 
-def test_a_cluster_run_adds_the_node_column(tmp_path):
+def test_a_cluster_run_adds_the_node_column_to_the_wide_table_only(tmp_path):
     placed = [dataclasses.replace(started(0), node="worker-1")] + copies(0)[1:]
     run = record_run(tmp_path, {("h", 0): placed, ("h", 1): copies(1)})
-    heads, rows = parse(table(run.verdicts))
+    heads, rows = parse(table(run.verdicts, wide=True))
     assert heads == HEADERS[:2] + ["node"] + HEADERS[2:]
     assert [r[:4] for r in rows] == [["h", "0", "worker-1", "PASS"], ["h", "1", "-", "PASS"]]
+    narrow_heads, _ = parse(table(run.verdicts))
+    assert narrow_heads == NARROW
+    assert table(run.verdicts).splitlines()[-1] == "(--wide also shows node)"
 
 
 def test_a_local_run_has_no_node_column(tmp_path):
     run = record_run(tmp_path, {("h", 0): copies(0)})
     assert "node" not in parse(table(run.verdicts))[0]
+
+
+def narrow_rows(text: str) -> Dict[str, List[str]]:
+    """The 100-column table's rows by device name: each under its host's line (``node-a:``)."""
+    lines = text.splitlines()
+    rule = next(i for i, line in enumerate(lines) if line and set(line) <= {"-", " "})
+    _, cells = parse("\n".join(lines[: rule + 1] + [" " * 200] + lines[rule + 1 :]))
+    out, host = {}, ""
+    for line, row in zip(lines[rule + 1 :], cells[1:]):
+        if line.endswith(":") and not line.startswith(" "):
+            host = line[:-1]
+        elif not line.startswith("("):
+            out[f"{host}:{row[0]}"] = row
+    return out
+
+
+def test_the_table_fits_100_columns_with_every_figure_and_the_cause_kind(tmp_path):
+    run = mixed_run(tmp_path)
+    text = table(run.verdicts)
+    assert max(len(line) for line in text.splitlines()) <= narrow.WIDTH == 100
+    assert parse(text)[0] == NARROW
+    assert [line for line in text.splitlines() if line.endswith(":")] == ["node-a:", "node-b:"]
+    rows = narrow_rows(text)
+    assert {name: row[1] for name, row in rows.items()} == MIXED_STATUSES
+    assert rows["node-a:3"] == [
+        "3",
+        "FAIL",
+        "4",
+        "32",
+        "512.0 MiB",
+        "24.00/19.20",
+        "25.00/20.00",
+        "1",
+        "64.0 GiB",
+        "0 B",
+        "4.0s",
+        "data_mismatch",
+    ]
+    assert rows["node-a:5"][9:] == ["8.0 MiB", "4.0s", "leak"]
+    assert rows["node-b:2"][4:] == ["0 B", "-", "-", "0", "-", "0 B", "3.0s", "open_failed"]
+    assert [rows[n][-1] for n in ("node-a:2", "node-a:4", "node-b:1", "node-b:3")] == [
+        "WARN outlier",
+        "crashed",
+        "hung",
+        "",
+    ]
+    assert "(--wide" not in text  # no column was left out
+
+
+def test_a_30_character_host_name_leaves_the_rows_as_they_were(tmp_path):
+    long = "gpu-node-017.rack3.example.net"
+    assert len(long) == 30
+    devices = {(long if host == "node-a" else host, d): events for (host, d), events in mixed_devices().items()}
+    (tmp_path / "long").mkdir()
+    text = table(record_run(tmp_path / "long", devices).verdicts)
+    assert max(len(line) for line in text.splitlines()) <= 100
+    assert f"{long}:" in text.splitlines()
+    short = table(mixed_run(tmp_path).verdicts)
+    assert text.replace(long, "node-a") == short  # the name widens no row
+
+
+def test_the_cause_shows_its_message_where_the_figures_leave_room(tmp_path):
+    run = mixed_run(tmp_path)
+    by_name = run.by_name()
+    mismatch_row = next(line for line in table(run.verdicts, wide=False).splitlines() if "data_mismatch" in line)
+    assert mismatch_row.endswith(" data_mismatch")
+    roomy = narrow.table(run.verdicts, width=140)
+    assert "  3 FAIL" in roomy and " data_mismatch: 3 byte(s) differ after D2H\n" in roomy
+    assert max(len(line) for line in roomy.splitlines()) <= 140
+    leak = by_name["node-a:5"]
+    assert narrow.cause(leak, 40) == "leak: free device memory after releas..."
+    assert narrow.cause(leak, 24) == "leak"  # under MIN_DETAIL characters of the message: the kind alone
+    assert narrow.cause(by_name["node-b:2"], 8) == "open_..."
+    assert narrow.cause(by_name["node-a:2"], 30) == "WARN outlier"
+    assert narrow.cause(by_name["node-a:2"], 40) == "WARN outlier: H2D median 9.00 GB/s is..."
+    assert narrow.cause(by_name["node-a:0"], 30) == ""
+
+
+def test_lowest_free_names_its_memory_kind_in_the_header_when_every_device_has_that_one():
+    hbm = DeviceResult(host="h", device=0, baseline={"hbm": {"free": 8, "total": 8}}, lowest_free={"hbm": 1 << 30})
+    both = DeviceResult(
+        host="h",
+        device=1,
+        baseline={"hbm": {"free": 8, "total": 8}, "ddr": {"free": 8, "total": 8}},
+        lowest_free={"hbm": 2 << 30, "ddr": 3 << 30},
+    )
+    assert narrow.single_pool([hbm, DeviceResult(host="h", device=2)]) == "hbm"
+    assert narrow.single_pool([hbm, both]) is None
+    verdicts = [Verdict(r, Status.PASS, ()) for r in (hbm, both)]
+    heads, rows = parse(table(verdicts))
+    assert heads[8] == "lowest\nfree"
+    assert [r[8] for r in rows[1:]] == ["hbm 1.0 GiB", "hbm 2.0 GiB, ddr 3.0 GiB"]
+    assert parse(table(verdicts[:1]))[0][8] == "lowest\nhbm free" and parse(table(verdicts[:1]))[1][1][8] == "1.0 GiB"
 
 
 def test_lowest_free_shows_only_the_memory_kinds_the_device_has(tmp_path):
