@@ -67,12 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     overrides.add_override_arguments(run)
     val = sub.add_parser("validate", help="validate a spec and print the resolved plan; launches nothing")
     val.add_argument("spec", type=Path, help="fleet spec (YAML), e.g. configs/server-8npu.yaml")
-    val.add_argument(
-        "--format",
-        choices=("table", "json"),
-        default="table",
-        help="stdout: the plan as tables, or as JSON in bytes and seconds (default: %(default)s)",
-    )
+    outputs.add_format_argument(val, "the plan as tables", "as JSON in bytes and seconds")
     _backend_options(val)
     overrides.add_override_arguments(val)
     rep = sub.add_parser(
@@ -116,13 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="acl: the real runtime; sim: the simulator; auto: acl when importable (default: %(default)s)",
     )
-    dev.add_argument(
-        "--format",
-        choices=("table", "json"),
-        default="table",
-        help="stdout: the table, or one JSON object: host, backend, simulated, device_count, devices "
-        "(default: %(default)s)",
-    )
+    outputs.add_format_argument(dev, "the table", "one JSON object: host, backend, simulated, device_count, devices")
     _doctor_options(sub)
     return parser
 
@@ -172,12 +161,7 @@ def _doctor_options(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
         metavar="IDS",
         help='physical ids to check: "0-3,6", "1" (default: every device the runtime lets this process see)',
     )
-    doc.add_argument(
-        "--format",
-        choices=("table", "json"),
-        default="table",
-        help="stdout: the table, or one JSON object (default: %(default)s)",
-    )
+    outputs.add_format_argument(doc, "the table", "one JSON object")
     doc.add_argument(
         "--max-leak",
         metavar="SIZE",

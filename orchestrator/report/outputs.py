@@ -50,14 +50,20 @@ def check_outputs(args: argparse.Namespace, run_dir: Path) -> None:
         raise SpecError(problems)
 
 
+FORMATS = ("table", "json")
+"""What ``--format`` chooses, on every command that has it."""
+
+
+def add_format_argument(parser: argparse.ArgumentParser, table: str, json: str) -> None:
+    """``--format table|json``: ``table`` and ``json`` say what stdout then shows."""
+    parser.add_argument(
+        "--format", choices=FORMATS, default="table", help=f"stdout: {table}, or {json} (default: %(default)s)"
+    )
+
+
 def add_stdout_arguments(parser: argparse.ArgumentParser) -> None:
     """``--format``, ``--quiet`` and ``--wide`` on ``run`` and ``report``: what stdout shows."""
-    parser.add_argument(
-        "--format",
-        choices=("table", "json"),
-        default="table",
-        help="stdout: the table and failure summary, or summary.json (default: %(default)s)",
-    )
+    add_format_argument(parser, "the table and failure summary", "summary.json")
     parser.add_argument(
         "--quiet",
         action="store_true",
