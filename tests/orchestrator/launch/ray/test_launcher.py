@@ -88,7 +88,7 @@ def _kinds(events: List[ev.Event]) -> List[str]:
 
 @pytest.mark.ray
 @pytest.mark.slow
-def test_every_npu_of_every_node_passes_and_the_table_names_the_node(cluster, tmp_path):
+def test_every_npu_of_every_node_passes_and_the_table_names_the_node(cluster, tmp_path, capsys):
     from orchestrator import cli
 
     path = tmp_path / "fleet.yaml"
@@ -116,7 +116,14 @@ def test_every_npu_of_every_node_passes_and_the_table_names_the_node(cluster, tm
     assert per_host == {name: list(range(NPUS)) for name in ("head",) + NODES}
     assert len({d["node"] for d in devices}) == 3
     table = (tmp_path / "run" / "report.txt").read_text().splitlines()
-    header = next(line for line in table if line.startswith("host"))
+    assert "(--wide also shows node)" in table and [line for line in table if line.endswith(":")][:3] == [
+        "head:",
+        "node-a:",
+        "node-b:",
+    ]  # the 100-column table: a line per host above its devices; the node is in --wide
+    capsys.readouterr()
+    assert cli.main(["report", str(tmp_path / "run"), "--wide"]) == 0
+    header = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("host"))
     assert header.split()[:3] == ["host", "dev", "node"]
 
 
