@@ -112,10 +112,9 @@ def faults(spec: FleetSpec, selected: Dict[int, Tuple[int, ...]]) -> List[str]:
     return problems
 
 
-def _count(n: int, word: str, number: bool = True) -> str:
-    """``3 workers``, ``1 worker``; without ``number`` the word alone, in the right number."""
-    noun = word if n == 1 else word + "s"
-    return f"{n} {noun}" if number else noun
+def _count(n: int, word: str) -> str:
+    """``3 workers``, ``1 worker``."""
+    return f"{n} {word if n == 1 else word + 's'}"
 
 
 def _shown_ids(ids: Sequence[int]) -> str:
