@@ -218,8 +218,10 @@ def test_a_host_memory_limit_is_blamed_on_the_host_not_on_the_devices(tmp_path):
             assert proc.returncode in (3, 1)
             if set(found.values()) == {"HOST_ERROR"}:
                 assert proc.returncode == 3
-                assert "host localhost: all 8 device(s) untested, the host failed: " in out
-                assert "the host is out of memory" in out and "localhost:0 HOST_ERROR" not in out  # one line
+                blame = [line for line in out.splitlines() if "the host failed: " in line]
+                assert [line.split(": ", 1)[0] for line in blame] == ["  host localhost"], out[-3000:]
+                assert "all 8 device(s) untested" in blame[0] and "the host is out of memory" in blame[0], blame
+                assert "ulimit -v" in blame[0] and "localhost:0 HOST_ERROR" not in out  # one line, names the limit
     assert blamed >= 1
 
 

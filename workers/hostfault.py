@@ -7,6 +7,7 @@ launcher (a worker that died before it could say why, judged from its log's last
 from __future__ import annotations
 
 import errno
+import resource
 from typing import Optional
 
 from workers.events import Fault
@@ -30,9 +31,23 @@ LOG_SIGNS = {
     "std::bad_alloc": "the host is out of memory (std::bad_alloc; check free memory and ulimit -v)",
     "Too many open files": HOST_ERRNOS[errno.EMFILE],
     "No space left on device": HOST_ERRNOS[errno.ENOSPC],
+    "pthread_create failed": HOST_ERRNOS[errno.EAGAIN],
+    "can't start new thread": HOST_ERRNOS[errno.EAGAIN],
     "Resource temporarily unavailable": HOST_ERRNOS[errno.EAGAIN],
 }
 """Text in a dead worker's last log lines -> what it means (the exception it could not report)."""
+
+
+def _no_thread() -> str:
+    """What a thread or process that could not start (EAGAIN) means here. It is the process limit
+    (``ulimit -u``) or, under an address-space limit (``ulimit -v``), the memory for the new thread's
+    stack: the limits in force, which the workers inherit from this process, say which to check."""
+    memory, _ = resource.getrlimit(resource.RLIMIT_AS)
+    procs, _ = resource.getrlimit(resource.RLIMIT_NPROC)
+    if memory == resource.RLIM_INFINITY:
+        return HOST_ERRNOS[errno.EAGAIN] + ("" if procs == resource.RLIM_INFINITY else f", limit {procs}")
+    limit = f"ulimit -v {memory >> 10} KiB" + ("" if procs == resource.RLIM_INFINITY else f", ulimit -u {procs}")
+    return f"the host is out of memory or processes for a new thread ({limit})"
 
 
 def host_reason(exc: BaseException) -> Optional[str]:
@@ -40,7 +55,11 @@ def host_reason(exc: BaseException) -> Optional[str]:
     if isinstance(exc, MemoryError):
         return OUT_OF_MEMORY
     if isinstance(exc, OSError) and exc.errno in HOST_ERRNOS:
-        return f"{HOST_ERRNOS[exc.errno]} ({exc.strerror or exc})"
+        meaning = _no_thread() if exc.errno == errno.EAGAIN else HOST_ERRNOS[exc.errno]
+        check = "; check free memory and ulimit -v" if exc.errno == errno.ENOMEM else ""
+        return f"{meaning} ({exc.strerror or exc}{check})"
+    if isinstance(exc, RuntimeError) and "can't start new thread" in str(exc):
+        return _no_thread()
     if isinstance(exc, ImportError):  # a library that cannot be loaded for want of memory says so only in words
         return host_problem(str(exc))
     return None
@@ -61,5 +80,5 @@ def host_problem(log_tail: str) -> Optional[str]:
     words, which may themselves be cut short by the same exhaustion); None when no sign."""
     for sign, meaning in LOG_SIGNS.items():
         if sign in log_tail:
-            return meaning
+            return _no_thread() if meaning == HOST_ERRNOS[errno.EAGAIN] else meaning
     return None
