@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any, Callable, Dict, List, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from orchestrator.commands.planning import make_plan
 from orchestrator.errors import EXIT_DEVICE_FAILURE, EXIT_PASS
@@ -65,7 +65,8 @@ def main(args: argparse.Namespace) -> int:
 
 def plan_lines(plan: FleetPlan) -> List[str]:
     """The plan as a person reads it: run-level lines, the two tables, the shortfall, the warnings."""
-    lines = run_lines(plan) + ["", *worker_table(plan), "", *table(LIMIT_HEADERS, grouped(plan.jobs, limit_cells))]
+    limits = table(LIMIT_HEADERS, grouped(plan.jobs, limit_cells))
+    lines = run_lines(plan) + ["", *worker_table(plan), "", *chip_lines(plan), *limits]
     lines += ["", *shortfall(plan)]
     if plan.missing:
         lines.append(
@@ -195,8 +196,8 @@ def limit_cells(job: DeviceJob) -> Tuple[str, ...]:
     t, o, p = job.thresholds, job.timeouts, job.params
     below = t.max_below_fleet
     return (
-        rate(t.min_h2d_gbps),
-        rate(t.min_d2h_gbps),
+        _floor(t.min_h2d_gbps, t.min_h2d_fraction),
+        _floor(t.min_d2h_gbps, t.min_d2h_fraction),
         format_size(t.max_leak),
         "off" if below is None else f"{below:.0%}",
         t.outlier,
@@ -204,6 +205,31 @@ def limit_cells(job: DeviceJob) -> Tuple[str, ...]:
         duration(o.copy),
         f"{p.open_retries}, {duration(p.open_retry_delay)} apart" if p.open_retries else "0",
     )
+
+
+def _floor(gbps: Optional[float], share: Optional[float]) -> str:
+    """``15 GB/s``, ``70% of ref`` (the chip's reference rate), both, or ``-``."""
+    parts = ([] if gbps is None else [rate(gbps)]) + ([] if share is None else [f"{share:.0%} of ref"])
+    return ", ".join(parts) or "-"
+
+
+def chip_lines(plan: FleetPlan) -> List[str]:
+    """``thresholds.chips``: the thresholds each chip's devices get where they differ from the
+    table's (a device's own, in ``overrides``, win); judged once the device reports its chip."""
+    chips = (plan.resolved.get("thresholds") or {}).get("chips") or {}
+    if not chips:
+        return ["thresholds.chips: none (every chip gets the thresholds below)"]
+    lines = ["thresholds.chips (applied once a device reports its chip; a device's own overrides win):"]
+    for name, values in chips.items():
+        shown = [f"{k} {_threshold(k, v)}" for k, v in values.items() if v is not None]
+        lines.append(f"  {name}: {', '.join(shown) or 'nothing set'}")
+    return lines
+
+
+def _threshold(key: str, value: Any) -> str:
+    if key.endswith("_fraction"):
+        return f"{value:.0%} of ref"
+    return format_size(value) if key == "max_leak" else rate(value)
 
 
 def _sizes(sizes: Sequence[int]) -> str:

@@ -3,7 +3,8 @@
 The link rate is the PCIe generation and width of the product (raw rate per direction after
 8b/10b or 128b/130b coding); ``expected_gbps`` is an estimate in every row (80% of the link, the
 share that DMA copies of pinned host memory typically reach once packet overhead is paid; no vendor
-publishes it per chip). It is shown next to measured figures, never used to fail a device.
+publishes it per chip). It is shown next to measured figures, and fails a device only where the spec
+asks for it: ``thresholds.min_h2d_fraction`` / ``min_d2h_fraction`` (a share of ``expected_gbps``).
 """
 
 from __future__ import annotations

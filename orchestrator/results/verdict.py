@@ -17,12 +17,13 @@ fault (a monitor must see a device go bad hours before the end).
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 from orchestrator.errors import EXIT_DEVICE_FAILURE, EXIT_ENVIRONMENT, EXIT_INTERRUPTED, EXIT_PASS
 from orchestrator.results.collect import Collector, DeviceResult, Key, partial_figures
 from orchestrator.results.outliers import UNJUDGED, find_outliers
 from orchestrator.results.records import Cause, Verdict, cause
+from orchestrator.results.reference import reference
 from orchestrator.results.status import Status
 from orchestrator.spec.schema import Thresholds
 from orchestrator.spec.units import format_size
@@ -37,6 +38,7 @@ HOST_SIDE = ("host_error", "crashed", "hung")
 
 def judge(r: DeviceResult, limits: Thresholds, interrupted: bool = False) -> tuple[Status, List[Cause]]:
     """The status of one device and every cause that explains it (empty for PASS)."""
+    limits = limits.for_chip(r.chip)
     causes = list(r.faults) + _end_causes(r) + _capacity_causes(r) + _threshold_causes(r, limits) + _lost_causes(r)
     return _status(r, causes, interrupted), causes
 
@@ -56,7 +58,8 @@ def judge_all(
         status, causes = judge(result, limits, interrupted)
         if live and result.ended_by is None and status in (Status.INCOMPLETE, Status.SKIPPED):
             status = Status.FAIL if causes else Status.RUNNING
-        warnings = _rc_warnings(result, limits) + _unverified(result, status)
+        warnings = _rc_warnings(result, limits.for_chip(result.chip)) + _unverified(result, status)
+        warnings += _unreferenced(result, limits.for_chip(result.chip))
         out.append(Verdict(result=result, status=status, causes=tuple(causes), warnings=warnings))
     found = find_outliers(out, fleet.max_below_fleet)
     return [_with_outliers(v, causes, fleet.outlier == "fail") for v, causes in zip(out, found)]
@@ -75,11 +78,7 @@ def _with_outliers(v: Verdict, found: tuple[Cause, ...], fail: bool) -> Verdict:
 
 def _rc_warnings(r: DeviceResult, limits: Thresholds) -> tuple[Cause, ...]:
     """An RC-mode device has no host link: its bandwidth floors are not applied, and it says so."""
-    floors = [
-        f"{k} {v:g}"
-        for k, v in (("min_h2d_gbps", limits.min_h2d_gbps), ("min_d2h_gbps", limits.min_d2h_gbps))
-        if v is not None
-    ]
+    floors = [f"{k} {v:g}" for k in FLOOR_KEYS for v in [getattr(limits, k)] if v is not None]
     if not r.rc or not floors:
         return ()
     message = (
@@ -87,6 +86,16 @@ def _rc_warnings(r: DeviceResult, limits: Thresholds) -> tuple[Cause, ...]:
         f"{', '.join(floors)} are not applied"
     )
     return (cause("rc_mode", message, detail={"run_mode": "rc"}),)
+
+
+def _unreferenced(r: DeviceResult, limits: Thresholds) -> tuple[Cause, ...]:
+    """A fraction floor asked for on a chip with no reference figure is not applied, and says so
+    (a simulated device is never measured against a real link's figure: the banner says so once)."""
+    shares = [f"{k} {v:g}" for k in FLOOR_KEYS if k.endswith("_fraction") for v in [getattr(limits, k)] if v]
+    if not shares or r.rc or r.simulated or not r.started or reference(r.chip) is not None:
+        return ()
+    message = f"no reference figure for chip {r.chip or 'unknown'}: the floors {', '.join(shares)} are not applied"
+    return (cause("no_reference", message, detail={"chip": r.chip}),)
 
 
 def _unverified(r: DeviceResult, status: Status) -> tuple[Cause, ...]:
@@ -140,15 +149,14 @@ def _capacity_causes(r: DeviceResult) -> List[Cause]:
 
 def _threshold_causes(r: DeviceResult, limits: Thresholds) -> List[Cause]:
     out: List[Cause] = []
-    floors = () if r.rc else (("h2d", limits.min_h2d_gbps), ("d2h", limits.min_d2h_gbps))  # RC: no host link
-    for direction, floor in floors:
+    for direction, floor, what in _floors(r, limits):
         stats = getattr(r, direction)
-        if floor is not None and stats and stats.get("median") is not None and stats["median"] < floor:
+        if stats and stats.get("median") is not None and stats["median"] < floor:
             out.append(
                 cause(
                     "bandwidth",
-                    f"{direction.upper()} median {stats['median']:.2f} GB/s is below the threshold {floor:g} GB/s",
-                    detail={"direction": direction, **stats},
+                    f"{direction.upper()} median {stats['median']:.2f} GB/s is below {what}",
+                    detail={"direction": direction, "floor": round(floor, 3), **stats},
                 )
             )
     if r.leak > limits.max_leak:
@@ -168,6 +176,27 @@ def _threshold_causes(r: DeviceResult, limits: Thresholds) -> List[Cause]:
             f"below max_leak {format_size(limits.max_leak)}"
         )
         out.append(cause("leak", message, detail={"leak": r.leak, "trend": list(r.leak_trend)}))
+    return out
+
+
+FLOOR_KEYS = ("min_h2d_gbps", "min_d2h_gbps", "min_h2d_fraction", "min_d2h_fraction")
+"""The bandwidth floors of ``Thresholds``: a rate, or a share of the chip's reference rate."""
+
+
+def _floors(r: DeviceResult, limits: Thresholds) -> List[Tuple[str, float, str]]:
+    """(direction, floor in GB/s, what it is) of each bandwidth floor that applies to the device: none
+    in RC mode (no host link); a fraction only of a real device whose chip has a reference figure."""
+    if r.rc:
+        return []
+    ref = None if r.simulated else reference(r.chip)
+    out = []
+    for direction in ("h2d", "d2h"):
+        rate, share = getattr(limits, f"min_{direction}_gbps"), getattr(limits, f"min_{direction}_fraction")
+        if rate is not None:
+            out.append((direction, rate, f"the threshold {rate:g} GB/s"))
+        if share is not None and ref is not None:
+            what = f"{share:.0%} of the {ref.chip} reference {ref.expected_gbps:g} GB/s (min_{direction}_fraction)"
+            out.append((direction, share * ref.expected_gbps, what))
     return out
 
 

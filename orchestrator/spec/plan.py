@@ -18,7 +18,7 @@ from orchestrator.errors import SpecError
 from orchestrator.launch.registry import LAUNCHER_NAMES
 from orchestrator.spec import checks
 from orchestrator.spec.expect import missing, surplus
-from orchestrator.spec.schema import ALL_HOSTS, FleetSpec, Thresholds, Timeouts
+from orchestrator.spec.schema import ALL_HOSTS, DEVICE_THRESHOLDS, FleetSpec, Thresholds, Timeouts
 from workers.job import BACKENDS, WorkerJob
 from workers.params import WorkerParams
 
@@ -155,8 +155,9 @@ def _job(spec: FleetSpec, index: int, device: int, runtime: str) -> DeviceJob:
     host = spec.hosts[index]
     values = spec.defaults.model_dump()
     override = host.overrides.get(device)
-    if override is not None:
-        values.update(override.model_dump(exclude_unset=True))
+    own = override.model_dump(exclude_unset=True) if override is not None else {}
+    limits = {key: own.pop(key) for key in list(own) if key in DEVICE_THRESHOLDS}
+    values.update(own)
     values["patterns"] = tuple(values["patterns"])
     worker = WorkerJob(
         host=host.name,
@@ -164,7 +165,7 @@ def _job(spec: FleetSpec, index: int, device: int, runtime: str) -> DeviceJob:
         backend=runtime,
         sim=spec.sim_config(host.name) if runtime == "sim" else None,
     )
-    return DeviceJob(worker=worker, timeouts=spec.timeouts, thresholds=spec.thresholds)
+    return DeviceJob(worker=worker, timeouts=spec.timeouts, thresholds=spec.thresholds.for_device(limits))
 
 
 def _resolved(

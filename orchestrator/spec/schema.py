@@ -105,17 +105,37 @@ assert set(WORKER_KEYS) | {"device_id", "sizes", "wait_busy"} == set(WorkerParam
     "spec keys follow WorkerParams"
 )
 
-if TYPE_CHECKING:  # built from WORKER_KEYS at run time; to a type checker, sections like the others
+Fraction = Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)]
+DEVICE_THRESHOLDS: Dict[str, Any] = {
+    "min_h2d_gbps": Gbps,
+    "min_d2h_gbps": Gbps,
+    "min_h2d_fraction": Fraction,
+    "min_d2h_fraction": Fraction,
+    "max_leak": SizeOrZero,
+}
+"""The thresholds that may differ per chip (``thresholds.chips``) and per device (``overrides``, beside
+the worker keys): key -> check. A ``*_fraction`` floor is that share of the chip's reference rate
+(``results/reference.py``)."""
+
+if TYPE_CHECKING:  # built from the key tables at run time; to a type checker, sections like the others
 
     class Defaults(Section): ...
 
     class Override(Section): ...
+
+    class ChipThresholds(Section): ...
 else:
     Defaults: Type[Section] = create_model(
         "Defaults", __base__=Section, **{key: (check, default) for key, (check, default) in WORKER_KEYS.items()}
     )
     Override: Type[Section] = create_model(
-        "Override", __base__=Section, **{key: (check, None) for key, (check, _) in WORKER_KEYS.items()}
+        "Override",
+        __base__=Section,
+        **{key: (check, None) for key, (check, _) in WORKER_KEYS.items()},
+        **{key: (Optional[check], None) for key, check in DEVICE_THRESHOLDS.items()},
+    )
+    ChipThresholds: Type[Section] = create_model(
+        "ChipThresholds", __base__=Section, **{key: (Optional[check], None) for key, check in DEVICE_THRESHOLDS.items()}
     )
 
 
@@ -135,12 +155,42 @@ so such a block never given back fails in one cycle. A leak that grows by 64 KiB
 cycle fails as a trend below it; a smaller one adds up past it in a long run."""
 
 
+ChipName = Annotated[str, Field(min_length=1)]
+
+
 class Thresholds(Section):
+    """What a device must reach. ``chips`` holds, by chip name, the thresholds of that chip's devices
+    where they differ (the longest name that starts the chip's wins: ``Ascend910B`` covers
+    ``Ascend910B3``); a device's own in ``overrides`` win over both (``for_device``)."""
+
     min_h2d_gbps: Optional[Gbps] = None
     min_d2h_gbps: Optional[Gbps] = None
+    min_h2d_fraction: Optional[Fraction] = None
+    min_d2h_fraction: Optional[Fraction] = None
     max_leak: SizeOrZero = MAX_LEAK
     max_below_fleet: Optional[Annotated[float, Field(gt=0, lt=1)]] = 0.25  # null: no fleet comparison
     outlier: Literal["warn", "fail"] = "warn"
+    chips: Dict[ChipName, ChipThresholds] = {}
+
+    def for_device(self, own: Dict[str, Any]) -> Thresholds:
+        """These thresholds with a device's own (``DEVICE_THRESHOLDS`` keys it sets, null included):
+        they hold whatever its chip turns out to be, so no ``chips`` entry sets them any more."""
+        if not own:
+            return self
+        chips = {name: ChipThresholds(**_left(c, own)) for name, c in self.chips.items()}
+        return self.model_copy(update=dict(own, chips=chips))
+
+    def for_chip(self, chip: Optional[str]) -> Thresholds:
+        """These thresholds with the ``chips`` entry of ``chip`` applied (its keys that are not null);
+        the chip is known once the device has opened, so this is applied when judging."""
+        name = max((n for n in self.chips if chip and chip.startswith(n)), key=len, default=None)
+        if name is None:
+            return self
+        return self.model_copy(update=self.chips[name].model_dump(exclude_none=True))
+
+
+def _left(chip: Section, own: Dict[str, Any]) -> Dict[str, Any]:
+    return {k: v for k, v in chip.model_dump(exclude_none=True).items() if k not in own}
 
 
 class Expect(Section):

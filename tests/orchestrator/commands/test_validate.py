@@ -123,7 +123,8 @@ def test_json_is_the_same_plan_in_bytes_and_seconds(tmp_path):
     assert (two["params"]["memory_size"], two["params"]["sizes"]) == (65536, [4096, 65536])
     assert (two["params"]["duration"], two["params"]["interval"], two["params"]["bidirectional"]) == (5400.0, 0.5, True)
     assert two["thresholds"] == {
-        "min_h2d_gbps": 2.0, "min_d2h_gbps": None, "max_leak": 2**20, "max_below_fleet": 0.25, "outlier": "warn"
+        "min_h2d_gbps": 2.0, "min_d2h_gbps": None, "min_h2d_fraction": None, "min_d2h_fraction": None,
+        "max_leak": 2**20, "max_below_fleet": 0.25, "outlier": "warn", "chips": {},
     }  # fmt: skip
     assert two["timeouts"] == {"init": 90.0, "copy": 30.0}
     assert plan["devices"][0]["params"]["memory_reuse"] is True and plan["devices"][0]["params"]["sizes"] == []
@@ -242,4 +243,21 @@ def test_devices_beyond_the_machine_are_blamed_on_the_option(tmp_path):
     assert (r.returncode, r.stdout) == (2, "")
     assert r.stderr.splitlines() == [
         "dvpp-fleet: error: --devices (hosts[*].devices): device 2 does not exist on this host (2 visible: 0-1)"
+    ]
+
+
+def test_per_chip_and_per_device_thresholds_are_shown_with_their_units(tmp_path):
+    data = spec(devices=3)
+    data["thresholds"] = {"min_h2d_fraction": 0.7, "chips": {"Ascend910B": {"min_d2h_gbps": 12, "max_leak": "2MiB"}}}
+    data["hosts"][0]["overrides"] = {1: {"min_h2d_gbps": 20, "max_leak": 0}}
+    r = cli("validate", str(write_spec(tmp_path, data)))
+    assert r.returncode == 0, r.stderr
+    assert block(r.stdout, "thresholds.chips") == [
+        "thresholds.chips (applied once a device reports its chip; a device's own overrides win):",
+        "  Ascend910B: min_d2h_gbps 12.00 GB/s, max_leak 2MiB",
+        "devices        min H2D                 min D2H  max leak  max below  outlier  init     copy     open retries",
+        "                                                          fleet               timeout  timeout",
+        "-------------  ----------------------  -------  --------  ---------  -------  -------  -------  ------------",
+        "localhost:0,2  70% of ref              -        512KiB    25%        warn     1m       30s      2, 1s apart",
+        "localhost:1    20.00 GB/s, 70% of ref  -        0B        25%        warn     1m       30s      2, 1s apart",
     ]

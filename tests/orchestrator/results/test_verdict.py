@@ -257,3 +257,58 @@ def test_a_stop_never_hides_a_fault_the_device_recorded():
     assert run(started(), bad, interrupted=True)[0] is Status.FAIL
     # a partial run's figures are no threshold failure: stopped early with a leak-sized gap stays ABORTED
     assert run(started(), finished(outcome="stopped", leak=10**9))[0] is Status.ABORTED
+
+
+def real(chip="Ascend910B1"):
+    """A real (not simulated) device of ``chip``."""
+    return dataclasses.replace(started(), chip=chip, backend="acl", simulated=False)
+
+
+def test_a_fraction_floor_is_that_share_of_the_chips_reference():
+    """Ascend910B: reference 50.4 GB/s (80% of PCIe 5.0 x16); 0.7 of it is 35.28 GB/s > the median 10."""
+    status, causes = run(real(), finished(), thresholds=Thresholds(max_leak=0, min_h2d_fraction=0.7))
+    assert status is Status.FAIL
+    assert [c.message for c in causes] == [
+        "H2D median 10.00 GB/s is below 70% of the Ascend910B reference 50.4 GB/s (min_h2d_fraction)"
+    ]
+    assert causes[0].detail["floor"] == pytest.approx(35.28)
+    assert run(real(), finished(), thresholds=Thresholds(max_leak=0, min_h2d_fraction=0.19))[0] is Status.PASS
+
+
+def test_a_fraction_floor_never_judges_a_simulated_device():
+    assert run(started(), finished(), thresholds=Thresholds(max_leak=0, min_d2h_fraction=0.9)) == (Status.PASS, [])
+
+
+def test_a_fraction_floor_on_a_chip_without_reference_is_a_warning_not_a_pass_in_silence():
+    c = Collector([("h", 0, {})])
+    for e in (real("Ascend999X"), finished()):
+        c.fold("h", 0, e)
+    limits = Thresholds(max_leak=0, min_h2d_fraction=0.7)
+    [v] = judge_all(c, {("h", 0): limits}, limits)
+    assert v.status is Status.PASS
+    assert [(w.fault, w.message) for w in v.warnings] == [
+        ("no_reference", "no reference figure for chip Ascend999X: the floors min_h2d_fraction 0.7 are not applied")
+    ]
+
+
+def test_a_chips_entry_applies_to_the_chips_devices_by_the_longest_name():
+    limits = Thresholds.model_validate(
+        {"max_leak": 0, "chips": {"Ascend910": {"min_h2d_gbps": 5}, "Ascend910B": {"min_h2d_gbps": 11}}}
+    )
+    status, causes = run(real("Ascend910B3"), finished(), thresholds=limits)
+    assert (status, [c.message for c in causes]) == (
+        Status.FAIL,
+        ["H2D median 10.00 GB/s is below the threshold 11 GB/s"],
+    )
+    assert run(real("Ascend910"), finished(), thresholds=limits)[0] is Status.PASS  # 5 GB/s for the older chip
+    assert run(real("Ascend310P3"), finished(), thresholds=limits)[0] is Status.PASS  # no entry: the fleet's
+
+
+def test_a_devices_own_threshold_wins_over_its_chips():
+    limits = Thresholds.model_validate({"max_leak": 0, "chips": {"Ascend910B": {"min_h2d_gbps": 11, "max_leak": 64}}})
+    own = limits.for_device({"min_h2d_gbps": None})  # this device: no floor, whatever its chip
+    assert run(real(), finished(leak=32), thresholds=own)[0] is Status.PASS
+    assert run(real(), finished(leak=65), thresholds=own)[1][0].fault == "leak"  # the chip's max_leak still holds
+    assert (
+        Thresholds.model_validate(own.model_dump()).for_chip("Ascend910B1").min_h2d_gbps is None
+    )  # as the journal keeps it

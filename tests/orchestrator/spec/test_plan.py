@@ -420,3 +420,35 @@ def test_expect_counts_visible_devices_not_the_selected_ones():
         {"version": 1, "expect": {"devices": 8}, "hosts": [{"name": "localhost", "devices": [0, 1]}]}, inventory(6)
     )
     assert short.missing == (("localhost", 6), ("localhost", 7)) and short.visible == {"localhost": 6}
+
+
+def test_thresholds_in_an_override_are_that_devices_and_never_reach_its_worker():
+    spec = parse_spec(
+        {
+            "version": 1,
+            "thresholds": {"min_h2d_gbps": 10, "chips": {"Ascend910B": {"min_d2h_gbps": 9, "max_leak": "1MiB"}}},
+            "hosts": [{"name": "localhost", "devices": "0-1", "overrides": {1: {"min_d2h_gbps": 3, "seed": 7}}}],
+            "sim": {"device_count": 2},
+        }
+    )
+    plan = resolve(spec, inventory(2), hostname=HOST, host_memory=None)
+    first, second = plan.jobs
+    assert (second.params.seed, first.params.seed) == (7, 0)
+    assert second.thresholds.for_chip("Ascend910B2").model_dump(
+        include={"min_h2d_gbps", "min_d2h_gbps", "max_leak"}
+    ) == {
+        "min_h2d_gbps": 10,
+        "min_d2h_gbps": 3,  # its own, not the chip's 9
+        "max_leak": 1 << 20,  # the chip's
+    }
+    assert first.thresholds.for_chip("Ascend910B2").min_d2h_gbps == 9
+
+
+def test_a_threshold_in_an_override_is_checked_like_the_fleets():
+    with pytest.raises(SpecError) as err:
+        parse_spec({"version": 1, "hosts": [{"name": "x", "overrides": {0: {"min_h2d_fraction": 1.5}}}]})
+    assert err.value.problems == ["hosts[0].overrides.0.min_h2d_fraction: must be <= 1 (got 1.5)"]
+    with pytest.raises(SpecError) as err:
+        parse_spec({"version": 1, "thresholds": {"chips": {"Ascend910B": {"min_h2d_gbps": 0, "bogus": 1}}}})
+    assert err.value.problems[0] == "thresholds.chips.Ascend910B.min_h2d_gbps: must be > 0 (got 0)"
+    assert err.value.problems[1].startswith("thresholds.chips.Ascend910B.bogus: unknown key")

@@ -6,7 +6,7 @@ import pydantic
 import pytest
 
 from orchestrator.errors import SpecError
-from orchestrator.spec.schema import WORKER_KEYS, FleetSpec, load_spec, parse_spec
+from orchestrator.spec.schema import DEVICE_THRESHOLDS, WORKER_KEYS, FleetSpec, load_spec, parse_spec
 from workers.params import PATTERNS
 
 MiB = 2**20
@@ -14,7 +14,7 @@ TOP_KEYS = (
     "version, backend, launcher, unattended, concurrency, status_interval, keep, defaults, timeouts, thresholds, "
     "hosts, sim, ray, expect"
 )
-OVERRIDE_KEYS = ", ".join(WORKER_KEYS)
+OVERRIDE_KEYS = ", ".join([*WORKER_KEYS, *DEVICE_THRESHOLDS])
 FAULT_KINDS = "bitflip, alloc_fail, crash, hang, leak, slow, init_fail"
 
 
@@ -152,6 +152,9 @@ def test_minimal_spec_takes_every_default():
     assert spec.thresholds.model_dump() == {
         "min_h2d_gbps": None,
         "min_d2h_gbps": None,
+        "min_h2d_fraction": None,
+        "min_d2h_fraction": None,
+        "chips": {},
         "max_leak": 512 * 1024,
         "max_below_fleet": 0.25,
         "outlier": "warn",
