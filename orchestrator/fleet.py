@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 import threading
@@ -134,12 +135,15 @@ def run_fleet(
             sink(host, device, not_visible(host, device, plan.visible.get(host, 0)))
         launcher = get_launcher(plan.launcher, plan.ray or {})
         with _ticking(status, view, folding, plan.status_interval):
-            launcher.run(plan.jobs, run_dir, sink, stop, slots=plan.slots)
+            try:
+                launcher.run(plan.jobs, run_dir, sink, stop, slots=plan.slots)
+            finally:  # the terminal gets its cursor back whatever happened
+                with contextlib.suppress(OSError):
+                    view.close()
         interrupted = stop.is_set() and (stop.signum is not None or not lost.is_set())
         journal.write({"kind": RUN_END, "finished": now(), "interrupted": interrupted})
     if journal.error is not None:
         errors.note(str(journal.path), journal.error)
-    view.close()
     attach_logs(collector, run_dir)
     facts = run_facts(head, interrupted, now(), RunState.FINISHED)
     facts["write_errors"] = errors.lines()

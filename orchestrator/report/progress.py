@@ -1,7 +1,21 @@
 """The live view of a running fleet, on stderr.
 
-On a terminal: one line per device (copies, bytes, current GB/s, state), redrawn in place at most
-every ``REDRAW`` seconds. Elsewhere (cron, CI logs), one line per fact worth a log line:
+On a terminal: a fleet view drawn by ``rich`` that fits the terminal, redrawn in place at most every
+``REDRAW`` seconds (at once when a device records its first fault or ends), so it never wraps nor
+scrolls whatever the fleet's size or the terminal's:
+
+- one row per device (copies, current GB/s, bytes moved, cycle, state) above the fleet line, when
+  every device's row fits the terminal's height; a row is cut to the width with an ellipsis, and at
+  narrow widths the figures go least important first (the cycle, then the bytes, then the rate;
+  never the device, its copies or its state);
+- otherwise a summary: the devices per state (the fleet line's words), then only the devices that
+  are not healthy, failed ones first, as many as fit (``... and N more``), then the fleet line.
+
+A device that failed says ``FAIL`` (``CRASHED``, ...) with its first cause on its row from the moment
+it is recorded. The view's last drawing stays on screen when the view is closed. A terminal that
+cannot move its cursor (``TERM=dumb``) gets the lines below instead.
+
+Elsewhere (cron, CI logs), one line per fact worth a log line:
 
 - ``localhost:1 FAULT [data_mismatch] 2 bad bytes ... (cycle 1, copy 3)`` the moment a device records
   its first fault (later ones are counted, and the count said when the device ends);
@@ -19,7 +33,12 @@ import dataclasses
 import sys
 import time
 from collections import Counter
-from typing import IO, Dict, List, Optional, Tuple
+from typing import IO, Dict, List, Optional, Sequence, Tuple
+
+from rich.cells import cell_len
+from rich.console import Console, Group
+from rich.live import Live
+from rich.text import Text
 
 from orchestrator.report.fmt import describe, short
 from orchestrator.results.collect import DeviceResult
@@ -42,6 +61,19 @@ NOT_FAILED = ("waiting", "opening", "running", "done")
 FAILED = (Status.FAIL, Status.CRASHED, Status.HUNG, Status.UNAVAILABLE)
 """The statuses the fleet line counts as failed so far."""
 
+MARGIN = 1
+"""Terminal lines the view leaves free below itself: the line the cursor rests on once it is closed,
+so the closed view never pushes its own first line off the top."""
+STATE_MIN = 24
+"""The fewest columns a row keeps for its state (``FAIL [data_mismatch] 2 b...``) before a figure is dropped."""
+SEP = "  "
+FIGURES = ("cycle", "copies", "moved", "rate")
+"""A row's figures, left to right."""
+LABELS = {"cycle": "cycle ", "copies": "copies "}
+"""The words before a figure that would be a bare number (the amount and the rate say their units)."""
+KEPT = ("rate", "moved", "cycle")
+"""The figures a narrow terminal drops, last first (the copies always stay)."""
+
 
 def _status(r: DeviceResult) -> Status:
     """The status the run will give the device, as far as its record tells now; ``RUNNING`` while
@@ -62,12 +94,6 @@ def _state(r: DeviceResult) -> str:
     return str(status.value)
 
 
-def _line(r: DeviceResult) -> str:
-    h2d, d2h = r.last_gbps
-    rate = f"H2D {h2d:6.2f} D2H {d2h:6.2f} GB/s" if h2d and d2h else " " * 27
-    return f"{r.host}:{r.device:<3} cycle {r.cycle:>4} copies {r.copies:>8} {amount(r.bytes):>10}  {rate}  {_state(r)}"
-
-
 def _fault_line(r: DeviceResult, fault: ev.Fault) -> str:
     """``host:dev FAULT [kind] message (where)``: one line, without the wrong bytes' samples."""
     return f"{r.host}:{r.device} FAULT {short(describe(dataclasses.replace(fault, detail={})), FAULT_WIDTH)}"
@@ -84,27 +110,127 @@ def _end_line(r: DeviceResult) -> str:
     return "; ".join([f"{r.host}:{r.device} {_state(r)} after {figures}"] + notes)
 
 
-def _counts(results: List[DeviceResult]) -> Tuple[str, int]:
-    """``4 running, 1 done, 2 FAIL``: the devices per state (a clean end is ``done``); and how many failed."""
+def _counts(results: List[DeviceResult], unseen: int = 0) -> Tuple[str, int]:
+    """``4 running, 1 done, 2 FAIL``: the devices per state (a clean end is ``done``); and how many failed.
+    ``unseen``: devices not heard of yet, counted as ``waiting``."""
     states = Counter("done" if s.startswith("done") else s for s in map(_state, results))
+    states["waiting"] += unseen
     order = list(NOT_FAILED) + [s.value for s in Status]
     text = ", ".join(f"{states[s]} {s}" for s in order if states[s])
     return text, sum(states[s.value] for s in FAILED)
 
 
-class ProgressView:
-    """Receives every folded result; draws at its own pace."""
+def _healthy(state: str) -> bool:
+    """Waiting, opening, running or done: nothing wrong so far."""
+    return state.split(" ", 1)[0] in NOT_FAILED
 
-    def __init__(self, total: int, enabled: bool = True, stream: Optional[IO[str]] = None) -> None:
+
+def _failed(state: str) -> bool:
+    """A state the fleet line counts as failed so far: listed first, in red."""
+    return state in {s.value for s in FAILED}
+
+
+def _style(state: str) -> str:
+    """How a state is coloured (where the terminal has colours): failed red, other trouble yellow, done green."""
+    if _failed(state):
+        return "bold red"
+    return "green" if state.startswith("done") else "" if _healthy(state) else "yellow"
+
+
+def _cause(r: DeviceResult) -> str:
+    """The first cause of a device that is not healthy, on one short line without the wrong bytes' samples
+    (as its plain ``FAULT`` line says it); empty when there is none."""
+    _, causes = judge(r, UNKNOWN_LIMITS)
+    return short(describe(dataclasses.replace(causes[0], detail={})), FAULT_WIDTH) if causes else ""
+
+
+def _figures(r: DeviceResult) -> Dict[str, str]:
+    """A row's figures, without their labels; the rate is empty until both directions were timed."""
+    h2d, d2h = r.last_gbps
+    return {
+        "cycle": str(r.cycle),
+        "copies": str(r.copies),
+        "moved": amount(r.bytes),
+        "rate": f"H2D {h2d:5.2f} D2H {d2h:5.2f} GB/s" if h2d and d2h else "",
+    }
+
+
+def _rows(results: Sequence[DeviceResult], width: int) -> List[Text]:
+    """One row per device, aligned, each cut to ``width``: the device, the figures that leave its state
+    ``STATE_MIN`` columns (the least important dropped first), then its state with its first cause when
+    it is not healthy."""
+    values = [_figures(r) for r in results]
+    widths = {f: max((cell_len(v[f]) for v in values), default=0) for f in FIGURES}
+    cells = {f: len(LABELS.get(f, "")) + widths[f] for f in FIGURES}
+    names = [f"{r.host}:{r.device}" for r in results]
+    name_width = max(map(cell_len, names), default=0)
+    used = name_width + len(SEP) + cells["copies"] + len(SEP)
+    shown = {"copies"}
+    for figure in KEPT:
+        if not widths[figure]:  # no device has it yet (no rate before both directions were timed)
+            continue
+        if used + cells[figure] + len(SEP) + STATE_MIN > width:
+            break
+        used += cells[figure] + len(SEP)
+        shown.add(figure)
+    rows = []
+    for r, name, value in zip(results, names, values):
+        state = _state(r)
+        said = state if _healthy(state) else " ".join(p for p in (state, _cause(r)) if p)
+        figures = [_cell(LABELS.get(f, ""), value[f], widths[f]) for f in FIGURES if f in shown]
+        left = SEP.join([name + " " * (name_width - cell_len(name))] + figures) + SEP
+        rows.append(Text.assemble(left, (said, _style(state)), no_wrap=True, overflow="ellipsis"))
+    return rows
+
+
+def _cell(label: str, value: str, width: int) -> str:
+    """``copies    42``: the label, then the value right-aligned in ``width``; blank when there is no value."""
+    return label + " " * (width - cell_len(value)) + value if value else " " * (len(label) + width)
+
+
+def _unhealthy_first(results: Sequence[DeviceResult]) -> List[DeviceResult]:
+    """The devices that are not healthy, failed ones first (``FAIL``, ``CRASHED``, ...), then the others
+    (``BUSY``, ``ABORTED``, ...), each kind in device order."""
+    states = [(r, _state(r)) for r in results]
+    return [r for r, s in states if _failed(s)] + [r for r, s in states if not _healthy(s) and not _failed(s)]
+
+
+def _line(text: str, style: str = "") -> Text:
+    """One line of the view that never wraps: cut to the terminal's width, with an ellipsis."""
+    return Text(text, style=style, no_wrap=True, overflow="ellipsis")
+
+
+class ProgressView:
+    """Receives every folded result; draws at its own pace. ``size``: the terminal's columns and lines,
+    for tests; by default the terminal's own, read at every drawing (a resized terminal is followed)."""
+
+    def __init__(
+        self,
+        total: int,
+        enabled: bool = True,
+        stream: Optional[IO[str]] = None,
+        *,
+        size: Optional[Tuple[int, int]] = None,
+    ) -> None:
         self.stream = stream or sys.stderr
         self.enabled = enabled
-        self.tty = enabled and self.stream.isatty()
         self.total = total
         self.results: Dict[Tuple[str, int], DeviceResult] = {}
         self.ended = 0
         self.started_at = time.monotonic()
         self.drawn_at = self.started_at  # the first plain fleet line comes PLAIN_EVERY after the start
-        self.lines_drawn = 0
+        # Built for every view, they write nothing until the terminal view first draws.
+        width, height = size or (None, None)
+        self.console = Console(file=self.stream, width=width, height=height, force_terminal=True, highlight=False)
+        self.tty = enabled and self.stream.isatty() and not self.console.is_dumb_terminal
+        self.live = Live(
+            console=self.console,
+            get_renderable=self._view,
+            auto_refresh=False,  # drawn by update() and tick(), at most every REDRAW seconds
+            transient=False,  # the last drawing stays above the final table
+            redirect_stdout=False,
+            redirect_stderr=False,
+        )
 
     def update(self, result: DeviceResult, event: ev.Event) -> None:
         self.results[(result.host, result.device)] = result
@@ -112,8 +238,9 @@ class ProgressView:
         self.ended += ended
         if not self.enabled:
             return
-        if self.tty:
-            if ended or time.monotonic() - self.drawn_at >= REDRAW:
+        first_fault = isinstance(event, ev.Fault) and result.faults_total == 1
+        if self.tty:  # a first fault and an end are drawn at once, the rest at most every REDRAW seconds
+            if ended or first_fault or time.monotonic() - self.drawn_at >= REDRAW:
                 self._redraw()
             return
         if isinstance(event, ev.Fault) and result.faults_total == 1:
@@ -135,25 +262,51 @@ class ProgressView:
             self._fleet_line()
 
     def close(self) -> None:
-        if self.tty and self.lines_drawn:
-            self._redraw()
+        """Draw the view a last time and leave it on screen, the cursor below it; nothing once the
+        stream failed (the run turned the view off) or when nothing was drawn."""
+        if self.live.is_started and self.enabled:
+            self.live.stop()
 
     def _redraw(self) -> None:
-        lines = [_line(r) for _, r in sorted(self.results.items())]
-        lines.append(self._fleet_text())
-        up = f"\x1b[{self.lines_drawn}F" if self.lines_drawn else ""
-        self.stream.write(up + "".join(f"\x1b[2K{line}\n" for line in lines))
-        self.stream.flush()
-        self.lines_drawn, self.drawn_at = len(lines), time.monotonic()
+        if not self.live.is_started:
+            self.live.start()
+        self.live.refresh()
+        self.drawn_at = time.monotonic()
 
-    def _fleet_text(self) -> str:
-        """``[ 30.0s] 2/8 device(s) ended, 1 failed so far, 4.7 GiB moved: 6 running, 1 done, 1 FAIL``."""
+    def _view(self) -> Group:
+        """What the terminal shows: a row per device when every device's row fits its height, else the summary."""
+        width, height = self.console.size
+        results = [r for _, r in sorted(self.results.items())]
+        lines = height - MARGIN
+        if max(self.total, len(results)) + 1 <= lines:
+            return Group(*_rows(results, width), _line(self._fleet_text()))
+        return Group(*self._summary(results, width, max(lines - 2, 0)), _line(self._fleet_head()))
+
+    def _summary(self, results: List[DeviceResult], width: int, room: int) -> List[Text]:
+        """``16 device(s): 12 running, 1 done, 2 FAIL, 1 CRASHED`` (every device counted, those not heard
+        of yet as waiting), then the devices that are not healthy in at most ``room`` lines, the last one
+        ``... and N more`` when they do not all fit."""
+        counts, _ = _counts(results, unseen=max(self.total - len(results), 0))
+        head = _line(f"{max(self.total, len(results))} device(s): {counts}")
+        unhealthy = _unhealthy_first(results)
+        if len(unhealthy) <= room:
+            return [head, *_rows(unhealthy, width)]
+        shown = unhealthy[: max(room - 1, 0)]
+        more = [_line(f"... and {len(unhealthy) - len(shown)} more", "yellow")] if room else []
+        return [head, *_rows(shown, width), *more]
+
+    def _fleet_head(self) -> str:
+        """``[ 30.0s] 2/8 device(s) ended, 1 failed so far, 4.7 GiB moved``."""
         results = list(self.results.values())
         moved = sum(r.bytes for r in results)
         elapsed = time.monotonic() - self.started_at
-        counts, failed = _counts(results)
-        head = f"[{seconds(elapsed):>7}] {self.ended}/{self.total} device(s) ended, {failed} failed so far"
-        return f"{head}, {amount(moved)} moved" + (f": {counts}" if counts else "")
+        head = f"[{seconds(elapsed):>7}] {self.ended}/{self.total} device(s) ended, {_counts(results)[1]} failed so far"
+        return f"{head}, {amount(moved)} moved"
+
+    def _fleet_text(self) -> str:
+        """``[ 30.0s] 2/8 device(s) ended, 1 failed so far, 4.7 GiB moved: 6 running, 1 done, 1 FAIL``."""
+        counts, _ = _counts(list(self.results.values()))
+        return self._fleet_head() + (f": {counts}" if counts else "")
 
     def _fleet_line(self) -> None:
         self._print(self._fleet_text())
