@@ -11,6 +11,8 @@ from typing import Optional, Sequence
 from orchestrator import interrupts
 from orchestrator.errors import error_handler, exit_codes_help
 from orchestrator.launch.registry import LAUNCHER_NAMES
+from orchestrator.levels.catalog import DEFAULT as DEFAULT_LEVEL
+from orchestrator.levels.catalog import LEVELS, level_name
 from orchestrator.report import outputs
 from orchestrator.report.compare import DEFAULT_TOLERANCE, parse_tolerance
 from orchestrator.spec import overrides, units
@@ -19,6 +21,9 @@ from workers.job import BACKENDS
 
 EPILOG = """\
 examples:
+  dvpp-fleet run                                  the level quick on every device of this machine (-r 1)
+  dvpp-fleet run --level standard                 under 15 minutes: + size sweep, host memory kinds, async, capacity
+  dvpp-fleet run -r 4 --duration 8h --prom FILE   burn-in for 8 hours, the Prometheus file refreshed
   dvpp-fleet run configs/demo-sim.yaml            8 simulated devices, table on stdout
   dvpp-fleet run configs/server-8npu.yaml --out runs/rack1-node3
   dvpp-fleet run configs/server-8npu.yaml --quiet --keep 30   one line (PASS 8/8), the last 30 runs kept
@@ -43,7 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, help="what to do (below)")
     run = sub.add_parser("run", help="run a fleet spec and report every device")
-    run.add_argument("spec", type=Path, help="fleet spec (YAML), e.g. configs/demo-sim.yaml")
+    run.add_argument(
+        "spec",
+        type=Path,
+        nargs="?",
+        help=f"fleet spec (YAML), e.g. configs/demo-sim.yaml (default: none, the level {DEFAULT_LEVEL})",
+    )
+    _level_option(run)
     run.add_argument("--out", type=Path, help="run directory (default: runs/<UTC time>-<id>/); must not hold a run")
     outputs.add_stdout_arguments(run)
     run.add_argument("--no-progress", action="store_true", help="no live progress on stderr")
@@ -66,7 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
     _backend_options(run)
     overrides.add_override_arguments(run)
     val = sub.add_parser("validate", help="validate a spec and print the resolved plan; launches nothing")
-    val.add_argument("spec", type=Path, help="fleet spec (YAML), e.g. configs/server-8npu.yaml")
+    val.add_argument(
+        "spec",
+        type=Path,
+        nargs="?",
+        help=f"fleet spec (YAML), e.g. configs/server-8npu.yaml (default: none, the level {DEFAULT_LEVEL})",
+    )
+    _level_option(val)
     outputs.add_format_argument(val, "the plan as tables", "as JSON in bytes and seconds")
     _backend_options(val)
     overrides.add_override_arguments(val)
@@ -114,6 +131,25 @@ def build_parser() -> argparse.ArgumentParser:
     outputs.add_format_argument(dev, "the table", "one JSON object: host, backend, simulated, device_count, devices")
     _doctor_options(sub)
     return parser
+
+
+def _level_option(parser: argparse.ArgumentParser) -> None:
+    levels = "; ".join(f"{name} ({level.rank}): {level.takes}" for name, level in LEVELS.items())
+    parser.add_argument(
+        "-r",
+        "--level",
+        type=_level,
+        metavar="LEVEL",
+        help=f"a shipped spec for every device of this machine, by name or number as dcgmi diag -r: {levels} "
+        f"(default without a spec: {DEFAULT_LEVEL}); the specs are in configs/levels/",
+    )
+
+
+def _level(text: str) -> str:
+    try:
+        return level_name(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 DOCTOR_EPILOG = """\

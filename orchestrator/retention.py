@@ -1,7 +1,8 @@
 """Retention (``run --keep N``, or ``keep:`` in the spec): once a run has written its outputs, the
 oldest run directories beside it are removed, so that N are left, this run counted.
 
-Only a run directory is ever removed (``rundir.is_run_dir``: a real directory holding a journal),
+Only a run directory is ever removed (``rundir.is_run_dir``: a real directory holding a journal; or
+a level's folder of them, ``rundir.is_level_dir``, as a whole, when each of its steps may go),
 and of those never the run just written, never one whose journal a controller holds (a run in
 progress) or whose holder cannot be told (``journal.held`` is not False), never one with an empty
 journal (a run that has claimed it and is starting), and never one holding files no run writes
@@ -60,13 +61,21 @@ def siblings(run_dir: Path) -> List[Path]:
         entries = list(run_dir.parent.iterdir())
     except OSError:
         return []
-    return [p for p in entries if rundir.is_run_dir(p) and p.resolve() != own]
+    return [p for p in entries if (rundir.is_run_dir(p) or rundir.is_level_dir(p)) and p.resolve() != own]
 
 
 def started(path: Path) -> float:
-    """When the run in ``path`` started (Unix time): its journal header's ``started``, else the
-    directory's modification time (0 when even that cannot be read)."""
-    return _header_start(path / rundir.JOURNAL) or _mtime(path)
+    """When the run in ``path`` started (Unix time): its journal header's ``started`` (a level's:
+    its record's), else the directory's modification time (0 when even that cannot be read)."""
+    return _header_start(path / rundir.JOURNAL) or _level_start(path / rundir.LEVEL) or _mtime(path)
+
+
+def _level_start(record: Path) -> Optional[float]:
+    try:
+        with open(record, encoding="utf-8", errors="replace") as fh:
+            return datetime.fromisoformat(json.loads(fh.read(HEADER_LIMIT))["started"]).timestamp()
+    except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError):
+        return None
 
 
 def _header_start(journal: Path) -> Optional[float]:
@@ -87,6 +96,8 @@ def _mtime(path: Path) -> float:
 
 def _kept_because(path: Path) -> str:
     """Why the run directory ``path`` must stay, or "" when it may be removed."""
+    if rundir.is_level_dir(path):
+        return _level_kept_because(path)
     journal = path / rundir.JOURNAL
     state = held(journal)
     if state:
@@ -99,6 +110,28 @@ def _kept_because(path: Path) -> str:
     except OSError:
         return "its journal cannot be read"
     foreign = rundir.foreign_files(path)
+    if foreign:
+        return f"it holds files no run writes ({', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''})"
+    return ""
+
+
+def _level_kept_because(path: Path) -> str:
+    """A level's folder goes only as a whole: when each of its steps' run directories may go, and it
+    holds nothing else but its record (an empty record: a level is starting)."""
+    try:
+        if (path / rundir.LEVEL).stat().st_size == 0:
+            return "its level record is empty (a level may be starting)"
+        entries = sorted(path.iterdir())
+    except OSError:
+        return "it cannot be read"
+    foreign = []
+    for entry in entries:
+        if entry.name == rundir.LEVEL or entry.name.startswith(f".{rundir.LEVEL}."):
+            continue
+        if not rundir.is_run_dir(entry):
+            foreign.append(entry.name)
+        elif _kept_because(entry):
+            return f"step {entry.name}: {_kept_because(entry)}"
     if foreign:
         return f"it holds files no run writes ({', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''})"
     return ""

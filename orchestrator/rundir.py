@@ -61,6 +61,24 @@ def prepare_run_dir(run_dir: Path) -> None:
         raise SpecError([f"--out: cannot write to {run_dir} ({exc.strerror or exc})"]) from None
 
 
+LEVEL = "level.json"
+"""The record of a level of several steps, in the folder that holds the steps' run directories."""
+
+
+def claim_level_dir(folder: Path) -> None:
+    """Create the folder of a level's steps and claim it (its ``LEVEL`` record, created empty and
+    exclusively); refuse one that holds a run or a level already."""
+    if (folder / JOURNAL).exists() or (folder / LEVEL).exists():
+        raise SpecError([f"--out: {folder} already holds a run or a level; choose a new directory"])
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(folder / LEVEL, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+    except FileExistsError:
+        raise SpecError([f"--out: {folder} already holds a level; choose a new directory"]) from None
+    except OSError as exc:
+        raise SpecError([f"--out: cannot write to {folder} ({exc.strerror or exc})"]) from None
+
+
 OWN_FILES = frozenset({JOURNAL, *RESULTS}) - {REPORT_HTML}
 """Files a run directory holds that no ``--junit``/``--prom``/``--html`` may replace."""
 
@@ -90,6 +108,14 @@ def is_run_dir(path: Path) -> bool:
     """``path`` is a directory (not a link to one) holding a journal that is a plain file."""
     try:
         return stat.S_ISDIR(path.lstat().st_mode) and stat.S_ISREG((path / JOURNAL).lstat().st_mode)
+    except OSError:
+        return False
+
+
+def is_level_dir(path: Path) -> bool:
+    """``path`` is a directory (not a link to one) holding a level's record that is a plain file."""
+    try:
+        return stat.S_ISDIR(path.lstat().st_mode) and stat.S_ISREG((path / LEVEL).lstat().st_mode)
     except OSError:
         return False
 

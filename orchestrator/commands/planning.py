@@ -3,28 +3,50 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import socket
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from orchestrator.environment import host_memory_available
+from orchestrator.errors import SpecError
+from orchestrator.levels import compose
+from orchestrator.levels.compose import Part
 from orchestrator.spec import overrides
 from orchestrator.spec.inventory import discover
 from orchestrator.spec.plan import FleetPlan, resolve, waiting_busy
 from orchestrator.spec.schema import FleetSpec, parse_spec
-from orchestrator.spec.yaml_io import load_yaml
 
 
-def make_plan(args: argparse.Namespace) -> Tuple[FleetPlan, Dict[str, Any]]:
-    """The plan for ``args.spec`` with the command line's spec overrides (``spec/overrides.py``, kept
-    in ``plan.resolved["overrides"]``), ``--backend``/``--launcher``, and ``--wait-busy`` where the
-    command has it, and the inventory it was made on."""
+def make_plan(args: argparse.Namespace, part: Optional[Part] = None) -> Tuple[FleetPlan, Dict[str, Any]]:
+    """The plan for one run (``part``: a spec, or a level's step, ``levels/compose.py``; by default
+    the one run ``args`` asks for) with the
+    command line's spec overrides (``spec/overrides.py``, kept in ``plan.resolved["overrides"]``),
+    ``--backend``/``--launcher``, and ``--wait-busy`` where the command has it, and the inventory it
+    was made on. A problem of a level's step is said with the step's name."""
+    if part is None:
+        [part] = run_parts(args)
     given = overrides.given(args)
-    data = overrides.apply(load_yaml(args.spec), given)
-    with overrides.blaming(given):
-        plan, inventory = _plan(parse_spec(data, str(args.spec)), args)
-    plan = dataclasses.replace(plan, resolved={**plan.resolved, "overrides": overrides.record(given)})
-    return waiting_busy(plan, getattr(args, "wait_busy", 0.0)), inventory
+    data = overrides.apply(part.data, given)
+    with _naming(part), overrides.blaming(given):
+        plan, inventory = _plan(parse_spec(data, part.source), args)
+    resolved = {**plan.resolved, "overrides": overrides.record(given), "level": part.record()}
+    return waiting_busy(dataclasses.replace(plan, resolved=resolved), getattr(args, "wait_busy", 0.0)), inventory
+
+
+def run_parts(args: argparse.Namespace) -> List[Part]:
+    """The runs ``args`` asks for: its spec, or the steps of its ``--level`` (``compose.parts``)."""
+    return compose.parts(args.spec, getattr(args, "level", None))
+
+
+@contextlib.contextmanager
+def _naming(part: Part) -> Iterator[None]:
+    try:
+        yield
+    except SpecError as exc:
+        if not part.label:
+            raise
+        raise SpecError([f"{part.label}: {problem}" for problem in exc.problems]) from None
 
 
 def _plan(spec: FleetSpec, args: argparse.Namespace) -> Tuple[FleetPlan, Dict[str, Any]]:

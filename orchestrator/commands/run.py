@@ -1,26 +1,47 @@
-"""``dvpp-fleet run SPEC``: plan, run every device, write and print the outputs, then (``--keep``,
-``keep:``) remove the oldest run directories beside this one (``retention.py``)."""
+"""``dvpp-fleet run [SPEC | --level L]``: plan, run every device, write and print the outputs, then
+(``--keep``, ``keep:``) remove the oldest run directories beside this one (``retention.py``). A level
+of several steps (``levels/``) runs each step so, one after another, in one folder."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from orchestrator import fleet, interrupts, retention, rundir
-from orchestrator.commands.planning import make_plan
-from orchestrator.errors import EXIT_INTERRUPTED, WriteErrors
+from orchestrator.commands.planning import make_plan, run_parts
+from orchestrator.errors import EXIT_INTERRUPTED, SpecError, WriteErrors
 from orchestrator.launch import budget
-from orchestrator.report import fmt, outputs, prom
-from orchestrator.report.publish import publish
+from orchestrator.levels.catalog import Level
+from orchestrator.levels.compose import Part
+from orchestrator.report import fmt, levels, outputs, prom
+from orchestrator.report.levels import StepRun
+from orchestrator.report.publish import publish, say
 from orchestrator.results.records import Verdict
+from orchestrator.spec.plan import FleetPlan
 
 
 def main(args: argparse.Namespace) -> int:
     outputs.check_stdout(args)
-    plan, inventory = make_plan(args)  # a signal until here interrupts at once: nothing was started
-    run_dir = args.out or rundir.new_run_dir()
+    parts = run_parts(args)
+    if len(parts) == 1:
+        plan, inventory = make_plan(args, parts[0])  # a signal until here interrupts at once: nothing was started
+        run_dir = args.out or rundir.new_run_dir()
+        code, _ = _run(args, plan, inventory, run_dir)
+        if code != EXIT_INTERRUPTED:  # a stopped run removes nothing: the next one will
+            _retain(run_dir, args.keep or plan.resolved.get("keep"), args.quiet)
+        return code
+    return _run_level(args, parts)
+
+
+def _run(
+    args: argparse.Namespace, plan: FleetPlan, inventory: Dict[str, Any], run_dir: Path, to_stdout: bool = True
+) -> Tuple[int, StepRun]:
+    """Run one plan into ``run_dir``; its exit code and what the level's end needs of it. ``to_stdout``:
+    print its verdict on stdout (a level of several steps prints its own at the end)."""
     outputs.check_outputs(args, run_dir)
     budget.check_disk(run_dir, plan)  # the journal is the controller's, whichever launcher runs the workers
     if plan.launcher == "local":
@@ -47,15 +68,79 @@ def main(args: argparse.Namespace) -> int:
         stop=stop,
         errors=errors,
     )
-    code = publish(verdicts, facts, run_dir, args, write=rundir.RESULTS, errors=errors)
+    code = publish(verdicts, facts, run_dir, args, write=rundir.RESULTS, errors=errors, to_stdout=to_stdout)
     if interrupts.current.requested and code != EXIT_INTERRUPTED and not errors:
         print(
             f"dvpp-fleet: {interrupts.current.name} while writing the outputs: written in full first", file=sys.stderr
         )
-        return EXIT_INTERRUPTED
-    if code != EXIT_INTERRUPTED:  # a stopped run removes nothing: the next one will
-        _retain(run_dir, args.keep or plan.resolved.get("keep"), args.quiet)
+        code = EXIT_INTERRUPTED
+    level = plan.resolved.get("level") or {}
+    step = StepRun(level.get("number", 1), level.get("step", ""), "", run_dir, code, list(verdicts), facts)
+    return code, step
+
+
+def _run_level(args: argparse.Namespace, parts: List[Part]) -> int:
+    """The steps of a level one after another, each its own run in ``<level dir>/<n>-<step>``;
+    every step is planned (and so checked) before the first runs; an interrupted step ends the
+    level. Its end: one row per step, ``level.json``, and the worst exit code of its steps."""
+    level = parts[0].level
+    assert level is not None
+    _refuse_files(args, level)
+    plans = [make_plan(args, part) for part in parts]
+    top = args.out or rundir.new_run_dir()
+    steps = [StepRun(p.number, p.step.name, p.step.checks, top / f"{p.number}-{p.step.name}") for p in parts if p.step]
+    rundir.claim_level_dir(top)
+    started = datetime.now(timezone.utc)
+    for part, (plan, inventory), step in zip(parts, plans, steps):
+        if not args.quiet:
+            print(f"\ndvpp-fleet: {part.label}: {step.checks}", file=sys.stderr)
+        _write_record(level.name, steps, started, top, done=False)
+        code, ran = _run(args, plan, inventory, step.run_dir, to_stdout=not args.quiet and args.format == "table")
+        step.code, step.verdicts, step.facts = code, ran.verdicts, ran.facts
+        if code == EXIT_INTERRUPTED:
+            break
+    _write_record(level.name, steps, started, top, done=True)
+    shared = _shared(level, steps)
+    if args.quiet:
+        say(levels.one_level_line(steps))
+    elif args.format == "json":
+        say(json.dumps(dict(levels.record(level.name, steps, started, True), shared_link=shared), indent=2))
+    else:
+        say("\n" + "\n".join(levels.summary_lines(level.name, steps, shared)))
+    code = levels.exit_code(steps)
+    if code != EXIT_INTERRUPTED:
+        _retain(top, args.keep, args.quiet)
     return code
+
+
+def _shared(level: Level, steps: List[StepRun]) -> List[str]:
+    if level.shared_link is None:
+        return []
+    by_name = {s.name: s for s in steps}
+    together, alone = (by_name[name] for name in level.shared_link)
+    return levels.shared_link_lines(together, alone)
+
+
+def _write_record(level: str, steps: List[StepRun], started: datetime, top: Path, done: bool) -> None:
+    try:
+        levels.write_record(top, levels.record(level, steps, started, done))
+    except OSError as exc:  # the steps' own results are written regardless
+        print(f"dvpp-fleet: warning: cannot write {top / rundir.LEVEL}: {exc.strerror or exc}", file=sys.stderr)
+
+
+def _refuse_files(args: argparse.Namespace, level: Level) -> None:
+    """``--junit``, ``--prom`` and ``--html`` write one run's results; a level of several steps has
+    one run per step: each step's run directory holds them, and ``report`` renders any of them."""
+    given = [option for option in ("junit", "prom", "html") if getattr(args, option, None)]
+    if given:
+        names = ", ".join(f"--{option}" for option in given)
+        raise SpecError(
+            [
+                f"{names}: level {level.name} runs {len(level.steps)} steps, each its own run with its own results; "
+                f"render one step's after the run with `dvpp-fleet report DIR/<n>-<step> {names.split(',')[0]} FILE`,"
+                " or use a level of one step (quick, burn-in) or a spec"
+            ]
+        )
 
 
 def _retain(run_dir: Path, keep: Optional[int], quiet: bool) -> None:

@@ -13,8 +13,9 @@ import argparse
 import json
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from orchestrator.commands.planning import make_plan
+from orchestrator.commands.planning import make_plan, run_parts
 from orchestrator.errors import EXIT_DEVICE_FAILURE, EXIT_PASS
+from orchestrator.report.publish import say
 from orchestrator.spec import overrides
 from orchestrator.spec.checks import device_names
 from orchestrator.spec.plan import DeviceJob, FleetPlan
@@ -54,13 +55,21 @@ DURATION_UNITS = (("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000
 
 
 def main(args: argparse.Namespace) -> int:
-    plan, _ = make_plan(args)
-    code = EXIT_DEVICE_FAILURE if plan.missing else EXIT_PASS
-    if args.format == "json":
-        print(json.dumps(plan_json(plan, code), indent=2))
+    parts = run_parts(args)
+    plans = [make_plan(args, part)[0] for part in parts]  # every step is checked before any is shown
+    codes = [EXIT_DEVICE_FAILURE if plan.missing else EXIT_PASS for plan in plans]
+    if args.format == "json" and len(plans) == 1:
+        say(json.dumps(plan_json(plans[0], codes[0]), indent=2))
+    elif args.format == "json":
+        steps = [dict(plan_json(plan, code), step=part.record()) for part, plan, code in zip(parts, plans, codes)]
+        say(json.dumps({"level": parts[0].record(), "steps": steps, "exit_code": max(codes)}, indent=2))
     else:
-        print("\n".join(plan_lines(plan)))
-    return code
+        blocks = [
+            ([f"== {part.label}: {part.step.checks} ==", ""] if part.step and len(parts) > 1 else []) + plan_lines(plan)
+            for part, plan in zip(parts, plans)
+        ]
+        say("\n\n".join("\n".join(block) for block in blocks))
+    return max(codes)
 
 
 def plan_lines(plan: FleetPlan) -> List[str]:
@@ -100,6 +109,7 @@ def run_lines(plan: FleetPlan) -> List[str]:
         f"expect: {_expect(plan)}",
         f"devices: {device_names([(j.host, j.device) for j in plan.jobs])} ({len(plan.jobs)} device(s))",
         f"overrides: {overrides.described(spec.get('overrides') or {})}",
+        f"level: {_level(spec.get('level'))}",
     ]
     if plan.ray is not None:
         lines.append(f"ray: address {plan.ray.get('address')}")
@@ -117,6 +127,13 @@ def _sim(sim: Dict[str, Any]) -> List[str]:
         f"driver_cache {format_size(sim.get('driver_cache') or 0)}, "
         f"memory_noise {format_size(sim.get('memory_noise') or 0)}",
     ]
+
+
+def _level(level: Optional[Dict[str, Any]]) -> str:
+    """``standard, step 2/4 sweep``, or ``none`` (a spec of one's own)."""
+    if not level:
+        return "none"
+    return f"{level['name']}, step {level['number']}/{level['of']} {level['step']}"
 
 
 def _backend(plan: FleetPlan) -> str:

@@ -33,11 +33,13 @@ def publish(
     write: Collection[str] = (),
     journal: Optional[Journal] = None,
     errors: Optional[WriteErrors] = None,
+    to_stdout: bool = True,
 ) -> int:
     """Write and print the outputs of a run; return its exit code. ``write``: which of the run
     directory's own results (``rundir.RESULTS``) to write as well (all of them when a run ends).
     Each file is written on its own: one that cannot be written (``errors``) is said on stderr and
-    makes the exit code ``EXIT_ENVIRONMENT``; the others and stdout are still written."""
+    makes the exit code ``EXIT_ENVIRONMENT``; the others and stdout are still written. ``to_stdout``:
+    False leaves stdout alone (the run's verdict is said by its caller)."""
     errors = errors if errors is not None else WriteErrors()
     code = exit_code(list(verdicts), bool(facts.get("interrupted")), write_failed=bool(errors))
     data = summary(verdicts, facts, code)
@@ -52,7 +54,8 @@ def publish(
     own_html = rundir.REPORT_HTML in write
     quiet = bool(getattr(args, "quiet", False))
     outputs.announce(outputs.write_outputs(args, verdicts, data, run_dir, journal, errors, own_html), quiet)
-    errors.attempt("stdout", lambda: _say(_stdout(args, verdicts, facts, data, text)))
+    if to_stdout:  # a level's step leaves stdout to the level's own end (``run.py``)
+        errors.attempt("stdout", lambda: say(_stdout(args, verdicts, facts, data, text)))
     if args.format == "table" and rundir.SUMMARY in write and not quiet:
         print(f"\nresults: {run_dir / rundir.SUMMARY}, journal: {run_dir / rundir.JOURNAL}", file=sys.stderr)
     for line in errors.lines():
@@ -69,7 +72,7 @@ def _stdout(
     return json.dumps(data, indent=2, default=str) if args.format == "json" else text
 
 
-def _say(text: str) -> None:
+def say(text: str) -> None:
     """stdout; a reader that went away (``| head``) is not an error of the run, a full disk is
     (``OSError``, noted by the caller). Either way the interpreter's final flush is kept quiet."""
     try:

@@ -72,8 +72,8 @@ def test_the_real_backend_missing_is_an_environment_error(tmp_path):
 
 
 def test_usage_errors_exit_2():
-    r = cli("run")
-    assert r.returncode == 2 and "the following arguments are required: spec" in r.stderr
+    r = cli("run", "-r", "5")
+    assert r.returncode == 2 and "argument -r/--level: not a level: '5' (choose one of quick (1)," in r.stderr
     r = cli("report", "/nonexistent/run")
     assert r.returncode == 3 and "holds no events.jsonl" in r.stderr
 

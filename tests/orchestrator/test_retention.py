@@ -159,3 +159,45 @@ def test_keep_below_one_is_refused(tmp_path):
 def test_the_start_comes_from_the_header_line(tmp_path):
     run_dir = make_run(tmp_path, "r", "2027-01-15T08:00:00+00:00", mtime=5)
     assert retention.started(run_dir) == 1_800_000_000.0  # that time in Unix seconds, not the directory's 5
+
+
+def make_level(parent, name, started, steps=("1-quick", "2-sweep")):
+    """A finished level as ``run --level`` leaves it: its record and one run directory per step."""
+    folder = parent / name
+    folder.mkdir(parents=True)
+    (folder / "level.json").write_text(f'{{"level": "standard", "started": "{started}", "state": "finished"}}\n')
+    for step in steps:
+        make_run(folder, step, started)
+    return folder
+
+
+def test_a_levels_folder_is_one_run_ordered_by_its_record_and_removed_whole(tmp_path):
+    make_level(tmp_path, "level-old", day(1))
+    make_run(tmp_path, "run-2", day(2))
+    newer = make_level(tmp_path, "level-3", day(3))
+    now = make_run(tmp_path, "now", day(4))
+    assert retention.started(newer) == retention.started(make_run(tmp_path / "x", "same", day(3)))
+    done = retention.prune(now, 3)
+    assert names(done.removed) == ["level-old"] and (done.kept, done.failed) == ([], [])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["level-3", "now", "run-2", "x"]
+
+
+def test_a_level_with_a_step_in_progress_or_a_file_of_ones_own_stays(tmp_path):
+    busy = make_level(tmp_path, "busy", day(1), steps=("1-quick",))
+    mine = make_level(tmp_path, "mine", day(2))
+    (mine / "notes.txt").write_text("mine")
+    starting = tmp_path / "starting"
+    starting.mkdir()
+    (starting / "level.json").write_text("")  # claimed, its first step not yet begun
+    running = busy / "2-sweep"
+    prepare_run_dir(running)
+    with Journal(running) as journal:
+        journal.write({"kind": "header", "started": day(1)})
+        now = make_run(tmp_path, "now", day(3))
+        done = retention.prune(now, 1)
+    assert done.removed == []
+    assert sorted((p.name, why) for p, why in done.kept) == [
+        ("busy", "step 2-sweep: in progress"),
+        ("mine", "it holds files no run writes (notes.txt)"),
+        ("starting", "its level record is empty (a level may be starting)"),
+    ]

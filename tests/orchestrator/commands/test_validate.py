@@ -56,6 +56,7 @@ def test_the_plan_is_a_run_level_block_then_grouped_rows(tmp_path):
         "expect: none",
         "devices: localhost:0-3 (4 device(s))",
         "overrides: none",
+        "level: none",
         "sim: Ascend910B x 4, memory hbm 1GiB, run_mode ep, link_gbps of the chip",
         "sim memory: huge_share of the chip, driver_cache 128MiB, memory_noise 0B",
     ]

@@ -1,0 +1,135 @@
+"""What a level of several steps says at its end: one row per step (its verdict in one line, its
+run directory), the shared-link finding of ``long`` (each device's rate with every device copying
+against its rate alone), the level's own one line (``--quiet``) and its record, ``rundir.LEVEL`` in
+the level's directory (also what ``--format json`` prints). Each step's own outputs are its run's.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+from orchestrator import rundir
+from orchestrator.errors import EXIT_DEVICE_FAILURE, EXIT_ENVIRONMENT, EXIT_INTERRUPTED, EXIT_PASS
+from orchestrator.report.oneline import first_cause, one_line
+from orchestrator.report.summary import write_atomic
+from orchestrator.report.table import devices
+from orchestrator.results.records import Verdict
+from orchestrator.results.status import Status
+
+SHARED_BELOW = 0.75
+"""A device whose median with every device copying is under this share of its median alone shares
+its host link (or a PCIe switch) with others."""
+WORST_FIRST = (EXIT_INTERRUPTED, EXIT_DEVICE_FAILURE, EXIT_ENVIRONMENT, EXIT_PASS)
+"""Which step's exit code is the level's: an interrupted level first, then a device that did not
+pass, then a problem of the environment."""
+
+
+@dataclass
+class StepRun:
+    """A step as it ran: its number and name, its run directory, exit code and verdicts (none yet:
+    not run, because an earlier step was interrupted)."""
+
+    number: int
+    name: str
+    checks: str
+    run_dir: Path
+    code: Optional[int] = None
+    verdicts: List[Verdict] = field(default_factory=list)
+    facts: Dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def line(self) -> str:
+        """The step's verdict in one line (``oneline.py``), or ``not run``."""
+        return "not run" if self.code is None else one_line(self.verdicts, self.facts)
+
+
+def exit_code(steps: Sequence[StepRun]) -> int:
+    codes = {s.code for s in steps if s.code is not None}
+    return next((c for c in WORST_FIRST if c in codes), max(codes, default=EXIT_PASS))
+
+
+def record(level: str, steps: Sequence[StepRun], started: datetime, done: bool) -> Dict[str, Any]:
+    """``level.json``: the level, when it started (ISO 8601, as a journal's header), whether it
+    ended, and per step its run directory, exit code and one line."""
+    return {
+        "level": level,
+        "started": started.isoformat(timespec="seconds"),
+        "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "state": "finished" if done else "running",
+        "exit_code": exit_code(steps) if done else None,
+        "steps": [
+            {"number": s.number, "name": s.name, "checks": s.checks, "run_dir": str(s.run_dir), "exit_code": s.code,
+             "result": s.line}
+            for s in steps
+        ],
+    }  # fmt: skip
+
+
+def write_record(folder: Path, data: Dict[str, Any]) -> None:
+    write_atomic(folder / rundir.LEVEL, json.dumps(data, indent=2) + "\n")
+
+
+def summary_lines(level: str, steps: Sequence[StepRun], shared: Optional[Sequence[str]] = None) -> List[str]:
+    """The level's end: a row per step, the shared-link lines, then the level's verdict."""
+    width = max(len(f"{s.number}/{len(steps)} {s.name}") for s in steps)
+    lines = [f"level {level}: {len(steps)} steps"]
+    lines += [f"  {f'{s.number}/{len(steps)} {s.name}':<{width}}  {s.line}  ({s.run_dir})" for s in steps]
+    lines += list(shared or [])
+    failed = [s for s in steps if s.code not in (None, EXIT_PASS)]
+    skipped = sum(s.code is None for s in steps)
+    verdict = one_level_line(steps) + (f" ({len(failed)} of {len(steps)} steps did not pass)" if failed else "")
+    return lines + ["", f"level {level}: {verdict}" + (f"; {skipped} step(s) not run" if skipped else "")]
+
+
+def one_level_line(steps: Sequence[StepRun]) -> str:
+    """``PASS 8/8``, or ``FAIL 1/8: localhost:3 data_mismatch (sweep)``: every device that did not
+    pass a step, once, with the first step it did not pass and that step's first cause."""
+    ran = [s for s in steps if s.code is not None]
+    if any(s.facts.get("interrupted") for s in ran):
+        return f"INTERRUPTED after {len(ran)} step(s)"
+    bad: Dict[str, str] = {}
+    for s in ran:
+        for v in s.verdicts:
+            if v.status is not Status.PASS and v.name not in bad:
+                bad[v.name] = f"{v.name} {first_cause(v)} ({s.name})"
+    total = len({v.name for s in ran for v in s.verdicts})
+    simulated = " (simulated)" if any(s.facts.get("simulated") for s in ran) else ""
+    if not bad:
+        return f"PASS {total}/{total}{simulated}"
+    return f"FAIL {len(bad)}/{total}{simulated}: " + ", ".join(bad.values())
+
+
+def shared_link_lines(together: StepRun, alone: StepRun, below: float = SHARED_BELOW) -> List[str]:
+    """Each device's median with every device copying (``together``) against alone: the devices
+    under ``below`` of their own rate alone share a link; none found is said too."""
+    if together.code is None or alone.code is None:
+        return []
+    solo = {v.name: v.result for v in alone.verdicts}
+    shares: Dict[str, List[float]] = {}
+    for v in together.verdicts:
+        mine = solo.get(v.name)
+        for direction in ("h2d", "d2h"):
+            both, one = _median(getattr(v.result, direction)), _median(getattr(mine, direction, None))
+            if both and one:
+                shares.setdefault(v.name, []).append(both / one)
+    if not shares:
+        return [f"  shared link: not judged ({together.name} and {alone.name} measured no common device)"]
+    slow = {name: min(found) for name, found in shares.items() if min(found) < below}
+    if not slow:
+        low = min(min(found) for found in shares.values())
+        return [f"  shared link: none; every device kept {low:.0%} or more of its rate alone with all copying at once"]
+    names = devices([v for v in together.verdicts if v.name in slow])
+    worst = min(slow.values())
+    return [
+        f"  shared link: {names} copy at {worst:.0%} to {max(slow.values()):.0%} of their rate alone when all copy "
+        f"at once (under {below:.0%}): they share a host link or a PCIe switch (a finding, not a device fault)"
+    ]
+
+
+def _median(stats: Optional[Dict[str, Any]]) -> Optional[float]:
+    value = (stats or {}).get("median")
+    return float(value) if value else None
