@@ -4,6 +4,7 @@
 not pass, of how many, then each of them with the kind of its first cause, or its status word in
 lower case when it has none); ``INTERRUPTED`` for a run that was stopped, ``RUNNING`` for one in
 progress (``report`` of a live run); `` (simulated)`` after the count when the simulator ran.
+``publish.py`` adds the files that could not be written; ``levels.py`` makes a level's line of its steps'.
 """
 
 from __future__ import annotations

@@ -55,7 +55,7 @@ def publish(
     quiet = bool(getattr(args, "quiet", False))
     outputs.announce(outputs.write_outputs(args, verdicts, data, run_dir, journal, errors, own_html), quiet)
     if to_stdout:  # a level's step leaves stdout to the level's own end (``run.py``)
-        errors.attempt("stdout", lambda: say(_stdout(args, verdicts, facts, data, text)))
+        errors.attempt("stdout", lambda: say(_stdout(args, verdicts, facts, data, text, errors)))
     if args.format == "table" and rundir.SUMMARY in write and not quiet:
         print(f"\nresults: {run_dir / rundir.SUMMARY}, journal: {run_dir / rundir.JOURNAL}", file=sys.stderr)
     for line in errors.lines():
@@ -64,11 +64,18 @@ def publish(
 
 
 def _stdout(
-    args: argparse.Namespace, verdicts: Sequence[Verdict], facts: Dict[str, Any], data: Dict[str, Any], text: str
+    args: argparse.Namespace,
+    verdicts: Sequence[Verdict],
+    facts: Dict[str, Any],
+    data: Dict[str, Any],
+    text: str,
+    errors: WriteErrors,
 ) -> str:
-    """What stdout shows: one line (``--quiet``), the summary (``--format json``) or the table."""
+    """What stdout shows: one line (``--quiet``; with the files not written, which make the exit
+    code 3 however the devices did), the summary (``--format json``) or the table."""
     if getattr(args, "quiet", False):
-        return one_line(verdicts, facts)
+        unwritten = f"; {len(errors.failed)} file(s) not written" if errors else ""
+        return one_line(verdicts, facts) + unwritten
     return json.dumps(data, indent=2, default=str) if args.format == "json" else text
 
 

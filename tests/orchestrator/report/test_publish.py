@@ -158,3 +158,12 @@ def test_quiet_on_a_run_that_passed(tmp_path, capsys):
     run = record_run(tmp_path, {("h", d): copies(d) for d in range(2)})
     assert publish(run.verdicts, facts(run), run.run_dir, args(quiet=True)) == 0
     assert capsys.readouterr() == ("PASS 2/2 (simulated)\n", "")
+
+
+def test_quiet_says_a_file_that_could_not_be_written_beside_the_verdict(tmp_path, capsys):
+    run = record_run(tmp_path, {("h", d): copies(d) for d in range(2)})
+    blocked = tmp_path / "no-such-folder" / "out.prom"
+    code = publish(run.verdicts, facts(run), run.run_dir, args(command="run", quiet=True, prom=blocked))
+    out, err = capsys.readouterr()
+    assert (code, out) == (3, "PASS 2/2 (simulated); 1 file(s) not written\n")
+    assert f"could not write {blocked}" in err
