@@ -50,7 +50,8 @@ OVERRIDES: Tuple[Override, ...] = (
         "--duration",
         ("defaults", "duration"),
         "DURATION",
-        "how long each device may run at most, e.g. 10m, 1h30m; its cycles still end it first unless --cycles -1",
+        "how long each device may run at most, e.g. 10m, 1h30m, or none for no limit; its cycles still end it "
+        "first unless --cycles -1",
     ),
     Override(
         "--cycles",
@@ -110,7 +111,10 @@ def apply(data: object, overrides: Given) -> object:
 
 
 def _scalar(text: str) -> object:
-    """An integer as YAML reads one, else the text: the schema's own parsers take it from there."""
+    """An integer as YAML reads one, ``none`` as null (``--duration none``: no time limit, where a
+    spec or a level sets one), else the text: the schema's own parsers take it from there."""
+    if text.strip().lower() == "none":
+        return None
     return int(text) if re.fullmatch(r"[+-]?\d+", text.strip()) else text
 
 

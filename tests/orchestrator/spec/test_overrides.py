@@ -56,6 +56,15 @@ def test_duration_sets_only_the_duration():
     assert parsed(spec(), "--duration", "90").defaults.duration == 90.0
 
 
+def test_duration_none_lifts_a_limit_the_spec_sets():
+    data = spec()
+    data["defaults"]["duration"] = "12h"
+    assert parsed(data, "--duration", "none").defaults.duration is None
+    with pytest.raises(SpecError) as err:
+        parsed(spec(), "--cycles", "none")  # only a key that may be null takes none
+    assert err.value.problems[0].startswith("--cycles (defaults.number_of_cycles): ")
+
+
 def test_cycles_is_an_integer_and_may_be_unbounded():
     assert parsed(spec(), "--cycles", "5").defaults.number_of_cycles == 5
     assert parsed(spec(), "--cycles", "-1").defaults.number_of_cycles == -1
