@@ -120,6 +120,16 @@ def is_level_dir(path: Path) -> bool:
         return False
 
 
+def not_a_run(path: Path) -> str:
+    """Why ``path`` is no run directory, in words: for a level's folder, its steps' run directories
+    (``1-quick, 2-sweep``: give one of those), else that it holds no journal."""
+    if not is_level_dir(path):
+        return f"{path} holds no {JOURNAL}; is it a run directory?"
+    steps = sorted(p.name for p in path.iterdir() if is_run_dir(p)) if path.is_dir() else []
+    listed = ", ".join(str(path / name) for name in steps) or "none yet"
+    return f"{path} is the folder of a level's steps, each its own run directory: give one of {listed}"
+
+
 def foreign_files(run_dir: Path) -> List[str]:
     """What ``run_dir`` holds that no run writes (``name``, or ``logs/name``; a link counts as
     foreign wherever it is): a directory is removed as a run's only when this is empty."""

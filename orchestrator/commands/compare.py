@@ -17,7 +17,12 @@ from orchestrator.report.compare import compare_summaries, load_run
 def main(args: argparse.Namespace) -> int:
     for run_dir in (args.old_run, args.new_run):
         if not _holds_a_run(run_dir):
-            raise SpecError([f"compare: {run_dir} is not a run directory (no {rundir.SUMMARY} or {rundir.JOURNAL})"])
+            why = (
+                rundir.not_a_run(run_dir)
+                if rundir.is_level_dir(run_dir)
+                else (f"{run_dir} is not a run directory (no {rundir.SUMMARY} or {rundir.JOURNAL})")
+            )
+            raise SpecError([f"compare: {why}"])
     old, new = load_run(args.old_run), load_run(args.new_run)
     for note in old.notes + new.notes:
         print(f"dvpp-fleet: {note}", file=sys.stderr)

@@ -122,7 +122,7 @@ def _read(run_dir: Path) -> JournalRead:
     path = run_dir / rundir.JOURNAL
     try:
         if not path.is_file():
-            raise EnvironmentProblem(f"{run_dir} holds no {rundir.JOURNAL}; is it a run directory?")
+            raise EnvironmentProblem(rundir.not_a_run(run_dir))
         return read_journal(path)
     except OSError as exc:  # a directory or journal this user may not read, a failing disk
         raise EnvironmentProblem(f"cannot read {path} ({exc.strerror or exc})") from None

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator import rundir
 from orchestrator.errors import SpecError
 from orchestrator.results.journal import Journal
 from orchestrator.rundir import (
@@ -163,3 +164,20 @@ def test_foreign_files_are_what_no_run_writes(tmp_path):
     (run_dir / "logs" / "sub").mkdir()
     (run_dir / "outside").symlink_to(tmp_path)
     assert foreign_files(run_dir) == [".hidden", "notes.txt", "outside", "logs/core.1234", "logs/sub"]
+
+
+def test_a_levels_folder_is_claimed_once_and_named_with_its_steps_where_a_run_is_wanted(tmp_path):
+    folder = tmp_path / "level"
+    rundir.claim_level_dir(folder)
+    assert rundir.is_level_dir(folder) and not rundir.is_run_dir(folder)
+    with pytest.raises(SpecError, match="already holds a run or a level"):
+        rundir.claim_level_dir(folder)
+    assert rundir.not_a_run(folder).endswith("each its own run directory: give one of none yet")
+    rundir.prepare_run_dir(folder / "1-quick")
+    rundir.prepare_run_dir(folder / "2-sweep")
+    assert rundir.not_a_run(folder).endswith(f"give one of {folder / '1-quick'}, {folder / '2-sweep'}")
+    assert rundir.not_a_run(tmp_path) == f"{tmp_path} holds no events.jsonl; is it a run directory?"
+    taken = tmp_path / "taken"
+    rundir.prepare_run_dir(taken)
+    with pytest.raises(SpecError, match="already holds a run or a level"):
+        rundir.claim_level_dir(taken)
