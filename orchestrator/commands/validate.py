@@ -21,6 +21,7 @@ from orchestrator.spec.checks import device_names
 from orchestrator.spec.plan import DeviceJob, FleetPlan
 from orchestrator.spec.units import format_size
 from workers.figures import rate
+from workers.params import PATTERNS
 
 WORKER_HEADERS = (
     "devices",
@@ -205,7 +206,7 @@ def worker_cells(job: DeviceJob) -> Tuple[str, ...]:
         duration(p.interval),
         "-" if p.duration is None else duration(p.duration),
         str(p.seed),
-        ",".join(p.patterns),
+        "all" if tuple(p.patterns) == PATTERNS else ",".join(p.patterns),
     )
 
 
