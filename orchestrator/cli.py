@@ -141,7 +141,8 @@ def _level_option(parser: argparse.ArgumentParser) -> None:
         type=_level,
         metavar="LEVEL",
         help=f"a shipped spec for every device of this machine, by name or number as dcgmi diag -r: {levels} "
-        f"(default without a spec: {DEFAULT_LEVEL}); the specs are in configs/levels/",
+        f"(default without a spec: {DEFAULT_LEVEL}); their specs: configs/levels/ in the source, "
+        "orchestrator/levels/specs/ where installed",
     )
 
 

@@ -116,8 +116,13 @@ def _kept_because(path: Path) -> str:
 
 
 def _level_kept_because(path: Path) -> str:
-    """A level's folder goes only as a whole: when each of its steps' run directories may go, and it
-    holds nothing else but its record (an empty record: a level is starting)."""
+    """A level's folder goes only as a whole: when no level holds it (``journal.holding``: between
+    two steps too), each of its steps' run directories may go, and it holds nothing but its record."""
+    state = held(path)
+    if state:
+        return "in progress"
+    if state is None:
+        return "whether it is in progress cannot be told"
     try:
         if (path / rundir.LEVEL).stat().st_size == 0:
             return "its level record is empty (a level may be starting)"

@@ -10,6 +10,12 @@ runs/<UTC time>-<id>/
   logs/.<host>-<device>.position  where each local worker is (workers/entry/position.py)
   sim-link-<host>.state           the simulated host link of one host (simulator only)
   .<name>.<random>                a result being written atomically (left behind only by a killed run)
+
+A level of several steps (``run --level standard``) is a folder of run directories, one per step:
+
+runs/<UTC time>-<id>/
+  level.json        the level's record (report/levels.py); the folder is flocked while it runs
+  1-quick/, 2-sweep/, ...         each step's run directory, as above
 """
 
 from __future__ import annotations
@@ -51,6 +57,8 @@ def prepare_run_dir(run_dir: Path) -> None:
     )
     if (run_dir / JOURNAL).exists():
         raise taken
+    if (run_dir / LEVEL).exists():
+        raise SpecError([f"--out: {run_dir} is the folder of a level's steps; choose a new directory"])
     try:
         (run_dir / LOGS).mkdir(parents=True, exist_ok=True)
         fd = os.open(run_dir / JOURNAL, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
@@ -125,8 +133,13 @@ def not_a_run(path: Path) -> str:
     (``1-quick, 2-sweep``: give one of those), else that it holds no journal."""
     if not is_level_dir(path):
         return f"{path} holds no {JOURNAL}; is it a run directory?"
-    steps = sorted(p.name for p in path.iterdir() if is_run_dir(p)) if path.is_dir() else []
-    listed = ", ".join(str(path / name) for name in steps) or "none yet"
+    try:
+        steps = sorted(p.name for p in path.iterdir() if is_run_dir(p))
+    except OSError as exc:
+        return f"{path} is the folder of a level's steps, which cannot be read ({exc.strerror or exc})"
+    if not steps:
+        return f"{path} is the folder of a level's steps, and none of them has a run directory yet"
+    listed = ", ".join(str(path / name) for name in steps)
     return f"{path} is the folder of a level's steps, each its own run directory: give one of {listed}"
 
 

@@ -31,11 +31,11 @@ LOG_SIGNS = {
     "std::bad_alloc": "the host is out of memory (std::bad_alloc; check free memory and ulimit -v)",
     "Too many open files": HOST_ERRNOS[errno.EMFILE],
     "No space left on device": HOST_ERRNOS[errno.ENOSPC],
-    "pthread_create failed": HOST_ERRNOS[errno.EAGAIN],
-    "can't start new thread": HOST_ERRNOS[errno.EAGAIN],
-    "Resource temporarily unavailable": HOST_ERRNOS[errno.EAGAIN],
 }
 """Text in a dead worker's last log lines -> what it means (the exception it could not report)."""
+THREAD_SIGNS = ("pthread_create failed", "can't start new thread", "Resource temporarily unavailable")
+"""Text of a thread or process that could not start (EAGAIN): what it means depends on the limits
+in force (``_no_thread``)."""
 
 
 def _no_thread() -> str:
@@ -44,8 +44,10 @@ def _no_thread() -> str:
     stack: the limits in force, which the workers inherit from this process, say which to check."""
     memory, _ = resource.getrlimit(resource.RLIMIT_AS)
     procs, _ = resource.getrlimit(resource.RLIMIT_NPROC)
+    if memory == resource.RLIM_INFINITY and procs == resource.RLIM_INFINITY:
+        return "the host is out of processes or threads (no ulimit -u: the cgroup's pids.max or kernel.threads-max)"
     if memory == resource.RLIM_INFINITY:
-        return HOST_ERRNOS[errno.EAGAIN] + ("" if procs == resource.RLIM_INFINITY else f", limit {procs}")
+        return f"{HOST_ERRNOS[errno.EAGAIN]}, limit {procs}"
     limit = f"ulimit -v {memory >> 10} KiB" + ("" if procs == resource.RLIM_INFINITY else f", ulimit -u {procs}")
     return f"the host is out of memory or processes for a new thread ({limit})"
 
@@ -80,5 +82,5 @@ def host_problem(log_tail: str) -> Optional[str]:
     words, which may themselves be cut short by the same exhaustion); None when no sign."""
     for sign, meaning in LOG_SIGNS.items():
         if sign in log_tail:
-            return _no_thread() if meaning == HOST_ERRNOS[errno.EAGAIN] else meaning
-    return None
+            return meaning
+    return _no_thread() if any(sign in log_tail for sign in THREAD_SIGNS) else None

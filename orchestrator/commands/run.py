@@ -13,13 +13,21 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from orchestrator import fleet, interrupts, retention, rundir
 from orchestrator.commands.planning import make_plan, run_parts
-from orchestrator.errors import EXIT_INTERRUPTED, SpecError, WriteErrors
+from orchestrator.errors import (
+    EXIT_BAD_SPEC,
+    EXIT_ENVIRONMENT,
+    EXIT_INTERRUPTED,
+    EnvironmentProblem,
+    SpecError,
+    WriteErrors,
+)
 from orchestrator.launch import budget
 from orchestrator.levels.catalog import Level
 from orchestrator.levels.compose import Part
 from orchestrator.report import fmt, levels, outputs, prom
 from orchestrator.report.levels import StepRun
 from orchestrator.report.publish import publish, say
+from orchestrator.results.journal import holding
 from orchestrator.results.records import Verdict
 from orchestrator.spec.plan import FleetPlan
 
@@ -76,41 +84,64 @@ def _run(
         code = EXIT_INTERRUPTED
     level = plan.resolved.get("level") or {}
     step = StepRun(level.get("number", 1), level.get("step", ""), "", run_dir, code, list(verdicts), facts)
+    step.unwritten = len(errors.failed)
     return code, step
 
 
 def _run_level(args: argparse.Namespace, parts: List[Part]) -> int:
-    """The steps of a level one after another, each its own run in ``<level dir>/<n>-<step>``;
-    every step is planned (and so checked) before the first runs; an interrupted step ends the
-    level. Its end: one row per step, ``level.json``, and the worst exit code of its steps."""
+    """The steps of a level one after another, each its own run in ``<level dir>/<n>-<step>``.
+    Every step's spec and plan are checked before the first runs; each is planned again when its
+    turn comes (the machine as it is then). A stop, or a step that cannot run, ends the level; its
+    end is one row per step, ``level.json`` (held while it runs: ``--keep`` elsewhere leaves it) and
+    the level's exit code (``report/levels.py``)."""
     level = parts[0].level
     assert level is not None
     _refuse_files(args, level)
-    plans = [make_plan(args, part) for part in parts]
+    first = make_plan(args, parts[0])
+    planned = [first] + [make_plan(args, part) for part in parts[1:]]
     top = args.out or rundir.new_run_dir()
     steps = [StepRun(p.number, p.step.name, p.step.checks, top / f"{p.number}-{p.step.name}") for p in parts if p.step]
     rundir.claim_level_dir(top)
     started = datetime.now(timezone.utc)
-    for part, (plan, inventory), step in zip(parts, plans, steps):
-        if not args.quiet:
-            print(f"\ndvpp-fleet: {part.label}: {step.checks}", file=sys.stderr)
-        _write_record(level.name, steps, started, top, done=False)
-        code, ran = _run(args, plan, inventory, step.run_dir, to_stdout=not args.quiet and args.format == "table")
-        step.code, step.verdicts, step.facts = code, ran.verdicts, ran.facts
-        if code == EXIT_INTERRUPTED:
-            break
-    _write_record(level.name, steps, started, top, done=True)
+    with holding(top):
+        try:
+            for number, (part, step) in enumerate(zip(parts, steps)):
+                if not args.quiet:
+                    print(f"\ndvpp-fleet: {part.label}: {step.checks}", file=sys.stderr)
+                _write_record(level.name, steps, started, top)
+                if not _run_step(args, part, step, planned[0] if number == 0 else None):
+                    break
+        finally:  # whatever ended it, the record says what ran
+            _write_record(level.name, steps, started, top, _shared(level, steps))
     shared = _shared(level, steps)
     if args.quiet:
         say(levels.one_level_line(steps))
     elif args.format == "json":
-        say(json.dumps(dict(levels.record(level.name, steps, started, True), shared_link=shared), indent=2))
+        say(json.dumps(levels.record(level.name, steps, started, True, shared), indent=2))
     else:
         say("\n" + "\n".join(levels.summary_lines(level.name, steps, shared)))
     code = levels.exit_code(steps)
     if code != EXIT_INTERRUPTED:
-        _retain(top, args.keep, args.quiet)
+        _retain(top, args.keep or first[0].resolved.get("keep"), args.quiet)
     return code
+
+
+def _run_step(
+    args: argparse.Namespace, part: Part, step: StepRun, planned: Optional[Tuple[FleetPlan, Dict[str, Any]]]
+) -> bool:
+    """Run one step into ``step``; whether the level goes on (not after a stop, whatever asked for
+    it, nor after a step that could not run: said on stderr as the command would say it)."""
+    try:
+        plan, inventory = planned or make_plan(args, part)
+        code, ran = _run(args, plan, inventory, step.run_dir, to_stdout=not args.quiet and args.format == "table")
+    except (SpecError, EnvironmentProblem) as exc:
+        bad_spec = isinstance(exc, SpecError)
+        why = "; ".join(exc.problems) if isinstance(exc, SpecError) else str(exc)
+        step.code, step.error = (EXIT_BAD_SPEC if bad_spec else EXIT_ENVIRONMENT), why
+        print(f"dvpp-fleet: {'error' if bad_spec else 'environment error'}: {part.label}: {why}", file=sys.stderr)
+        return False
+    step.code, step.verdicts, step.facts, step.unwritten = code, ran.verdicts, ran.facts, ran.unwritten
+    return code != EXIT_INTERRUPTED and not interrupts.current.requested
 
 
 def _shared(level: Level, steps: List[StepRun]) -> List[str]:
@@ -121,9 +152,12 @@ def _shared(level: Level, steps: List[StepRun]) -> List[str]:
     return levels.shared_link_lines(together, alone)
 
 
-def _write_record(level: str, steps: List[StepRun], started: datetime, top: Path, done: bool) -> None:
+def _write_record(
+    level: str, steps: List[StepRun], started: datetime, top: Path, shared: Optional[List[str]] = None
+) -> None:
+    """``level.json`` as it stands; ``shared``: the level has ended (with its shared-link lines)."""
     try:
-        levels.write_record(top, levels.record(level, steps, started, done))
+        levels.write_record(top, levels.record(level, steps, started, shared is not None, shared or ()))
     except OSError as exc:  # the steps' own results are written regardless
         print(f"dvpp-fleet: warning: cannot write {top / rundir.LEVEL}: {exc.strerror or exc}", file=sys.stderr)
 
@@ -131,7 +165,7 @@ def _write_record(level: str, steps: List[StepRun], started: datetime, top: Path
 def _refuse_files(args: argparse.Namespace, level: Level) -> None:
     """``--junit``, ``--prom`` and ``--html`` write one run's results; a level of several steps has
     one run per step: each step's run directory holds them, and ``report`` renders any of them."""
-    given = [option for option in ("junit", "prom", "html") if getattr(args, option, None)]
+    given = [option for option in outputs.OUTPUT_OPTIONS if getattr(args, option, None)]
     if given:
         names = ", ".join(f"--{option}" for option in given)
         raise SpecError(

@@ -1,4 +1,5 @@
-"""``dvpp-fleet validate SPEC``: check a spec against this machine and print the resolved plan; run nothing.
+"""``dvpp-fleet validate [SPEC | --level L]``: check a spec, or every step of a level, against this
+machine and print the resolved plan of each; run nothing.
 
 The plan reads as the run would use it: the run-level settings as ``key: value`` lines, then one table of
 worker parameters and one of thresholds and timeouts, where devices whose settings are equal share a row
@@ -15,6 +16,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from orchestrator.commands.planning import make_plan, run_parts
 from orchestrator.errors import EXIT_DEVICE_FAILURE, EXIT_PASS
+from orchestrator.levels import compose
 from orchestrator.report.publish import say
 from orchestrator.spec import overrides
 from orchestrator.spec.checks import device_names
@@ -63,7 +65,8 @@ def main(args: argparse.Namespace) -> int:
         say(json.dumps(plan_json(plans[0], codes[0]), indent=2))
     elif args.format == "json":
         steps = [dict(plan_json(plan, code), step=part.record()) for part, plan, code in zip(parts, plans, codes)]
-        say(json.dumps({"level": parts[0].record(), "steps": steps, "exit_code": max(codes)}, indent=2))
+        name = parts[0].level.name if parts[0].level else None
+        say(json.dumps({"level": name, "steps": steps, "exit_code": max(codes)}, indent=2))
     else:
         blocks = [
             ([f"== {part.label}: {part.step.checks} ==", ""] if part.step and len(parts) > 1 else []) + plan_lines(plan)
@@ -110,7 +113,7 @@ def run_lines(plan: FleetPlan) -> List[str]:
         f"expect: {_expect(plan)}",
         f"devices: {device_names([(j.host, j.device) for j in plan.jobs])} ({len(plan.jobs)} device(s))",
         f"overrides: {overrides.described(spec.get('overrides') or {})}",
-        f"level: {_level(spec.get('level'))}",
+        f"level: {compose.described(spec.get('level'))}",
     ]
     if plan.ray is not None:
         lines.append(f"ray: address {plan.ray.get('address')}")
@@ -128,13 +131,6 @@ def _sim(sim: Dict[str, Any]) -> List[str]:
         f"driver_cache {format_size(sim.get('driver_cache') or 0)}, "
         f"memory_noise {format_size(sim.get('memory_noise') or 0)}",
     ]
-
-
-def _level(level: Optional[Dict[str, Any]]) -> str:
-    """``standard, step 2/4 sweep``, or ``none`` (a spec of one's own)."""
-    if not level:
-        return "none"
-    return f"{level['name']}, step {level['number']}/{level['of']} {level['step']}"
 
 
 def _backend(plan: FleetPlan) -> str:
@@ -226,8 +222,8 @@ def limit_cells(job: DeviceJob) -> Tuple[str, ...]:
 
 
 def _floor(gbps: Optional[float], share: Optional[float]) -> str:
-    """``15 GB/s``, ``70% of ref`` (the chip's reference rate), both, or ``-``."""
-    parts = ([] if gbps is None else [rate(gbps)]) + ([] if share is None else [f"{share:.0%} of ref"])
+    """``15.00 GB/s``, ``70% of ref`` (the chip's reference rate), both, or ``-``."""
+    parts = [_threshold(k, v) for k, v in (("min_gbps", gbps), ("min_fraction", share)) if v is not None]
     return ", ".join(parts) or "-"
 
 

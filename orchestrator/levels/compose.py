@@ -31,15 +31,21 @@ class Part(NamedTuple):
     @property
     def label(self) -> str:
         """``level standard, step 2/4 sweep`` (empty for a spec of one's own)."""
-        if self.level is None or self.step is None:
-            return ""
-        return f"level {self.level.name}, step {self.number}/{len(self.level.steps)} {self.step.name}"
+        record = self.record()
+        return f"level {described(record)}" if record else ""
 
     def record(self) -> Optional[Dict[str, Any]]:
         """What the journal header and ``validate`` keep of it: level, step, its number, of how many."""
         if self.level is None or self.step is None:
             return None
         return {"name": self.level.name, "step": self.step.name, "number": self.number, "of": len(self.level.steps)}
+
+
+def described(record: Optional[Dict[str, Any]]) -> str:
+    """A step as ``Part.record`` keeps it, in words: ``standard, step 2/4 sweep`` (``none``: no level)."""
+    if not record:
+        return "none"
+    return f"{record['name']}, step {record['number']}/{record['of']} {record['step']}"
 
 
 def parts(spec: Optional[Path], level: Optional[str]) -> List[Part]:
@@ -55,6 +61,8 @@ def parts(spec: Optional[Path], level: Optional[str]) -> List[Part]:
         return [Part(data, str(spec))]
     own = dict(data)
     named = own.pop(LEVEL_KEY)
+    if named is None:  # ``level: null``, as the README's list of keys writes the default: no level
+        return [Part(own, str(spec))]
     try:
         chosen = level_name(str(named)) if isinstance(named, (str, int)) and not isinstance(named, bool) else None
     except ValueError:

@@ -13,25 +13,24 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
 from orchestrator import rundir
-from orchestrator.errors import EXIT_DEVICE_FAILURE, EXIT_ENVIRONMENT, EXIT_INTERRUPTED, EXIT_PASS
+from orchestrator.errors import EXIT_INTERRUPTED, EXIT_PASS
 from orchestrator.report.oneline import first_cause, one_line
 from orchestrator.report.summary import write_atomic
 from orchestrator.report.table import devices
 from orchestrator.results.records import Verdict
 from orchestrator.results.status import Status
+from orchestrator.results.verdict import exit_code as run_exit_code
 
 SHARED_BELOW = 0.75
 """A device whose median with every device copying is under this share of its median alone shares
 its host link (or a PCIe switch) with others."""
-WORST_FIRST = (EXIT_INTERRUPTED, EXIT_DEVICE_FAILURE, EXIT_ENVIRONMENT, EXIT_PASS)
-"""Which step's exit code is the level's: an interrupted level first, then a device that did not
-pass, then a problem of the environment."""
 
 
 @dataclass
 class StepRun:
-    """A step as it ran: its number and name, its run directory, exit code and verdicts (none yet:
-    not run, because an earlier step was interrupted)."""
+    """A step as it ran: its number and name, its run directory, exit code and verdicts (code None:
+    not run, because an earlier step was stopped or could not run); ``unwritten``: files of it that
+    could not be written; ``error``: why it could not run at all (its code then 2 or 3)."""
 
     number: int
     name: str
@@ -40,27 +39,46 @@ class StepRun:
     code: Optional[int] = None
     verdicts: List[Verdict] = field(default_factory=list)
     facts: Dict[str, Any] = field(default_factory=dict)
+    unwritten: int = 0
+    error: str = ""
 
     @property
     def line(self) -> str:
-        """The step's verdict in one line (``oneline.py``), or ``not run``."""
-        return "not run" if self.code is None else one_line(self.verdicts, self.facts)
+        """The step's verdict in one line (``oneline.py``), ``could not run: ...`` or ``not run``."""
+        if self.error:
+            return f"could not run: {self.error}"
+        if self.code is None:
+            return "not run"
+        unwritten = f"; {self.unwritten} file(s) not written" if self.unwritten else ""
+        return one_line(self.verdicts, self.facts) + unwritten
 
 
 def exit_code(steps: Sequence[StepRun]) -> int:
-    codes = {s.code for s in steps if s.code is not None}
-    return next((c for c in WORST_FIRST if c in codes), max(codes, default=EXIT_PASS))
+    """The level's exit code: that of one run holding every step's verdicts (``verdict.exit_code``:
+    a file not written, then a stop, then a device that did not pass); else that of a step that could
+    not run (2, 3); else 0."""
+    ran = [s for s in steps if s.code is not None and not s.error]
+    verdicts = [v for s in ran for v in s.verdicts]
+    interrupted = any(s.code == EXIT_INTERRUPTED for s in ran)
+    code = run_exit_code(verdicts, interrupted, write_failed=any(s.unwritten for s in ran)) if ran else EXIT_PASS
+    errors = [s.code for s in steps if s.error and s.code is not None]
+    return code if code != EXIT_PASS else next(iter(errors), EXIT_PASS)
 
 
-def record(level: str, steps: Sequence[StepRun], started: datetime, done: bool) -> Dict[str, Any]:
+def record(
+    level: str, steps: Sequence[StepRun], started: datetime, done: bool, shared: Sequence[str] = ()
+) -> Dict[str, Any]:
     """``level.json``: the level, when it started (ISO 8601, as a journal's header), whether it
-    ended, and per step its run directory, exit code and one line."""
+    ended (then its exit code and the shared-link finding), and per step its run directory, exit
+    code and one line."""
     return {
         "level": level,
         "started": started.isoformat(timespec="seconds"),
         "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "state": "finished" if done else "running",
         "exit_code": exit_code(steps) if done else None,
+        "result": one_level_line(steps) if done else None,
+        "shared_link": [line.strip() for line in shared],
         "steps": [
             {"number": s.number, "name": s.name, "checks": s.checks, "run_dir": str(s.run_dir), "exit_code": s.code,
              "result": s.line}
@@ -87,20 +105,24 @@ def summary_lines(level: str, steps: Sequence[StepRun], shared: Optional[Sequenc
 
 def one_level_line(steps: Sequence[StepRun]) -> str:
     """``PASS 8/8``, or ``FAIL 1/8: localhost:3 data_mismatch (sweep)``: every device that did not
-    pass a step, once, with the first step it did not pass and that step's first cause."""
-    ran = [s for s in steps if s.code is not None]
-    if any(s.facts.get("interrupted") for s in ran):
-        return f"INTERRUPTED after {len(ran)} step(s)"
+    pass a step, once, with the first step it did not pass and that step's first cause; a stopped
+    level says ``INTERRUPTED`` and still names them (a stop never hides a fault); then the files not
+    written and the step that could not run, if any."""
+    ran = [s for s in steps if s.code is not None and not s.error]
     bad: Dict[str, str] = {}
     for s in ran:
         for v in s.verdicts:
             if v.status is not Status.PASS and v.name not in bad:
                 bad[v.name] = f"{v.name} {first_cause(v)} ({s.name})"
     total = len({v.name for s in ran for v in s.verdicts})
+    interrupted = any(s.code == EXIT_INTERRUPTED for s in ran)
+    word = "INTERRUPTED" if interrupted else "FAIL" if bad or not ran else "PASS"
     simulated = " (simulated)" if any(s.facts.get("simulated") for s in ran) else ""
-    if not bad:
-        return f"PASS {total}/{total}{simulated}"
-    return f"FAIL {len(bad)}/{total}{simulated}: " + ", ".join(bad.values())
+    line = f"{word} {len(bad) if bad or interrupted else total}/{total}{simulated}"
+    line += (": " + ", ".join(bad.values())) if bad else ""
+    unwritten = sum(s.unwritten for s in ran)
+    line += f"; {unwritten} file(s) not written" if unwritten else ""
+    return line + "".join(f"; step {s.name} could not run" for s in steps if s.error)
 
 
 def shared_link_lines(together: StepRun, alone: StepRun, below: float = SHARED_BELOW) -> List[str]:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+import threading
 import time
 from collections import Counter
 from typing import IO, Dict, List, Optional, Sequence, Tuple
@@ -223,6 +224,8 @@ class ProgressView:
         width, height = size or (None, None)
         self.console = Console(file=self.stream, width=width, height=height, force_terminal=True, highlight=False)
         self.tty = enabled and self.stream.isatty() and not self.console.is_dumb_terminal
+        self.drawing = threading.Lock()  # the status timer's tick and the run's end never draw at once
+        self.closed = False
         self.live = Live(
             console=self.console,
             get_renderable=self._view,
@@ -263,15 +266,21 @@ class ProgressView:
 
     def close(self) -> None:
         """Draw the view a last time and leave it on screen, the cursor below it; nothing once the
-        stream failed (the run turned the view off) or when nothing was drawn."""
-        if self.live.is_started and self.enabled:
-            self.live.stop()
+        stream failed (the run turned the view off) or when nothing was drawn. A redraw asked for
+        after (a late tick of the status timer) draws nothing: the view is never started again."""
+        with self.drawing:
+            self.closed = True
+            if self.live.is_started and self.enabled:
+                self.live.stop()
 
     def _redraw(self) -> None:
-        if not self.live.is_started:
-            self.live.start()
-        self.live.refresh()
-        self.drawn_at = time.monotonic()
+        with self.drawing:
+            if self.closed:
+                return
+            if not self.live.is_started:
+                self.live.start()
+            self.live.refresh()
+            self.drawn_at = time.monotonic()
 
     def _view(self) -> Group:
         """What the terminal shows: a row per device when every device's row fits its height, else the summary."""

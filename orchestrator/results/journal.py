@@ -18,12 +18,13 @@ with the last descriptor of a killed process.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
 import time
 from pathlib import Path
-from typing import IO, Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import IO, Any, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 from orchestrator.results import validate
 from orchestrator.rundir import JOURNAL
@@ -84,6 +85,22 @@ class Journal:
         self._file.flush()
         os.fsync(self._file.fileno())
         self._synced = time.monotonic()
+
+
+@contextlib.contextmanager
+def holding(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (a level's folder, which outlives each of its steps'
+    journals) while inside, so that ``held(path)`` is True for a reader such as ``--keep``. A file
+    system without ``flock`` leaves it unheld: ``held`` then says None, and the folder is kept."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            pass
+        yield
+    finally:
+        os.close(fd)
 
 
 def held(path: Path) -> Optional[bool]:

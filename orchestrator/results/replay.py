@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 from orchestrator import rundir
-from orchestrator.errors import EnvironmentProblem
+from orchestrator.errors import EnvironmentProblem, SpecError
 from orchestrator.results.chips import inventory_chips
 from orchestrator.results.collect import Collector, Key, raise_totals
 from orchestrator.results.journal import JournalRead, Skipped, held, read_journal
@@ -121,6 +121,8 @@ def replay(run_dir: Path) -> Replay:
 def _read(run_dir: Path) -> JournalRead:
     path = run_dir / rundir.JOURNAL
     try:
+        if rundir.is_level_dir(run_dir):  # a mistake of the command line: give one of its steps
+            raise SpecError([rundir.not_a_run(run_dir)])
         if not path.is_file():
             raise EnvironmentProblem(rundir.not_a_run(run_dir))
         return read_journal(path)

@@ -25,7 +25,7 @@ from orchestrator.results.outliers import UNJUDGED, find_outliers
 from orchestrator.results.records import Cause, Verdict, cause
 from orchestrator.results.reference import reference
 from orchestrator.results.status import Status
-from orchestrator.spec.schema import Thresholds
+from orchestrator.spec.schema import FLOOR_KEYS, Thresholds
 from orchestrator.spec.units import format_size
 from workers import events as ev
 from workers.figures import amount
@@ -177,10 +177,6 @@ def _threshold_causes(r: DeviceResult, limits: Thresholds) -> List[Cause]:
         )
         out.append(cause("leak", message, detail={"leak": r.leak, "trend": list(r.leak_trend)}))
     return out
-
-
-FLOOR_KEYS = ("min_h2d_gbps", "min_d2h_gbps", "min_h2d_fraction", "min_d2h_fraction")
-"""The bandwidth floors of ``Thresholds``: a rate, or a share of the chip's reference rate."""
 
 
 def _floors(r: DeviceResult, limits: Thresholds) -> List[Tuple[str, float, str]]:

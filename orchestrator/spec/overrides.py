@@ -22,12 +22,14 @@ EVERY = "*"
 
 
 class Override(NamedTuple):
-    """One option: ``path`` is the key it sets (``EVERY`` for every item of a list)."""
+    """One option: ``path`` is the key it sets (``EVERY`` for every item of a list); ``nullable``:
+    ``none`` sets it to null (``--duration none``: no time limit)."""
 
     option: str
     path: Tuple[str, ...]
     metavar: str
     help: str
+    nullable: bool = False
 
     @property
     def key(self) -> str:
@@ -52,6 +54,7 @@ OVERRIDES: Tuple[Override, ...] = (
         "DURATION",
         "how long each device may run at most, e.g. 10m, 1h30m, or none for no limit; its cycles still end it "
         "first unless --cycles -1",
+        nullable=True,
     ),
     Override(
         "--cycles",
@@ -106,14 +109,14 @@ def apply(data: object, overrides: Given) -> object:
         return data
     data = copy.deepcopy(data)
     for item, text in overrides:
-        _set(data, item.path, _scalar(text))
+        _set(data, item.path, _scalar(text, item.nullable))
     return data
 
 
-def _scalar(text: str) -> object:
-    """An integer as YAML reads one, ``none`` as null (``--duration none``: no time limit, where a
-    spec or a level sets one), else the text: the schema's own parsers take it from there."""
-    if text.strip().lower() == "none":
+def _scalar(text: str, nullable: bool) -> object:
+    """An integer as YAML reads one, ``none`` as null where the option takes it (``--duration none``:
+    no time limit, where a spec or a level sets one), else the text: the schema's parsers take it."""
+    if nullable and text.strip().lower() == "none":
         return None
     return int(text) if re.fullmatch(r"[+-]?\d+", text.strip()) else text
 

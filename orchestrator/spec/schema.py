@@ -117,6 +117,15 @@ DEVICE_THRESHOLDS: Dict[str, Any] = {
 the worker keys): key -> check. A ``*_fraction`` floor is that share of the chip's reference rate
 (``results/reference.py``)."""
 
+FLOOR_KEYS = tuple(key for key in DEVICE_THRESHOLDS if key.startswith("min_"))
+"""The bandwidth floors: a rate, or a share of the chip's reference rate (null: no such floor)."""
+
+
+def _nullable(key: str, check: Any) -> Any:
+    """A device's own threshold: a floor may be null (none for this device); ``max_leak`` may not."""
+    return Optional[check] if key in FLOOR_KEYS else check
+
+
 if TYPE_CHECKING:  # built from the key tables at run time; to a type checker, sections like the others
 
     class Defaults(Section): ...
@@ -132,7 +141,7 @@ else:
         "Override",
         __base__=Section,
         **{key: (check, None) for key, (check, _) in WORKER_KEYS.items()},
-        **{key: (Optional[check], None) for key, check in DEVICE_THRESHOLDS.items()},
+        **{key: (_nullable(key, check), None) for key, check in DEVICE_THRESHOLDS.items()},
     )
     ChipThresholds: Type[Section] = create_model(
         "ChipThresholds", __base__=Section, **{key: (Optional[check], None) for key, check in DEVICE_THRESHOLDS.items()}

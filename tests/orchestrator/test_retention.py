@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from orchestrator import retention
-from orchestrator.results.journal import Journal
+from orchestrator.results.journal import Journal, holding
 from orchestrator.rundir import prepare_run_dir
 
 
@@ -201,3 +201,12 @@ def test_a_level_with_a_step_in_progress_or_a_file_of_ones_own_stays(tmp_path):
         ("mine", "it holds files no run writes (notes.txt)"),
         ("starting", "its level record is empty (a level may be starting)"),
     ]
+
+
+def test_a_level_between_two_steps_stays_while_its_controller_holds_it(tmp_path):
+    """Between steps no journal is held; the level's own hold on its folder keeps it."""
+    level = make_level(tmp_path, "level", day(1))
+    now = make_run(tmp_path, "now", day(2))
+    with holding(level):
+        assert retention.prune(now, 1).kept == [(level, "in progress")]
+    assert names(retention.prune(now, 1).removed) == ["level"]

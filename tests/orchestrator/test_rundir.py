@@ -172,7 +172,7 @@ def test_a_levels_folder_is_claimed_once_and_named_with_its_steps_where_a_run_is
     assert rundir.is_level_dir(folder) and not rundir.is_run_dir(folder)
     with pytest.raises(SpecError, match="already holds a run or a level"):
         rundir.claim_level_dir(folder)
-    assert rundir.not_a_run(folder).endswith("each its own run directory: give one of none yet")
+    assert rundir.not_a_run(folder).endswith("and none of them has a run directory yet")
     rundir.prepare_run_dir(folder / "1-quick")
     rundir.prepare_run_dir(folder / "2-sweep")
     assert rundir.not_a_run(folder).endswith(f"give one of {folder / '1-quick'}, {folder / '2-sweep'}")

@@ -106,10 +106,9 @@ def test_a_stop_ends_the_level_and_the_steps_not_run_are_said(tmp_path):
     record = json.loads((out / "level.json").read_text())
     assert [s["exit_code"] for s in record["steps"]] == [0, 130, None, None]
     assert record["state"] == "finished" and record["exit_code"] == 130
-    assert (
-        stdout.splitlines()[-1]
-        == "level standard: INTERRUPTED after 2 step(s) (1 of 4 steps did not pass); 2 step(s) not run"
-    )
+    last = stdout.splitlines()[-1]
+    assert last.startswith("level standard: INTERRUPTED 2/2 (simulated): localhost:0 aborted (sweep), "), last
+    assert last.endswith("(1 of 4 steps did not pass); 2 step(s) not run")
     assert not (out / "3-async").exists()
 
 
@@ -140,3 +139,19 @@ def test_validate_a_level_shows_every_steps_plan(tmp_path):
         f"== level long, step {n}/7 {s.name}" for n, s in enumerate(LEVELS["long"].steps, 1)
     ]
     assert r.stdout.count("level: long, step ") == 7 and "concurrency: serial" in r.stdout
+
+
+@pytest.mark.slow
+def test_a_step_that_cannot_run_ends_the_level_with_what_ran_said(tmp_path):
+    out = tmp_path / "level"
+    (out / "2-sweep").mkdir(parents=True)
+    (out / "2-sweep" / "events.jsonl").write_text("")  # its directory is taken: step 2 cannot start
+    r = cli("run", "-r", "2", "--out", str(out), *SHORT, timeout=300)
+    assert r.returncode == 2, r.stderr[-2000:]
+    assert "dvpp-fleet: error: level standard, step 2/4 sweep: --out: " in r.stderr
+    record = json.loads((out / "level.json").read_text())
+    assert [s["exit_code"] for s in record["steps"]] == [0, 2, None, None] and record["state"] == "finished"
+    assert record["steps"][1]["result"].startswith("could not run: --out: ")
+    assert r.stdout.splitlines()[-1] == (
+        "level standard: PASS 2/2 (simulated); step sweep could not run (1 of 4 steps did not pass); 2 step(s) not run"
+    )

@@ -11,7 +11,15 @@ from orchestrator.spec.schema import parse_spec
 from tests.helpers.specs import write_spec
 
 
-def test_a_spec_of_ones_own_is_one_part():
+def test_a_spec_of_ones_own_is_one_part_without_a_level(tmp_path):
+    data = {"version": 1, "defaults": {"seed": 3}}
+    [part] = parts(write_spec(tmp_path, data), None)
+    assert (part.data, part.record(), part.label) == (data, None, "")
+    [plain] = parts(write_spec(tmp_path, dict(data, level=None), "null.yaml"), None)  # level: null is no level
+    assert plain.data == data and plain.record() is None
+
+
+def test_a_level_of_one_step_is_one_part():
     [part] = parts(None, "quick")
     assert part.record() == {"name": "quick", "step": "quick", "number": 1, "of": 1}
     assert part.label == "level quick, step 1/1 quick"
@@ -41,7 +49,7 @@ def test_a_level_by_its_number_in_a_spec(tmp_path):
     assert len(parts(write_spec(tmp_path, {"version": 1, "level": 3}), None)) == 7
 
 
-@pytest.mark.parametrize("level", ["fastest", True, [1], None])
+@pytest.mark.parametrize("level", ["fastest", True, [1], 5])
 def test_a_spec_naming_no_level_says_which_there_are(tmp_path, level):
     path = write_spec(tmp_path, {"version": 1, "level": level})
     with pytest.raises(SpecError) as err:

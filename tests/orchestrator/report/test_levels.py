@@ -43,24 +43,39 @@ def test_the_level_line_names_each_device_once_with_the_first_step_it_failed():
     assert levels.exit_code(steps) == EXIT_DEVICE_FAILURE
 
 
-def test_the_exit_code_is_the_worst_step_interrupted_first_and_a_step_not_run_is_said():
+def test_the_exit_code_is_that_of_one_run_holding_every_steps_verdicts():
+    """As for one run (``verdict.exit_code``): a file not written, then a stop, then a device that did
+    not pass; a step that could not run counts only when nothing else did."""
     ran = step(1, "quick", {0: 10})
     failed = step(2, "sweep", {0: 10}, bad={0: "leak"})
-    host = step(3, "async", {0: 10}, code=EXIT_ENVIRONMENT)
-    stopped = step(2, "sweep", {0: 10}, code=EXIT_INTERRUPTED, interrupted=True)
-    assert levels.exit_code([ran, host, failed]) == EXIT_DEVICE_FAILURE
-    assert levels.exit_code([ran, host]) == EXIT_ENVIRONMENT
+    unwritten = step(3, "async", {0: 10})
+    unwritten.unwritten = 1
+    assert levels.exit_code([ran, failed]) == EXIT_DEVICE_FAILURE
+    assert levels.exit_code([ran, failed, unwritten]) == EXIT_ENVIRONMENT
+    assert levels.one_level_line([ran, unwritten]) == "PASS 1/1; 1 file(s) not written"
+    broken = StepRun(2, "sweep", "checks", Path("/runs/l/2-sweep"), EXIT_ENVIRONMENT, error="disk full")
+    assert levels.exit_code([ran, broken]) == EXIT_ENVIRONMENT
+    assert levels.exit_code([failed, broken]) == EXIT_DEVICE_FAILURE
+    assert levels.one_level_line([ran, broken]) == "PASS 1/1; step sweep could not run"
+    assert broken.line == "could not run: disk full"
+
+
+def test_a_stop_ends_the_level_and_never_hides_a_failure_found_before_it():
+    failed = step(1, "quick", {0: 10, 1: 10}, bad={1: "data_mismatch"})
+    stopped = step(2, "sweep", {0: 10, 1: 10}, code=EXIT_INTERRUPTED, interrupted=True)
     not_run = StepRun(3, "async", "checks", Path("/runs/l/3-async"))
-    assert levels.exit_code([ran, stopped, not_run]) == EXIT_INTERRUPTED
-    assert levels.one_level_line([ran, stopped, not_run]) == "INTERRUPTED after 2 step(s)"
-    lines = levels.summary_lines("standard", [ran, stopped, not_run])
+    assert levels.exit_code([failed, stopped, not_run]) == EXIT_INTERRUPTED
+    assert levels.one_level_line([failed, stopped, not_run]) == "INTERRUPTED 1/2: h:1 data_mismatch (quick)"
+    lines = levels.summary_lines("standard", [failed, stopped, not_run])
     assert lines[0] == "level standard: 3 steps"
     assert lines[1:4] == [
-        "  1/3 quick  PASS 1/1  (/runs/l/1-quick)",
-        "  2/3 sweep  INTERRUPTED 0/1  (/runs/l/2-sweep)",
+        "  1/3 quick  FAIL 1/2: h:1 data_mismatch  (/runs/l/1-quick)",
+        "  2/3 sweep  INTERRUPTED 0/2  (/runs/l/2-sweep)",
         "  3/3 async  not run  (/runs/l/3-async)",
     ]
-    assert lines[-1] == "level standard: INTERRUPTED after 2 step(s) (1 of 3 steps did not pass); 1 step(s) not run"
+    assert lines[-1] == (
+        "level standard: INTERRUPTED 1/2: h:1 data_mismatch (quick) (2 of 3 steps did not pass); 1 step(s) not run"
+    )
 
 
 def test_devices_that_slow_down_together_share_a_link_and_the_others_do_not():
@@ -76,13 +91,14 @@ def test_devices_that_slow_down_together_share_a_link_and_the_others_do_not():
 def test_the_record_is_what_a_script_reads():
     steps = [step(1, "quick", {0: 10}), StepRun(2, "sweep", "sizes", Path("/runs/l/2-sweep"))]
     started = datetime(2027, 1, 15, 8, 0, tzinfo=timezone.utc)
-    data = levels.record("standard", steps, started, done=True)
+    data = levels.record("standard", steps, started, done=True, shared=["  shared link: none; ..."])
     assert (data["level"], data["started"], data["state"], data["exit_code"]) == (
         "standard",
         "2027-01-15T08:00:00+00:00",
         "finished",
         EXIT_PASS,
     )
+    assert (data["result"], data["shared_link"]) == ("PASS 1/1", ["shared link: none; ..."])
     assert [(s["name"], s["exit_code"], s["result"]) for s in data["steps"]] == [
         ("quick", 0, "PASS 1/1"),
         ("sweep", None, "not run"),

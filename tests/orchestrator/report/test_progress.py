@@ -392,3 +392,17 @@ def test_a_disabled_plain_view_prints_no_fault_nor_end():
     view = ProgressView(1, enabled=False, stream=out)
     Fleet(view, 1).send(0, _started(0), MISMATCH, ended(outcome="error"))
     assert out.getvalue() == ""
+
+
+def test_a_redraw_after_close_draws_nothing(monkeypatch):
+    """The status timer may tick once more while the run ends: the closed view is not started again."""
+    monkeypatch.setattr(progress, "REDRAW", 0)
+    stream = Tty()
+    view = ProgressView(2, stream=stream, size=(80, 24))
+    fleet = Fleet(view, 2)
+    fleet.send(0, _started(0), _progress(3))
+    view.close()
+    drawn = stream.getvalue()
+    view.tick()
+    fleet.send(1, _started(1), _progress(5))
+    assert stream.getvalue() == drawn and not view.live.is_started

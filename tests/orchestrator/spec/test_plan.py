@@ -448,6 +448,9 @@ def test_a_threshold_in_an_override_is_checked_like_the_fleets():
     with pytest.raises(SpecError) as err:
         parse_spec({"version": 1, "hosts": [{"name": "x", "overrides": {0: {"min_h2d_fraction": 1.5}}}]})
     assert err.value.problems == ["hosts[0].overrides.0.min_h2d_fraction: must be <= 1 (got 1.5)"]
+    with pytest.raises(SpecError) as err:  # a floor may be lifted for one device; the leak limit may not
+        parse_spec({"version": 1, "hosts": [{"name": "x", "overrides": {1: {"max_leak": None, "min_h2d_gbps": None}}}]})
+    assert [p.split(":")[0] for p in err.value.problems] == ["hosts[0].overrides.1.max_leak"]
     with pytest.raises(SpecError) as err:
         parse_spec({"version": 1, "thresholds": {"chips": {"Ascend910B": {"min_h2d_gbps": 0, "bogus": 1}}}})
     assert err.value.problems[0] == "thresholds.chips.Ascend910B.min_h2d_gbps: must be > 0 (got 0)"
