@@ -22,8 +22,10 @@ from orchestrator.spec.units import format_size
 from workers.params import PROGRESS_PERIOD
 
 FDS_PER_WORKER = 2
-FDS_RESERVE = 24
-"""Descriptors kept free for the journal, outputs, a worker being started and the interpreter."""
+FDS_RESERVE = 29
+"""Descriptors kept free for the journal, outputs, the interpreter and a worker being started (5 of
+them while the forkserver is asked for one: a socket and two pipes; a server that meets a request
+cut short by a lack of them dies, and the run goes on with spawn: ``launch/local.py``)."""
 EVENT_BYTES = 700
 """A journal line of a progress or cycle-end event, rounded up (bytes)."""
 DEVICE_BYTES = 64 << 10

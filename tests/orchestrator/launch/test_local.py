@@ -124,3 +124,78 @@ def test_without_its_position_file_a_crash_has_no_totals_but_still_a_place(tmp_p
     assert isinstance(crashed, ev.Crashed)
     assert (crashed.cycles, crashed.copies, crashed.bytes) == (None, None, None)  # the collector keeps its events'
     assert crashed.cycle is not None and crashed.copy is not None and crashed.copy <= 6
+
+
+def test_workers_are_forked_from_a_preloaded_server_never_from_the_controller(tmp_path):
+    """The controller may have touched anything; a worker's parent is the forkserver, a fresh
+    interpreter, and the server's preload never imports a runtime (``acl``)."""
+    import os
+
+    import psutil
+
+    parents = []
+
+    def sink(host, device, event):
+        if isinstance(event, ev.Launched):
+            parents.append(psutil.Process(event.pid).ppid())
+
+    LocalLauncher().run(plan(devices=2).jobs, tmp_path, sink, threading.Event())
+    assert len(parents) == 2 and os.getpid() not in parents and len(set(parents)) == 1
+    server = psutil.Process(parents[0])
+    assert "multiprocessing.forkserver" in " ".join(server.cmdline()) and server.ppid() == os.getpid()
+
+
+def test_the_preload_never_imports_a_runtime():
+    import subprocess
+    import sys
+
+    from orchestrator.launch.local import PRELOAD
+
+    probe = (
+        f"import sys; import {', '.join(PRELOAD)}; print(sorted(m for m in sys.modules if m.split('.')[0] == 'acl'))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=str(Path(__file__).parents[3])
+    )
+    assert (out.returncode, out.stdout) == (0, "[]\n"), out.stderr
+    assert (
+        "numpy"
+        in subprocess.run(
+            [sys.executable, "-c", f"import sys, {', '.join(PRELOAD)}; print('numpy' in sys.modules and 'numpy')"],
+            capture_output=True,
+            text=True,
+            cwd=str(Path(__file__).parents[3]),
+        ).stdout
+    )  # what the server saves each worker
+
+
+def test_a_worker_takes_the_environment_of_the_controller_when_it_is_asked_for(tmp_path, monkeypatch):
+    """The server was started by an earlier run, with the environment as it was then; a worker still
+    sees the controller's as it is now: here ASCEND_RT_VISIBLE_DEVICES hides device 0 from it."""
+    first = launch(plan(devices=1), tmp_path / "first")
+    assert any(isinstance(e, ev.Finished) and e.outcome == "completed" for _, _, e in first)
+    monkeypatch.setenv("ASCEND_RT_VISIBLE_DEVICES", "1")
+    second = launch(plan(devices=1), tmp_path / "second")
+    faults = [e for _, _, e in second if isinstance(e, ev.Fault)]
+    assert len(faults) == 1 and faults[0].message.startswith("device 0 is not visible"), second
+
+
+def test_spawn_may_be_asked_for_and_an_unknown_method_is_the_default(tmp_path, monkeypatch):
+    import os
+
+    import psutil
+
+    from orchestrator.launch.local import START_METHOD_ENV, start_method
+
+    monkeypatch.setenv(START_METHOD_ENV, "bogus")
+    assert start_method() == "forkserver"
+    monkeypatch.setenv(START_METHOD_ENV, "Spawn")
+    assert start_method() == "spawn"
+    parents = []
+
+    def sink(host, device, event):
+        if isinstance(event, ev.Launched):
+            parents.append(psutil.Process(event.pid).ppid())
+
+    LocalLauncher().run(plan(devices=1).jobs, tmp_path, sink, threading.Event())
+    assert parents == [os.getpid()]  # spawned by the controller itself
