@@ -25,7 +25,10 @@ def make_plan(args: argparse.Namespace, part: Optional[Part] = None) -> Tuple[Fl
     ``--backend``/``--launcher``, and ``--wait-busy`` where the command has it, and the inventory it
     was made on. A problem of a level's step is said with the step's name."""
     if part is None:
-        [part] = run_parts(args)
+        found = run_parts(args)
+        if len(found) != 1:
+            raise ValueError(f"make_plan: {len(found)} runs asked for (a level of several steps): give the part")
+        part = found[0]
     given = overrides.given(args)
     data = overrides.apply(part.data, given)
     with _naming(part), overrides.blaming(given):

@@ -69,3 +69,14 @@ def test_readme_has_a_row_per_level_with_its_rank_and_duration():
     for name, level in LEVELS.items():
         row = next(line for line in readme.splitlines() if line.startswith(f"| `{name}` ({level.rank}) |"))
         assert f"dcgmi diag -r {level.rank}" in row
+
+
+def test_the_reference_floors_are_the_same_wherever_a_level_sets_them():
+    """The README calls them the quick floors: every step that judges bandwidth by the chip's
+    reference uses the quick step's shares, so no level is stricter or laxer by a typo."""
+    quick = load_spec(LEVELS["quick"].steps[0].path).thresholds
+    floors = {(quick.min_h2d_fraction, quick.min_d2h_fraction)}
+    for step in STEPS:
+        t = load_spec(step.path).thresholds
+        if t.min_h2d_fraction is not None or t.min_d2h_fraction is not None:
+            assert (t.min_h2d_fraction, t.min_d2h_fraction) in floors, step.spec
