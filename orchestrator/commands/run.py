@@ -38,7 +38,7 @@ def main(args: argparse.Namespace) -> int:
     if len(parts) == 1:
         plan, inventory = make_plan(args, parts[0])  # a signal until here interrupts at once: nothing was started
         run_dir = args.out or rundir.new_run_dir()
-        code, _ = _run(args, plan, inventory, run_dir)
+        code = _run(args, plan, inventory, run_dir)
         if code != EXIT_INTERRUPTED:  # a stopped run removes nothing: the next one will
             _retain(run_dir, args.keep or plan.resolved.get("keep"), args.quiet)
         return code
@@ -46,10 +46,11 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _run(
-    args: argparse.Namespace, plan: FleetPlan, inventory: Dict[str, Any], run_dir: Path, to_stdout: bool = True
-) -> Tuple[int, StepRun]:
-    """Run one plan into ``run_dir``; its exit code and what the level's end needs of it. ``to_stdout``:
-    print its verdict on stdout (a level of several steps prints its own at the end)."""
+    args: argparse.Namespace, plan: FleetPlan, inventory: Dict[str, Any], run_dir: Path, step: Optional[StepRun] = None
+) -> int:
+    """Run one plan into ``run_dir``; its exit code. ``step``: a level's step, given what the level's
+    end needs of the run (verdicts, facts, files not written); stdout then shows at most its table
+    (the level's own line or JSON comes at the level's end)."""
     outputs.check_outputs(args, run_dir)
     budget.check_disk(run_dir, plan)  # the journal is the controller's, whichever launcher runs the workers
     if plan.launcher == "local":
@@ -76,16 +77,16 @@ def _run(
         stop=stop,
         errors=errors,
     )
+    to_stdout = step is None or (not args.quiet and args.format == "table")
     code = publish(verdicts, facts, run_dir, args, write=rundir.RESULTS, errors=errors, to_stdout=to_stdout)
     if interrupts.current.requested and code != EXIT_INTERRUPTED and not errors:
         print(
             f"dvpp-fleet: {interrupts.current.name} while writing the outputs: written in full first", file=sys.stderr
         )
         code = EXIT_INTERRUPTED
-    level = plan.resolved.get("level") or {}
-    step = StepRun(level.get("number", 1), level.get("step", ""), "", run_dir, code, list(verdicts), facts)
-    step.unwritten = len(errors.failed)
-    return code, step
+    if step is not None:
+        step.code, step.verdicts, step.facts, step.unwritten = code, list(verdicts), facts, len(errors.failed)
+    return code
 
 
 def _run_level(args: argparse.Namespace, parts: List[Part]) -> int:
@@ -133,14 +134,13 @@ def _run_step(
     it, nor after a step that could not run: said on stderr as the command would say it)."""
     try:
         plan, inventory = planned or make_plan(args, part)
-        code, ran = _run(args, plan, inventory, step.run_dir, to_stdout=not args.quiet and args.format == "table")
+        code = _run(args, plan, inventory, step.run_dir, step)
     except (SpecError, EnvironmentProblem) as exc:
         bad_spec = isinstance(exc, SpecError)
         why = "; ".join(exc.problems) if isinstance(exc, SpecError) else str(exc)
         step.code, step.error = (EXIT_BAD_SPEC if bad_spec else EXIT_ENVIRONMENT), why
         print(f"dvpp-fleet: {'error' if bad_spec else 'environment error'}: {part.label}: {why}", file=sys.stderr)
         return False
-    step.code, step.verdicts, step.facts, step.unwritten = code, ran.verdicts, ran.facts, ran.unwritten
     return code != EXIT_INTERRUPTED and not interrupts.current.requested
 
 
