@@ -8,7 +8,6 @@ runs/<UTC time>-<id>/
   report.html       the plots (report/html.py)
   logs/<host>-<device>.log        each worker's stdout and stderr
   logs/.<host>-<device>.position  where each local worker is (workers/entry/position.py)
-  logs/forkserver.log             what the server local workers are forked from said, if anything (launch/local.py)
   sim-link-<host>.state           the simulated host link of one host (simulator only)
   .<name>.<random>                a result being written atomically (left behind only by a killed run)
 
@@ -180,14 +179,6 @@ def log_name(host: str, device: int) -> str:
 
 def log_path(run_dir: Path, host: str, device: int) -> Path:
     return run_dir / log_name(host, device)
-
-
-FORKSERVER_LOG = "forkserver.log"
-"""In ``LOGS``: what the server local workers are forked from says (nothing, unless it failed)."""
-
-
-def forkserver_log_path(run_dir: Path) -> Path:
-    return run_dir / LOGS / FORKSERVER_LOG
 
 
 def position_path(run_dir: Path, host: str, device: int) -> Path:

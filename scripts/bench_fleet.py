@@ -3,8 +3,6 @@
 
     python3 scripts/bench_fleet.py [--devices 64] [--copies 1000000] [--only fleet|soak]
 
-- start: tiny fleets of 1, 8 and N devices, best of 3 wall times each, from the forkserver (the
-  default) and with spawn in the same run; targets: 8 devices within 1.5x of 1, N=64 within 8x.
 - fleet: N simulated devices at once; wall time, controller peak RSS, journal size, all reported?
 - soak: one device doing M tiny copies; wall time, controller peak RSS sampled over the run (must
   stay flat: streaming aggregation), journal size (must stay bounded: progress is rate-limited),
@@ -17,14 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 import psutil
 import yaml
@@ -33,7 +29,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from orchestrator import rundir  # noqa: E402
-from orchestrator.launch.local import START_METHOD_ENV, START_METHODS  # noqa: E402
 
 
 def fleet_spec(devices: int, defaults: Dict[str, Any]) -> Dict[str, Any]:
@@ -47,22 +42,15 @@ def fleet_spec(devices: int, defaults: Dict[str, Any]) -> Dict[str, Any]:
     }
 
 
-START_TARGETS = {8: 1.5, 64: 8.0}
-"""Tiny fleet of N devices: wall time at most this many times that of one device (best of 3)."""
-
-
-def run(spec: Dict[str, Any], work: Path, env: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
+def run(spec: Dict[str, Any], work: Path) -> Dict[str, Any]:
     """Run the controller on ``spec``; return wall time, RSS samples and the run directory."""
     path = work / "spec.yaml"
     path.write_text(yaml.safe_dump(spec))
     out = work / "run"
-    shutil.rmtree(out, ignore_errors=True)
     options = ["--out", str(out), "--no-progress", "--format", "json"]
     cmd = [sys.executable, "-m", "orchestrator", "run", str(path), *options]
     t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        cmd, cwd=str(ROOT), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ, **(env or {}))
-    )
+    proc = subprocess.Popen(cmd, cwd=str(ROOT), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     rss: List[int] = []
     controller = psutil.Process(proc.pid)
     while proc.poll() is None:
@@ -93,34 +81,6 @@ def bench_fleet(devices: int, work: Path) -> None:
     )
 
 
-def bench_start(devices: int, work: Path) -> bool:
-    """Best-of-3 wall times of tiny fleets (one copy of 64 KiB per device), by start method."""
-    tiny = {"memory_size": "64KiB", "release_cycle": 1, "number_of_cycles": 1, "memory_reuse": True, "warmup": 0}
-    sizes = sorted({1, 8, devices})
-    best: Dict[str, Dict[int, float]] = {}
-    for method in START_METHODS:
-        best[method] = {}
-        for n in sizes:
-            walls = []
-            for _ in range(3):
-                r = run(fleet_spec(n, tiny), work, {START_METHOD_ENV: method})
-                assert r["code"] == 0, f"{method} {n} devices: exit {r['code']}"
-                walls.append(r["wall"])
-            best[method][n] = min(walls)
-        figures = ", ".join(f"{n}: {best[method][n]:.2f} s ({best[method][n] / best[method][1]:.2f}x)" for n in sizes)
-        print(f"start ({method}): tiny fleets, best of 3: {figures}")
-    ok = True
-    for n, target in START_TARGETS.items():
-        if n in best["forkserver"]:
-            ratio = best["forkserver"][n] / best["forkserver"][1]
-            met = ratio <= target
-            ok &= met
-            print(f"  {n} devices within {target}x of 1: {ratio:.2f}x, {'met' if met else 'NOT met'}")
-    for n in sizes:
-        print(f"  {n} device(s): forkserver / spawn wall {best['forkserver'][n] / best['spawn'][n]:.2f}x")
-    return ok
-
-
 def bench_soak(copies: int, work: Path) -> None:
     per_cycle = 1000
     defaults = {
@@ -149,25 +109,20 @@ def bench_soak(copies: int, work: Path) -> None:
     )
 
 
-def main() -> int:
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--devices", type=int, default=64)
     parser.add_argument("--copies", type=int, default=1_000_000)
-    parser.add_argument("--only", choices=("start", "fleet", "soak"))
+    parser.add_argument("--only", choices=("fleet", "soak"))
     args = parser.parse_args()
-    ok = True
     with tempfile.TemporaryDirectory() as tmp:
-        if args.only in (None, "start"):
-            (Path(tmp) / "start").mkdir()
-            ok = bench_start(args.devices, Path(tmp) / "start")
         if args.only in (None, "fleet"):
             (Path(tmp) / "fleet").mkdir()
             bench_fleet(args.devices, Path(tmp) / "fleet")
         if args.only in (None, "soak"):
             (Path(tmp) / "soak").mkdir()
             bench_soak(args.copies, Path(tmp) / "soak")
-    return 0 if ok else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -45,14 +45,10 @@ def no_leftover_children():
 
 def _ours(proc: psutil.Process) -> bool:
     """A live child we started; multiprocessing's resource tracker (started by the first spawn and
-    ending with this process) is the standard library's, not a leftover, and so is the forkserver
-    the local launcher starts its workers from (this process's own child; a worker forked from it
-    bears the same command line, but is the server's child, and counts)."""
+    ending with this process) is the standard library's, not a leftover."""
     try:
         if not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE:
             return False
-        line = " ".join(proc.cmdline())
-        server = "multiprocessing.forkserver" in line and proc.ppid() == os.getpid()
-        return "multiprocessing.resource_tracker" not in line and not server
+        return "multiprocessing.resource_tracker" not in " ".join(proc.cmdline())
     except psutil.NoSuchProcess:
         return False

@@ -20,7 +20,6 @@ from typing import Any, Callable, Dict, Optional
 
 import pytest
 
-from orchestrator.launch.local import START_METHOD_ENV, START_METHODS
 from tests.helpers.cli import ROOT, cli, press, run_fleet, start_cli, table_rows
 from tests.helpers.specs import spec, write_spec
 
@@ -193,14 +192,10 @@ def address_space(limit: int) -> Callable[[], None]:
     return lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
-@pytest.mark.parametrize("method", START_METHODS)
-def test_a_host_memory_limit_is_blamed_on_the_host_not_on_the_devices(tmp_path, monkeypatch, method):
-    """Under ``ulimit -v`` the workers cannot have their 256 MiB buffers (spawned ones often cannot
-    even start numpy): one line blames the host, exit 3. Forked from the forkserver, a worker needs
-    no more address space than the server, so the blocks, not the imports, are what the limit
-    refuses. The limit that starves workers but not the controller depends on the build, so a few
-    are tried."""
-    monkeypatch.setenv(START_METHOD_ENV, method)
+def test_a_host_memory_limit_is_blamed_on_the_host_not_on_the_devices(tmp_path):
+    """Under ``ulimit -v`` the workers cannot hold their 256 MiB buffers, or cannot even start
+    numpy: one line blames the host, exit 3. The limit that starves workers but not the controller
+    depends on the build, so a few are tried."""
     data = spec(devices=8, timeouts={"init": "20s"})
     data["defaults"]["open_retries"] = 0  # a worker stuck starting under the limit is given up on in time
     data["defaults"]["memory_size"] = "256MiB"  # over every limit tried: a worker cannot hold its buffers

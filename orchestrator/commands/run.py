@@ -16,6 +16,7 @@ from orchestrator.commands.planning import make_plan, run_parts
 from orchestrator.errors import (
     EXIT_BAD_SPEC,
     EXIT_ENVIRONMENT,
+    EXIT_INTERNAL,
     EXIT_INTERRUPTED,
     EnvironmentProblem,
     SpecError,
@@ -25,7 +26,7 @@ from orchestrator.launch import budget
 from orchestrator.levels.catalog import Level
 from orchestrator.levels.compose import Part
 from orchestrator.report import fmt, levels, outputs, prom
-from orchestrator.report.levels import StepRun
+from orchestrator.report.levels import RUNNING, StepRun
 from orchestrator.report.publish import publish, say
 from orchestrator.results.journal import holding
 from orchestrator.results.records import Verdict
@@ -104,6 +105,7 @@ def _run_level(args: argparse.Namespace, parts: List[Part]) -> int:
     steps = [StepRun(p.number, p.step.name, p.step.checks, top / f"{p.number}-{p.step.name}") for p in parts if p.step]
     rundir.claim_level_dir(top)
     started = datetime.now(timezone.utc)
+    state = "finished"
     with holding(top):
         try:
             for number, (part, step) in enumerate(zip(parts, steps)):
@@ -112,13 +114,19 @@ def _run_level(args: argparse.Namespace, parts: List[Part]) -> int:
                 _write_record(level.name, steps, started, top)
                 if not _run_step(args, part, step, planned[0] if number == 0 else None):
                     break
-        finally:  # whatever ended it, the record says what ran
-            _write_record(level.name, steps, started, top, _shared(level, steps))
+        except KeyboardInterrupt:
+            state = "interrupted"
+            raise
+        except BaseException:
+            state = "failed"
+            raise
+        finally:  # whatever ended it, the record says what ran and how it ended
+            _write_record(level.name, steps, started, top, _shared(level, steps), state)
     shared = _shared(level, steps)
     if args.quiet:
         say(levels.one_level_line(steps))
     elif args.format == "json":
-        say(json.dumps(levels.record(level.name, steps, started, True, shared), indent=2))
+        say(json.dumps(levels.record(level.name, steps, started, state, shared), indent=2))
     else:
         say("\n" + "\n".join(levels.summary_lines(level.name, steps, shared)))
     code = levels.exit_code(steps)
@@ -141,6 +149,12 @@ def _run_step(
         step.code, step.error = (EXIT_BAD_SPEC if bad_spec else EXIT_ENVIRONMENT), why
         print(f"dvpp-fleet: {'error' if bad_spec else 'environment error'}: {part.label}: {why}", file=sys.stderr)
         return False
+    except KeyboardInterrupt:  # while the step was being set up, before a stop is only a flag
+        step.code = EXIT_INTERRUPTED
+        raise
+    except Exception as exc:  # a bug: the command says so with its traceback; the record names the step
+        step.code, step.error = EXIT_INTERNAL, f"internal error: {type(exc).__name__}: {exc}"
+        raise
     return code != EXIT_INTERRUPTED and not interrupts.current.requested
 
 
@@ -153,11 +167,11 @@ def _shared(level: Level, steps: List[StepRun]) -> List[str]:
 
 
 def _write_record(
-    level: str, steps: List[StepRun], started: datetime, top: Path, shared: Optional[List[str]] = None
+    level: str, steps: List[StepRun], started: datetime, top: Path, shared: Sequence[str] = (), state: str = RUNNING
 ) -> None:
-    """``level.json`` as it stands; ``shared``: the level has ended (with its shared-link lines)."""
+    """``level.json`` as it stands (``state``: ``report/levels.STATES``; once ended, with the shared-link lines)."""
     try:
-        levels.write_record(top, levels.record(level, steps, started, shared is not None, shared or ()))
+        levels.write_record(top, levels.record(level, steps, started, state, shared))
     except OSError as exc:  # the steps' own results are written regardless
         print(f"dvpp-fleet: warning: cannot write {top / rundir.LEVEL}: {exc.strerror or exc}", file=sys.stderr)
 

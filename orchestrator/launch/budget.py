@@ -1,8 +1,9 @@
 """What this host can hold for a local run, checked before anything is launched: file descriptors
 for the controller's end of every worker, and disk space for the journal and the reports.
 
-The controller holds ``FDS_PER_WORKER`` descriptors per running worker (its pipe and its process
-sentinel) and starting one briefly needs a few more. When the soft limit (``ulimit -n``) is too
+The controller holds ``FDS_PER_WORKER`` descriptors per running worker (its pipe, its process
+sentinel, and the pipe its start data went through, which multiprocessing keeps open until the
+process object is closed) and starting one briefly needs a few more. When the soft limit (``ulimit -n``) is too
 low it is raised to the hard limit; when even that is too low, fewer workers run at once (in
 turns, with a warning that says what to change) rather than dying at the Nth spawn. A run whose
 journal would not fit on the disk of ``--out`` is refused, saying how much it needs.
@@ -21,11 +22,9 @@ from orchestrator.spec.plan import FleetPlan
 from orchestrator.spec.units import format_size
 from workers.params import PROGRESS_PERIOD
 
-FDS_PER_WORKER = 2
-FDS_RESERVE = 29
-"""Descriptors kept free for the journal, outputs, the interpreter and a worker being started (5 of
-them while the forkserver is asked for one: a socket and two pipes; a server that meets a request
-cut short by a lack of them dies, and the run goes on with spawn: ``launch/local.py``)."""
+FDS_PER_WORKER = 3
+FDS_RESERVE = 24
+"""Descriptors kept free for the journal, outputs, a worker being started and the interpreter."""
 EVENT_BYTES = 700
 """A journal line of a progress or cycle-end event, rounded up (bytes)."""
 DEVICE_BYTES = 64 << 10

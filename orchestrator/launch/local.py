@@ -9,17 +9,12 @@
       no progress   -> dump its stack (faulthandler signal), kill, synthesise Hung
       stop set      -> SIGTERM every worker, wait GRACE, kill the rest (one past its deadline: stack, Hung)
 
-No worker is a fork of the controller, so the real runtime never sees a forked copy of one that
-touched it: workers are forked from a ``forkserver``, a fresh interpreter started by the controller
-that has imported numpy and the worker's code but never ``acl`` (``PRELOAD``; each worker opens the
-runtime itself), or started with ``spawn`` where there is no forkserver, or with
-``DVPP_FLEET_START_METHOD=spawn`` (``_Starter``). A worker takes the controller's working directory
-and environment as they are when it is asked for.
+The ``spawn`` start method keeps the real runtime from ever seeing a forked copy of the controller.
 Each worker starts with SIGINT and SIGTERM blocked (a terminal's Ctrl-C reaches the whole process
 group) until its entry installs a handler that only sets a flag (``workers/entry/local.py``). A
 worker that cannot be started (the host is out of processes, memory or descriptors) is a host
-problem (``host_error``), never a device fault; the controller holds two descriptors per running
-worker (its pipe and its process sentinel) and reads position files only when it needs them.
+problem (``host_error``), never a device fault; the controller holds three descriptors per running
+worker (its pipe, its process sentinel and its start-data pipe) and reads position files only when it needs them.
 """
 
 from __future__ import annotations
@@ -76,11 +71,11 @@ class LocalLauncher:
     """Runs every job as a child process of this controller, at most ``slots`` at once."""
 
     def run(self, jobs: Sequence[DeviceJob], run_dir: Path, sink: Sink, stop: Stop, slots: int = 0) -> None:
+        ctx = mp.get_context("spawn")
         # The first spawn starts multiprocessing's resource tracker, which unblocks SIGINT and SIGTERM
         # in this thread as it does: start it now, outside the window where they must stay blocked.
         resource_tracker.ensure_running()
         (run_dir / rundir.LOGS).mkdir(parents=True, exist_ok=True)
-        starter = _Starter(run_dir)
         pending = list(jobs)
         workers: List[_Worker] = []
 
@@ -88,7 +83,7 @@ class LocalLauncher:
             while pending and not stop.is_set() and sum(not w.ended for w in workers) < (slots or len(jobs)):
                 job = pending.pop(0)
                 try:
-                    workers.append(starter.start(self._spawn, job, run_dir))
+                    workers.append(self._spawn(ctx, job, run_dir))
                 except (OSError, MemoryError) as exc:  # no process, memory or descriptor left: the host's problem
                     if host_reason(exc) is not None and any(not w.retired for w in workers):
                         pending.insert(0, job)  # one that ends frees what this one needs: try again then
@@ -116,7 +111,6 @@ class LocalLauncher:
                     if not w.proc.is_alive():  # one stuck in the driver even after SIGKILL keeps its handle
                         w.proc.close()
                     w.retired = True
-            _drop_if_empty(rundir.forkserver_log_path(run_dir))
 
     def _spawn(self, ctx: Any, job: DeviceJob, run_dir: Path) -> _Worker:
         position = str(rundir.position_path(run_dir, job.host, job.device))
@@ -127,7 +121,7 @@ class LocalLauncher:
             proc = ctx.Process(
                 target=worker_entry,
                 name=f"dvpp-worker-{job.worker.name}",
-                args=(_worker(job, run_dir), str(log), writer, os.getpid(), position, (os.getcwd(), dict(os.environ))),
+                args=(_worker(job, run_dir), str(log), writer, os.getpid(), position),
                 daemon=False,
             )
             blocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)  # inherited: see the module docstring
@@ -249,82 +243,6 @@ class LocalLauncher:
                 if not w.started:  # e.g. stuck starting, out of memory
                     _host_signs(w, sink)
                 sink(w.job.host, w.job.device, w.hung(stack))
-
-
-START_METHOD_ENV = "DVPP_FLEET_START_METHOD"
-"""``forkserver`` (the default where the platform has one) or ``spawn``: how local workers start."""
-START_METHODS = ("forkserver", "spawn")
-PRELOAD = ("workers.entry.local", "workers.main")
-"""What the forkserver imports before it forks a worker: numpy and the worker's code, never ``acl``
-(``workers.backend`` imports the runtime inside the worker only), so no worker inherits a runtime."""
-
-
-class _Starter:
-    """Starts worker processes from a forkserver preloaded with ``PRELOAD`` (a fork of an interpreter
-    that has imported them costs milliseconds; a fresh ``spawn`` imports numpy again, ~0.2 s of CPU
-    per worker), and with ``spawn`` where the platform has no forkserver or the server cannot start
-    or dies (under ``ulimit -v`` it may fail to import numpy, under ``ulimit -n`` to take a request:
-    each spawned worker then says why in its own log)."""
-
-    def __init__(self, run_dir: Path) -> None:
-        self.ctx: Any = mp.get_context("spawn")
-        if start_method() == "forkserver":
-            ctx = mp.get_context("forkserver")
-            ctx.set_forkserver_preload(list(PRELOAD))
-            if _start_server(rundir.forkserver_log_path(run_dir)):
-                self.ctx = ctx
-
-    def start(self, spawn: Callable[[Any, DeviceJob, Path], _Worker], job: DeviceJob, run_dir: Path) -> _Worker:
-        """``spawn(context, job, run_dir)``, again with ``spawn`` if the forkserver could not start it."""
-        try:
-            return spawn(self.ctx, job, run_dir)
-        except (OSError, EOFError) as exc:
-            if self.ctx.get_start_method() == "spawn" or host_reason(exc) is not None:
-                raise  # no process, memory or descriptor left: the caller's to judge
-        self.ctx = mp.get_context("spawn")  # the forkserver died or refused: spawn from now on
-        return spawn(self.ctx, job, run_dir)
-
-
-def start_method() -> str:
-    """The start method asked for (``START_METHOD_ENV``; an unknown one is the default), where the
-    platform has it; never raises."""
-    asked = os.environ.get(START_METHOD_ENV, "").strip().lower()
-    wanted = asked if asked in START_METHODS else START_METHODS[0]
-    return wanted if wanted in mp.get_all_start_methods() else "spawn"
-
-
-def _start_server(log: Path) -> bool:
-    """Start the forkserver now (if it is not running from an earlier run of this controller), with
-    SIGINT and SIGTERM blocked, as every worker must start (see the module docstring), and its
-    stderr into ``log``: a server that dies of an exhausted host says so there, not among the run's
-    lines. Whether it runs."""
-    from multiprocessing import forkserver
-
-    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-    saved = os.dup(2)
-    try:
-        with open(log, "ab") as fh:
-            os.dup2(fh.fileno(), 2)
-            try:
-                forkserver.ensure_running()
-            finally:
-                os.dup2(saved, 2)
-    except (OSError, EOFError):
-        return False
-    finally:
-        os.close(saved)
-        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-    return True
-
-
-def _drop_if_empty(log: Path) -> None:
-    """The forkserver's log stays only when it says something (a server that started well says
-    nothing; one still running from this run keeps writing to it while its directory holds it)."""
-    try:
-        if log.stat().st_size == 0:
-            log.unlink()
-    except OSError:
-        pass
 
 
 def _worker(job: DeviceJob, run_dir: Path) -> WorkerJob:

@@ -26,6 +26,13 @@ SHARED_BELOW = 0.75
 its host link (or a PCIe switch) with others."""
 
 
+RUNNING = "running"
+STATES = (RUNNING, "finished", "interrupted", "failed")
+"""A level's state in its record: running; ended as planned (each step run, or the level stopped by
+a step that could not run or by a stop it took in its stride); interrupted while a step was being
+set up; failed (an internal error of dvpp-fleet)."""
+
+
 @dataclass
 class StepRun:
     """A step as it ran: its number and name, its run directory, exit code and verdicts (code None:
@@ -66,18 +73,18 @@ def exit_code(steps: Sequence[StepRun]) -> int:
 
 
 def record(
-    level: str, steps: Sequence[StepRun], started: datetime, done: bool, shared: Sequence[str] = ()
+    level: str, steps: Sequence[StepRun], started: datetime, state: str = RUNNING, shared: Sequence[str] = ()
 ) -> Dict[str, Any]:
-    """``level.json``: the level, when it started (ISO 8601, as a journal's header), whether it
-    ended (then its exit code and the shared-link finding), and per step its run directory, exit
-    code and one line."""
+    """``level.json``: the level, when it started (ISO 8601, as a journal's header), its ``state``
+    (``STATES``; once it has ended, its exit code, line and shared-link finding), and per step its
+    run directory, exit code and one line."""
     return {
         "level": level,
         "started": started.isoformat(timespec="seconds"),
         "updated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "state": "finished" if done else "running",
-        "exit_code": exit_code(steps) if done else None,
-        "result": one_level_line(steps) if done else None,
+        "state": state,
+        "exit_code": None if state == RUNNING else exit_code(steps),
+        "result": None if state == RUNNING else one_level_line(steps),
         "shared_link": [line.strip() for line in shared],
         "steps": [
             {"number": s.number, "name": s.name, "checks": s.checks, "run_dir": str(s.run_dir), "exit_code": s.code,

@@ -1,11 +1,9 @@
 """What runs first inside a local worker process, around ``workers.main.run_device``.
 
-It takes the controller's working directory and environment (the process may be a fork of a
-forkserver started earlier), routes the process's stdout/stderr (vendor runtime output included)
-into the device's log file, arms ``faulthandler`` so the controller can ask for the stack of a hung
-worker (``STACK_SIGNAL``), turns SIGINT/SIGTERM into a clean stop, and watches the controller: if it
-dies, the worker stops, releases its device, and exits within ``ORPHAN_GRACE`` seconds even if the
-device call never returns.
+It routes the process's stdout/stderr (vendor runtime output included) into the device's log file,
+arms ``faulthandler`` so the controller can ask for the stack of a hung worker (``STACK_SIGNAL``),
+turns SIGINT/SIGTERM into a clean stop, and watches the controller: if it dies, the worker stops,
+releases its device, and exits within ``ORPHAN_GRACE`` seconds even if the device call never returns.
 
 The stop handler only sets a ``StopFlag`` (no print, no lock: see ``workers/stopflag.py``); what it
 received is written to the log once the run has stopped. The launcher starts the process with SIGINT
@@ -16,7 +14,6 @@ stop rather than a ``KeyboardInterrupt`` traceback.
 
 from __future__ import annotations
 
-import contextlib
 import faulthandler
 import os
 import signal
@@ -24,7 +21,7 @@ import sys
 import threading
 import time
 from multiprocessing.connection import Connection
-from typing import IO, Any, Dict, Optional, Tuple
+from typing import IO, Any, Optional
 
 from workers.entry.position import Position, round_trips
 from workers.job import LOG_BANNER, WorkerJob
@@ -39,19 +36,9 @@ _log: Optional[IO[str]] = None  # kept open for faulthandler for the life of the
 
 
 def worker_entry(
-    job: WorkerJob,
-    log_path: str,
-    conn: Connection,
-    parent_pid: int,
-    position: Optional[str] = None,
-    place: Optional[Tuple[str, Dict[str, str]]] = None,
+    job: WorkerJob, log_path: str, conn: Connection, parent_pid: int, position: Optional[str] = None
 ) -> None:
-    """Process target of the local launcher; ``position`` is the path of the ``Position`` file, or
-    None; ``place``: the controller's working directory and environment when the worker was asked
-    for (a forkserver started earlier has its own: the worker takes the controller's, as a spawned
-    process would have)."""
-    if place is not None:
-        _take_place(*place)
+    """Process target of the local launcher; ``position`` is the path of the ``Position`` file, or None."""
     _redirect_output(log_path)
     stop = StopFlag()
     _on_stop_signals(stop)
@@ -72,16 +59,6 @@ def worker_entry(
     if stop.signum is not None:
         print(f"received {signal.Signals(stop.signum).name}: stopped after the current copy", flush=True)
     conn.close()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process with that pid: ours is gone
-        return False
-    return True
 
 
 class _Tolerant:
@@ -128,19 +105,8 @@ def _on_stop_signals(stop: StopFlag) -> None:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
 
-def _take_place(cwd: str, environ: Dict[str, str]) -> None:
-    if os.environ != environ:
-        os.environ.clear()
-        os.environ.update(environ)
-    with contextlib.suppress(OSError):  # a folder gone since: the paths the worker is given are absolute
-        os.chdir(cwd)
-
-
-def _watch_parent(controller: int, stop: StopFlag) -> None:
-    """Stop when the controller is gone: this process's parent changes (the controller, or the
-    forkserver that forked it and ends with the controller) or the controller's pid is gone."""
-    parent = os.getppid()
-    while os.getppid() == parent and _alive(controller):
+def _watch_parent(parent_pid: int, stop: StopFlag) -> None:
+    while os.getppid() == parent_pid:
         time.sleep(ORPHAN_POLL)
     print("controller is gone: stopping and releasing the device", flush=True)
     stop.set()

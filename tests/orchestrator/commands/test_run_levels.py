@@ -159,3 +159,34 @@ def test_a_step_that_cannot_run_ends_the_level_with_what_ran_said(tmp_path):
     assert r.stdout.splitlines()[-1] == (
         "level standard: PASS 2/2 (simulated); step sweep could not run (1 of 4 steps did not pass); 2 step(s) not run"
     )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "fault, state, code", [(RuntimeError("a bug"), "failed", 4), (KeyboardInterrupt(), "interrupted", 130)]
+)
+def test_an_error_while_a_step_is_set_up_leaves_a_record_that_says_so(tmp_path, monkeypatch, fault, state, code):
+    """A bug (or a Ctrl-C before the step's stop flag is armed) while step 2 is being set up: the
+    command ends as it always does, and level.json says how, with step 1's result kept."""
+    from orchestrator import cli as command_line
+    from orchestrator.launch import budget
+
+    calls = []
+    real = budget.check_disk
+
+    def check_disk(run_dir, plan):
+        calls.append(run_dir)
+        if len(calls) == 2:
+            raise fault
+        return real(run_dir, plan)
+
+    monkeypatch.setattr(budget, "check_disk", check_disk)
+    out = tmp_path / "level"
+    with pytest.raises(SystemExit) as ended:
+        command_line.main(["run", "-r", "2", "--out", str(out), *SHORT, "--quiet"])
+    assert ended.value.code == code
+    record = json.loads((out / "level.json").read_text())
+    assert (record["state"], record["exit_code"]) == (state, code)
+    assert [s["exit_code"] for s in record["steps"]] == [0, code, None, None]
+    if state == "failed":
+        assert record["steps"][1]["result"] == "could not run: internal error: RuntimeError: a bug"

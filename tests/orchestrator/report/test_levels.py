@@ -91,7 +91,7 @@ def test_devices_that_slow_down_together_share_a_link_and_the_others_do_not():
 def test_the_record_is_what_a_script_reads():
     steps = [step(1, "quick", {0: 10}), StepRun(2, "sweep", "sizes", Path("/runs/l/2-sweep"))]
     started = datetime(2027, 1, 15, 8, 0, tzinfo=timezone.utc)
-    data = levels.record("standard", steps, started, done=True, shared=["  shared link: none; ..."])
+    data = levels.record("standard", steps, started, "finished", shared=["  shared link: none; ..."])
     assert (data["level"], data["started"], data["state"], data["exit_code"]) == (
         "standard",
         "2027-01-15T08:00:00+00:00",
@@ -103,4 +103,4 @@ def test_the_record_is_what_a_script_reads():
         ("quick", 0, "PASS 1/1"),
         ("sweep", None, "not run"),
     ]
-    assert levels.record("standard", steps, started, done=False)["exit_code"] is None
+    assert levels.record("standard", steps, started)["exit_code"] is None  # running
