@@ -99,8 +99,7 @@ def _run_level(args: argparse.Namespace, parts: List[Part]) -> int:
     level = parts[0].level
     assert level is not None
     _refuse_files(args, level)
-    first = make_plan(args, parts[0])
-    planned = [first] + [make_plan(args, part) for part in parts[1:]]
+    planned = [make_plan(args, part) for part in parts]
     top = args.out or rundir.new_run_dir()
     steps = [StepRun(p.number, p.step.name, p.step.checks, top / f"{p.number}-{p.step.name}") for p in parts if p.step]
     rundir.claim_level_dir(top)
@@ -121,8 +120,8 @@ def _run_level(args: argparse.Namespace, parts: List[Part]) -> int:
             state = "failed"
             raise
         finally:  # whatever ended it, the record says what ran and how it ended
-            _write_record(level.name, steps, started, top, _shared(level, steps), state)
-    shared = _shared(level, steps)
+            shared = _shared(level, steps)
+            _write_record(level.name, steps, started, top, shared, state)
     if args.quiet:
         say(levels.one_level_line(steps))
     elif args.format == "json":
@@ -131,7 +130,7 @@ def _run_level(args: argparse.Namespace, parts: List[Part]) -> int:
         say("\n" + "\n".join(levels.summary_lines(level.name, steps, shared)))
     code = levels.exit_code(steps)
     if code != EXIT_INTERRUPTED:
-        _retain(top, args.keep or first[0].resolved.get("keep"), args.quiet)
+        _retain(top, args.keep or planned[0][0].resolved.get("keep"), args.quiet)
     return code
 
 
