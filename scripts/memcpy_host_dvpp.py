@@ -29,7 +29,7 @@ from workers import figures  # noqa: E402
 from workers.backend import BackendMissing, resolve_backend  # noqa: E402
 from workers.job import BACKENDS, EXIT_BACKEND_MISSING  # noqa: E402
 from workers.main import run_device  # noqa: E402
-from workers.params import COPY_MODES, HOST_MEMORIES, MEMORY_KINDS, PATTERNS, WorkerParams, conflicts  # noqa: E402
+from workers.params import COPY_MODES, HOST_MEMORIES, MEMORY_KINDS, PATTERNS, PIPELINES, WorkerParams, conflicts  # noqa: E402
 
 EXIT_PASS, EXIT_FAIL, EXIT_INTERRUPTED = 0, 1, 130
 SIM_MEMORY = 1 << 30
@@ -88,6 +88,15 @@ OPTIONS: Tuple[Tuple[str, Dict[str, Any]], ...] = (
         dict(choices=COPY_MODES, default=SEED.copy_mode, help="sync: acl.rt.memcpy; async: memcpy_async on a stream"),
     ),
     (
+        "--pipeline",
+        dict(
+            choices=PIPELINES,
+            default=SEED.pipeline,
+            help="pipelined: check each copy on a host thread while the next is on the link; serial: one after "
+            "another; auto: pipelined for one-way copies of 4MiB and more",
+        ),
+    ),
+    (
         "--sim_config",
         dict(
             type=json.loads,
@@ -135,6 +144,7 @@ def params_of(args: argparse.Namespace) -> WorkerParams:
         duration=args.duration,
         host_memory=args.host_memory,
         copy_mode=args.copy_mode,
+        pipeline=args.pipeline,
     )
 
 

@@ -1,9 +1,17 @@
 """The cycle engine: the seed's allocate / copy / release loop, verified, timed and watched.
 
-Per cycle: two host buffers (what is sent, what comes back), one device block (``memory_reuse``)
-or one per copy (no reuse; blocks are held until the cycle ends, as in the seed). Per copy: fill
-the sent buffer with the copy's pattern, H2D, D2H into the other buffer, verify, sample memory.
-Per cycle end: free everything, sample memory, compare with the baseline (leak).
+Per run: the patterns in pinned host memory (``transfers.PinnedPatterns``: one buffer per
+pattern, written once, so no copy needs a fill pass; pageable copies send from the patterns
+themselves). Per cycle: a read-back buffer and one device block (``memory_reuse``) or one per copy (no
+reuse; blocks are held until the cycle ends, as in the seed). Per copy: H2D from the copy's
+pattern, D2H into the read-back buffer, verify, sample memory. Per cycle end: free everything,
+sample memory, compare with the baseline (leak).
+
+Where ``params.pipelined`` says so, the copies of a block size are pipelined (``pipeline.py``):
+the checks of the copies around it run on a host thread while a copy is on the link, with a
+second read-back buffer (and, with reuse, a second device block) per cycle. Serial and pipelined
+copies count, time and report the same; the run's ``LinkUse`` (the link's duty cycle, the
+verified bytes) says what the overlap gained.
 
 How a copy moves its bytes (sync, async, bidirectional) is a strategy of ``transfers``. A size
 sweep runs ``release_cycle`` copies at each size in turn, ascending, within every cycle; buffers
@@ -11,8 +19,10 @@ are allocated at the largest size and smaller copies use their start. Pageable h
 allocated once per run (an application's buffers live long); pinned ones once per cycle. With
 ``host_memory: both`` every copy makes the round trip from pinned memory, then from pageable.
 
-Host buffers are allocated once per cycle even without reuse: the seed also held one pinned host
-block per device block, which on a 64 GB device would pin 64 GB of host memory per worker.
+Read-back buffers are allocated once per cycle even without reuse: the seed also held one pinned
+host block per device block, which on a 64 GB device would pin 64 GB of host memory per worker.
+Pinned memory per worker is one block per pattern (the random one 4 KiB longer) plus one
+read-back block, two when pipelined.
 
 Events are rate-limited (``PROGRESS_PERIOD``) so that millions of tiny copies send a bounded
 number of them; the totals in ``Finished`` are exact.
@@ -27,15 +37,28 @@ from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Tupl
 import numpy as np
 
 from workers.bandwidth import Point, gbps
-from workers.events import MAX_MISMATCH_FAULTS, Capacity, CycleEnd, Event, Fault, Finished, Memory, Progress
+from workers.events import MAX_MISMATCH_FAULTS, Capacity, CycleEnd, Event, Fault, Finished, LinkUse, Memory, Progress
 from workers.leaks import LossTrend, filled_pool, leak_of
-from workers.params import PROGRESS_PERIOD, WorkerParams, conflicts
+from workers.params import PROGRESS_PERIOD, WorkerParams, conflicts, pipelined
 from workers.patterns import PatternBook
+from workers.pipeline import HostThread, Lane, Pipeline
 from workers.runtime import AclError, Allocations, Runtime, api_fault
 from workers.stopflag import Stop
-from workers.transfers import Buffer, SyncCopy, Transfer, Verifier, open_transfer, pageable_buffer, pinned_buffer
+from workers.transfers import (
+    Buffer,
+    PinnedPatterns,
+    Place,
+    SyncCopy,
+    Timing,
+    Transfer,
+    Verifier,
+    open_transfer,
+    pageable_buffer,
+    pattern_buffer,
+    pinned_buffer,
+)
 
-Hosts = List[Tuple[str, Tuple[Buffer, Buffer]]]  # (host memory, (sent, received)), primary first
+Hosts = List[Tuple[str, Buffer]]  # (host memory, its read-back buffer), primary first
 ALLOCATING_APIS = frozenset({"acl.rt.malloc_host", "acl.media.dvpp_malloc", "acl.rt.malloc"})
 
 
@@ -76,10 +99,14 @@ class CycleEngine:
         self.primary = "pageable" if params.host_memory == "pageable" else "pinned"
         self.h2d, self.d2h = self.points[params.memory_size].stats[self.primary]
         self.check = Verifier(rt, params.verify, self._mismatch)
-        self._pageable: Optional[Tuple[Buffer, Buffer]] = None
+        self._pageable: List[Buffer] = []  # read-back buffers of pageable memory, kept for the run
         self.transfer: Transfer = SyncCopy(rt)  # run() puts the strategy params ask for here
-        self._moving = ("pinned", params.memory_size)  # host memory and size of the copy in flight
+        self.host = HostThread()
+        self._spare: Optional[Lane] = None  # a pipeline's second lane, for the cycle in progress
+        self._pinned: Optional[PinnedPatterns] = None  # the patterns in pinned memory, for the run
         self.cycle = self.cycles = self.copies = self.bytes = 0
+        self.busy, self.verified = 0.0, 0  # LinkUse, see _link
+        self._cycles_began: Optional[float] = None
         self.verify_errors = self.leak = 0
         self._unsent_cycles, self._sent_leak, self._last_ended = 0, 0, 0
         self._last_progress = self._last_cycle_end = -math.inf
@@ -92,9 +119,9 @@ class CycleEngine:
         """Warm the device up, take the baseline (given to ``ready``, which sends ``Started``), run
         all cycles; an ``AclError`` becomes an ``api_error`` fault and outcome ``error``."""
         try:
-            with open_transfer(self.rt, self.p) as transfer:
+            with open_transfer(self.rt, self.p) as transfer, Allocations(self.rt, self.p.memory_kind) as kept:
                 self.transfer = transfer
-                capacity = self._warm_up(ready)
+                capacity = self._warm_up(ready, kept)
                 self._take_baseline(ready)
                 return capacity or self._cycles()
         except AclError as exc:
@@ -103,25 +130,29 @@ class CycleEngine:
             self._sample_quietly()
             return "error"
         finally:
+            self.host.close()
             self._flush_cycle_end()
 
-    def _warm_up(self, ready: Callable[[Memory], None]) -> Optional[str]:
+    def _warm_up(self, ready: Callable[[Memory], None], kept: Allocations) -> Optional[str]:
         """One allocation of the run's largest block and memory kind, one D2H copy into each host
         buffer, then free, before the baseline: the runtime's one-time caches (100-200 MB on real
         parts) exist after it, so they are no leak. Not counted and not timed; a D2H copy, so the
         H2D copies keep their numbers. A device that cannot hold one block ends the run here as
-        the capacity reached (no block), as the first cycle would have."""
+        the capacity reached (no block), as the first cycle would have. The patterns are placed in
+        pinned memory here, in ``kept`` (freed when the run ends), so no cycle writes them again."""
         size = self.p.memory_size
         with Allocations(self.rt, self.p.memory_kind) as mem:
             try:
                 hosts, blocks = self._hosts(mem, size), self._blocks(mem, size)
+                if self.p.host_memory != "pageable":
+                    self._pinned = PinnedPatterns(self.book, kept.host)
             except AclError as exc:
                 if not (exc.out_of_memory and exc.api in ALLOCATING_APIS):
                     raise
                 self._take_baseline(ready)  # Started comes first, then what the first cycle would have said
                 self.cycle = 1
                 return self._capacity(exc, mem)
-            for _, (_, received) in hosts:
+            for _, received in hosts:
                 self.rt.memcpy_d2h(received.ptr, blocks[0], size)
         return None
 
@@ -136,6 +167,7 @@ class CycleEngine:
         ready(self.baseline)
 
     def _cycles(self) -> str:
+        self._cycles_began = time.perf_counter()
         while self.p.number_of_cycles < 0 or self.cycles < self.p.number_of_cycles:
             outcome = self._stop_reason() or self._cycle()
             if outcome:
@@ -157,7 +189,15 @@ class CycleEngine:
             "memory": self.memory,
             "leak": self.leak,
             "lowest_free": dict(self.lowest_free),
+            "link": self._link(),
         }
+
+    def _link(self) -> Optional[LinkUse]:
+        """The run's link use so far, from its first cycle on (None before it)."""
+        if self._cycles_began is None:
+            return None
+        wall = time.perf_counter() - self._cycles_began
+        return LinkUse(busy=self.busy, wall=wall, verified=self.verified)
 
     def finished(self, outcome: str) -> Finished:
         """The end event with the run's exact totals."""
@@ -180,6 +220,7 @@ class CycleEngine:
 
     def _cycle(self) -> Optional[str]:
         self.cycle += 1
+        self._spare = None
         with Allocations(self.rt, self.p.memory_kind) as mem:
             try:
                 outcome = self._copies(mem)
@@ -201,6 +242,8 @@ class CycleEngine:
         return None
 
     def _at_size(self, size: int, mem: Allocations, hosts: Hosts, reused: Optional[List[int]]) -> Optional[str]:
+        if pipelined(self.p, size):
+            return self._pipelined(size, mem, hosts, reused)
         done = 0
         while self.p.release_cycle < 0 or done < self.p.release_cycle:
             reason = self._stop_reason()
@@ -210,55 +253,117 @@ class CycleEngine:
             done += 1
         return None
 
+    def _pipelined(self, size: int, mem: Allocations, hosts: Hosts, reused: Optional[List[int]]) -> Optional[str]:
+        """The copies of one size as ``_at_size`` makes them, pipelined (one kind of host memory)."""
+        ((memory, received),) = hosts
+        lanes = [Lane(received, reused), self._spare_lane(mem, memory, reused is not None)]
+        pipe = Pipeline(
+            self.transfer, self.check, self.book, lambda copy: self._source(memory, copy, size), self.host, lanes, size
+        )
+        done, reason = 0, None
+        try:
+            while self.p.release_cycle < 0 or done < self.p.release_cycle:
+                reason = self._stop_reason()
+                if reason:
+                    break
+                fresh = None if reused is not None else self._blocks(mem, size)
+                self.copies += 1
+                timing, sent_by, back = pipe.copy(Place(self.cycle, self.copies, memory, size), fresh)
+                self._account(memory, size, timing, self.points[size].measured())
+                self._copied(size, sent_by, back, timing if memory == self.primary else None)
+                done += 1
+            pipe.drain()
+        except BaseException:
+            pipe.abandon()
+            raise
+        finally:
+            self.verified += pipe.verified
+        return reason
+
+    def _spare_lane(self, mem: Allocations, memory: str, reuse: bool) -> Lane:
+        """The second lane of this cycle's pipelines, made once per cycle at the run's largest size."""
+        if self._spare is None:
+            top = self.p.memory_size
+            blocks = self._blocks(mem, top) if reuse else None
+            received = pinned_buffer(mem.host(top), top) if memory == "pinned" else self._pageable_buffer(1, top)
+            self._spare = Lane(received, blocks)
+        return self._spare
+
     def _hosts(self, mem: Allocations, size: int) -> Hosts:
         hosts: Hosts = []
         if self.p.host_memory != "pageable":
-            hosts.append(("pinned", (pinned_buffer(mem.host(size), size), pinned_buffer(mem.host(size), size))))
+            hosts.append(("pinned", pinned_buffer(mem.host(size), size)))
         if self.p.host_memory != "pinned":
-            if self._pageable is None:
-                self._pageable = (pageable_buffer(size), pageable_buffer(size))
-            hosts.append(("pageable", self._pageable))
+            hosts.append(("pageable", self._pageable_buffer(0, size)))
         return hosts
+
+    def _source(self, memory: str, copy: int, size: int) -> Buffer:
+        """What copy ``copy`` is sent from: its pattern in pinned memory, or the pattern itself."""
+        if memory == "pinned":
+            assert self._pinned is not None, "a cycle places its patterns before it copies"
+            return self._pinned.sent(copy, size)
+        return pattern_buffer(self.book.expected(copy, size))
+
+    def _pageable_buffer(self, index: int, size: int) -> Buffer:
+        """Pageable read-back buffer ``index`` (0: the serial one, 1: a pipeline's second), kept for the run."""
+        while len(self._pageable) <= index:
+            self._pageable.append(pageable_buffer(size))
+        return self._pageable[index]
 
     def _blocks(self, mem: Allocations, size: int) -> List[int]:
         return [mem.device(size) for _ in range(self.transfer.blocks)]
 
     def _copy(self, hosts: Hosts, devices: Sequence[int], size: int) -> None:
         self.copies += 1
-        copy, point = self.copies, self.points[size]
-        measured, latest = point.measured(), (0.0, 0.0)
-        for memory, (sent, received) in hosts:
-            self._moving = (memory, size)
-            self.check.expect(self.book.fill(sent.data[:size], copy))
+        copy, measured = self.copies, self.points[size].measured()
+        latest: Optional[Timing] = None
+        shown: Optional[Tuple[Buffer, Buffer]] = None
+        for memory, received in hosts:
+            expected, sent = self.book.expected(copy, size), self._source(memory, copy, size)
+            self.check.expect(expected, Place(self.cycle, copy, memory, size))
             timing = self.transfer.round_trip(sent, received, devices, size, self.check)
-            h2d, d2h = gbps(size, timing.h2d), gbps(size, timing.d2h)
-            self.bytes += 2 * size  # both directions: H2D and D2H
-            if measured:
-                point.add(memory, h2d, d2h)
-                if timing.overlapped is not None:
-                    point.sum.add(gbps(2 * size, timing.overlapped))
+            if self.check.enabled:
+                self.verified += 2 * size
+            self._account(memory, size, timing, measured)
             if memory == self.primary:
-                latest = (h2d, d2h)
+                latest = timing
+            shown = shown or (sent, received)
+        assert shown is not None
+        self._copied(size, *shown, latest)
+
+    def _account(self, memory: str, size: int, timing: Timing, measured: bool) -> None:
+        """Count one round trip's bytes and link time, and its rates once warm-up is over."""
+        self.bytes += 2 * size  # both directions: H2D and D2H
+        self.busy += timing.busy
+        if measured:
+            point = self.points[size]
+            point.add(memory, gbps(size, timing.h2d), gbps(size, timing.d2h))
+            if timing.overlapped is not None:
+                point.sum.add(gbps(2 * size, timing.overlapped))
+
+    def _copied(self, size: int, sent: Buffer, received: Buffer, latest: Optional[Timing]) -> None:
+        """After a copy's transfers: sample memory, tell the watch, report progress, pause."""
         self._sample()
         if self.watch is not None:
-            sent, received = hosts[0][1]
+            copy = self.copies
             self.watch.copied(
                 self.cycle, copy, self.book.name(copy), sent.data[:size], received.data[:size], self.memory
             )
-        self._progress(*latest)
+        rates = (0.0, 0.0) if latest is None else (gbps(size, latest.h2d), gbps(size, latest.d2h))
+        self._progress(*rates)
         self._pause()
 
-    def _mismatch(self, bad: Dict[str, Any]) -> None:
+    def _mismatch(self, bad: Dict[str, Any], place: Place) -> None:
         self.verify_errors += 1
         if self.verify_errors > MAX_MISMATCH_FAULTS:
             return  # a device that is bad on every copy: the count in Finished stays exact
-        bad["pattern"] = self.book.name(self.copies)
-        bad["host_memory"], bad["size"] = self._moving
+        bad["pattern"] = self.book.name(place.copy)
+        bad["host_memory"], bad["size"] = place.memory, place.size
         self.emit(
             Fault(
                 fault="data_mismatch",
-                cycle=self.cycle,
-                copy=self.copies,
+                cycle=place.cycle,
+                copy=place.copy,
                 detail=bad,
                 message=f"{bad['bad_bytes']} bad bytes from offset "
                 f"{bad['first_bad_offset']} ({bad['pattern']} pattern)",

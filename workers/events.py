@@ -29,7 +29,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Dict, List, Optional, Type, TypedDict
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 """Bumped whenever a field is added, removed or changes meaning."""
 MAX_MISMATCH_FAULTS = 20
 """Data mismatches a worker sends as ``Fault`` events with their detail; later ones are only
@@ -59,6 +59,18 @@ class Pool(TypedDict):
 
 Memory = Dict[str, Pool]
 """A memory sample: memory kind (``ddr``, ``hbm``) -> its free and total bytes."""
+
+
+class LinkUse(TypedDict):
+    """How busy a run kept the link, so far: ``busy`` is the seconds of its timed transfers (both
+    directions; a bidirectional copy's overlapped span once), ``wall`` the seconds since its first
+    cycle began (allocations, checks and pauses included), ``verified`` the bytes of round trips whose
+    read-back was compared (both directions, as ``bytes`` counts them). ``busy / wall`` is the duty
+    cycle, ``verified / wall`` the verified bytes per second."""
+
+    busy: float
+    wall: float
+    verified: int
 
 
 @dataclass(frozen=True)
@@ -136,7 +148,8 @@ class CycleEnd(Event):
     ``cycles`` is how many cycles this event covers (>1 when short cycles were batched); every
     other count is a run total. ``leak`` is how far free memory after the release is below the
     baseline taken after the warm-up (bytes, the worst memory kind; 0 when none).
-    ``lowest_free`` is the lowest free figure per memory kind seen so far in the run.
+    ``lowest_free`` is the lowest free figure per memory kind seen so far in the run. ``link``: the
+    run's link use so far (``LinkUse``; ``None`` in journals written before schema 7).
     """
 
     kind: ClassVar[str] = "cycle_end"
@@ -150,6 +163,7 @@ class CycleEnd(Event):
     leak: int
     lowest_free: Dict[str, int]
     elapsed: float
+    link: Optional[LinkUse] = None
 
 
 @dataclass(frozen=True)
@@ -220,7 +234,8 @@ class Finished(Event):
     median, ``None`` when either is missing) with ``host_memory: both``. ``None`` when no copy
     ran (the device never opened) and in journals written before the field existed.
     ``leak_trend`` is the loss after each of the last cycles (bytes) when it grew every cycle (a
-    leak, however small), else ``None``.
+    leak, however small), else ``None``. ``link``: the run's link use (``LinkUse``), ``None`` when
+    no cycle began and in journals written before schema 7.
     """
 
     kind: ClassVar[str] = "finished"
@@ -237,6 +252,7 @@ class Finished(Event):
     elapsed: float
     curve: Optional[List[JSON]] = None
     leak_trend: Optional[List[int]] = None
+    link: Optional[LinkUse] = None
 
 
 @dataclass(frozen=True)

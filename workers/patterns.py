@@ -3,7 +3,9 @@
 Each pattern is a contiguous read-only uint8 array; filling a host buffer is one memmove of it.
 The random pattern is generated once (seeded) with a spare window behind it; each copy uses the
 slice starting at an offset derived from the seed and the copy index, so consecutive copies send
-different, reproducible bytes without generating new random data per copy.
+different, reproducible bytes without generating new random data per copy. The offsets are
+multiples of 64, so a copy sent straight from a 64-aligned copy of the pattern stays aligned as
+``memcpy_async`` needs (``transfers.PinnedPatterns``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import numpy as np
 from workers.params import PATTERNS
 
 RANDOM_WINDOW = 4096
-"""Spare random bytes behind the block; per-copy offsets are multiples of 8 below this."""
+"""Spare random bytes behind the block; per-copy offsets are multiples of ``OFFSET_ALIGN`` below this."""
+OFFSET_ALIGN = 64
 
 _WALKING_WORD = 0x8040201008040201  # little-endian bytes 1, 2, 4, ... 128
 
@@ -54,7 +57,7 @@ def make(name: str, size: int, seed: int = 0) -> np.ndarray:
 def random_offset(seed: int, copy: int) -> int:
     """Where copy ``copy``'s random bytes start in the precomputed window (reproducible)."""
     mixed = (copy * 0x9E3779B1 + seed * 0x85EBCA77) & 0xFFFFFFFF
-    return (mixed % (RANDOM_WINDOW // 8)) * 8
+    return (mixed % (RANDOM_WINDOW // OFFSET_ALIGN)) * OFFSET_ALIGN
 
 
 class PatternBook:
@@ -72,12 +75,19 @@ class PatternBook:
         """The pattern copy ``copy`` uses."""
         return self.names[(copy - 1) % len(self.names)]
 
+    def start(self, copy: int) -> int:
+        """Where copy ``copy``'s bytes start in its pattern's array (0 but for ``random``)."""
+        return random_offset(self.seed, copy) if self.name(copy) == "random" else 0
+
+    def arrays(self) -> Dict[str, np.ndarray]:
+        """Each pattern of the book by name: the whole precomputed array (read-only)."""
+        return dict(self._data)
+
     def expected(self, copy: int, size: Optional[int] = None) -> np.ndarray:
         """The exact bytes copy ``copy`` sends, ``size`` of them (default: the book's size; a
         smaller block of a sweep gets the start of the pattern); a read-only view, no copy."""
-        name = self.name(copy)
-        start = random_offset(self.seed, copy) if name == "random" else 0
-        return self._data[name][start : start + min(self.size, self.size if size is None else size)]
+        start = self.start(copy)
+        return self._data[self.name(copy)][start : start + min(self.size, self.size if size is None else size)]
 
     def fill(self, host: np.ndarray, copy: int) -> np.ndarray:
         """Write copy ``copy``'s pattern into ``host`` (``host.size`` bytes, at most the book's

@@ -19,7 +19,10 @@ per direction. Fills and verification happen outside the timed spans.
 
 Pageable host memory is an ordinary (64-aligned) numpy array, handed to ``acl.rt.memcpy`` by its
 own address (``ndarray.ctypes.data``); it is only for sync copies, since ``memcpy_async`` takes
-host memory from ``malloc_host`` alone.
+host memory from ``malloc_host`` alone. No copy needs a fill pass: a pageable copy sends straight
+from the precomputed pattern (``pattern_buffer``), which is ordinary process memory too, and a
+pinned one from a copy of each pattern written once per cycle into ``malloc_host`` memory
+(``PinnedPatterns``). What comes back goes to a read-back buffer of the same kind of memory.
 """
 
 from __future__ import annotations
@@ -27,13 +30,13 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterator, Optional, Protocol, Sequence
+from typing import Any, Callable, Dict, Iterator, NamedTuple, Optional, Protocol, Sequence
 
 import numpy as np
 
 from workers import acl_codes as codes
 from workers.params import WorkerParams
-from workers.patterns import view
+from workers.patterns import PatternBook, view
 from workers.runtime import AclError, Runtime
 from workers.verify import compare, poison
 
@@ -65,6 +68,29 @@ def pageable_buffer(size: int) -> Buffer:
     return Buffer(int(array.ctypes.data), array)
 
 
+def pattern_buffer(expected: np.ndarray) -> Buffer:
+    """The precomputed pattern bytes as a sent buffer (pageable memory: synchronous copies only)."""
+    return Buffer(int(expected.ctypes.data), expected)
+
+
+class PinnedPatterns:
+    """The book's patterns, each copied once into ``malloc_host`` memory from ``alloc`` (e.g.
+    ``Allocations.host``, freed with the cycle), so that a pinned copy is sent without a fill pass.
+    A copy's slice starts 64-aligned (``patterns.OFFSET_ALIGN``), as ``memcpy_async`` needs."""
+
+    def __init__(self, book: PatternBook, alloc: Callable[[int], int]) -> None:
+        self.book = book
+        self._placed: Dict[str, Buffer] = {}
+        for name, data in book.arrays().items():
+            self._placed[name] = placed = pinned_buffer(alloc(data.size), data.size)
+            np.copyto(placed.data, data)
+
+    def sent(self, copy: int, size: int) -> Buffer:
+        """The pinned bytes copy ``copy`` sends, ``size`` of them (``PatternBook.expected``'s bytes)."""
+        start, placed = self.book.start(copy), self._placed[self.book.name(copy)]
+        return Buffer(placed.ptr + start, placed.data[start : start + size])
+
+
 @dataclass(frozen=True)
 class Timing:
     """Seconds per direction; ``overlapped`` is how long both together took (bidirectional)."""
@@ -73,48 +99,90 @@ class Timing:
     d2h: float
     overlapped: Optional[float] = None
 
+    @property
+    def busy(self) -> float:
+        """How long the link was busy with this copy: both directions, an overlapped span once."""
+        return self.h2d + self.d2h if self.overlapped is None else self.overlapped
+
+
+class Place(NamedTuple):
+    """Where a read-back belongs: its cycle, its copy, the host memory it went to, its size."""
+
+    cycle: int
+    copy: int
+    memory: str
+    size: int
+
+
+Report = Callable[[Dict[str, Any], Place], None]
+"""Where a mismatch goes: its ``verify.mismatch`` report (with ``direction``) and its place."""
+
 
 class Verifier:
     """Poisons the read-back buffer (and a device byte) before a read-back and compares after it;
     a mismatch is re-read once to tell which direction lost the bytes, then handed to ``report``.
-    Does nothing when ``enabled`` is false. ``expect`` sets the bytes the next checks want."""
+    Does nothing when ``enabled`` is false. ``expect`` sets the bytes the next checks want and the
+    place they belong to.
 
-    def __init__(self, rt: Runtime, enabled: bool, report: Callable[[Dict[str, Any]], None]) -> None:
+    The pieces are also used one by one (``workers/pipeline.py``): ``poison`` and ``compare`` need no
+    runtime, ``probe`` and ``diagnose`` call it."""
+
+    def __init__(self, rt: Runtime, enabled: bool, report: Report) -> None:
         self.rt, self.enabled, self.report = rt, enabled, report
         self.expected = np.zeros(0, dtype=np.uint8)
+        self.place = Place(0, 0, "pinned", 0)
 
-    def expect(self, expected: np.ndarray) -> None:
-        self.expected = expected
+    def expect(self, expected: np.ndarray, place: Place) -> None:
+        self.expected, self.place = expected, place
 
     def before(self, received: Buffer, device: Optional[int]) -> None:
         """Stale data must not pass: wrong bytes in ``received`` and in ``device``'s first and last
         byte (so an H2D that stops short cannot hide behind the previous copy's identical bytes)."""
         if not self.enabled:
             return
-        size = self.expected.size
-        poison(received.data[:size], self.expected)
+        poison(received.data[: self.expected.size], self.expected)
         if device is not None:
-            self.rt.call("acl.rt.memset", device, size, int(~self.expected[0] & 0xFF), 1)
-            if size > 1:
-                self.rt.call("acl.rt.memset", device + size - 1, 1, int(~self.expected[-1] & 0xFF), 1)
+            self.probe(device, self.expected)
+
+    def probe(self, device: int, expected: np.ndarray) -> None:
+        """Set ``device``'s first and last byte to wrong values (``acl.rt.memset``) before an H2D."""
+        size = expected.size
+        self.rt.call("acl.rt.memset", device, size, int(~expected[0] & 0xFF), 1)
+        if size > 1:
+            self.rt.call("acl.rt.memset", device + size - 1, 1, int(~expected[-1] & 0xFF), 1)
 
     def after(self, received: Buffer, device: int) -> None:
         """Compare ``received`` with the expected bytes; ``device`` is the block it came from."""
         if not self.enabled:
             return
-        data, size = received.data[: self.expected.size], self.expected.size
-        bad = compare(data, self.expected)
-        if bad is None:
-            return
+        bad = compare(received.data[: self.expected.size], self.expected)
+        if bad is not None:
+            self.diagnose(bad, received, device, self.expected, self.place)
+
+    def diagnose(self, bad: Dict[str, Any], received: Buffer, device: int, expected: np.ndarray, place: Place) -> None:
+        """Read ``device`` back again into ``received``: the device held the right bytes (the D2H lost
+        them) or not (the H2D did); then report the mismatch. ``device`` must still hold what the
+        failed read-back read."""
+        size = expected.size
         try:
             self.rt.memcpy_d2h(received.ptr, device, size)
         except AclError:  # the re-read failed too (a device in trouble): keep the mismatch on record
             bad["direction"] = "unknown"
-            self.report(bad)
+            self.report(bad, place)
             raise
         # A second read-back that matches means the device held the right bytes.
-        bad["direction"] = "d2h" if compare(data, self.expected) is None else "h2d"
-        self.report(bad)
+        bad["direction"] = "d2h" if compare(received.data[:size], expected) is None else "h2d"
+        self.report(bad, place)
+
+
+class Check(Protocol):
+    """What a strategy calls around its read-backs: a ``Verifier``, or a pipeline's probe alone."""
+
+    enabled: bool
+
+    def before(self, received: Buffer, device: Optional[int]) -> None: ...
+
+    def after(self, received: Buffer, device: int) -> None: ...
 
 
 class Transfer(Protocol):
@@ -122,9 +190,7 @@ class Transfer(Protocol):
 
     blocks: int
 
-    def round_trip(
-        self, sent: Buffer, received: Buffer, devices: Sequence[int], size: int, check: Verifier
-    ) -> Timing: ...
+    def round_trip(self, sent: Buffer, received: Buffer, devices: Sequence[int], size: int, check: Check) -> Timing: ...
 
 
 class SyncCopy:
@@ -135,7 +201,7 @@ class SyncCopy:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
 
-    def round_trip(self, sent: Buffer, received: Buffer, devices: Sequence[int], size: int, check: Verifier) -> Timing:
+    def round_trip(self, sent: Buffer, received: Buffer, devices: Sequence[int], size: int, check: Check) -> Timing:
         device, clock = devices[0], time.perf_counter
         check.before(received, device)
         t0 = clock()
@@ -165,7 +231,7 @@ class AsyncCopy:
     def __init__(self, rt: Runtime, stream: int) -> None:
         self.rt, self.stream = rt, stream
 
-    def round_trip(self, sent: Buffer, received: Buffer, devices: Sequence[int], size: int, check: Verifier) -> Timing:
+    def round_trip(self, sent: Buffer, received: Buffer, devices: Sequence[int], size: int, check: Check) -> Timing:
         rt, device, stream, clock = self.rt, devices[0], self.stream, time.perf_counter
         check.before(received, device)
         t0 = clock()
@@ -187,7 +253,7 @@ class BidirectionalCopy:
     def __init__(self, rt: Runtime, h2d_stream: int, d2h_stream: int) -> None:
         self.rt, self.streams = rt, (h2d_stream, d2h_stream)
 
-    def round_trip(self, sent: Buffer, received: Buffer, devices: Sequence[int], size: int, check: Verifier) -> Timing:
+    def round_trip(self, sent: Buffer, received: Buffer, devices: Sequence[int], size: int, check: Check) -> Timing:
         rt, (write, read), (up, down), clock = self.rt, devices, self.streams, time.perf_counter
         rt.memcpy_h2d(read, sent.ptr, size)  # untimed: what the timed D2H reads
         check.before(received, write)

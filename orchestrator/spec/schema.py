@@ -37,7 +37,7 @@ from orchestrator.spec.fields import (
 )
 from orchestrator.spec.yaml_io import load_yaml
 from workers.job import BACKENDS
-from workers.params import COPY_MODES, HOST_MEMORIES, MEMORY_KINDS, PATTERNS, WorkerParams, conflicts
+from workers.params import COPY_MODES, HOST_MEMORIES, MEMORY_KINDS, PATTERNS, PIPELINES, WorkerParams, conflicts
 from workers.simulator import catalog
 
 
@@ -89,6 +89,7 @@ WORKER_CHECKS: Dict[str, Any] = {
     "copy_mode": Annotated[str, BeforeValidator(one_of(COPY_MODES))],
     "bidirectional": bool,
     "warmup": Annotated[int, Field(ge=0, le=1000)],
+    "pipeline": Annotated[str, BeforeValidator(one_of(PIPELINES))],
 }
 """The check of every worker parameter a spec may set (``WorkerParams`` but the device id, the
 sweep, which comes from ``memory_size``, and ``wait_busy``, which comes from ``run --wait-busy``)."""
@@ -179,6 +180,7 @@ class Thresholds(Section):
     max_leak: SizeOrZero = MAX_LEAK
     max_below_fleet: Optional[Annotated[float, Field(gt=0, lt=1)]] = 0.25  # null: no fleet comparison
     outlier: Literal["warn", "fail"] = "warn"
+    min_duty_cycle: Optional[Fraction] = None  # under it: a low_duty_cycle warning (the link was not stressed)
     chips: Dict[ChipName, ChipThresholds] = {}
 
     def for_device(self, own: Dict[str, Any]) -> Thresholds:

@@ -15,9 +15,9 @@ from tests.helpers.specs import spec, write_spec
 
 ALL_PATTERNS = "all"  # constant,walking_ones,random,address: every pattern, in turn
 WORKER_HEAD = [
-    "devices          size        cycles  copies  warm  reuse  memory  host    copy   bidir  verify  interval  "
+    "devices          size        cycles  copies  warm  reuse  memory  host    copy   bidir  pipe  verify  interval  "
     "duration  seed  patterns",
-    "                                     /cycle  up                   memory  mode",
+    "                                     /cycle  up                   memory  mode          line",
 ]
 
 
@@ -61,12 +61,12 @@ def test_the_plan_is_a_run_level_block_then_grouped_rows(tmp_path):
         "sim memory: huge_share of the chip, driver_cache 128MiB, memory_noise 0B",
     ]
     assert block(r.stdout, "devices  ") == WORKER_HEAD + [
-        "---------------  ----------  ------  ------  ----  -----  ------  ------  -----  -----  ------  --------  "
-        "--------  ----  --------",
-        f"localhost:0-1,3  64KiB       2       4       1     yes    dvpp    pinned  sync   no     yes     500ms     "
-        f"1h30m     0     {ALL_PATTERNS}",
-        f"localhost:2      4KiB,64KiB  2       4       1     no     dvpp    pinned  async  yes    yes     500ms     "
-        f"1h30m     0     {ALL_PATTERNS}",
+        "---------------  ----------  ------  ------  ----  -----  ------  ------  -----  -----  ----  ------  "
+        "--------  --------  ----  --------",
+        f"localhost:0-1,3  64KiB       2       4       1     yes    dvpp    pinned  sync   no     auto  yes     "
+        f"500ms     1h30m     0     {ALL_PATTERNS}",
+        f"localhost:2      4KiB,64KiB  2       4       1     no     dvpp    pinned  async  yes    auto  yes     "
+        f"500ms     1h30m     0     {ALL_PATTERNS}",
     ]
     assert block(r.stdout, "devices        min H2D") == [
         "devices        min H2D    min D2H  max leak  max below  outlier  init     copy     open retries",
@@ -85,7 +85,7 @@ def test_durations_and_sizes_carry_their_units(tmp_path):
     r = cli("validate", str(write_spec(tmp_path, data)))
     assert r.returncode == 0, r.stderr
     worker, limits = rows(r.stdout)
-    assert (worker[1], worker[11], worker[12]) == ("1.5MiB", "250ms", "1m")
+    assert (worker[1], worker[12], worker[13]) == ("1.5MiB", "250ms", "1m")
     assert limits[3:4] + limits[6:8] == ["0B", "2h", "10m"]
 
 
@@ -125,7 +125,7 @@ def test_json_is_the_same_plan_in_bytes_and_seconds(tmp_path):
     assert (two["params"]["duration"], two["params"]["interval"], two["params"]["bidirectional"]) == (5400.0, 0.5, True)
     assert two["thresholds"] == {
         "min_h2d_gbps": 2.0, "min_d2h_gbps": None, "min_h2d_fraction": None, "min_d2h_fraction": None,
-        "max_leak": 2**20, "max_below_fleet": 0.25, "outlier": "warn", "chips": {},
+        "max_leak": 2**20, "max_below_fleet": 0.25, "outlier": "warn", "min_duty_cycle": None, "chips": {},
     }  # fmt: skip
     assert two["timeouts"] == {"init": 90.0, "copy": 30.0}
     assert plan["devices"][0]["params"]["memory_reuse"] is True and plan["devices"][0]["params"]["sizes"] == []
@@ -223,7 +223,7 @@ def test_command_line_overrides_are_named_and_change_the_plan(tmp_path):
         "(concurrency)"
     ) in r.stdout.splitlines()
     worker, limits = rows(r.stdout)
-    assert (worker[0], worker[12], limits[0]) == ("localhost:0-1", "10m", "localhost:0-1")
+    assert (worker[0], worker[13], limits[0]) == ("localhost:0-1", "10m", "localhost:0-1")
     assert r.stdout.splitlines()[-1] == "2 device(s): the spec is valid"
     plan = json.loads(cli("validate", path, "--devices", "0-1", "--format", "json").stdout)
     assert [d["device"] for d in plan["devices"]] == [0, 1]

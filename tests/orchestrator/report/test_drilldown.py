@@ -168,6 +168,7 @@ def test_as_json_holds_the_summary_record_every_cycle_and_every_memory_sample(tm
         "leak",
         "lowest_free",
         "elapsed",
+        "link",
     }
     events = [(m["event"], m["copies"]) for m in data["memory_samples"]]
     assert events == [("started", None), ("progress", 4), ("progress", 12), ("progress", 20), ("finished", 24)]

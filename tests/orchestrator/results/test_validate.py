@@ -80,6 +80,14 @@ def test_every_kind_passes_with_all_its_fields_and_with_only_the_required_ones(k
         (CYCLE_END, {"h2d": dict(stats(2.0), median="x")}, "cycle_end: h2d.median must be a number (got 'x')"),
         (CYCLE_END, {"h2d": "x"}, "cycle_end: h2d must be an object or null (got 'x')"),
         (CYCLE_END, {"lowest_free": {"hbm": None}}, "cycle_end: lowest_free.hbm must be an integer (got null)"),
+        (CYCLE_END, {"link": None}, None),
+        (CYCLE_END, {"link": DROP}, None),  # schema 6
+        (CYCLE_END, {"link": {"busy": 1.0, "wall": 2.0}}, "cycle_end: link.verified is missing"),
+        (
+            FINISHED,
+            {"link": {"busy": "1", "wall": 2.0, "verified": 0}},
+            "finished: link.busy must be a number (got '1')",
+        ),
         (FINISHED, {"leak_trend": [1, "a"]}, "finished: leak_trend[1] must be an integer (got 'a')"),
         (FINISHED, {"curve": {"size": 1}}, "finished: curve must be a list or null (got {'size': 1})"),
         (

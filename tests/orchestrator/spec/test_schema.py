@@ -147,6 +147,7 @@ def test_minimal_spec_takes_every_default():
         "copy_mode": "sync",
         "bidirectional": False,
         "warmup": 1,
+        "pipeline": "auto",
     }
     assert (spec.timeouts.init, spec.timeouts.copy) == (60.0, 30.0)
     assert spec.thresholds.model_dump() == {
@@ -158,6 +159,7 @@ def test_minimal_spec_takes_every_default():
         "max_leak": 512 * 1024,
         "max_below_fleet": 0.25,
         "outlier": "warn",
+        "min_duty_cycle": None,
     }
     assert [(h.name, h.devices) for h in spec.hosts] == [("localhost", "all")]
     assert (spec.sim.chip, spec.sim.device_count, spec.sim.faults) == ("Ascend910B", 8, [])

@@ -91,6 +91,21 @@ def test_combinations_that_cannot_run_are_named_in_defaults():
     ]
 
 
+def test_a_pipeline_that_cannot_be_is_named_with_why():
+    assert problems(spec({"pipeline": "overlapped"})) == [
+        "defaults.pipeline: must be one of auto, pipelined, serial (got 'overlapped')"
+    ]
+    assert problems(spec({"pipeline": "pipelined", "copy_mode": "async", "bidirectional": True})) == [
+        "defaults.pipeline: pipelined needs one-way copies (bidirectional: false), since a bidirectional copy's "
+        "check reads back through the runtime between copies (got pipeline: 'pipelined' with bidirectional: true)"
+    ]
+    assert problems(spec({"pipeline": "pipelined"}, {2: {"host_memory": "both"}})) == [
+        "hosts[0].overrides.2.host_memory: pipelined needs one kind of host memory (pinned or pageable), since "
+        "both kinds share the copy's device block (got host_memory: 'both' with pipeline: 'pipelined')"
+    ]
+    assert parse_spec(spec({"pipeline": "auto", "host_memory": "both"}), "fleet.yaml").defaults.pipeline == "auto"
+
+
 def test_an_override_is_blamed_for_the_key_it_sets():
     data = spec(
         {"copy_mode": "async", "memory_size": [KiB, MiB]},
