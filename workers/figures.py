@@ -45,6 +45,11 @@ def rate(value: Optional[float]) -> str:
     return UNKNOWN if value is None else f"{gbps(value)} GB/s"
 
 
+def share(value: Optional[float]) -> str:
+    """A fraction as a whole percentage: ``72%``; ``-`` when unknown."""
+    return UNKNOWN if value is None or not math.isfinite(value) else f"{value:.0%}"
+
+
 def seconds(value: Optional[float]) -> str:
     """A span of time: ``0.8s``, ``42.0s``, ``2m05s``, ``1h02m``, ``3d04h``; ``-`` when unknown."""
     if value is None or not math.isfinite(value):

@@ -3,7 +3,8 @@ JUnit, the drill-down and the HTML page say the same thing the same way.
 
 Figures come from ``workers/figures.py`` (also used inside workers): sizes the user wrote (block
 sizes) are ``spec.units.format_size`` (``64MiB``); amounts measured (moved, free, leaked) are
-``amount`` (``64.0 MiB``); bandwidth is decimal GB/s; spans of time ``seconds`` (``2m05s``).
+``amount`` (``64.0 MiB``); bandwidth is decimal GB/s; spans of time ``seconds`` (``2m05s``);
+shares (the link's duty cycle) ``share`` (``72%``).
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from typing import Any, Dict, Optional
 from orchestrator.results.records import Cause
 from orchestrator.results.status import RunState
 from workers.events import Stats
-from workers.figures import amount, gbps, rate, seconds
+from workers.figures import amount, gbps, rate, seconds, share
 
-__all__ = ["amount", "gbps", "rate", "seconds"]  # the one formatter of figures (workers/figures.py), for every output
+# the one formatter of figures (workers/figures.py), for every output
+__all__ = ["amount", "gbps", "rate", "seconds", "share"]
 
 SIMULATED = (
     "SIMULATED: these devices are the built-in simulator, not real NPUs; "

@@ -3,7 +3,9 @@
 The figures of the full table under short headers, one space apart, each device's row under a line
 naming its host (a long host name never widens a row). The last column is the first cause's kind,
 with as much of its message as still fits: the failure summary below the table holds the detail.
-The node and size-sweep columns are left to ``--wide``, said in one line under the table.
+The node and size-sweep columns are left to ``--wide``, said in one line under the table; so are
+the bytes moved and the verified bytes per second, which the ``link busy`` share (the duty cycle)
+stands for here.
 """
 
 from __future__ import annotations
@@ -24,9 +26,9 @@ HEADERS = (
     ("status", ""),
     ("cyc", ""),
     ("copies", ""),
-    ("moved", ""),
     ("H2D GB/s", "med/min"),
     ("D2H GB/s", "med/min"),
+    ("link", "busy"),
     ("vfy", "err"),
     ("lowest", "free"),
     ("leak", ""),
@@ -95,9 +97,9 @@ def _cells(r: DeviceResult, status: str, pool: Optional[str]) -> List[str]:
         status,
         str(r.cycles),
         str(r.copies),
-        fmt.amount(r.bytes),
         _rates(r.h2d),
         _rates(r.d2h),
+        fmt.share(r.duty),
         str(r.verify_errors),
         lowest,
         fmt.amount(r.leak),

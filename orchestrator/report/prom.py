@@ -64,6 +64,11 @@ HELP = {
     "leak_bytes": "Free device memory missing after release, against the baseline (worst memory kind).",
     "lowest_free_bytes": "Lowest free device memory seen in the last run, by memory kind.",
     "duration_seconds": "How long the device's worker ran in the last run.",
+    "link_duty_ratio": (
+        "Share of the device's cycles in the last run that its host link spent on timed transfers (0 to 1): "
+        "low means the host, not the link, set the pace."
+    ),
+    "verified_bytes_per_second": "Bytes of verified round trips (both directions) per second of the device's cycles.",
     "reference_bytes_per_second": (
         "Reference host link bandwidth for the chip: raw link rate and estimated achievable rate."
     ),
@@ -154,6 +159,11 @@ def _device_families(verdicts: Sequence[Verdict]) -> Families:
             ],
         ),
         ("duration_seconds", [(ids, v.result.elapsed) for v, ids in per if v.result.started]),
+        ("link_duty_ratio", [(ids, v.result.duty) for v, ids in per if v.result.duty is not None]),
+        (
+            "verified_bytes_per_second",
+            [(ids, v.result.verified_gbps * 1e9) for v, ids in per if v.result.verified_gbps is not None],
+        ),
     ]
 
 

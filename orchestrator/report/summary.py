@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Dict, Optional, Sequence
 
+from orchestrator.results.collect import DeviceResult
 from orchestrator.results.records import Cause, Verdict
 from orchestrator.results.status import RunState, Status
 from workers import events as ev
@@ -52,6 +53,20 @@ def device_summary(v: Verdict) -> Dict[str, Any]:
         "params": r.params,
         "log": r.log,
         "curve": r.curve,
+        "link": link_summary(r),
+    }
+
+
+def link_summary(r: DeviceResult) -> Optional[Dict[str, Any]]:
+    """How busy the device kept its link (``DeviceResult.duty``/``verified_gbps``), or None."""
+    if r.link is None:
+        return None
+    return {
+        "busy_s": round(r.link["busy"], 3),
+        "wall_s": round(r.link["wall"], 3),
+        "duty_cycle": None if r.duty is None else round(r.duty, 4),
+        "verified_bytes": r.link["verified"],
+        "verified_gbps": None if r.verified_gbps is None else round(r.verified_gbps, 3),
     }
 
 

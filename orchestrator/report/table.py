@@ -27,7 +27,9 @@ def lowest_cell(r: DeviceResult) -> str:
 
 def table(verdicts: Sequence[Verdict], wide: bool = False) -> str:
     """One row per device: in 100 columns (``narrow.table``), or ``wide``, every column (the node
-    of a cluster run, a size sweep's) and the first fault's text."""
+    of a cluster run, a size sweep's, the verified bytes per second) and the first fault's text.
+    ``link busy`` is the duty cycle: the share of the device's cycles the link spent on timed
+    transfers."""
     if not wide:
         return narrow.table(verdicts)
     headers = [
@@ -39,6 +41,8 @@ def table(verdicts: Sequence[Verdict], wide: bool = False) -> str:
         "moved",
         "H2D GB/s\nmed / min",
         "D2H GB/s\nmed / min",
+        "link\nbusy",
+        "verified\nGB/s",
         "verify\nerrors",
         "lowest free",
         "leak",
@@ -55,6 +59,8 @@ def table(verdicts: Sequence[Verdict], wide: bool = False) -> str:
             fmt.amount(v.result.bytes),
             fmt.rate_cell(v.result.h2d),
             fmt.rate_cell(v.result.d2h),
+            fmt.share(v.result.duty),
+            fmt.gbps(v.result.verified_gbps),
             v.result.verify_errors,
             lowest_cell(v.result),
             fmt.amount(v.result.leak),

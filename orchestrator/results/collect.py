@@ -56,6 +56,21 @@ class DeviceResult:
     end: Optional[Union[ev.Crashed, ev.Hung]] = None  # the event that ended it, when the launcher made one
     log: Optional[Dict[str, Any]] = None  # {"path": relative to the run directory, "tail": [lines]}
     curve: Optional[List[Dict[str, Any]]] = None  # per block size measured (Finished.curve)
+    link: Optional[ev.LinkUse] = None  # how busy the link was, from the last cycle report or the end
+
+    @property
+    def duty(self) -> Optional[float]:
+        """The share of its cycles' wall time the link was busy with timed transfers (the duty
+        cycle), or None when not known (no cycle ran, an older worker)."""
+        link = self.link
+        return None if not link or link["wall"] <= 0 else min(1.0, link["busy"] / link["wall"])
+
+    @property
+    def verified_gbps(self) -> Optional[float]:
+        """Bytes of verified round trips (both directions) per second of its cycles, decimal GB/s;
+        None when nothing was verified (``verify: false``) or not known."""
+        link = self.link
+        return None if not link or link["wall"] <= 0 or not link["verified"] else link["verified"] / link["wall"] / 1e9
 
     @property
     def rc(self) -> bool:
@@ -106,6 +121,7 @@ class Collector:
         """Sent after a cycle released its memory: cumulative stats and the leak so far."""
         r.cycle, r.cycles, r.copies, r.bytes, r.elapsed = e.cycle, e.cycle, e.copies, e.bytes, e.elapsed
         r.h2d, r.d2h, r.memory, r.leak = e.h2d, e.d2h, e.memory, max(r.leak, e.leak)
+        r.link = e.link or r.link
         _lower(r.lowest_free, e.lowest_free)
 
     def on_capacity(self, r: DeviceResult, e: ev.Capacity) -> None:
@@ -127,7 +143,7 @@ class Collector:
         r.cycles, r.copies, r.bytes, r.elapsed = e.cycles, e.copies, e.bytes, e.elapsed
         r.h2d, r.d2h, r.verify_errors = e.h2d, e.d2h, max(r.verify_errors, e.verify_errors)
         r.leak, r.memory, r.curve = max(r.leak, e.leak), e.memory or r.memory, e.curve
-        r.leak_trend = e.leak_trend
+        r.leak_trend, r.link = e.leak_trend, e.link or r.link
         _lower(r.lowest_free, e.lowest_free)
 
     def on_crashed(self, r: DeviceResult, e: ev.Crashed) -> None:

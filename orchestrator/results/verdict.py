@@ -17,7 +17,7 @@ fault (a monitor must see a device go bad hours before the end).
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from orchestrator.errors import EXIT_DEVICE_FAILURE, EXIT_ENVIRONMENT, EXIT_INTERRUPTED, EXIT_PASS
 from orchestrator.results.collect import Collector, DeviceResult, Key, partial_figures
@@ -28,7 +28,7 @@ from orchestrator.results.status import Status
 from orchestrator.spec.schema import FLOOR_KEYS, Thresholds
 from orchestrator.spec.units import format_size
 from workers import events as ev
-from workers.figures import amount
+from workers.figures import amount, share
 
 UNOPENED = ("open_failed", "not_visible")
 """Cause kinds of a device that could not be opened (UNAVAILABLE)."""
@@ -59,7 +59,7 @@ def judge_all(
         if live and result.ended_by is None and status in (Status.INCOMPLETE, Status.SKIPPED):
             status = Status.FAIL if causes else Status.RUNNING
         warnings = _rc_warnings(result, limits.for_chip(result.chip)) + _unverified(result, status)
-        warnings += _unreferenced(result, limits.for_chip(result.chip))
+        warnings += _unreferenced(result, limits.for_chip(result.chip)) + _idle_link(result, fleet.min_duty_cycle)
         out.append(Verdict(result=result, status=status, causes=tuple(causes), warnings=warnings))
     found = find_outliers(out, fleet.max_below_fleet)
     return [_with_outliers(v, causes, fleet.outlier == "fail") for v, causes in zip(out, found)]
@@ -96,6 +96,22 @@ def _unreferenced(r: DeviceResult, limits: Thresholds) -> tuple[Cause, ...]:
         return ()
     message = f"no reference figure for chip {r.chip or 'unknown'}: the floors {', '.join(shares)} are not applied"
     return (cause("no_reference", message, detail={"chip": r.chip}),)
+
+
+def _idle_link(r: DeviceResult, floor: Optional[float]) -> tuple[Cause, ...]:
+    """A device whose link was busy less than ``min_duty_cycle`` of its cycles was not stressed: the
+    host's checks and allocations set the pace. Said for a run that went its course; never for a
+    simulated device (its "link" is a memmove on the host's CPUs) or one in RC mode (no link)."""
+    duty = r.duty
+    if floor is None or duty is None or duty >= floor or r.simulated or r.rc:
+        return ()
+    if r.outcome not in ("completed", "duration"):
+        return ()
+    message = (
+        f"the link was busy {share(duty)} of the time (min_duty_cycle {share(floor)}): the host's checks and "
+        "allocations, not the link, set the pace, so the link was not stressed"
+    )
+    return (cause("low_duty_cycle", message, detail={"duty_cycle": round(duty, 4), "min_duty_cycle": floor}),)
 
 
 def _unverified(r: DeviceResult, status: Status) -> tuple[Cause, ...]:

@@ -89,6 +89,9 @@ def test_statuses_warnings_and_exit_code_agree_with_the_verdicts(tmp_path):
     assert "SIMULATED" in text and "4 PASS" in text
     assert "WARNING: H2D median 9.00 GB/s is 62% below the fleet median 24.00 GB/s" in text
     assert "3 byte(s) differ after D2H" in text and "exit code" in text
+    heads = [cell for cell, _ in page.find("th")]
+    assert any("link busy" in str(h) for h in heads) or "link busy" in text
+    assert "72%" in text
 
 
 def test_fleet_view_rings_the_outlier_and_draws_the_fleet_median(tmp_path):

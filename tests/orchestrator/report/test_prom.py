@@ -41,6 +41,8 @@ DEVICE_FAMILIES = {
     "leak_bytes",
     "lowest_free_bytes",
     "duration_seconds",
+    "link_duty_ratio",
+    "verified_bytes_per_second",
 }
 RUN_FAMILIES = {
     "reference_bytes_per_second",
@@ -157,6 +159,9 @@ def test_bandwidth_bytes_errors_leak_and_duration(tmp_path):
     assert samples(families, "lowest_free_bytes", memory="ddr") == []  # the chip has no DDR
     assert samples(families, "bandwidth_bytes_per_second", host="node-b", device="2") == []  # never measured
     assert samples(families, "copies", host="node-b", device="2") == []  # never opened: not 0, absent
+    assert one(families, "link_duty_ratio", **ids) == pytest.approx(0.72)
+    assert one(families, "verified_bytes_per_second", **ids) == pytest.approx(16 * 4 * (8 << 20) / 4.0)
+    assert samples(families, "link_duty_ratio", host="node-b", device="2") == []  # no cycle ran: absent
 
 
 def test_outlier_shows_as_warning_and_fleet_ratio(tmp_path):

@@ -73,3 +73,15 @@ def test_summary_agrees_with_the_recorded_faults_and_exit_code(tmp_path):
             not d["faults"] and d["faults_total"] == 0 and d["verify_errors"] == 0 and v.status.value == "PASS"
         )
     assert run.data["exit_code"] == run.code == 1
+
+
+def test_each_device_says_how_busy_it_kept_its_link(tmp_path):
+    by_device = {f"{d['host']}:{d['device']}": d for d in mixed_run(tmp_path).data["devices"]}
+    assert by_device["node-a:0"]["link"] == {
+        "busy_s": 2.88,
+        "wall_s": 4.0,
+        "duty_cycle": 0.72,
+        "verified_bytes": 16 * 4 * (8 << 20),
+        "verified_gbps": round(16 * 4 * (8 << 20) / 4.0 / 1e9, 3),
+    }
+    assert by_device["node-b:2"]["link"] is None  # never opened: no cycle ran

@@ -27,12 +27,13 @@ from tests.helpers.fleet_runs import (
 from workers import events as ev
 
 HEADERS = (
-    "host|dev|status|cycles|copies|moved|H2D GB/s\nmed / min|D2H GB/s\nmed / min|verify\nerrors|"
+    "host|dev|status|cycles|copies|moved|H2D GB/s\nmed / min|D2H GB/s\nmed / min|link\nbusy|verified\nGB/s|"
+    "verify\nerrors|"
     "lowest free|leak|time|first fault"
 )
 HEADERS = HEADERS.split("|")
 NARROW = (
-    "dev|status|cyc|copies|moved|H2D GB/s\nmed/min|D2H GB/s\nmed/min|vfy\nerr|lowest\nhbm free|leak|time|cause"
+    "dev|status|cyc|copies|H2D GB/s\nmed/min|D2H GB/s\nmed/min|link\nbusy|vfy\nerr|lowest\nhbm free|leak|time|cause"
 ).split("|")
 
 
@@ -85,14 +86,27 @@ def test_the_wide_table_has_one_row_per_device_under_every_column(tmp_path):
         "512.0 MiB",
         "24.00 / 19.20",
         "25.00 / 20.00",
+        "72%",
+        "0.13",  # 4 cycles of 16 x 8 MiB verified in 4 s
         "1",
         "hbm 64.0 GiB",
         "0 B",
         "4.0s",
         "3 byte(s) differ after D2H",
     ]
-    assert by_name["node-a:5"][10] == "8.0 MiB"
-    assert by_name["node-b:2"][5:] == ["0 B", "-", "-", "0", "-", "0 B", "3.0s", "acl.rt.set_device failed 3 time(s)"]
+    assert by_name["node-a:5"][12] == "8.0 MiB"
+    assert by_name["node-b:2"][5:] == [
+        "0 B",
+        "-",
+        "-",
+        "-",
+        "-",
+        "0",
+        "-",
+        "0 B",
+        "3.0s",
+        "acl.rt.set_device failed 3 time(s)",
+    ]
     assert by_name["node-b:3"][-1] == ""
 
 
@@ -139,9 +153,9 @@ def test_the_table_fits_100_columns_with_every_figure_and_the_cause_kind(tmp_pat
         "FAIL",
         "4",
         "32",
-        "512.0 MiB",
         "24.00/19.20",
         "25.00/20.00",
+        "72%",
         "1",
         "64.0 GiB",
         "0 B",
@@ -149,7 +163,7 @@ def test_the_table_fits_100_columns_with_every_figure_and_the_cause_kind(tmp_pat
         "data_mismatch",
     ]
     assert rows["node-a:5"][9:] == ["8.0 MiB", "4.0s", "leak"]
-    assert rows["node-b:2"][4:] == ["0 B", "-", "-", "0", "-", "0 B", "3.0s", "open_failed"]
+    assert rows["node-b:2"][4:] == ["-", "-", "-", "0", "-", "0 B", "3.0s", "open_failed"]
     assert [rows[n][-1] for n in ("node-a:2", "node-a:4", "node-b:1", "node-b:3")] == [
         "WARN outlier",
         "crashed",

@@ -312,3 +312,45 @@ def test_a_devices_own_threshold_wins_over_its_chips():
     assert (
         Thresholds.model_validate(own.model_dump()).for_chip("Ascend910B1").min_h2d_gbps is None
     )  # as the journal keeps it
+
+
+def _with_link(busy, wall=10.0, outcome="completed", simulated=False):
+    opened = dataclasses.replace(started(), simulated=simulated, backend="sim" if simulated else "acl")
+    end = dataclasses.replace(finished(outcome), link=ev.LinkUse(busy=busy, wall=wall, verified=16))
+    c = Collector([("h", 0, {})])
+    for e in (opened, end):
+        c.fold("h", 0, e)
+    return judge_all(c, {}, Thresholds(min_duty_cycle=0.5))[0]
+
+
+def test_a_link_busy_under_min_duty_cycle_is_a_warning_and_never_a_failure():
+    idle = _with_link(busy=3.2)
+    assert idle.status is Status.PASS and idle.causes == ()
+    (warning,) = idle.warnings
+    assert warning.fault == "low_duty_cycle" and warning.detail == {"duty_cycle": 0.32, "min_duty_cycle": 0.5}
+    assert warning.message.startswith("the link was busy 32% of the time (min_duty_cycle 50%)")
+    assert _with_link(busy=5.0).warnings == ()  # at the floor
+    assert _with_link(busy=3.2, outcome="duration").warnings[0].fault == "low_duty_cycle"
+
+
+def test_no_duty_cycle_warning_where_it_would_mislead():
+    assert _with_link(busy=1.0, simulated=True).warnings == ()  # the simulator's link is the host's CPU
+    assert [w.fault for w in _with_link(busy=1.0, outcome="stopped").warnings] == []  # cut short
+    no_floor = Collector([("h", 0, {})])
+    no_floor.fold("h", 0, dataclasses.replace(started(), simulated=False, backend="acl"))
+    no_floor.fold("h", 0, dataclasses.replace(finished(), link=ev.LinkUse(busy=0.1, wall=10.0, verified=0)))
+    assert judge_all(no_floor, {}, NO_LIMITS)[0].warnings == ()  # min_duty_cycle unset: never said
+
+
+def test_duty_and_verified_rate_come_from_the_last_link_report():
+    c = Collector([("h", 0, {})])
+    c.fold("h", 0, started())
+    r = c.results[("h", 0)]
+    assert (r.duty, r.verified_gbps) == (None, None)  # no cycle yet
+    link = ev.LinkUse(busy=0.5, wall=1.0, verified=4_000_000_000)
+    c.fold("h", 0, ev.CycleEnd(1, 1, 4, 8, STATS, STATS, MEM, 0, {}, 1.0, link=link))
+    assert (r.duty, r.verified_gbps) == (0.5, 4.0)
+    c.fold("h", 0, dataclasses.replace(finished(), link=ev.LinkUse(busy=1.8, wall=2.0, verified=0)))
+    assert r.duty == pytest.approx(0.9) and r.verified_gbps is None  # nothing verified: no rate
+    c.fold("h", 0, ev.Crashed(message="x"))
+    assert r.duty == pytest.approx(0.9)  # a later end without figures keeps the last
