@@ -285,3 +285,29 @@ def test_command_line_overrides_pick_the_devices_cycles_and_block_size(tmp_path)
     header = json.loads((r.run_dir / "events.jsonl").read_text().splitlines()[0])
     assert header["resolved"]["overrides"] == {"--devices": "0-1", "--cycles": "1", "--memory-size": "64KiB"}
     assert header["resolved"]["defaults"]["number_of_cycles"] == 1
+
+
+def test_a_pipelined_fleet_checks_every_byte_and_tells_a_hang_from_its_host_thread(tmp_path):
+    data = spec(
+        devices=3,
+        faults=[{"device": 1, "kind": "bitflip", "at_copy": 3}, {"device": 2, "kind": "hang", "at_copy": 4}],
+        timeouts={"init": "60s", "copy": "3s"},
+    )
+    data["defaults"].update(pipeline="pipelined", memory_size="1MiB", release_cycle=6)
+    data["sim"]["memory"] = {"hbm": "64MiB"}
+    r = run_fleet(tmp_path, data)
+    assert r.statuses() == {0: "PASS", 1: "FAIL", 2: "HUNG"}
+    for device in (0, 1):
+        d = r.device(device)
+        assert d["params"]["pipeline"] == "pipelined" and d["copies"] == 12
+        assert d["link"]["verified_bytes"] == d["bytes"] == 2 * 12 * (1 << 20)  # every byte compared
+        assert 0 < d["link"]["duty_cycle"] < 1
+    (fault,) = r.device(1)["faults"]
+    assert (fault["kind"], fault["cycle"], fault["copy"], fault["detail"]["direction"]) == (
+        "data_mismatch",
+        1,
+        3,
+        "h2d",
+    )
+    hung = r.device(2)["faults"][0]
+    assert "stuck in acl.rt.memcpy (H2D) at cycle 1, copy 4" in hung["message"]  # the main thread, not the host's
