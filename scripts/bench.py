@@ -5,7 +5,7 @@ busy a verified run keeps the link.
 
 copies: for 1 MiB, 10 MiB and 64 MiB blocks, measured in one run: raw memmove bandwidth (numpy
 ``copyto`` and ``ctypes.memmove`` between two already-touched buffers), the worker's H2D and D2H
-medians on the simulator (``run_device`` with one reused block), and the verification rate
+medians on the simulator (``run_device`` with reused blocks), and the verification rate
 (bytes compared per second). Memmove is timed before and after the worker; ratios are to the
 faster of the two memmove medians; the target is at least 0.8x at 10 and 64 MiB. Figures are
 decimal GB/s medians.

@@ -1,28 +1,30 @@
 """The cycle engine: the seed's allocate / copy / release loop, verified, timed and watched.
 
-Per run: the patterns in pinned host memory (``transfers.PinnedPatterns``: one buffer per
-pattern, written once, so no copy needs a fill pass; pageable copies send from the patterns
-themselves). Per cycle: a read-back buffer and one device block (``memory_reuse``) or one per copy (no
-reuse; blocks are held until the cycle ends, as in the seed). Per copy: H2D from the copy's
-pattern, D2H into the read-back buffer, verify, sample memory. Per cycle end: free everything,
-sample memory, compare with the baseline (leak).
+Per run: the patterns, written once into each kind of host memory copied from
+(``transfers.PlacedPatterns``: one buffer per pattern), so no copy needs a fill pass; every copy is
+compared with the precomputed pattern itself. Per cycle: a read-back buffer and one device block
+(``memory_reuse``) or one per copy (no reuse; blocks are held until the cycle ends, as in the
+seed). Per copy: H2D from the copy's pattern, D2H into the read-back buffer, verify, sample memory.
+Per cycle end: free everything, sample memory, compare with the baseline (leak).
 
 Where ``params.pipelined`` says so, the copies of a block size are pipelined (``pipeline.py``):
 the checks of the copies around it run on a host thread while a copy is on the link, with a
-second read-back buffer (and, with reuse, a second device block) per cycle. Serial and pipelined
-copies count, time and report the same; the run's ``LinkUse`` (the link's duty cycle, the
-verified bytes) says what the overlap gained.
+second read-back buffer (and, with reuse, a second device block) per cycle; under ``auto`` a cycle
+whose device has no room for the second block copies serially. Serial and pipelined copies count,
+time and report the same; the run's ``LinkUse`` (the link's duty cycle, the verified bytes) says
+what the overlap gained. A pipelined ``Watch`` sees copy k before its check, so a mismatch of
+copy k is sent after the watch has seen copy k+1.
 
 How a copy moves its bytes (sync, async, bidirectional) is a strategy of ``transfers``. A size
 sweep runs ``release_cycle`` copies at each size in turn, ascending, within every cycle; buffers
-are allocated at the largest size and smaller copies use their start. Pageable host buffers are
-allocated once per run (an application's buffers live long); pinned ones once per cycle. With
+are allocated at the largest size and smaller copies use their start. Pageable read-back buffers
+are allocated once per run (an application's buffers live long); pinned ones once per cycle. With
 ``host_memory: both`` every copy makes the round trip from pinned memory, then from pageable.
 
 Read-back buffers are allocated once per cycle even without reuse: the seed also held one pinned
 host block per device block, which on a 64 GB device would pin 64 GB of host memory per worker.
 Pinned memory per worker is one block per pattern (the random one 4 KiB longer) plus one
-read-back block, two when pipelined.
+read-back block, two when pipelined (the seed held two blocks).
 
 Events are rate-limited (``PROGRESS_PERIOD``) so that millions of tiny copies send a bounded
 number of them; the totals in ``Finished`` are exact.
@@ -46,15 +48,14 @@ from workers.runtime import AclError, Allocations, Runtime, api_fault
 from workers.stopflag import Stop
 from workers.transfers import (
     Buffer,
-    PinnedPatterns,
     Place,
+    PlacedPatterns,
     SyncCopy,
     Timing,
     Transfer,
     Verifier,
     open_transfer,
     pageable_buffer,
-    pattern_buffer,
     pinned_buffer,
 )
 
@@ -103,10 +104,12 @@ class CycleEngine:
         self.transfer: Transfer = SyncCopy(rt)  # run() puts the strategy params ask for here
         self.host = HostThread()
         self._spare: Optional[Lane] = None  # a pipeline's second lane, for the cycle in progress
-        self._pinned: Optional[PinnedPatterns] = None  # the patterns in pinned memory, for the run
+        self._no_room = False  # this cycle's device had no room for a second lane (auto copies serially)
+        self._placed: Dict[str, PlacedPatterns] = {}  # host memory -> the patterns written there, for the run
         self.cycle = self.cycles = self.copies = self.bytes = 0
         self.busy, self.verified = 0.0, 0  # LinkUse, see _link
         self._cycles_began: Optional[float] = None
+        self._cycles_ended: Optional[float] = None
         self.verify_errors = self.leak = 0
         self._unsent_cycles, self._sent_leak, self._last_ended = 0, 0, 0
         self._last_progress = self._last_cycle_end = -math.inf
@@ -138,14 +141,14 @@ class CycleEngine:
         buffer, then free, before the baseline: the runtime's one-time caches (100-200 MB on real
         parts) exist after it, so they are no leak. Not counted and not timed; a D2H copy, so the
         H2D copies keep their numbers. A device that cannot hold one block ends the run here as
-        the capacity reached (no block), as the first cycle would have. The patterns are placed in
-        pinned memory here, in ``kept`` (freed when the run ends), so no cycle writes them again."""
+        the capacity reached (no block), as the first cycle would have. The patterns are written
+        here, pinned ones into ``kept`` (freed when the run ends), so no cycle writes them again."""
         size = self.p.memory_size
         with Allocations(self.rt, self.p.memory_kind) as mem:
             try:
                 hosts, blocks = self._hosts(mem, size), self._blocks(mem, size)
-                if self.p.host_memory != "pageable":
-                    self._pinned = PinnedPatterns(self.book, kept.host)
+                for memory, _ in hosts:
+                    self._placed[memory] = PlacedPatterns(self.book, _maker(memory, kept))
             except AclError as exc:
                 if not (exc.out_of_memory and exc.api in ALLOCATING_APIS):
                     raise
@@ -168,11 +171,14 @@ class CycleEngine:
 
     def _cycles(self) -> str:
         self._cycles_began = time.perf_counter()
-        while self.p.number_of_cycles < 0 or self.cycles < self.p.number_of_cycles:
-            outcome = self._stop_reason() or self._cycle()
-            if outcome:
-                return outcome
-        return "completed"
+        try:
+            while self.p.number_of_cycles < 0 or self.cycles < self.p.number_of_cycles:
+                outcome = self._stop_reason() or self._cycle()
+                if outcome:
+                    return outcome
+            return "completed"
+        finally:
+            self._cycles_ended = time.perf_counter()
 
     def curve(self) -> List[Dict[str, Any]]:
         """The ``curve`` of ``Finished``: one entry per size, ascending."""
@@ -196,7 +202,7 @@ class CycleEngine:
         """The run's link use so far, from its first cycle on (None before it)."""
         if self._cycles_began is None:
             return None
-        wall = time.perf_counter() - self._cycles_began
+        wall = (self._cycles_ended or time.perf_counter()) - self._cycles_began
         return LinkUse(busy=self.busy, wall=wall, verified=self.verified)
 
     def finished(self, outcome: str) -> Finished:
@@ -220,7 +226,7 @@ class CycleEngine:
 
     def _cycle(self) -> Optional[str]:
         self.cycle += 1
-        self._spare = None
+        self._spare, self._no_room = None, False
         with Allocations(self.rt, self.p.memory_kind) as mem:
             try:
                 outcome = self._copies(mem)
@@ -243,7 +249,9 @@ class CycleEngine:
 
     def _at_size(self, size: int, mem: Allocations, hosts: Hosts, reused: Optional[List[int]]) -> Optional[str]:
         if pipelined(self.p, size):
-            return self._pipelined(size, mem, hosts, reused)
+            spare = self._spare_lane(mem, hosts[0][0], reused is not None)
+            if spare is not None:
+                return self._pipelined(size, mem, hosts, reused, spare)
         done = 0
         while self.p.release_cycle < 0 or done < self.p.release_cycle:
             reason = self._stop_reason()
@@ -253,10 +261,13 @@ class CycleEngine:
             done += 1
         return None
 
-    def _pipelined(self, size: int, mem: Allocations, hosts: Hosts, reused: Optional[List[int]]) -> Optional[str]:
-        """The copies of one size as ``_at_size`` makes them, pipelined (one kind of host memory)."""
+    def _pipelined(
+        self, size: int, mem: Allocations, hosts: Hosts, reused: Optional[List[int]], spare: Lane
+    ) -> Optional[str]:
+        """The copies of one size as ``_at_size`` makes them, pipelined (one kind of host memory).
+        A device found full ends them as a serial run would, every copy that moved compared."""
         ((memory, received),) = hosts
-        lanes = [Lane(received, reused), self._spare_lane(mem, memory, reused is not None)]
+        lanes = [Lane(received, reused), spare]
         pipe = Pipeline(
             self.transfer, self.check, self.book, lambda copy: self._source(memory, copy, size), self.host, lanes, size
         )
@@ -273,6 +284,12 @@ class CycleEngine:
                 self._copied(size, sent_by, back, timing if memory == self.primary else None)
                 done += 1
             pipe.drain()
+        except AclError as exc:
+            if exc.out_of_memory and exc.api in ALLOCATING_APIS:
+                pipe.drain()  # the device is fine, only full: what moved is judged as ever
+            else:
+                pipe.abandon()
+            raise
         except BaseException:
             pipe.abandon()
             raise
@@ -280,12 +297,19 @@ class CycleEngine:
             self.verified += pipe.verified
         return reason
 
-    def _spare_lane(self, mem: Allocations, memory: str, reuse: bool) -> Lane:
-        """The second lane of this cycle's pipelines, made once per cycle at the run's largest size."""
-        if self._spare is None:
+    def _spare_lane(self, mem: Allocations, memory: str, reuse: bool) -> Optional[Lane]:
+        """The second lane of this cycle's pipelines, made once per cycle at the run's largest size;
+        None under ``pipeline: auto`` when the device (or pinned memory) has no room for it."""
+        if self._spare is None and not self._no_room:
             top = self.p.memory_size
-            blocks = self._blocks(mem, top) if reuse else None
-            received = pinned_buffer(mem.host(top), top) if memory == "pinned" else self._pageable_buffer(1, top)
+            try:
+                blocks = self._blocks(mem, top) if reuse else None
+                received = pinned_buffer(mem.host(top), top) if memory == "pinned" else self._pageable_buffer(1, top)
+            except AclError as exc:
+                if self.p.pipeline != "auto" or not (exc.out_of_memory and exc.api in ALLOCATING_APIS):
+                    raise
+                self._no_room = True  # copied serially: one block fits, as the warm-up showed
+                return None
             self._spare = Lane(received, blocks)
         return self._spare
 
@@ -298,11 +322,8 @@ class CycleEngine:
         return hosts
 
     def _source(self, memory: str, copy: int, size: int) -> Buffer:
-        """What copy ``copy`` is sent from: its pattern in pinned memory, or the pattern itself."""
-        if memory == "pinned":
-            assert self._pinned is not None, "a cycle places its patterns before it copies"
-            return self._pinned.sent(copy, size)
-        return pattern_buffer(self.book.expected(copy, size))
+        """What copy ``copy`` is sent from: its pattern, written once into ``memory``."""
+        return self._placed[memory].sent(copy, size)
 
     def _pageable_buffer(self, index: int, size: int) -> Buffer:
         """Pageable read-back buffer ``index`` (0: the serial one, 1: a pipeline's second), kept for the run."""
@@ -320,7 +341,7 @@ class CycleEngine:
         shown: Optional[Tuple[Buffer, Buffer]] = None
         for memory, received in hosts:
             expected, sent = self.book.expected(copy, size), self._source(memory, copy, size)
-            self.check.expect(expected, Place(self.cycle, copy, memory, size))
+            self.check.expect(expected, Place(self.cycle, copy, memory, size), sent)
             timing = self.transfer.round_trip(sent, received, devices, size, self.check)
             if self.check.enabled:
                 self.verified += 2 * size
@@ -452,3 +473,10 @@ class CycleEngine:
     def _flush_cycle_end(self) -> None:
         if self._unsent_cycles:
             self._send_cycle_end(time.perf_counter())
+
+
+def _maker(memory: str, kept: Allocations) -> Callable[[int], Buffer]:
+    """How a pattern's buffer of ``memory`` is made: pinned from ``kept``, or pageable."""
+    if memory == "pinned":
+        return lambda size: pinned_buffer(kept.host(size), size)
+    return pageable_buffer

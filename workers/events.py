@@ -194,7 +194,10 @@ class Fault(Event):
     """Sent for every fact that means the device misbehaved, where it happened.
 
     ``kind`` values (``fault``): ``data_mismatch`` (verification found wrong bytes; ``detail``
-    holds ``first_bad_offset``, ``bad_bytes``, ``samples`` and ``direction``), ``api_error`` (a
+    holds ``first_bad_offset``, ``bad_bytes``, ``samples`` and ``direction``: ``h2d`` (the device
+    held wrong bytes), ``d2h`` (it held the right ones, the read-back lost them), ``host`` (the
+    host buffer the copy was sent from no longer held the pattern) or ``unknown`` (the device could
+    not be asked again)), ``api_error`` (a
     runtime call returned non-zero; ``api``/``code``/``name``/``message`` filled), ``open_failed``
     (the device could not be opened after the retries; the device is UNAVAILABLE),
     ``worker_error`` (an unexpected exception in the worker itself; ``detail.traceback``),

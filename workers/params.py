@@ -59,8 +59,8 @@ class WorkerParams:
     ``warmup`` copies at each size (counted over the run) are made and verified but left out of
     the bandwidth statistics. ``bidirectional`` (async only) overlaps H2D and D2H on two streams.
     ``device_id`` is the physical id. ``duration`` (seconds) caps the wall-clock time of the whole
-    run; ``None`` means no cap. ``pipeline`` (``PIPELINES``) says whether fills and verifications
-    overlap the transfers. ``interval`` is a pause after every copy (seconds; the seed slept
+    run; ``None`` means no cap. ``pipeline`` (``PIPELINES``) says whether the checks overlap the
+    transfers. ``interval`` is a pause after every copy (seconds; the seed slept
     1 s, we default to 0). ``open_retries`` extra attempts are made to open the device after an
     error, ``open_retry_delay`` seconds apart. ``wait_busy`` is how long (seconds) to wait for a
     device that another process holds (its lock, ``workers/devlock.py``) before reporting it busy;

@@ -5,7 +5,7 @@ The random pattern is generated once (seeded) with a spare window behind it; eac
 slice starting at an offset derived from the seed and the copy index, so consecutive copies send
 different, reproducible bytes without generating new random data per copy. The offsets are
 multiples of 64, so a copy sent straight from a 64-aligned copy of the pattern stays aligned as
-``memcpy_async`` needs (``transfers.PinnedPatterns``).
+``memcpy_async`` needs (``transfers.PlacedPatterns``).
 """
 
 from __future__ import annotations

@@ -6,21 +6,24 @@ and readies the copy after it, so the link does not wait for the host.
                                                   poison that buffer for copy k+1 (it uses the lane next)
     copy k+1: wait for that, then the same on the other lane
 
-Copies are sent straight from the precomputed patterns (``transfers.PinnedPatterns``, or the
-pattern itself for pageable memory), so readying one is poisoning its read-back buffer. Two lanes
+Copies are sent from the patterns written once per run (``transfers.PlacedPatterns``), so readying
+one is poisoning its read-back buffer. Two lanes
 take turns, each with its own read-back buffer and, with ``memory_reuse``, its own device block,
 so the block a read-back came from is not written again until two copies later. A mismatch
 the host thread finds is re-read from that block on the main thread before the block is used
 again, which tells the direction as a serial check does (``transfers.Verifier.diagnose``). Every
 byte is still compared, a mismatch still names its cycle, copy and offset, and the timed spans
-still bracket only the transfers.
+still bracket only the transfers. Its ``verified`` count and its faults are those a serial run
+gives, also when the copies end on a full device (``drain``) or on an error (``abandon``: what was
+moved is still compared, a mismatch then has direction ``unknown``).
 
 The host thread never calls the runtime: the current context is thread-local, so every call stays
 on the thread that opened the device. The overlap needs copies that release the GIL while the
 bytes move: the simulator's do (``ctypes.memmove``); whether pyACL's do is UNCONFIRMED, and where
 they do not, the host thread waits its turn and a run takes as long as a serial one (its duty
 cycle says so). A pipeline is used for the copies of one block size; ``drain`` ends it, and after
-an error ``abandon`` waits for the host thread before any buffer is freed.
+an error ``abandon`` waits for the host thread (through further interrupts) before any buffer is
+freed.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ class _InFlight:
 
     place: Place
     expected: np.ndarray
+    sent: Buffer
     received: Buffer
     device: int
 
@@ -135,7 +139,7 @@ class Pipeline:
         self.probe.expected = expected
         sent = self.source(place.copy)
         timing = self.transfer.round_trip(sent, lane.received, blocks, self.size, self.probe)
-        self._last = _InFlight(place, expected, lane.received, blocks[0])
+        self._last = _InFlight(place, expected, sent, lane.received, blocks[0])
         return timing, sent, lane.received
 
     def drain(self) -> None:
@@ -146,25 +150,33 @@ class Pipeline:
             self._judge(last, compare(last.received.data[: self.size], last.expected))
 
     def abandon(self) -> None:
-        """After an error: wait for the host thread, so no buffer it uses is freed under it, and keep
-        a mismatch it found (its direction unknown: the device is not asked again)."""
-        job, self._job, self._last = self._job, None, None
-        if job is None:
-            return
-        try:
-            done = job.result()
-        except Exception:  # the error being handled is the one to report
-            return
-        if done.bad is not None and done.judged is not None:
-            done.bad["direction"] = "unknown"
-            self.check.report(done.bad, done.judged.place)
+        """After an error: wait for the host thread, so no buffer it uses is freed under it (a second
+        interrupt does not cut the wait short), then compare what had moved and was not compared
+        yet; a mismatch is reported with direction ``unknown``: the device is not asked again."""
+        job, self._job = self._job, None
+        last, self._last = self._last, None
+        done: Optional[_Done] = None
+        while job is not None:
+            try:
+                done = job.result()
+            except Exception:  # the host job's own failure: the error being handled is the one to report
+                pass
+            except BaseException:  # e.g. another Ctrl-C: the host thread must let go of the buffers first
+                continue
+            break
+        if done is not None and done.judged is not None:
+            self._unasked(done.judged, done.bad)
+        if last is not None and self.check.enabled:
+            self._unasked(last, compare(last.received.data[: self.size], last.expected))
 
     def _settle(self) -> Optional[int]:
-        """Wait for the host job in flight and act on what it found; returns the copy it prepared."""
-        job, self._job = self._job, None
-        if job is None:
+        """Wait for the host job in flight and act on what it found; returns the copy it prepared.
+        The job stays in flight until its result is in (an interrupt while waiting leaves it to
+        ``abandon``)."""
+        if self._job is None:
             return None
-        done: _Done = job.result()
+        done: _Done = self._job.result()
+        self._job = None
         if done.judged is not None:
             self._judge(done.judged, done.bad)
         return done.ready
@@ -174,7 +186,16 @@ class Pipeline:
             return
         self.verified += 2 * self.size
         if bad is not None:  # its block was not written since: the re-read tells the direction
-            self.check.diagnose(bad, judged.received, judged.device, judged.expected, judged.place)
+            self.check.diagnose(bad, judged.received, judged.device, judged.expected, judged.place, judged.sent)
+
+    def _unasked(self, judged: _InFlight, bad: Optional[Dict[str, Any]]) -> None:
+        """Count a copy compared after an error, and report its mismatch without asking the device."""
+        if not self.check.enabled:
+            return
+        self.verified += 2 * self.size
+        if bad is not None:
+            bad["direction"] = "unknown"
+            self.check.report(bad, judged.place)
 
     def _host_work(self, before: Optional[_InFlight], lane: Lane, copy: int) -> _Done:
         """On the host thread: compare ``before``'s read-back, then ready ``copy`` on ``lane`` (not

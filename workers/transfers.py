@@ -19,10 +19,11 @@ per direction. Fills and verification happen outside the timed spans.
 
 Pageable host memory is an ordinary (64-aligned) numpy array, handed to ``acl.rt.memcpy`` by its
 own address (``ndarray.ctypes.data``); it is only for sync copies, since ``memcpy_async`` takes
-host memory from ``malloc_host`` alone. No copy needs a fill pass: a pageable copy sends straight
-from the precomputed pattern (``pattern_buffer``), which is ordinary process memory too, and a
-pinned one from a copy of each pattern written once per cycle into ``malloc_host`` memory
-(``PinnedPatterns``). What comes back goes to a read-back buffer of the same kind of memory.
+host memory from ``malloc_host`` alone. No copy needs a fill pass: each pattern is written once
+per run into a buffer of each kind of host memory the run copies from (``PlacedPatterns``), and a
+copy is sent from there; it is compared with the precomputed pattern, which never goes near the
+runtime, so host memory that changes under a placed pattern is caught (and named: ``diagnose``).
+What comes back goes to a read-back buffer of the same kind of memory.
 """
 
 from __future__ import annotations
@@ -68,21 +69,18 @@ def pageable_buffer(size: int) -> Buffer:
     return Buffer(int(array.ctypes.data), array)
 
 
-def pattern_buffer(expected: np.ndarray) -> Buffer:
-    """The precomputed pattern bytes as a sent buffer (pageable memory: synchronous copies only)."""
-    return Buffer(int(expected.ctypes.data), expected)
+class PlacedPatterns:
+    """The book's patterns, each written once into a host buffer from ``make`` (a size -> a
+    ``Buffer``: pinned memory from the run's ``Allocations``, or ``pageable_buffer``), so that a copy
+    is sent without a fill pass. Pinned memory per run: one block per pattern (the random one
+    ``patterns.RANDOM_WINDOW`` longer). A copy's slice starts 64-aligned (``patterns.OFFSET_ALIGN``
+    from a 64-aligned buffer), as ``memcpy_async`` needs."""
 
-
-class PinnedPatterns:
-    """The book's patterns, each copied once into ``malloc_host`` memory from ``alloc`` (e.g.
-    ``Allocations.host``, freed with the cycle), so that a pinned copy is sent without a fill pass.
-    A copy's slice starts 64-aligned (``patterns.OFFSET_ALIGN``), as ``memcpy_async`` needs."""
-
-    def __init__(self, book: PatternBook, alloc: Callable[[int], int]) -> None:
+    def __init__(self, book: PatternBook, make: Callable[[int], Buffer]) -> None:
         self.book = book
         self._placed: Dict[str, Buffer] = {}
         for name, data in book.arrays().items():
-            self._placed[name] = placed = pinned_buffer(alloc(data.size), data.size)
+            self._placed[name] = placed = make(data.size)
             np.copyto(placed.data, data)
 
     def sent(self, copy: int, size: int) -> Buffer:
@@ -131,9 +129,10 @@ class Verifier:
         self.rt, self.enabled, self.report = rt, enabled, report
         self.expected = np.zeros(0, dtype=np.uint8)
         self.place = Place(0, 0, "pinned", 0)
+        self.sent: Optional[Buffer] = None
 
-    def expect(self, expected: np.ndarray, place: Place) -> None:
-        self.expected, self.place = expected, place
+    def expect(self, expected: np.ndarray, place: Place, sent: Optional[Buffer] = None) -> None:
+        self.expected, self.place, self.sent = expected, place, sent
 
     def before(self, received: Buffer, device: Optional[int]) -> None:
         """Stale data must not pass: wrong bytes in ``received`` and in ``device``'s first and last
@@ -157,13 +156,26 @@ class Verifier:
             return
         bad = compare(received.data[: self.expected.size], self.expected)
         if bad is not None:
-            self.diagnose(bad, received, device, self.expected, self.place)
+            self.diagnose(bad, received, device, self.expected, self.place, self.sent)
 
-    def diagnose(self, bad: Dict[str, Any], received: Buffer, device: int, expected: np.ndarray, place: Place) -> None:
-        """Read ``device`` back again into ``received``: the device held the right bytes (the D2H lost
-        them) or not (the H2D did); then report the mismatch. ``device`` must still hold what the
-        failed read-back read."""
+    def diagnose(
+        self,
+        bad: Dict[str, Any],
+        received: Buffer,
+        device: int,
+        expected: np.ndarray,
+        place: Place,
+        sent: Optional[Buffer] = None,
+    ) -> None:
+        """Tell which way the bytes were lost, then report the mismatch: ``host`` when the bytes it
+        was sent from (``sent``) no longer are the pattern (host memory changed under it), else read
+        ``device`` back again into ``received``: the device held the right bytes (the D2H lost them)
+        or not (the H2D did). ``device`` must still hold what the failed read-back read."""
         size = expected.size
+        if sent is not None and compare(sent.data[:size], expected) is not None:
+            bad["direction"] = "host"
+            self.report(bad, place)
+            return
         try:
             self.rt.memcpy_d2h(received.ptr, device, size)
         except AclError:  # the re-read failed too (a device in trouble): keep the mismatch on record

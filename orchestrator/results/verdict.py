@@ -101,9 +101,13 @@ def _unreferenced(r: DeviceResult, limits: Thresholds) -> tuple[Cause, ...]:
 def _idle_link(r: DeviceResult, floor: Optional[float]) -> tuple[Cause, ...]:
     """A device whose link was busy less than ``min_duty_cycle`` of its cycles was not stressed: the
     host's checks and allocations set the pace. Said for a run that went its course; never for a
-    simulated device (its "link" is a memmove on the host's CPUs) or one in RC mode (no link)."""
+    simulated device (its "link" is a memmove on the host's CPUs), one in RC mode (no link), a
+    bidirectional run (its checks move bytes over the link untimed) or one that asked for pauses
+    (``interval``)."""
     duty = r.duty
     if floor is None or duty is None or duty >= floor or r.simulated or r.rc:
+        return ()
+    if r.params.get("bidirectional") or (r.params.get("interval") or 0) > 0:
         return ()
     if r.outcome not in ("completed", "duration"):
         return ()

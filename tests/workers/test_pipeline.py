@@ -4,7 +4,10 @@ totals as serial copies, every byte checked, nothing left behind on a stop or an
 from __future__ import annotations
 
 import ctypes
+import dataclasses
+import signal
 import threading
+import time
 from types import SimpleNamespace
 
 import pytest
@@ -178,7 +181,9 @@ def test_an_error_mid_pipeline_keeps_the_mismatch_found_before_it_and_frees_ever
     assert (mismatch.fault, mismatch.copy) == ("data_mismatch", 2)
     assert mismatch.detail["direction"] == "unknown"  # the device is not asked again after its error
     assert (error.fault, error.api, error.copy) == ("api_error", "acl.rt.memcpy", 3)
-    assert outcome == "error" and engine.finished(outcome).copies == 3
+    end = engine.finished(outcome)
+    assert outcome == "error" and end.copies == 3
+    assert end.link["verified"] == end.bytes == 2 * 2 * BLOCK  # both copies that moved were compared
 
 
 class _Threads:
@@ -226,19 +231,43 @@ def test_link_use_adds_up():
     assert all(c.link is not None and c.link["verified"] == c.bytes for c in cycle_ends)
 
 
-def test_a_pageable_copy_sends_straight_from_the_pattern():
-    seen = []
+@pytest.mark.parametrize("memory", ("pinned", "pageable"))
+@pytest.mark.parametrize("mode", MODES)
+def test_every_copy_is_sent_from_its_pattern_written_once(memory, mode):
+    sent_from = {}
 
     class Look:
         def copied(self, cycle, copy, pattern, sent, received, memory):
-            seen.append((sent.flags.writeable, bytes(sent[:16]) == bytes(received[:16])))
+            sent_from.setdefault(pattern, set()).add(sent.ctypes.data)
+            assert bytes(sent[:64]) == bytes(received[:64])
 
         def released(self, cycle, memory):
             pass
 
-    for mode in MODES:
-        run(params(pipeline=mode, host_memory="pageable", release_cycle=3, memory_reuse=True), watch=Look())
-    assert seen == [(False, True)] * 6  # the read-only precomputed pattern: no fill pass
+    p = params(pipeline=mode, host_memory=memory, patterns=("constant", "address"), release_cycle=3)
+    end = finished(run(dataclasses.replace(p, number_of_cycles=2, memory_reuse=True), watch=Look()))
+    assert end.copies == 6 and end.verify_errors == 0
+    assert [len(addresses) for addresses in sent_from.values()] == [1, 1]  # no fill: the same bytes each time
+    assert len(set.union(*sent_from.values())) == 2
+
+
+@pytest.mark.parametrize("memory", ("pinned", "pageable"))
+@pytest.mark.parametrize("mode", MODES)
+def test_host_memory_that_changes_under_a_pattern_is_named_as_the_host_s(memory, mode):
+    class Corrupt:
+        def copied(self, cycle, copy, pattern, sent, received, memory):
+            if copy == 2:
+                sent[10] ^= 0x01  # the written-once pattern itself: host RAM gone bad
+
+        def released(self, cycle, memory):
+            pass
+
+    p = params(pipeline=mode, host_memory=memory, patterns=("constant",), release_cycle=4, memory_reuse=True)
+    faults = of(run(p, watch=Corrupt()), events.Fault)
+    assert [(f.copy, f.detail["direction"], f.detail["first_bad_offset"]) for f in faults] == [
+        (3, "host", 10),
+        (4, "host", 10),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -265,3 +294,72 @@ def test_pipelined_is_refused_where_it_cannot_be():
     assert conflicts({"pipeline": "auto", "host_memory": "both", "copy_mode": "sync"}) == []
     with pytest.raises(ValueError, match="pipeline: pipelined needs one kind of host memory"):
         CycleEngine(None, params(pipeline="pipelined", host_memory="both"), print, {})
+
+
+def _capacity_run(mode, flip_at=None):
+    faults = _bitflip(flip_at) if flip_at else []
+    p = params(pipeline=mode, memory_size=4 << 20, release_cycle=-1, memory_reuse=False, patterns=PATTERNS)
+    return run(p, sim(56 << 20, faults=faults))
+
+
+def test_a_capacity_run_checks_its_last_copy_when_the_device_fills():
+    blocks = finished(_capacity_run("serial")).copies
+    assert blocks >= 3
+    for at in (blocks, blocks - 1):
+        serial, piped = _capacity_run("serial", at), _capacity_run("auto", at)
+        assert [(f.copy, f.detail["direction"]) for f in of(piped, events.Fault)] == [(at, "h2d")]
+        assert [(f.copy, f.detail) for f in of(piped, events.Fault)] == [
+            (f.copy, f.detail) for f in of(serial, events.Fault)
+        ]
+        for got in (serial, piped):
+            end = finished(got)
+            assert (end.outcome, end.copies, end.verify_errors) == ("capacity", blocks, 1)
+            assert end.link["verified"] == end.bytes == 2 * blocks * (4 << 20)
+            assert of(got, events.Capacity)[0].copy == blocks + 1
+
+
+def test_auto_copies_serially_where_a_second_block_does_not_fit():
+    p = params(memory_size=12 << 20, release_cycle=4, memory_reuse=True, memory_kind="device")
+    serial = finished(run(dataclasses.replace(p, pipeline="serial"), sim(20 << 20)))
+    auto = finished(run(p, sim(20 << 20)))
+    assert _totals(auto) == _totals(serial) and auto.outcome == "completed" and auto.copies == 4
+    forced = run(dataclasses.replace(p, pipeline="pipelined"), sim(20 << 20))
+    assert finished(forced).outcome == "error" and not of(forced, events.Capacity)[0].expected
+
+
+class _Interrupt(BaseException):
+    """What a signal handler raises in the main thread, like Ctrl-C's KeyboardInterrupt."""
+
+
+def test_an_interrupt_while_waiting_for_the_host_thread_frees_nothing_under_it(monkeypatch):
+    import workers.pipeline as pipeline
+
+    real, still_held = pipeline.compare, []
+
+    def slow(actual, expected):
+        if not threading.current_thread().name.startswith("dvpp-host"):
+            return real(actual, expected)
+        time.sleep(0.05)  # the host thread is comparing when the interrupt comes
+        from workers.simulator.acl import _state
+
+        still_held.append(_state.driver().memory.find(actual.ctypes.data, actual.size) is not None)
+        return real(actual, expected)
+
+    monkeypatch.setattr(pipeline, "compare", slow)
+    main = threading.main_thread().ident
+
+    def raise_interrupt(signum, frame):
+        raise _Interrupt()
+
+    previous = signal.signal(signal.SIGUSR2, raise_interrupt)
+    timer = threading.Timer(0.3, lambda: signal.pthread_kill(main, signal.SIGUSR2))
+    try:
+        with held(sim()):  # asserts that every buffer was freed, after the host thread let go of it
+            timer.start()
+            with pytest.raises(_Interrupt):
+                run(params(pipeline="pipelined", release_cycle=-1, memory_reuse=True), None)
+            assert [t.name for t in threading.enumerate() if t.name.startswith("dvpp-host")] == []
+        assert still_held and all(still_held)  # the host thread never read a freed buffer
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGUSR2, previous)

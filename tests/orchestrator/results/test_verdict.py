@@ -314,10 +314,10 @@ def test_a_devices_own_threshold_wins_over_its_chips():
     )  # as the journal keeps it
 
 
-def _with_link(busy, wall=10.0, outcome="completed", simulated=False):
-    opened = dataclasses.replace(started(), simulated=simulated, backend="sim" if simulated else "acl")
+def _with_link(busy, wall=10.0, outcome="completed", simulated=False, **params):
+    opened = dataclasses.replace(started(), simulated=simulated, backend="sim" if simulated else "acl", params=params)
     end = dataclasses.replace(finished(outcome), link=ev.LinkUse(busy=busy, wall=wall, verified=16))
-    c = Collector([("h", 0, {})])
+    c = Collector([("h", 0, params)])
     for e in (opened, end):
         c.fold("h", 0, e)
     return judge_all(c, {}, Thresholds(min_duty_cycle=0.5))[0]
@@ -336,6 +336,9 @@ def test_a_link_busy_under_min_duty_cycle_is_a_warning_and_never_a_failure():
 def test_no_duty_cycle_warning_where_it_would_mislead():
     assert _with_link(busy=1.0, simulated=True).warnings == ()  # the simulator's link is the host's CPU
     assert [w.fault for w in _with_link(busy=1.0, outcome="stopped").warnings] == []  # cut short
+    assert _with_link(busy=1.0, bidirectional=True).warnings == ()  # its checks use the link untimed
+    assert _with_link(busy=1.0, interval=0.5).warnings == ()  # the pauses were asked for
+    assert [w.fault for w in _with_link(busy=1.0, interval=0.0).warnings] == ["low_duty_cycle"]
     no_floor = Collector([("h", 0, {})])
     no_floor.fold("h", 0, dataclasses.replace(started(), simulated=False, backend="acl"))
     no_floor.fold("h", 0, dataclasses.replace(finished(), link=ev.LinkUse(busy=0.1, wall=10.0, verified=0)))
