@@ -11,12 +11,19 @@ A node's devices are the NPU ids Ray can assign there: ``0 .. NPU-1`` (the ``NPU
 detected, or declared with ``ray start --resources``). On the simulator they are also capped by
 ``sim.device_count``. ``backend: auto`` means the real ``acl`` when Ray detected an Ascend chip
 type on an NPU node (it reads it through ``acl``), else the simulator.
+
+An address of a cluster (``host:port``, ``ray://host:port``, or ``auto`` with ``RAY_ADDRESS``
+set) is first reached with a plain TCP connection of at most ``REACH_TIMEOUT`` seconds: Ray itself
+retries an unreachable address for about 12 minutes before it gives up.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import logging
+import os
+import re
+import socket
 from contextlib import contextmanager
 from types import ModuleType
 from typing import Any, Dict, Iterator, List, Optional, Tuple, cast
@@ -29,6 +36,10 @@ from orchestrator.spec.schema import ALL_HOSTS, FleetSpec, Host
 from workers.simulator import catalog
 
 INSTALL_HINT = "the Ray launcher needs Ray, which is not installed here: pip install 'dvpp-fleet[ray]'"
+REACH_TIMEOUT = 30.0
+"""Seconds a cluster's address may take to accept a TCP connection before the run gives up (exit 3)."""
+ADDRESS_VARIABLE = "RAY_ADDRESS"
+"""Where Ray looks for the cluster of ``address: auto``."""
 NODE_ID_PREFIX = 8
 Node = Dict[str, Any]
 
@@ -48,6 +59,7 @@ def connect(address: str, sim_npus: Optional[int] = None) -> ModuleType:
     ray = import_ray()
     if ray.is_initialized():
         return ray
+    reach(address)
     options: Dict[str, Any] = {"address": address, "log_to_driver": False, "logging_level": logging.WARNING}
     if address == "local":
         options.update(include_dashboard=False, resources={"NPU": sim_npus} if sim_npus else None)
@@ -60,6 +72,26 @@ def connect(address: str, sim_npus: Optional[int] = None) -> ModuleType:
             "`ray start --head` (see README), or use `ray: {address: local}`"
         ) from None
     return ray
+
+
+def reach(address: str, timeout: float = REACH_TIMEOUT) -> None:
+    """``EnvironmentProblem`` when the cluster at ``address`` does not accept a TCP connection
+    within ``timeout`` seconds; nothing for ``local``, or for ``auto`` without ``RAY_ADDRESS`` (Ray
+    then looks for a cluster started on this machine, and says at once when there is none)."""
+    target = os.environ.get(ADDRESS_VARIABLE, "") if address == "auto" else address
+    found = re.fullmatch(r"(?:ray://)?\[?([^\]\s]+?)\]?:(\d{1,5})", target.strip())
+    if found is None:
+        return
+    host, port = found.group(1), int(found.group(2))
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as exc:
+        why = f"no answer within {timeout:g}s" if isinstance(exc, socket.timeout) else (exc.strerror or str(exc))
+        named = f"{address!r}" if target == address else f"{address!r} ({ADDRESS_VARIABLE}={target})"
+        raise EnvironmentProblem(
+            f"cannot reach the Ray cluster at {named}: {why.lower()}. Is `ray start --head` running there, "
+            "and is the port open? (or use `ray: {address: local}`)"
+        ) from None
 
 
 @contextmanager

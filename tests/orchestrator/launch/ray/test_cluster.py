@@ -4,17 +4,20 @@ runtime, expanding ``hosts: all`` and building the plan's inventory, on node dic
 
 from __future__ import annotations
 
+import socket
+import time
 from typing import Any, Dict, List, Optional
 
 import pytest
 
-from orchestrator.errors import SpecError
+from orchestrator.errors import EnvironmentProblem, SpecError
 from orchestrator.launch.ray.cluster import (
     describe,
     expand_hosts,
     find_node,
     matching,
     plan_inventory,
+    reach,
     runtime_for,
 )
 from orchestrator.spec.plan import resolve
@@ -217,3 +220,36 @@ def test_resolve_plans_the_devices_of_each_node():
     plan = resolve(spec, inv, hostname="controller.example.com", launcher="ray")
     assert [(j.host, j.device) for j in plan.jobs] == [("node-a", d) for d in range(4)] + [("node-b", 0), ("node-b", 1)]
     assert plan.visible == {"node-a": 4, "node-b": 2}
+
+
+def test_an_address_that_accepts_no_connection_is_an_environment_problem_at_once(monkeypatch):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    listener.close()  # nothing listens there now
+    start = time.monotonic()
+    with pytest.raises(EnvironmentProblem) as info:
+        reach(f"127.0.0.1:{port}", timeout=5)
+    assert time.monotonic() - start < 5
+    assert str(info.value).startswith(f"cannot reach the Ray cluster at '127.0.0.1:{port}': ")
+    assert "connection refused" in str(info.value) and "ray start --head" in str(info.value)
+    monkeypatch.setenv("RAY_ADDRESS", f"ray://127.0.0.1:{port}")
+    with pytest.raises(EnvironmentProblem, match=rf"'auto' \(RAY_ADDRESS=ray://127.0.0.1:{port}\)"):
+        reach("auto", timeout=5)
+
+
+def test_an_address_that_listens_or_is_this_machine_s_own_is_left_to_ray(monkeypatch):
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        reach(f"127.0.0.1:{listener.getsockname()[1]}", timeout=5)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    reach("auto", timeout=0.01)  # Ray finds a cluster of this machine itself
+    reach("local", timeout=0.01)
+
+
+def test_an_address_that_never_answers_gives_up_within_the_timeout():
+    start = time.monotonic()
+    with pytest.raises(EnvironmentProblem, match=r"^cannot reach the Ray cluster at '192\.0\.2\.1:6379': "):
+        reach("192.0.2.1:6379", timeout=0.5)  # TEST-NET-1: never routed
+    assert time.monotonic() - start < 3
