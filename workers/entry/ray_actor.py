@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import faulthandler
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -33,10 +34,28 @@ from workers.visibility import VISIBLE_ENV
 MAX_CONCURRENCY = 4
 
 
+def node_folder(run_id: str) -> str:
+    """A run's folder in its node's temp directory; ``run_id`` is unique to one launch of a run."""
+    return os.path.join(tempfile.gettempdir(), "dvpp-fleet", run_id)
+
+
 def node_files(run_id: str, name: str) -> Tuple[str, str]:
-    """(log, position) files of a worker on its node: the run's folder in that node's temp directory."""
-    base = os.path.join(tempfile.gettempdir(), "dvpp-fleet", run_id, name)
+    """(log, position) files of a worker on its node, in the run's ``node_folder``."""
+    base = os.path.join(node_folder(run_id), name)
     return base + LOG_SUFFIX, base + POSITION_SUFFIX
+
+
+def forget(run_id: str) -> int:
+    """Remove the run's folder on this node (its workers' logs and positions, copied into the run
+    directory where they mattered); returns how many files it held. Run as a Ray task on each node
+    once the run is over."""
+    folder = node_folder(run_id)
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return 0
+    shutil.rmtree(folder, ignore_errors=True)
+    return len(names)
 
 
 def remains(run_id: str, name: str, lines: int) -> Dict[str, Any]:

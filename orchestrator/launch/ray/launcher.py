@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, cast
@@ -34,7 +35,7 @@ from orchestrator.spec.plan import DeviceJob
 from orchestrator.spec.schema import Ray
 from workers import events as ev
 from workers.entry.position import Where
-from workers.entry.ray_actor import DeviceActor, remains
+from workers.entry.ray_actor import DeviceActor, forget, remains
 from workers.simulator import catalog
 from workers.stopflag import Stop
 
@@ -60,6 +61,9 @@ class RayLauncher:
         self.ray = connect(self.address, sim_npus=_sim_npus(jobs) if simulated else None)
         self.sink, self.stop, self.run_dir = sink, stop, run_dir
         (run_dir / rundir.LOGS).mkdir(parents=True, exist_ok=True)
+        # the workers' files on their nodes: a folder of this launch alone (two runs both called
+        # "nightly" never share one), removed from every node once the run is over
+        self.node_run = f"{run_dir.name}-{uuid.uuid4().hex[:12]}"
         self.slots, self.waiting = slots or len(jobs), list(jobs)
         self.workers: List[_Worker] = []
         self.claims: List[Claim] = []
@@ -69,6 +73,21 @@ class RayLauncher:
         finally:
             for actor in [w.actor for w in self.workers] + [a for c in self.claims for a in c.actors()]:
                 kill_actor(self.ray, actor)
+            self._forget_node_files()
+
+    def _forget_node_files(self) -> None:
+        """Remove this run's folder from every node a worker ran on; a node that is gone keeps
+        nothing of it, one that does not answer within ``STACK_WAIT`` is left (its temp directory)."""
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        nodes = {w.node["node_id"] for w in self.workers if w.node and w.node.get("node_id")}
+        task = self.ray.remote(num_cpus=0)(forget)
+        refs = []
+        for node in sorted(nodes):
+            strategy = NodeAffinitySchedulingStrategy(node, soft=False)
+            refs.append(task.options(scheduling_strategy=strategy).remote(self.node_run))
+        if refs:
+            self.ray.wait(refs, num_returns=len(refs), timeout=STACK_WAIT)
 
     def _fill(self) -> None:
         """Claim NPUs for the next jobs while fewer than ``slots`` are placing or running."""
@@ -115,7 +134,7 @@ class RayLauncher:
                 self._drained(owner, ref)
 
     def _start(self, claim: Claim, job: DeviceJob, actor: Any) -> None:
-        actor.start.remote(job.worker, self.run_dir.name)
+        actor.start.remote(job.worker, self.node_run)
         self.sink(job.host, job.device, ev.Launched())
         now = time.monotonic()
         w = _Worker(job=job, since=now, last_event=now, actor=actor, node=claim.node)
@@ -212,7 +231,7 @@ class RayLauncher:
         task = self.ray.remote(num_cpus=0)(remains).options(
             scheduling_strategy=NodeAffinitySchedulingStrategy(w.node["node_id"], soft=False)
         )
-        return task.remote(self.run_dir.name, w.job.worker.name, LOG_LINES)
+        return task.remote(self.node_run, w.job.worker.name, LOG_LINES)
 
     def _keep_remains(self, w: _Worker, from_actor: bool = True) -> Dict[str, Any]:
         """Copy the worker's log tail into the run directory (where the local launcher's logs are)

@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
@@ -105,10 +106,13 @@ def test_every_npu_of_every_node_passes_and_the_table_names_the_node(cluster, tm
             }
         )
     )
+    node_root = Path(tempfile.gettempdir()) / "dvpp-fleet"
+    before = set(node_root.glob("run-*"))
     assert cli.main(["run", str(path), "--out", str(tmp_path / "run"), "--no-progress"]) == 0
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     devices = summary["devices"]
     assert {d["status"] for d in devices} == {"PASS"} and summary["launcher"] == "ray"
+    assert set(node_root.glob("run-*")) == before  # the nodes' files of this run were removed
     per_host: Dict[str, List[int]] = {}
     for d in devices:
         per_host.setdefault(d["host"], []).append(d["device"])
