@@ -8,6 +8,7 @@ runs/<UTC time>-<id>/
   report.html       the plots (report/html.py)
   logs/<host>-<device>.log        each worker's stdout and stderr
   logs/.<host>-<device>.position  where each local worker is (workers/entry/position.py)
+  logs/ray.log                    what Ray's driver printed of the cluster (Ray launcher)
   sim-link-<host>.state           the simulated host link of one host (simulator only)
   .<name>.<random>                a result being written atomically (left behind only by a killed run)
 
@@ -179,6 +180,15 @@ def log_name(host: str, device: int) -> str:
 
 def log_path(run_dir: Path, host: str, device: int) -> Path:
     return run_dir / log_name(host, device)
+
+
+RAY_LOG = "ray.log"
+"""In ``LOGS``: what Ray's driver printed of the cluster during a Ray run (``(raylet) A worker died
+...``), kept off stdout (``launch/ray/cluster.py``); absent when Ray said nothing."""
+
+
+def ray_log_path(run_dir: Path) -> Path:
+    return run_dir / LOGS / RAY_LOG
 
 
 def position_path(run_dir: Path, host: str, device: int) -> Path:

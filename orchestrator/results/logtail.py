@@ -92,3 +92,23 @@ def _thread(lines: List[str], at: int) -> List[str]:
 def _in_runtime(frame: str) -> bool:
     match = _FRAME.match(frame)
     return match is not None and match["file"].replace("\\", "/").endswith(_RUNTIME)
+
+
+FATAL_SIGNALS = {
+    "Segmentation fault": "SIGSEGV",
+    "Bus error": "SIGBUS",
+    "Aborted": "SIGABRT",
+    "Floating point exception": "SIGFPE",
+    "Illegal instruction": "SIGILL",
+}
+"""``faulthandler``'s words for the fatal signals it catches, and the signals' names."""
+
+
+def fatal_signal(lines: Sequence[str]) -> Optional[str]:
+    """The signal a log's last ``Fatal Python error`` line names (``SIGSEGV``), or None: how a
+    process that nobody waited for (a Ray actor) died, from its own last words."""
+    for line in reversed(lines):
+        if line.startswith(_FATAL):
+            words = line[len(_FATAL) :].strip()
+            return next((name for text, name in FATAL_SIGNALS.items() if words.startswith(text)), None)
+    return None

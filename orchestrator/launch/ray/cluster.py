@@ -15,6 +15,10 @@ type on an NPU node (it reads it through ``acl``), else the simulator.
 An address of a cluster (``host:port``, ``ray://host:port``, or ``auto`` with ``RAY_ADDRESS``
 set) is first reached with a plain TCP connection of at most ``REACH_TIMEOUT`` seconds: Ray itself
 retries an unreachable address for about 12 minutes before it gives up.
+
+Ray's driver prints the cluster's error messages (``(raylet) A worker died ...``, dozens after a
+node is lost) on stdout, whatever ``log_to_driver`` says, which would break ``--format json`` and
+bury the table. ``connect`` routes them to the file a run names (``ray_messages``), else to stderr.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ import logging
 import os
 import re
 import socket
+import sys
 from contextlib import contextmanager
+from pathlib import Path
 from types import ModuleType
 from typing import Any, Dict, Iterator, List, Optional, Tuple, cast
 
@@ -40,6 +46,7 @@ REACH_TIMEOUT = 30.0
 """Seconds a cluster's address may take to accept a TCP connection before the run gives up (exit 3)."""
 ADDRESS_VARIABLE = "RAY_ADDRESS"
 """Where Ray looks for the cluster of ``address: auto``."""
+_messages: List[Optional[Path]] = [None]  # where Ray's driver messages go (ray_messages); None: stderr
 NODE_ID_PREFIX = 8
 Node = Dict[str, Any]
 
@@ -63,6 +70,7 @@ def connect(address: str, sim_npus: Optional[int] = None) -> ModuleType:
     options: Dict[str, Any] = {"address": address, "log_to_driver": False, "logging_level": logging.WARNING}
     if address == "local":
         options.update(include_dashboard=False, resources={"NPU": sim_npus} if sim_npus else None)
+    _route_driver_messages()
     try:
         with _quiet_npu_detection():
             ray.init(**options)
@@ -92,6 +100,43 @@ def reach(address: str, timeout: float = REACH_TIMEOUT) -> None:
             f"cannot reach the Ray cluster at {named}: {why.lower()}. Is `ray start --head` running there, "
             "and is the port open? (or use `ray: {address: local}`)"
         ) from None
+
+
+def ray_messages(path: Path) -> None:
+    """From now on Ray's driver messages are appended to ``path`` (a run's log): also those that
+    arrive after the run, as the news of its workers' deaths can, until another run names its own."""
+    _messages[0] = path
+
+
+def _route_driver_messages() -> None:
+    """Make Ray's driver write what it prints of the cluster (error messages, worker output) where
+    ``ray_messages`` says, never on stdout; Ray calls its module function ``print_to_stdstream``
+    for both. A Ray without that function is left as it is."""
+    try:
+        driver = importlib.import_module("ray._private.worker")
+    except ImportError:
+        return
+    original = getattr(driver, "print_to_stdstream", None)
+    if original is None or getattr(original, "routed_by_dvpp_fleet", False):
+        return  # absent in this Ray, or routed already
+
+    def print_to_stdstream(data: Dict[str, Any], ignore_prefix: bool = False) -> None:
+        who = data.get("pid")
+        text = "".join(f"({who}) {line}\n" for line in data.get("lines") or [])
+        if not text:
+            return
+        path = _messages[0]
+        try:
+            if path is None:
+                sys.stderr.write(text)
+            else:
+                with open(path, "a", encoding="utf-8", errors="replace") as log:
+                    log.write(text)
+        except (OSError, ValueError):
+            pass  # a full disk or a closed stream: Ray's words are not worth a failed run
+
+    print_to_stdstream.routed_by_dvpp_fleet = True  # type: ignore[attr-defined]
+    setattr(driver, "print_to_stdstream", print_to_stdstream)  # noqa: B010 - a module of Ray, patched at run time
 
 
 @contextmanager

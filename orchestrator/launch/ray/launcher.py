@@ -29,8 +29,9 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, cast
 from orchestrator import rundir
 from orchestrator.launch.contract import Sink
 from orchestrator.launch.ray.claims import Claim, plan_claims
-from orchestrator.launch.ray.cluster import alive_nodes, connect, describe, kill_actor
+from orchestrator.launch.ray.cluster import alive_nodes, connect, describe, kill_actor, ray_messages
 from orchestrator.launch.tracking import STACK_WAIT, TICK, Stopping, Tracked
+from orchestrator.results.logtail import fatal_signal
 from orchestrator.spec.plan import DeviceJob
 from orchestrator.spec.schema import Ray
 from workers import events as ev
@@ -68,6 +69,7 @@ class RayLauncher:
         self.workers: List[_Worker] = []
         self.claims: List[Claim] = []
         self.actor_class = self.ray.remote(DeviceActor)
+        ray_messages(rundir.ray_log_path(run_dir))
         try:
             self._supervise()
         finally:
@@ -180,10 +182,13 @@ class RayLauncher:
 
     def _crashed(self, w: _Worker, why: str) -> None:
         w.ended = True
-        self._place(w, self._keep_remains(w, from_actor=False))
+        remains = self._keep_remains(w, from_actor=False)
+        self._place(w, remains)
         w.started = w.started or w.cycle >= 1  # its position file says it had opened the device
-        msg = f"worker for {w.name} on node {describe(w.node)} died {w.during()}: {why}"
-        self.sink(w.job.host, w.job.device, w.crashed(msg))
+        signal = fatal_signal(remains.get("tail") or [])  # nobody waited for the actor: its log says
+        how = f"died from signal {signal}" if signal else "died"
+        msg = f"worker for {w.name} on node {describe(w.node)} {how} {w.during()}: {why}"
+        self.sink(w.job.host, w.job.device, w.crashed(msg, signal=signal))
 
     def _ask_to_stop(self) -> None:
         for claim in self.claims:

@@ -12,7 +12,7 @@ from typing import List
 
 import pytest
 
-from orchestrator.results.logtail import LOG_TAIL_LINES, TAIL_LINES, excerpt
+from orchestrator.results.logtail import LOG_TAIL_LINES, TAIL_LINES, excerpt, fatal_signal
 
 OURS = [
     '  File "/srv/fleet/workers/simulator/acl/_faults.py", line 123 in before_h2d',
@@ -150,3 +150,20 @@ def test_the_current_thread_wins_when_it_is_in_the_runtime_call_too_or_none_is()
 def test_a_log_that_says_only_the_workers_first_line_gives_no_excerpt():
     assert excerpt(["worker pid 7: localhost:2 backend sim", "", "  "]) == []
     assert excerpt(["worker pid 7: localhost:2 backend sim", "acl init failed"])[-1] == "acl init failed"
+
+
+@pytest.mark.parametrize(
+    "line,name",
+    [
+        ("Fatal Python error: Segmentation fault", "SIGSEGV"),
+        ("Fatal Python error: Aborted", "SIGABRT"),
+        ("Fatal Python error: Bus error", "SIGBUS"),
+        ("Fatal Python error: Floating point exception", "SIGFPE"),
+        ("Fatal Python error: Illegal instruction", "SIGILL"),
+        ("Fatal Python error: _PyMem_DebugMalloc: Python memory allocator called without holding the GIL", None),
+    ],
+)
+def test_the_fatal_line_names_the_signal_a_process_died_of(line, name):
+    log = ["dvpp-fleet worker 1234", line, "", "Current thread 0x00007f (most recent call first):", "  File ..."]
+    assert fatal_signal(log) == name
+    assert fatal_signal(["dvpp-fleet worker 1234", "a clean end"]) is None

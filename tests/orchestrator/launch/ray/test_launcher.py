@@ -11,6 +11,7 @@ import socket
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
@@ -156,6 +157,41 @@ def test_a_fault_on_one_device_of_one_node_fails_only_that_device(cluster, tmp_p
     statuses = _statuses(verdicts)
     assert statuses.pop(("node-b", 2)) == "FAIL"
     assert set(statuses.values()) == {"PASS"} and len(statuses) == 3 * NPUS - 1
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_json_on_stdout_stays_json_while_workers_die_and_the_crash_names_its_signal(cluster, tmp_path, capsys):
+    from orchestrator import cli
+
+    path = tmp_path / "fleet.yaml"
+    faults = [{"host": "node-a", "device": d, "kind": "crash", "at_copy": 2} for d in (1, 2)]
+    data = {
+        "version": 1,
+        "backend": "sim",
+        "launcher": "ray",
+        "ray": {"address": cluster.address},
+        "defaults": SMALL_DEFAULTS,
+        "hosts": [{"name": "node-a"}],
+        "sim": {"device_count": NPUS, "memory": {"hbm": "1GiB"}, "faults": faults},
+    }
+    path.write_text(json.dumps(data))
+    code = cli.main(["run", str(path), "--out", str(tmp_path / "run"), "--no-progress", "--format", "json"])
+    out = capsys.readouterr().out
+    summary = json.loads(out)  # nothing of Ray's on stdout: "(raylet) A worker died ..." went to the run's log
+    assert code == summary["exit_code"] == 1
+    statuses = {d["device"]: d["status"] for d in summary["devices"]}
+    assert statuses == {0: "PASS", 1: "CRASHED", 2: "CRASHED", 3: "PASS"}
+    for device in (1, 2):
+        fault = summary["devices"][device]["faults"][0]
+        assert fault["detail"]["signal"] == "SIGSEGV"
+        assert fault["message"].startswith(f"worker for node-a:{device} on node node-a (")
+        assert " died from signal SIGSEGV during cycle 1, copy 2: " in fault["message"]
+    ray_log = tmp_path / "run" / rundir.LOGS / rundir.RAY_LOG
+    deadline = time.monotonic() + 10  # Ray's error messages reach the driver a little after the deaths
+    while "(raylet)" not in (ray_log.read_text() if ray_log.exists() else "") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert "(raylet) A worker died" in ray_log.read_text()
 
 
 @pytest.mark.ray
