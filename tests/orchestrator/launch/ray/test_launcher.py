@@ -224,7 +224,10 @@ def test_a_killed_actor_is_crashed_and_the_others_carry_on(cluster, tmp_path):
         crashed = seen[key][-1]
         assert isinstance(crashed, ev.Crashed), (key, _kinds(seen[key]))
         assert f"on node {key[0]} (" in crashed.message and "its process died" in crashed.message
-    assert "died during cycle 1, copy 1:" in seen[("node-b", 3)][-1].message  # exact, from the node's files
+    segv = seen[("node-b", 3)][-1]
+    assert "died from signal SIGSEGV during cycle 1, copy 1:" in segv.message  # exact, from the node's files
+    assert segv.signal == "SIGSEGV"
+    assert seen[("node-a", 1)][-1].signal is None  # a SIGKILL leaves no last words: not guessed
     log = (tmp_path / "logs" / "node-b-3.log").read_text()  # fetched from the dead actor's node
     assert "Fatal Python error: Segmentation fault" in log
     assert "in memcpy_h2d" in log
