@@ -9,6 +9,8 @@ runs/<UTC time>-<id>/
   logs/<host>-<device>.log        each worker's stdout and stderr
   logs/.<host>-<device>.position  where each local worker is (workers/entry/position.py)
   logs/ray.log                    what Ray's driver printed of the cluster (Ray launcher)
+  logs/forkserver.log             what the server local workers are forked from said, and why workers
+                                  were spawned instead, if anything (launch/local.py)
   sim-link-<host>.state           the simulated host link of one host (simulator only)
   .<name>.<random>                a result being written atomically (left behind only by a killed run)
 
@@ -180,6 +182,15 @@ def log_name(host: str, device: int) -> str:
 
 def log_path(run_dir: Path, host: str, device: int) -> Path:
     return run_dir / log_name(host, device)
+
+
+FORKSERVER_LOG = "forkserver.log"
+"""In ``LOGS``: the stderr of the server this run's local workers are forked from, and why the run
+spawned workers instead (a server that could not start or died); absent when there was nothing to say."""
+
+
+def forkserver_log_path(run_dir: Path) -> Path:
+    return run_dir / LOGS / FORKSERVER_LOG
 
 
 RAY_LOG = "ray.log"

@@ -16,10 +16,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Set
 
 import pytest
 
+from orchestrator.launch.local import START_METHOD_ENV, START_METHODS
 from tests.helpers.cli import ROOT, cli, press, run_fleet, start_cli, table_rows
 from tests.helpers.specs import spec, write_spec
 
@@ -188,14 +189,31 @@ def test_32_devices_complete_under_ulimit_n_64(tmp_path):
     assert "the descriptor limit (ulimit -n 64, hard limit 64) lets" in err
 
 
+def test_64_devices_under_ulimit_n_128_all_pass_from_one_forkserver(tmp_path):
+    """The case that once killed the forkserver (a fork request cut short by EMFILE, and every
+    running device then read CRASHED): the workers run in turns, all forked from the run's one
+    server, which never fails (its log, kept only when it says something, is not there)."""
+    run_dir = tmp_path / "run"
+    proc = start(write_spec(tmp_path, spec(devices=64)), run_dir, limits=nofile(128))
+    out, err = proc.communicate(timeout=300)
+    no_traceback(out, err)
+    assert proc.returncode == 0, err
+    assert set(statuses(run_dir).values()) == {"PASS"} and len(statuses(run_dir)) == 64
+    assert "the descriptor limit (ulimit -n 128, hard limit 128) lets" in err
+    assert not (run_dir / "logs" / "forkserver.log").exists()
+    assert "(forked from the launcher's forkserver)" in (run_dir / "logs" / "localhost-63.log").read_text()
+
+
 def address_space(limit: int) -> Callable[[], None]:
     return lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
-def test_a_host_memory_limit_is_blamed_on_the_host_not_on_the_devices(tmp_path):
+@pytest.mark.parametrize("method", START_METHODS)
+def test_a_host_memory_limit_is_blamed_on_the_host_not_on_the_devices(tmp_path, monkeypatch, method):
     """Under ``ulimit -v`` the workers cannot hold their 256 MiB buffers, or cannot even start
-    numpy: one line blames the host, exit 3. The limit that starves workers but not the controller
-    depends on the build, so a few are tried."""
+    numpy: one line blames the host, exit 3, forked or spawned. The limit that starves workers but
+    not the controller depends on the build, so a few are tried."""
+    monkeypatch.setenv(START_METHOD_ENV, method)
     data = spec(devices=8, timeouts={"init": "20s"})
     data["defaults"]["open_retries"] = 0  # a worker stuck starting under the limit is given up on in time
     data["defaults"]["memory_size"] = "256MiB"  # over every limit tried: a worker cannot hold its buffers
@@ -336,3 +354,67 @@ def test_a_crashed_and_a_hung_device_are_accounted_to_the_copy_and_shown_where_t
     drill = cli("report", str(done.run_dir), "--device", "localhost:1")
     assert drill.returncode == 0 and "copies: 39" in drill.stdout and "partial:" in drill.stdout
     assert "multiprocessing/spawn.py" not in drill.stdout and "Extension modules" not in drill.stdout
+
+
+NEGLECTFUL_PARENT = """
+import subprocess, sys, time
+controller = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print(controller.pid, flush=True)
+time.sleep(600)  # never waits for it: once killed, it stays a zombie
+"""
+
+
+def running(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+@pytest.mark.parametrize("method", START_METHODS)
+def test_workers_stop_when_their_controller_is_killed_even_if_nobody_reaps_it(tmp_path, method):
+    """A controller killed with SIGKILL by a parent that never waits for it stays a zombie, its
+    pid taken. Its workers see their pipes' read end close (a forked worker's parent is the
+    forkserver, which lives on while they do): device 0 stops after its copy, devices 1 and 2,
+    stuck in a copy that never returns (and so sending nothing), exit within ORPHAN_GRACE; the
+    server then ends too."""
+    import psutil
+
+    from workers.entry.local import ORPHAN_GRACE, ORPHAN_POLL
+
+    data = timed_spec(3, "2m")
+    data["sim"]["faults"] = [{"device": d, "kind": "hang", "at_copy": 3} for d in (1, 2)]
+    data["timeouts"] = {"copy": "5m"}  # the controller itself would not have killed them yet
+    path = write_spec(tmp_path, data)
+    run_dir = tmp_path / "run"
+    command = [sys.executable, "-m", "orchestrator", "run", str(path), "--out", str(run_dir), "--no-progress"]
+    env = dict(os.environ, PYTHONPATH=str(ROOT), **{START_METHOD_ENV: method})
+    parent = subprocess.Popen(
+        [sys.executable, "-c", NEGLECTFUL_PARENT, *command], cwd=str(ROOT), env=env, stdout=subprocess.PIPE, text=True
+    )
+    pids: Set[int] = set()
+    try:
+        assert parent.stdout is not None
+        controller = int(parent.stdout.readline())
+        wait_for_events(run_dir, "started", 3)
+        time.sleep(0.5)  # devices 1 and 2 are in their copy 3 by now
+        journal = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+        pids = {e["pid"] for e in journal if e.get("kind") == "launched"}
+        parents = {psutil.Process(pid).ppid() for pid in pids}
+        assert len(pids) == 3 and (parents == {controller}) == (method == "spawn")
+        os.kill(controller, signal.SIGKILL)
+        deadline = time.monotonic() + ORPHAN_POLL + ORPHAN_GRACE + 3
+        while any(running(pid) for pid in pids | parents if pid != controller) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert psutil.Process(controller).status() == psutil.STATUS_ZOMBIE  # never reaped all along
+        assert [pid for pid in pids | parents if pid != controller and running(pid)] == []
+        logs = worker_logs(run_dir)
+        assert logs.count("controller is gone") == 3, logs[-3000:]
+    finally:
+        for pid in pids:
+            if running(pid):
+                os.kill(pid, signal.SIGKILL)
+        parent.kill()
+        parent.wait()

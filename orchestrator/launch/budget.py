@@ -1,9 +1,12 @@
 """What this host can hold for a local run, checked before anything is launched: file descriptors
 for the controller's end of every worker, and disk space for the journal and the reports.
 
-The controller holds ``FDS_PER_WORKER`` descriptors per running worker (its pipe, its process
-sentinel, and the pipe its start data went through, which multiprocessing keeps open until the
-process object is closed) and starting one briefly needs a few more. When the soft limit (``ulimit -n``) is too
+The controller holds ``FDS_PER_WORKER`` descriptors per running worker, forked or spawned alike
+(its pipe, its process sentinel, and the pipe its start data went through, which multiprocessing
+keeps open until the process object is closed), and starting one briefly needs ``FDS_TO_START``
+(the launcher checks that many are free before each start: ``launch/local.py``). The server local
+workers are forked from holds one per running worker and inherits this limit, so the controller
+runs out first. When the soft limit (``ulimit -n``) is too
 low it is raised to the hard limit; when even that is too low, fewer workers run at once (in
 turns, with a warning that says what to change) rather than dying at the Nth spawn. A run whose
 journal would not fit on the disk of ``--out`` is refused, saying how much it needs.
@@ -23,8 +26,14 @@ from orchestrator.spec.units import format_size
 from workers.params import PROGRESS_PERIOD
 
 FDS_PER_WORKER = 3
+FDS_TO_START = 8
+"""Descriptors starting one worker takes at its peak, ``FDS_PER_WORKER`` of them kept: its pipe (2),
+then, spawned, two pipes to the new interpreter and one that tells whether it could be run (6), or,
+forked, the socket of the request to the server and two pipes (5). A fork request cut short for
+want of one kills the server, hence the check before each."""
 FDS_RESERVE = 24
-"""Descriptors kept free for the journal, outputs, a worker being started and the interpreter."""
+"""Descriptors kept free for the journal, outputs, the interpreter, the forkserver's pipe (1) and
+a worker being started (``FDS_TO_START``)."""
 EVENT_BYTES = 700
 """A journal line of a progress or cycle-end event, rounded up (bytes)."""
 DEVICE_BYTES = 64 << 10
