@@ -100,3 +100,35 @@ def worker_process(p: WorkerParams, config: Dict[str, Any]) -> subprocess.Popen[
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+class StopAt:
+    """A ``cycles.Watch`` that sets ``stop`` once copy ``copy`` has been made (a stop between copies)."""
+
+    def __init__(self, stop: Any, copy: int) -> None:
+        self.stop, self.copy = stop, copy
+
+    def copied(self, cycle: int, copy: int, pattern: str, sent: Any, received: Any, memory: Any) -> None:
+        if copy == self.copy:
+            self.stop.set()
+
+    def released(self, cycle: int, memory: Any) -> None:
+        pass
+
+
+class MemcpyWrapper:
+    """The simulator's acl with ``rt.memcpy`` going through ``self._memcpy`` (a subclass says how),
+    which counts calls in ``calls``; ``at`` is the subclass's call of interest."""
+
+    def __init__(self, acl: Any, at: int) -> None:
+        from types import SimpleNamespace
+
+        self._acl, self.calls, self.at = acl, 0, at
+        self.rt = SimpleNamespace(**{n: getattr(acl.rt, n) for n in dir(acl.rt) if not n.startswith("_")})
+        self.rt.memcpy = self._memcpy
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._acl, name)
+
+    def _memcpy(self, *args: Any) -> int:
+        return int(self._acl.rt.memcpy(*args))

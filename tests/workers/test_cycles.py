@@ -3,11 +3,10 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from types import SimpleNamespace
 
 import pytest
 
-from tests.helpers.workers import BLOCK, finished, held, huge_pages, of, params, run, sim
+from tests.helpers.workers import BLOCK, MemcpyWrapper, StopAt, finished, held, huge_pages, of, params, run, sim
 from workers import events
 from workers.cycles import CycleEngine
 from workers.leaks import leak_of
@@ -118,16 +117,8 @@ def test_slow_device_shows_lower_bandwidth():
     assert slow.d2h["median"] < fast.d2h["median"] / 4
 
 
-class _FailingMemcpy:
+class _FailingMemcpy(MemcpyWrapper):
     """The simulator's acl with ``rt.memcpy`` failing from call ``at`` on (a driver error)."""
-
-    def __init__(self, acl, at: int) -> None:
-        self._acl, self.calls, self.at = acl, 0, at
-        self.rt = SimpleNamespace(**{n: getattr(acl.rt, n) for n in dir(acl.rt) if not n.startswith("_")})
-        self.rt.memcpy = self._memcpy
-
-    def __getattr__(self, name):
-        return getattr(self._acl, name)
 
     def _memcpy(self, *args):
         self.calls += 1
@@ -190,16 +181,7 @@ def test_api_error_is_a_fault_with_cycle_and_copy_and_cleans_up():
 
 def test_stop_is_checked_between_copies():
     stop = threading.Event()
-
-    class StopAfterThree:
-        def copied(self, cycle, copy, pattern, sent, received, memory):
-            if copy == 3:
-                stop.set()
-
-        def released(self, cycle, memory):
-            pass
-
-    got = run(params(release_cycle=-1, memory_reuse=True), stop=stop, watch=StopAfterThree())
+    got = run(params(release_cycle=-1, memory_reuse=True), stop=stop, watch=StopAt(stop, 3))
     end = finished(got)
     assert end.outcome == "stopped" and end.copies == 3 and end.cycles == 1
 

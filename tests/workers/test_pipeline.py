@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.helpers.workers import BLOCK, finished, held, of, params, run, sim
+from tests.helpers.workers import BLOCK, MemcpyWrapper, StopAt, finished, held, of, params, run, sim
 from workers import events
 from workers.cycles import CycleEngine
 from workers.params import PATTERNS, PIPELINE_MIN_SIZE, WorkerParams, conflicts, pipelined
@@ -56,17 +56,11 @@ def test_the_offset_is_the_one_the_flip_hit():
     assert [f.detail for f in piped] == [f.detail for f in serial] and piped[0].copy == 3
 
 
-class _CorruptD2H:
-    """The simulator's acl with one byte of the ``at``-th device-to-host memcpy's destination
-    flipped after it: the device held the right bytes, the read-back lost one."""
+class _CorruptD2H(MemcpyWrapper):
+    """The simulator's acl with one byte (at ``offset``) of the ``at``-th device-to-host memcpy's
+    destination flipped after it: the device held the right bytes, the read-back lost one."""
 
-    def __init__(self, acl, at: int, offset: int = 100) -> None:
-        self._acl, self.calls, self.at, self.offset = acl, 0, at, offset
-        self.rt = SimpleNamespace(**{n: getattr(acl.rt, n) for n in dir(acl.rt) if not n.startswith("_")})
-        self.rt.memcpy = self._memcpy
-
-    def __getattr__(self, name):
-        return getattr(self._acl, name)
+    offset = 100
 
     def _memcpy(self, dst, dst_max, src, count, kind):
         ret = self._acl.rt.memcpy(dst, dst_max, src, count, kind)
@@ -128,18 +122,10 @@ def test_a_size_sweep_pipelines_each_size_and_checks_every_copy():
 def test_a_stop_in_the_middle_of_a_pipeline_checks_what_moved_and_releases_everything():
     stop = threading.Event()
 
-    class StopAfterThree:
-        def copied(self, cycle, copy, pattern, sent, received, memory):
-            if copy == 3:
-                stop.set()
-
-        def released(self, cycle, memory):
-            pass
-
     config = sim(faults=_bitflip(3))
     with held(config):  # asserts that no host, device or DVPP buffer is left
         got = run(
-            params(pipeline="pipelined", release_cycle=-1, memory_reuse=True), None, stop=stop, watch=StopAfterThree()
+            params(pipeline="pipelined", release_cycle=-1, memory_reuse=True), None, stop=stop, watch=StopAt(stop, 3)
         )
     end = finished(got)
     assert (end.outcome, end.copies, end.cycles) == ("stopped", 3, 1)
@@ -149,16 +135,8 @@ def test_a_stop_in_the_middle_of_a_pipeline_checks_what_moved_and_releases_every
     assert [t.name for t in threading.enumerate() if t.name.startswith("dvpp-host")] == []
 
 
-class _FailingH2D:
+class _FailingH2D(MemcpyWrapper):
     """The simulator's acl with the ``at``-th host-to-device memcpy failing (a driver error)."""
-
-    def __init__(self, acl, at: int) -> None:
-        self._acl, self.calls, self.at = acl, 0, at
-        self.rt = SimpleNamespace(**{n: getattr(acl.rt, n) for n in dir(acl.rt) if not n.startswith("_")})
-        self.rt.memcpy = self._memcpy
-
-    def __getattr__(self, name):
-        return getattr(self._acl, name)
 
     def _memcpy(self, dst, dst_max, src, count, kind):
         if kind == 1:  # ACL_MEMCPY_HOST_TO_DEVICE

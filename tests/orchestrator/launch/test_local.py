@@ -395,6 +395,21 @@ def test_few_descriptors_make_workers_wait_their_turn_and_never_cut_a_fork_reque
     assert not rundir.forkserver_log_path(tmp_path).exists()  # it never failed
 
 
+def two_completed_runs_parents(tmp_path: Path) -> List[int]:
+    """Run two devices to completion (asserted) under ``tmp_path/run``; the parent of each worker."""
+    parents: List[int] = []
+    seen: Seen = []
+
+    def sink(host, device, event):
+        seen.append((host, device, event))
+        if isinstance(event, ev.Launched):
+            parents.append(parent_of(event.pid))
+
+    LocalLauncher().run(plan(devices=2).jobs, tmp_path / "run", sink, threading.Event())
+    assert [e.outcome for _, _, e in seen if isinstance(e, ev.Finished)] == ["completed"] * 2
+    return parents
+
+
 def test_a_forkserver_that_cannot_start_leaves_the_run_to_spawned_workers(tmp_path, monkeypatch):
     """A server that dies as it starts (here a preload that raises): every worker is spawned, and
     the run's log has the server's last words and why."""
@@ -405,16 +420,7 @@ def test_a_forkserver_that_cannot_start_leaves_the_run_to_spawned_workers(tmp_pa
     (tmp_path / "broken_preload.py").write_text("raise RuntimeError('this server cannot start')\n")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
     monkeypatch.setattr(local, "PRELOAD", local.PRELOAD + ("broken_preload",))
-    parents = []
-
-    def sink(host, device, event):
-        seen.append((host, device, event))
-        if isinstance(event, ev.Launched):
-            parents.append(parent_of(event.pid))
-
-    seen: Seen = []
-    LocalLauncher().run(plan(devices=2).jobs, tmp_path / "run", sink, threading.Event())
-    assert [e.outcome for _, _, e in seen if isinstance(e, ev.Finished)] == ["completed"] * 2
+    parents = two_completed_runs_parents(tmp_path)
     assert parents == [os.getpid()] * 2
     log = rundir.forkserver_log_path(tmp_path / "run").read_text()
     assert "RuntimeError: this server cannot start" in log
@@ -430,16 +436,7 @@ def test_a_workers_folder_in_the_current_directory_is_never_what_a_forkserver_im
     (here / "workers" / "__init__.py").write_text("")
     (here / "workers" / "entry" / "__init__.py").write_text("")  # someone else's package of that name
     monkeypatch.chdir(here)
-    parents = []
-
-    def sink(host, device, event):
-        seen.append((host, device, event))
-        if isinstance(event, ev.Launched):
-            parents.append(parent_of(event.pid))
-
-    seen: Seen = []
-    LocalLauncher().run(plan(devices=2).jobs, tmp_path / "run", sink, threading.Event())
-    assert [e.outcome for _, _, e in seen if isinstance(e, ev.Finished)] == ["completed"] * 2
+    parents = two_completed_runs_parents(tmp_path)
     assert parents == [os.getpid()] * 2  # spawned, each with this controller's own path
     log = rundir.forkserver_log_path(tmp_path / "run").read_text()
     assert f"workers are spawned: the current directory holds {here / 'workers'}" in log
