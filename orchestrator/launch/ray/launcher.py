@@ -83,13 +83,16 @@ class RayLauncher:
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         nodes = {w.node["node_id"] for w in self.workers if w.node and w.node.get("node_id")}
-        task = self.ray.remote(num_cpus=0)(forget)
-        refs = []
-        for node in sorted(nodes):
-            strategy = NodeAffinitySchedulingStrategy(node, soft=False)
-            refs.append(task.options(scheduling_strategy=strategy).remote(self.node_run))
-        if refs:
-            self.ray.wait(refs, num_returns=len(refs), timeout=STACK_WAIT)
+        try:
+            task = self.ray.remote(num_cpus=0)(forget)
+            refs = []
+            for node in sorted(nodes):
+                strategy = NodeAffinitySchedulingStrategy(node, soft=False)
+                refs.append(task.options(scheduling_strategy=strategy).remote(self.node_run))
+            if refs:
+                self.ray.wait(refs, num_returns=len(refs), timeout=STACK_WAIT)
+        except Exception:  # a cluster going away at the end: its temp files are not worth the run's result
+            pass
 
     def _fill(self) -> None:
         """Claim NPUs for the next jobs while fewer than ``slots`` are placing or running."""
