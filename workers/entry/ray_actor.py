@@ -25,6 +25,7 @@ import socket
 import sys
 import tempfile
 import threading
+import time
 from typing import Any, Dict, List, Optional, Tuple
 
 from workers.entry.position import Position, read_position, round_trips
@@ -83,6 +84,8 @@ class DeviceActor:
         self._thread: Optional[threading.Thread] = None
         self._files: Optional[Tuple[str, str]] = None  # (run id, name) once start() set up the files
         self._watch: Optional[Position] = None
+        self._last_sent = time.monotonic()  # when the device thread last sent an event (or started)
+        self._opened = False
 
     def where(self) -> Dict[str, Any]:
         """``{"node_id", "ip", "hostname", "npu_ids": [int], "visible": str|None, "pid"}``."""
@@ -105,6 +108,7 @@ class DeviceActor:
         ``remains`` reads."""
         watch = self._set_up_files(run_id, job.name, round_trips(job.params)) if run_id else None
         self._watch = watch
+        self._last_sent = time.monotonic()
         self._thread = threading.Thread(target=self._run, args=(job, watch), name="dvpp-device", daemon=True)
         self._thread.start()
 
@@ -139,8 +143,11 @@ class DeviceActor:
                 self._cond.notify_all()
 
     def _emit(self, event: Any) -> None:
-        if event.kind == "started" and self._watch is not None:
-            self._watch.opened()  # a Started still undrained when the actor dies is not lost
+        if event.kind == "started":
+            self._opened = True
+            if self._watch is not None:
+                self._watch.opened()  # a Started still undrained when the actor dies is not lost
+        self._last_sent = time.monotonic()
         with self._cond:
             self._events.append(event.to_dict())
             self._cond.notify_all()
@@ -151,6 +158,14 @@ class DeviceActor:
             self._cond.wait_for(lambda: self._events or self._done, timeout=wait)
             events, self._events = self._events, []
             return {"events": events, "done": self._done}
+
+    def quiet_for(self) -> Dict[str, Any]:
+        """``{"quiet": seconds since the device thread last sent an event (or started), "started":
+        it opened the device, "done": the device thread has ended}``, on this node's clock: what
+        hang detection counts from, however far behind the controller reading the events is."""
+        with self._cond:
+            done = self._done
+        return {"quiet": time.monotonic() - self._last_sent, "started": self._opened, "done": done}
 
     def stop(self) -> None:
         """Ask the device thread to stop after the current copy."""

@@ -201,13 +201,39 @@ class RayLauncher:
                 w.actor.stop.remote()
 
     def _check_hangs(self, now: float) -> None:
-        for w in self.workers:
+        """Kill the workers past their deadline as HUNG, the deadline counted from when each worker
+        itself last sent an event (``_ask_sources``), not from when this loop got round to it: a
+        controller that fell behind never calls a healthy device hung."""
+        overdue = [w for w in self.workers if not w.ended and now > w.deadline]
+        if overdue:
+            self._ask_sources(overdue)
+            now = time.monotonic()
+        for w in overdue:
             if not w.ended and now > w.deadline:
                 stack = self._stack(w)
                 self._place(w, self._keep_remains(w))
                 kill_actor(self.ray, w.actor)
                 w.ended = True
                 self.sink(w.job.host, w.job.device, w.hung(stack))
+
+    def _ask_sources(self, workers: List[_Worker]) -> None:
+        """Ask each actor, all at once and for ``STACK_WAIT`` at most, how long its device thread has
+        been quiet (its node's own clock) and whether it opened the device; move each worker's last
+        event forward to that. A device thread that has ended is not hung: its last events (its
+        Finished, or nothing, which the drain calls a crash) are still to be read. An actor that
+        does not answer keeps what this loop saw."""
+        refs = {w.actor.quiet_for.remote(): w for w in workers}
+        ready, _ = self.ray.wait(list(refs), num_returns=len(refs), timeout=STACK_WAIT)
+        arrived = time.monotonic()
+        for ref in ready:
+            w = refs[ref]
+            try:
+                answer = cast(Dict[str, Any], self.ray.get(ref))
+                quiet, started, done = float(answer["quiet"]), bool(answer["started"]), bool(answer["done"])
+            except Exception:  # a dead or wedged actor: the deadline stands, the drain says the rest
+                continue
+            w.last_event = max(w.last_event, arrived if done else arrived - quiet)
+            w.started = w.started or started  # its Started may still be waiting to be read
 
     def _hung_at_stop(self, grace: float) -> None:
         """Workers still there ``grace`` seconds after the stop request: one past its own deadline is

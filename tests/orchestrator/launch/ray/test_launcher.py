@@ -239,6 +239,40 @@ def test_a_killed_actor_is_crashed_and_the_others_carry_on(cluster, tmp_path):
 
 @pytest.mark.ray
 @pytest.mark.slow
+def test_a_controller_that_falls_behind_never_calls_a_healthy_device_hung(cluster, tmp_path):
+    spec = _spec(cluster, [{"name": "all"}], number_of_cycles=-1, duration="8s", interval="10ms")
+    spec = spec.model_copy(update={"timeouts": spec.timeouts.model_copy(update={"copy": 2.0})})
+    plan, _ = _plan(spec)
+
+    def slow_controller(host, device, event):
+        time.sleep(0.06)  # every event costs the controller 60 ms: it falls seconds behind the devices
+
+    seen = _launch(plan, tmp_path, slow_controller)
+    assert len(seen) == 3 * NPUS
+    ends = {key: events[-1] for key, events in seen.items()}
+    assert {key: e.kind for key, e in ends.items() if e.kind != "finished"} == {}  # none HUNG, none CRASHED
+    assert {e.outcome for e in ends.values()} == {"duration"}
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_a_device_that_stops_making_progress_is_still_hung_by_its_own_clock(cluster, tmp_path):
+    faults = [{"host": "node-a", "device": 2, "kind": "hang", "at_copy": 3}]
+    spec = _spec(cluster, [{"name": "node-a"}], faults=faults)
+    spec = spec.model_copy(update={"timeouts": spec.timeouts.model_copy(update={"copy": 2.0})})
+    plan, _ = _plan(spec)
+    start = time.monotonic()
+    seen = _launch(plan, tmp_path)
+    ends = {key[1]: events[-1] for key, events in seen.items()}
+    assert [d for d, e in sorted(ends.items()) if e.kind != "finished"] == [2]
+    hung = ends[2]
+    assert isinstance(hung, ev.Hung) and hung.timeout == 2.0 and "memcpy" in (hung.stack or "")
+    assert "stuck in acl.rt.memcpy (H2D) at cycle 1, copy 3" in hung.message
+    assert time.monotonic() - start < 30
+
+
+@pytest.mark.ray
+@pytest.mark.slow
 def test_a_node_removed_mid_run_crashes_its_devices_naming_the_node(cluster, tmp_path):
     plan, _ = _plan(_spec(cluster, [{"name": n} for n in NODES], number_of_cycles=-1, duration="6s", interval="20ms"))
     started: List[Tuple[str, int]] = []
