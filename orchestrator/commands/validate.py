@@ -22,7 +22,7 @@ from orchestrator.spec import overrides
 from orchestrator.spec.checks import device_names
 from orchestrator.spec.plan import DeviceJob, FleetPlan
 from orchestrator.spec.units import format_size
-from workers.figures import rate
+from workers.figures import rate, share
 from workers.params import PATTERNS
 
 WORKER_HEADERS = (
@@ -244,7 +244,7 @@ def chip_lines(plan: FleetPlan) -> List[str]:
 
 def _threshold(key: str, value: Any) -> str:
     if key.endswith("_fraction"):
-        return f"{value:.0%} of ref"
+        return f"{share(value)} of ref"
     return format_size(value) if key == "max_leak" else rate(value)
 
 

@@ -111,7 +111,7 @@ def _table(verdicts: Sequence[Verdict], medians: outliers.FleetMedians) -> str:
 
 def _row(v: Verdict, medians: outliers.FleetMedians) -> str:
     r = v.result
-    ratios = " / ".join(_ratio(outliers.fleet_ratio(v, d, medians)) for d in DIRECTIONS)
+    ratios = " / ".join(fmt.share(outliers.fleet_ratio(v, d, medians)) for d in DIRECTIONS)
     cells: List[Any] = [
         v.name,
         (r.chip or "-") + (" (RC mode)" if r.rc else ""),
@@ -137,10 +137,6 @@ def _status(v: Verdict) -> str:
     color = status_color(v.status)
     mark = " &#9888;" if v.warnings else ""
     return f'<td class="status" data-status="{v.status.value}" style="color:{color}">{v.status.value}{mark}</td>'
-
-
-def _ratio(value: Optional[float]) -> str:
-    return "-" if value is None else f"{value:.0%}"
 
 
 def _failures(verdicts: Sequence[Verdict], simulated: bool) -> str:
